@@ -1,0 +1,37 @@
+// Restore: writes the records of a backup (all topics or a selection, within
+// an optional time window) into the target cluster, creating missing topics
+// with the recorded partition count and configs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kafka_backup/backup.h"
+#include "kafka_backup/config.h"
+#include "kafka_backup/status.h"
+
+namespace kafka_backup {
+
+struct RestoreTopicReport {
+  std::string name;
+  bool created = false;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+};
+
+struct RestoreReport {
+  std::string backup_id;
+  bool dry_run = false;
+  std::vector<RestoreTopicReport> topics;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  uint64_t bytes_fetched = 0;  // read from storage
+  double seconds = 0;
+};
+
+// Refuses (Conflict) to write into a target topic that already holds data,
+// unless restore.on_existing_data is "append".
+Result<RestoreReport> RunRestore(const Config& config, const RunOptions& options);
+
+}  // namespace kafka_backup

@@ -1,0 +1,302 @@
+#include "kafka_backup/backup.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "format/manifest.h"
+#include "format/segment.h"
+#include "kafka/client.h"
+#include "storage/layout.h"
+#include "storage/object_store.h"
+#include "util/glob.h"
+#include "util/progress.h"
+#include "util/version.h"
+
+namespace kafka_backup {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsInternalTopic(const std::string& name) {
+  return name == "__consumer_offsets" || name == "__transaction_state" || name == "_schemas" ||
+         name.starts_with("__");
+}
+
+// Topics of the cluster chosen by include/exclude globs. Internal topics are
+// left out unless named literally in include or include_internal is set. A
+// literal include that names no topic is an error: the user asked for it.
+Result<std::vector<kafka::TopicInfo>> SelectTopics(const kafka::ClusterInfo& cluster, const TopicSelection& sel,
+                                                   bool include_internal, const std::string& bootstrap) {
+  std::vector<std::string> include = sel.include.empty() ? std::vector<std::string>{"*"} : sel.include;
+  for (const auto& pattern : include) {
+    if (!IsGlob(pattern) && !cluster.Find(pattern)) {
+      return Status::NotFound(fmt::format(
+          "topic '{}' (source.topics.include) does not exist in the source cluster at {}; "
+          "check the name, or use a glob such as '{}*' to match topics that may be absent",
+          pattern, bootstrap, pattern));
+    }
+  }
+  std::vector<kafka::TopicInfo> chosen;
+  for (const auto& t : cluster.topics) {
+    bool literal = std::find(include.begin(), include.end(), t.name) != include.end();
+    if (IsInternalTopic(t.name) && !include_internal && !literal) continue;
+    if (!MatchesAny(include, t.name) || MatchesAny(sel.exclude, t.name)) continue;
+    chosen.push_back(t);
+  }
+  if (chosen.empty()) {
+    return Status::NotFound(fmt::format("no topic in the source cluster at {} matches source.topics (include {}, exclude {})",
+                                        bootstrap, fmt::join(include, ","), fmt::join(sel.exclude, ",")));
+  }
+  return chosen;
+}
+
+struct PartitionState {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t cut = 0;  // records with offset < cut belong to this backup
+  bool done = false;
+  std::unique_ptr<format::SegmentWriter> writer;
+  format::PartitionManifest manifest;
+};
+
+class BackupRun {
+ public:
+  BackupRun(const Config& config, const RunOptions& options) : config_(config), options_(options) {}
+
+  Result<BackupReport> Run();
+
+ private:
+  Status SealSegment(PartitionState& p);
+  Status Append(PartitionState& p, format::Record&& r);
+  Status Drain();
+
+  const Config& config_;
+  const RunOptions& options_;
+  std::unique_ptr<storage::ObjectStore> store_;
+  std::unique_ptr<kafka::Consumer> consumer_;
+  std::map<std::pair<std::string, int32_t>, PartitionState> partitions_;
+  format::Codec codec_ = format::Codec::kZstd;
+  BackupReport report_;
+};
+
+Status BackupRun::SealSegment(PartitionState& p) {
+  if (!p.writer || p.writer->empty()) return Status::Ok();
+  format::SegmentSummary sum = p.writer->summary();
+  KB_ASSIGN_OR_RETURN(std::string bytes, p.writer->Finish());
+  p.writer.reset();
+  format::SegmentRef ref;
+  ref.key = storage::layout::SegmentKey(config_.backup_id, p.topic, p.partition, sum.first_offset);
+  ref.size = bytes.size();
+  ref.first_offset = sum.first_offset;
+  ref.last_offset = sum.last_offset;
+  ref.record_count = sum.record_count;
+  ref.min_timestamp = sum.min_timestamp;
+  ref.max_timestamp = sum.max_timestamp;
+  Status s = store_->Put(ref.key, bytes);
+  if (!s.ok()) return s.WithContext(fmt::format("cannot store segment {} in {}", ref.key, store_->Url()));
+  auto& m = p.manifest;
+  m.record_count += sum.record_count;
+  m.bytes += sum.payload_bytes;
+  m.min_timestamp = m.min_timestamp ? std::min(*m.min_timestamp, sum.min_timestamp) : sum.min_timestamp;
+  m.max_timestamp = m.max_timestamp ? std::max(*m.max_timestamp, sum.max_timestamp) : sum.max_timestamp;
+  m.segments.push_back(ref);
+  report_.stored_bytes += ref.size;
+  report_.segments++;
+  return Status::Ok();
+}
+
+Status BackupRun::Append(PartitionState& p, format::Record&& r) {
+  if (!p.writer) {
+    p.writer = std::make_unique<format::SegmentWriter>(p.topic, p.partition, codec_, config_.backup.compression_level,
+                                                       config_.backup.block_size_bytes);
+  }
+  report_.records++;
+  report_.bytes += r.PayloadBytes();
+  KB_RETURN_IF_ERROR(p.writer->Append(r));
+  bool full = p.writer->EstimatedSize() >= config_.backup.segment_max_bytes ||
+              (config_.backup.segment_max_records > 0 &&
+               p.writer->summary().record_count >= config_.backup.segment_max_records);
+  if (full) return SealSegment(p);
+  return Status::Ok();
+}
+
+Status BackupRun::Drain() {
+  uint64_t total = 0;
+  size_t open = 0;
+  for (auto& [_, p] : partitions_) {
+    if (!p.done) {
+      total += static_cast<uint64_t>(p.cut - p.manifest.start_offset);
+      ++open;
+    }
+  }
+  Progress progress("backup", total, options_.show_progress);
+  // Give up if nothing arrives for this long while partitions are still open.
+  const auto stall_limit = std::chrono::seconds(std::max(60, config_.source.connect_timeout_secs * 2));
+  auto last_progress = Clock::now();
+  Status last_transient;
+  while (open > 0) {
+    auto item = consumer_->Poll(200);
+    if (!item.ok()) {
+      Status s = item.status();
+      if (s.code() != Status::Code::kUnavailable) return s;
+      if (last_transient.ToString() != s.ToString()) spdlog::warn("{} (retrying)", s.ToString());
+      last_transient = s;
+    } else if (item->kind != kafka::ConsumedItem::Kind::kNothing) {
+      auto it = partitions_.find({item->topic, item->partition});
+      if (it != partitions_.end() && !it->second.done) {
+        PartitionState& p = it->second;
+        bool finished = false;
+        if (item->kind == kafka::ConsumedItem::Kind::kRecord) {
+          last_progress = Clock::now();
+          if (item->record.offset < p.cut) {
+            int64_t offset = item->record.offset;
+            KB_RETURN_IF_ERROR(Append(p, std::move(item->record)));
+            finished = offset + 1 >= p.cut;
+          } else {
+            finished = true;
+          }
+        } else {
+          finished = item->next_offset >= p.cut;
+        }
+        if (finished) {
+          p.done = true;
+          --open;
+          KB_RETURN_IF_ERROR(SealSegment(p));
+          KB_RETURN_IF_ERROR(consumer_->Unassign(p.topic, p.partition));
+        }
+      }
+    }
+    progress.Update(report_.records, report_.bytes);
+    if (Clock::now() - last_progress > stall_limit) {
+      std::string stuck;
+      for (const auto& [_, p] : partitions_) {
+        if (!p.done) stuck += fmt::format(" {}[{}] (cut {})", p.topic, p.partition, p.cut);
+      }
+      std::string cause = last_transient.ok() ? "an open transaction may hold back the last stable offset"
+                                              : last_transient.ToString();
+      return Status::Unavailable(fmt::format("no progress for {}s reading partitions:{}; {}",
+                                             std::chrono::duration_cast<std::chrono::seconds>(stall_limit).count(),
+                                             stuck, cause));
+    }
+  }
+  progress.Finish();
+  return Status::Ok();
+}
+
+Result<BackupReport> BackupRun::Run() {
+  auto started = Clock::now();
+  if (!config_.mode.empty() && config_.mode != "backup") {
+    return Status::InvalidArgument(fmt::format("{}: mode is '{}', but this command backs up (mode: backup)",
+                                               config_.source_file, config_.mode));
+  }
+  if (!config_.has_source || config_.source.bootstrap_servers.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("{}: no source cluster: set source.bootstrap_servers", config_.source_file));
+  }
+  if (config_.backup_id.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("{}: no backup id: set backup_id (e.g. \"daily-${{TIMESTAMP}}\") or pass --backup-id",
+                    config_.source_file));
+  }
+  KB_RETURN_IF_ERROR(storage::layout::ValidateBackupId(config_.backup_id));
+  KB_ASSIGN_OR_RETURN(codec_, format::ParseCodec(config_.backup.compression));
+  KB_ASSIGN_OR_RETURN(store_, storage::OpenStore(config_.storage.Url()));
+  report_.backup_id = config_.backup_id;
+  report_.storage_url = store_->Url();
+
+  std::string manifest_key = storage::layout::ManifestKey(config_.backup_id);
+  auto existing = store_->Head(manifest_key);
+  if (existing.ok()) {
+    return Status::AlreadyExists(fmt::format(
+        "backup '{}' already exists in {}; choose another backup_id (e.g. \"name-${{TIMESTAMP}}\")", config_.backup_id,
+        store_->Url()));
+  }
+  if (existing.status().code() != Status::Code::kNotFound) return existing.status();
+
+  int64_t created_at = NowMs();
+  KB_ASSIGN_OR_RETURN(auto admin, kafka::Admin::Connect(config_.source));
+  KB_ASSIGN_OR_RETURN(kafka::ClusterInfo cluster, admin->Describe());
+  KB_ASSIGN_OR_RETURN(auto topics, SelectTopics(cluster, config_.source.topics, config_.backup.include_internal_topics,
+                                                admin->bootstrap()));
+
+  format::Manifest manifest;
+  manifest.backup_id = config_.backup_id;
+  manifest.tool_version = kVersion;
+  manifest.created_at_ms = created_at;
+  manifest.kafka_cluster_id = cluster.cluster_id;
+  manifest.source_cluster_id =
+      config_.backup.source_cluster_id.empty() ? cluster.cluster_id : config_.backup.source_cluster_id;
+  manifest.compression = format::CodecName(codec_);
+  manifest.compression_level = codec_ == format::Codec::kZstd ? config_.backup.compression_level : 0;
+  manifest.include_offset_headers = config_.backup.include_offset_headers;
+
+  // The cut: each partition's high watermark now. Read committed stops at the
+  // last stable offset, so records of transactions still open at the cut are
+  // waited for, and aborted ones never arrive.
+  std::vector<kafka::Consumer::Start> starts;
+  for (const auto& t : topics) {
+    format::TopicManifest tm;
+    tm.name = t.name;
+    tm.partition_count = t.partition_count;
+    tm.replication_factor = t.replication_factor;
+    KB_ASSIGN_OR_RETURN(tm.configs, admin->TopicConfigs(t.name));
+    manifest.topics.push_back(std::move(tm));
+    for (int32_t p = 0; p < t.partition_count; ++p) {
+      KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin->QueryWatermarks(t.name, p));
+      PartitionState& st = partitions_[{t.name, p}];
+      st.topic = t.name;
+      st.partition = p;
+      st.cut = w.high;
+      st.manifest.partition = p;
+      st.manifest.start_offset = w.low;
+      st.manifest.end_offset = w.high;
+      st.done = w.low >= w.high;
+      if (!st.done) starts.push_back({t.name, p, w.low});
+    }
+  }
+  report_.topics = static_cast<int>(topics.size());
+  report_.partitions = static_cast<int>(partitions_.size());
+  spdlog::info("backup {}: {} topics, {} partitions from {} into {}", config_.backup_id, report_.topics,
+               report_.partitions, admin->bootstrap(), store_->Url());
+
+  // Segments left by an earlier run of this id that died before its manifest.
+  KB_ASSIGN_OR_RETURN(auto leftovers, storage::ListAll(*store_, storage::layout::DataPrefix(config_.backup_id)));
+  for (const auto& o : leftovers) KB_RETURN_IF_ERROR(store_->Delete(o.key));
+  if (!leftovers.empty()) spdlog::info("removed {} segments left by an interrupted run", leftovers.size());
+
+  if (!starts.empty()) {
+    KB_ASSIGN_OR_RETURN(consumer_, kafka::Consumer::Connect(config_.source));
+    KB_RETURN_IF_ERROR(consumer_->Assign(starts));
+    KB_RETURN_IF_ERROR(Drain());
+  }
+
+  for (auto& tm : manifest.topics) {
+    for (int32_t p = 0; p < tm.partition_count; ++p) tm.partitions.push_back(std::move(partitions_[{tm.name, p}].manifest));
+  }
+  manifest.completed_at_ms = NowMs();
+  // The commit point: written only after every segment above is stored.
+  Status s = store_->Put(manifest_key, format::SerializeManifest(manifest));
+  if (!s.ok()) return s.WithContext(fmt::format("cannot commit the manifest of backup '{}'", config_.backup_id));
+  report_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return report_;
+}
+
+}  // namespace
+
+Result<BackupReport> RunBackup(const Config& config, const RunOptions& options) {
+  BackupRun run(config, options);
+  return run.Run();
+}
+
+}  // namespace kafka_backup

@@ -1,0 +1,60 @@
+// What a storage root holds: the committed backups (their manifests) and the
+// records of their segments. Shared by restore, validate, list and describe,
+// so that every reader of a backup goes through the same checks.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "format/manifest.h"
+#include "format/segment.h"
+#include "kafka_backup/status.h"
+#include "storage/object_store.h"
+
+namespace kafka_backup::catalog {
+
+class Catalog {
+ public:
+  explicit Catalog(storage::ObjectStore& store) : store_(store) {}
+
+  // Committed backup ids, sorted by name.
+  Result<std::vector<std::string>> BackupIds();
+  // "latest" resolves to the backup completed last; any other id must exist.
+  // NotFound lists the ids that do.
+  Result<std::string> Resolve(const std::string& id_or_latest);
+  Result<format::Manifest> LoadManifest(const std::string& backup_id);
+  Result<std::vector<format::Manifest>> LoadAll();
+
+  storage::ObjectStore& store() { return store_; }
+
+ private:
+  storage::ObjectStore& store_;
+};
+
+// Which records to read from a segment. Bounds are inclusive.
+struct RecordFilter {
+  std::optional<int64_t> min_offset;
+  std::optional<int64_t> max_offset;
+  std::optional<int64_t> min_timestamp;
+  std::optional<int64_t> max_timestamp;
+
+  bool BlockMayMatch(const format::BlockInfo& b) const;
+  bool Matches(const format::Record& r) const;
+};
+
+struct ReadStats {
+  uint64_t blocks_read = 0;
+  uint64_t blocks_skipped = 0;
+  uint64_t bytes_fetched = 0;
+};
+
+// Reads the records of one segment with ranged GETs: trailer and index
+// first, then only the blocks the filter may match. Every check of
+// docs/format/segment.md is applied; a failure is Corruption naming the
+// object, the byte position and the first offset of the block.
+Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
+                   const std::function<Status(format::Record&&)>& sink, ReadStats* stats = nullptr);
+
+}  // namespace kafka_backup::catalog

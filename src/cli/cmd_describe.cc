@@ -1,0 +1,97 @@
+// `kafka-backup describe --path URL --backup-id ID|latest [--format json]`
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "cli/common.h"
+#include "storage/object_store.h"
+#include "util/progress.h"
+
+namespace kafka_backup::cli {
+namespace {
+
+nlohmann::json OptionalTime(const std::optional<int64_t>& t) {
+  return t ? nlohmann::json(*t) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+void AddDescribeCommand(CLI::App& app, Action* action) {
+  auto flags = std::make_shared<StorageFlags>();
+  flags->backup_id = "latest";
+  CLI::App* cmd = app.add_subcommand("describe", "Show one backup: topics, partitions, offsets, counts, time ranges");
+  cmd->add_option("--path", flags->path, "Storage location (directory or file:// URL)");
+  cmd->add_option("-c,--config", flags->config, "Take the storage location from this configuration");
+  cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest'")->capture_default_str();
+  AddFormatFlag(cmd, &flags->format);
+  cmd->callback([action, flags] {
+    *action = [flags] {
+      auto url = StorageUrl(*flags);
+      if (!url.ok()) return Fail(url.status());
+      auto store = storage::OpenStore(*url);
+      if (!store.ok()) return Fail(store.status());
+      catalog::Catalog cat(**store);
+      auto id = cat.Resolve(flags->backup_id);
+      if (!id.ok()) return Fail(id.status());
+      auto m = cat.LoadManifest(*id);
+      if (!m.ok()) return Fail(m.status());
+      if (flags->format == "json") {
+        nlohmann::json topics = nlohmann::json::array();
+        for (const auto& t : m->topics) {
+          nlohmann::json parts = nlohmann::json::array();
+          for (const auto& p : t.partitions) {
+            parts.push_back({{"partition", p.partition},
+                             {"start_offset", p.start_offset},
+                             {"end_offset", p.end_offset},
+                             {"records", p.record_count},
+                             {"bytes", p.bytes},
+                             {"segments", p.segments.size()},
+                             {"min_timestamp", OptionalTime(p.min_timestamp)},
+                             {"max_timestamp", OptionalTime(p.max_timestamp)}});
+          }
+          topics.push_back({{"name", t.name},
+                            {"partition_count", t.partition_count},
+                            {"replication_factor", t.replication_factor},
+                            {"configs", t.configs},
+                            {"records", t.RecordCount()},
+                            {"bytes", t.Bytes()},
+                            {"partitions", parts}});
+        }
+        nlohmann::json j{{"backup_id", m->backup_id},
+                         {"created_at", FormatTime(m->created_at_ms)},
+                         {"completed_at", FormatTime(m->completed_at_ms)},
+                         {"source_cluster_id", m->source_cluster_id},
+                         {"kafka_cluster_id", m->kafka_cluster_id},
+                         {"compression", m->compression},
+                         {"records", m->RecordCount()},
+                         {"bytes", m->Bytes()},
+                         {"stored_bytes", m->StoredBytes()},
+                         {"topics", topics}};
+        fmt::print("{}\n", j.dump(2));
+        return static_cast<int>(kExitOk);
+      }
+      fmt::print("backup:          {}\n", m->backup_id);
+      fmt::print("created:         {}\n", FormatTime(m->created_at_ms));
+      fmt::print("completed:       {}\n", FormatTime(m->completed_at_ms));
+      fmt::print("source cluster:  {} (Kafka cluster id {})\n", m->source_cluster_id, m->kafka_cluster_id);
+      fmt::print("compression:     {}\n", m->compression);
+      fmt::print("records:         {} ({}, {} stored)\n", m->RecordCount(),
+                 Progress::HumanBytes(static_cast<double>(m->Bytes())),
+                 Progress::HumanBytes(static_cast<double>(m->StoredBytes())));
+      for (const auto& t : m->topics) {
+        fmt::print("\ntopic {} ({} partitions, replication factor {}, {} records)\n", t.name, t.partition_count,
+                   t.replication_factor, t.RecordCount());
+        for (const auto& [k, v] : t.configs) fmt::print("  config {}={}\n", k, v);
+        for (const auto& p : t.partitions) {
+          fmt::print("  partition {:>4}: offsets {}..{}  {} records  {}  {} .. {}\n", p.partition, p.start_offset,
+                     p.end_offset, p.record_count, Progress::HumanBytes(static_cast<double>(p.bytes)),
+                     FormatTime(p.min_timestamp.value_or(0)), FormatTime(p.max_timestamp.value_or(0)));
+        }
+      }
+      return static_cast<int>(kExitOk);
+    };
+  });
+}
+
+}  // namespace kafka_backup::cli

@@ -1,0 +1,61 @@
+// `kafka-backup list --path URL [--format json]`
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "cli/common.h"
+#include "storage/object_store.h"
+#include "util/progress.h"
+
+namespace kafka_backup::cli {
+
+void AddListCommand(CLI::App& app, Action* action) {
+  auto flags = std::make_shared<StorageFlags>();
+  CLI::App* cmd = app.add_subcommand("list", "List the backups in a storage location, oldest first");
+  cmd->add_option("--path", flags->path, "Storage location (directory or file:// URL)");
+  cmd->add_option("-c,--config", flags->config, "Take the storage location from this configuration");
+  AddFormatFlag(cmd, &flags->format);
+  cmd->callback([action, flags] {
+    *action = [flags] {
+      auto url = StorageUrl(*flags);
+      if (!url.ok()) return Fail(url.status());
+      auto store = storage::OpenStore(*url);
+      if (!store.ok()) return Fail(store.status());
+      catalog::Catalog cat(**store);
+      auto all = cat.LoadAll();
+      if (!all.ok()) return Fail(all.status());
+      std::sort(all->begin(), all->end(),
+                [](const auto& a, const auto& b) { return a.completed_at_ms < b.completed_at_ms; });
+      if (flags->format == "json") {
+        nlohmann::json arr = nlohmann::json::array();
+        for (const auto& m : *all) {
+          arr.push_back({{"backup_id", m.backup_id},
+                         {"created_at", FormatTime(m.created_at_ms)},
+                         {"completed_at", FormatTime(m.completed_at_ms)},
+                         {"source_cluster_id", m.source_cluster_id},
+                         {"topics", m.topics.size()},
+                         {"records", m.RecordCount()},
+                         {"bytes", m.Bytes()},
+                         {"stored_bytes", m.StoredBytes()}});
+        }
+        fmt::print("{}\n", nlohmann::json{{"storage", (*store)->Url()}, {"backups", arr}}.dump());
+        return static_cast<int>(kExitOk);
+      }
+      if (all->empty()) {
+        fmt::print("no backups in {}\n", (*store)->Url());
+        return static_cast<int>(kExitOk);
+      }
+      fmt::print("{:<40} {:<25} {:<20} {:>6} {:>14} {:>10}\n", "BACKUP ID", "CREATED", "SOURCE CLUSTER", "TOPICS",
+                 "RECORDS", "SIZE");
+      for (const auto& m : *all) {
+        fmt::print("{:<40} {:<25} {:<20} {:>6} {:>14} {:>10}\n", m.backup_id, FormatTime(m.created_at_ms),
+                   m.source_cluster_id, m.topics.size(), m.RecordCount(),
+                   Progress::HumanBytes(static_cast<double>(m.StoredBytes())));
+      }
+      return static_cast<int>(kExitOk);
+    };
+  });
+}
+
+}  // namespace kafka_backup::cli

@@ -1,0 +1,74 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace kafka_backup::cli {
+
+int ExitCodeFor(const Status& status) {
+  using C = Status::Code;
+  switch (status.code()) {
+    case C::kOk: return kExitOk;
+    case C::kInvalidArgument: return kExitUsage;
+    case C::kNotFound: return kExitNotFound;
+    case C::kCorruption: return kExitCorruption;
+    case C::kUnavailable: return kExitUnavailable;
+    case C::kAuth: return kExitAuth;
+    case C::kAlreadyExists:
+    case C::kConflict: return kExitConflict;
+    case C::kIoError: return kExitIo;
+    case C::kInternal: return kExitFailure;
+  }
+  return kExitFailure;
+}
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
+  return ExitCodeFor(status);
+}
+
+Result<Config> LoadConfig(const StorageFlags& flags, bool config_required) {
+  Config config;
+  if (!flags.config.empty()) {
+    KB_ASSIGN_OR_RETURN(config, LoadConfigFile(flags.config));
+  } else if (config_required) {
+    return Status::InvalidArgument("no configuration: pass --config FILE (see docs/config.md)");
+  }
+  if (!flags.path.empty()) {
+    config.storage = StorageConfig{};
+    config.storage.path = flags.path;
+  }
+  if (!flags.backup_id.empty()) config.backup_id = flags.backup_id;
+  return config;
+}
+
+Result<std::string> StorageUrl(const StorageFlags& flags) {
+  KB_ASSIGN_OR_RETURN(Config config, LoadConfig(flags, false));
+  std::string url = config.storage.Url();
+  if (url.empty()) {
+    return Status::InvalidArgument("no storage location: pass --path (a directory or file:// URL) or --config");
+  }
+  return url;
+}
+
+void AddFormatFlag(CLI::App* cmd, std::string* format) {
+  cmd->add_option("--format", *format, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+}
+
+std::string FormatTime(int64_t epoch_ms) {
+  if (epoch_ms <= 0) return "-";
+  std::time_t secs = epoch_ms / 1000;
+  std::tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
+  return fmt::format("{}.{:03}Z", buf, epoch_ms % 1000);
+}
+
+bool ShowProgress() { return ::isatty(STDERR_FILENO) == 1; }
+
+}  // namespace kafka_backup::cli

@@ -1,0 +1,57 @@
+// Shared pieces of the subcommands: exit codes, error reporting, config
+// loading with command-line overrides. Exit codes are documented in
+// docs/exit-codes.md; keep the two in step.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+#include "kafka_backup/config.h"
+#include "kafka_backup/status.h"
+
+namespace kafka_backup::cli {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailure = 1,      // internal error
+  kExitUsage = 2,        // bad flags, bad config
+  kExitNotFound = 3,     // backup, topic, object not found
+  kExitCorruption = 4,   // stored data failed a check (validate found problems)
+  kExitUnavailable = 5,  // broker or storage unreachable; retry later
+  kExitAuth = 6,         // credentials refused
+  kExitConflict = 7,     // backup id exists, target topic holds data
+  kExitIo = 8,           // local I/O failure (permissions, disk full)
+};
+
+int ExitCodeFor(const Status& status);
+// Prints "error: <message>" on stderr and returns the exit code.
+int Fail(const Status& status);
+
+// A subcommand's action, run after parsing.
+using Action = std::function<int()>;
+
+struct StorageFlags {
+  std::string config;     // --config
+  std::string path;       // --path (URL or directory)
+  std::string backup_id;  // --backup-id
+  std::string format = "text";
+};
+
+// Loads --config (if given) and applies --path / --backup-id over it.
+Result<Config> LoadConfig(const StorageFlags& flags, bool config_required);
+// The storage URL from --path, or else from the config's storage section.
+Result<std::string> StorageUrl(const StorageFlags& flags);
+void AddFormatFlag(CLI::App* cmd, std::string* format);
+
+std::string FormatTime(int64_t epoch_ms);  // "2026-11-25T10:55:38.000Z", or "-" for 0
+bool ShowProgress();
+
+void AddBackupCommand(CLI::App& app, Action* action);
+void AddRestoreCommand(CLI::App& app, Action* action);
+void AddListCommand(CLI::App& app, Action* action);
+void AddDescribeCommand(CLI::App& app, Action* action);
+void AddValidateCommand(CLI::App& app, Action* action);
+
+}  // namespace kafka_backup::cli

@@ -1,0 +1,40 @@
+// kafka-backup: the command-line client of the library. It parses arguments,
+// calls the library and maps errors to exit codes (docs/exit-codes.md).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/common.h"
+#include "util/version.h"
+
+int main(int argc, char** argv) {
+  using namespace kafka_backup::cli;
+  CLI::App app{"kafka-backup: back up Kafka topics to storage and restore them.\n"
+               "Storage is a directory (/var/backups/kafka or file:///var/backups/kafka).\n"
+               "Exit codes: 0 ok, 1 internal error, 2 bad input, 3 not found, 4 corrupt data,\n"
+               "5 unavailable (retry), 6 authentication, 7 conflict, 8 local I/O error."};
+  app.set_version_flag("--version", std::string(kafka_backup::kVersion));
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "Log level on stderr")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+
+  Action action;
+  AddBackupCommand(app, &action);
+  AddRestoreCommand(app, &action);
+  AddListCommand(app, &action);
+  AddDescribeCommand(app, &action);
+  AddValidateCommand(app, &action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  auto logger = spdlog::stderr_color_mt("kafka-backup");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  return action();
+}

@@ -1,0 +1,375 @@
+#include "kafka_backup/config.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+namespace kafka_backup {
+namespace {
+
+// Raised inside the parser and turned into a Status at the boundary; the
+// message already carries file, line and key.
+struct ConfigError {
+  std::string message;
+};
+
+const char* KindName(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Null: return "nothing (null)";
+    default: return "an undefined value";
+  }
+}
+
+// Walks one YAML map, checking each key against what the caller asks for.
+class MapReader {
+ public:
+  MapReader(const YAML::Node& node, std::string path, const std::string& file)
+      : node_(node), path_(std::move(path)), file_(file) {
+    if (!node_.IsMap()) Fail(node_, fmt::format("expected a map, got {}", KindName(node_)));
+  }
+
+  [[noreturn]] void Fail(const YAML::Node& at, const std::string& what) const {
+    throw ConfigError{fmt::format("{}:{}: {}: {}", file_, at.Mark().line + 1, path_.empty() ? "(top level)" : path_,
+                                  what)};
+  }
+  [[noreturn]] void FailKey(const YAML::Node& at, const std::string& key, const std::string& what) const {
+    throw ConfigError{fmt::format("{}:{}: {}: {}", file_, at.Mark().line + 1, Join(key), what)};
+  }
+
+  std::string Join(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  YAML::Node Get(const std::string& key) {
+    known_.insert(key);
+    return node_[key];
+  }
+
+  std::optional<std::string> String(const std::string& key) {
+    YAML::Node n = Get(key);
+    if (!n) return std::nullopt;
+    if (n.IsNull()) return std::string();
+    if (!n.IsScalar()) FailKey(n, key, fmt::format("expected a string, got {}", KindName(n)));
+    return Expand(n, key);
+  }
+
+  std::optional<int64_t> Int(const std::string& key, int64_t min, int64_t max) {
+    std::optional<std::string> s = String(key);
+    if (!s) return std::nullopt;
+    YAML::Node n = node_[key];
+    int64_t v = 0;
+    size_t used = 0;
+    try {
+      v = std::stoll(*s, &used, 10);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (s->empty() || used != s->size()) FailKey(n, key, fmt::format("expected an integer, got '{}'", *s));
+    if (v < min || v > max) FailKey(n, key, fmt::format("{} is out of range [{}, {}]", v, min, max));
+    return v;
+  }
+
+  std::optional<bool> Bool(const std::string& key) {
+    std::optional<std::string> s = String(key);
+    if (!s) return std::nullopt;
+    std::string lower = *s;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (lower == "true" || lower == "yes" || lower == "on") return true;
+    if (lower == "false" || lower == "no" || lower == "off") return false;
+    FailKey(node_[key], key, fmt::format("expected true or false, got '{}'", *s));
+  }
+
+  // A list of strings; a single string is accepted too and split on commas
+  // when `split_commas` (bootstrap_servers: "a:9092,b:9092").
+  std::optional<std::vector<std::string>> StringList(const std::string& key, bool split_commas = false) {
+    YAML::Node n = Get(key);
+    if (!n) return std::nullopt;
+    std::vector<std::string> out;
+    if (n.IsNull()) return out;
+    if (n.IsScalar()) {
+      std::string s = Expand(n, key);
+      if (!split_commas) return std::vector<std::string>{s};
+      std::stringstream ss(s);
+      for (std::string part; std::getline(ss, part, ',');) {
+        part.erase(0, part.find_first_not_of(" \t"));
+        part.erase(part.find_last_not_of(" \t") + 1);
+        if (!part.empty()) out.push_back(part);
+      }
+      return out;
+    }
+    if (!n.IsSequence()) FailKey(n, key, fmt::format("expected a list of strings, got {}", KindName(n)));
+    for (const auto& item : n) {
+      if (!item.IsScalar()) FailKey(item, key, fmt::format("expected a list of strings, found {} in it", KindName(item)));
+      out.push_back(Expand(item, key));
+    }
+    return out;
+  }
+
+  std::optional<std::map<std::string, std::string>> StringMap(const std::string& key) {
+    YAML::Node n = Get(key);
+    if (!n) return std::nullopt;
+    std::map<std::string, std::string> out;
+    if (n.IsNull()) return out;
+    if (!n.IsMap()) FailKey(n, key, fmt::format("expected a map of strings, got {}", KindName(n)));
+    for (const auto& kv : n) {
+      if (!kv.second.IsScalar()) FailKey(kv.second, key, "expected a map of strings");
+      out[kv.first.as<std::string>()] = Expand(kv.second, key + "." + kv.first.as<std::string>());
+    }
+    return out;
+  }
+
+  std::optional<MapReader> Map(const std::string& key) {
+    YAML::Node n = Get(key);
+    if (!n || n.IsNull()) return std::nullopt;
+    return MapReader(n, Join(key), file_);
+  }
+
+  // Every key of the map must have been asked for.
+  void CheckNoUnknownKeys() const {
+    for (const auto& kv : node_) {
+      std::string key = kv.first.as<std::string>();
+      if (known_.count(key) == 0) {
+        std::string allowed;
+        for (const auto& k : known_) allowed += (allowed.empty() ? "" : ", ") + k;
+        throw ConfigError{fmt::format("{}:{}: unknown key '{}' in {} (allowed: {})", file_, kv.first.Mark().line + 1,
+                                      Join(key), path_.empty() ? "the top level" : "'" + path_ + "'", allowed)};
+      }
+    }
+  }
+
+ private:
+  // ${VAR} and ${VAR:-default} from the environment; ${TIMESTAMP} built in.
+  std::string Expand(const YAML::Node& n, const std::string& key) const {
+    const std::string& in = n.Scalar();
+    std::string out;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] != '$' || i + 1 >= in.size() || in[i + 1] != '{') {
+        out.push_back(in[i]);
+        continue;
+      }
+      size_t close = in.find('}', i + 2);
+      if (close == std::string::npos) FailKey(n, key, fmt::format("unterminated '${{' in '{}'", in));
+      std::string expr = in.substr(i + 2, close - i - 2);
+      std::optional<std::string> fallback;
+      if (auto d = expr.find(":-"); d != std::string::npos) {
+        fallback = expr.substr(d + 2);
+        expr = expr.substr(0, d);
+      }
+      bool valid_name = !expr.empty() && std::all_of(expr.begin(), expr.end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '_';
+      });
+      if (!valid_name) FailKey(n, key, fmt::format("'${{{}}}' is not a valid variable reference", expr));
+      if (const char* env = std::getenv(expr.c_str())) {
+        out += env;
+      } else if (expr == "TIMESTAMP") {
+        out += ProcessTimestamp();
+      } else if (fallback) {
+        out += *fallback;
+      } else {
+        FailKey(n, key, fmt::format("environment variable {} is not set (export it, or write ${{{}:-default}})", expr,
+                                    expr));
+      }
+      i = close;
+    }
+    return out;
+  }
+
+  YAML::Node node_;
+  std::string path_;
+  const std::string& file_;
+  std::set<std::string> known_;
+};
+
+std::string Upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+  return s;
+}
+
+void ReadSecurity(MapReader& r, SecurityConfig* s) {
+  if (auto v = r.String("security_protocol")) {
+    s->security_protocol = Upper(*v);
+    static const std::set<std::string> kProtocols = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};
+    if (kProtocols.count(s->security_protocol) == 0) {
+      r.FailKey(r.Get("security_protocol"), "security_protocol",
+                fmt::format("unknown protocol '{}': expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", *v));
+    }
+  }
+  if (auto v = r.String("sasl_mechanism")) {
+    s->sasl_mechanism = Upper(*v);
+    static const std::set<std::string> kMechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
+    if (kMechanisms.count(s->sasl_mechanism) == 0) {
+      r.FailKey(r.Get("sasl_mechanism"), "sasl_mechanism",
+                fmt::format("unknown mechanism '{}': expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", *v));
+    }
+  }
+  if (auto v = r.String("sasl_username")) s->sasl_username = *v;
+  if (auto v = r.String("sasl_password")) s->sasl_password = *v;
+  if (auto v = r.String("ssl_ca_location")) s->ssl_ca_location = *v;
+  if (auto v = r.String("ssl_certificate_location")) s->ssl_certificate_location = *v;
+  if (auto v = r.String("ssl_key_location")) s->ssl_key_location = *v;
+  if (auto v = r.String("ssl_key_password")) s->ssl_key_password = *v;
+  r.CheckNoUnknownKeys();
+}
+
+void ReadKafka(MapReader& r, KafkaConfig* k) {
+  if (auto v = r.StringList("bootstrap_servers", /*split_commas=*/true)) k->bootstrap_servers = *v;
+  if (auto sec = r.Map("security")) ReadSecurity(*sec, &k->security);
+  if (auto topics = r.Map("topics")) {
+    if (auto v = topics->StringList("include")) k->topics.include = *v;
+    if (auto v = topics->StringList("exclude")) k->topics.exclude = *v;
+    topics->CheckNoUnknownKeys();
+  }
+  if (auto v = r.StringMap("client_properties")) k->client_properties = *v;
+  if (auto v = r.Int("connect_timeout_secs", 1, 3600)) k->connect_timeout_secs = static_cast<int>(*v);
+  r.CheckNoUnknownKeys();
+}
+
+void ReadStorage(MapReader& r, StorageConfig* s) {
+  if (auto v = r.String("backend")) {
+    s->backend = *v;
+    if (s->backend == "local" || s->backend == "file") s->backend = "filesystem";
+    static const std::set<std::string> kBackends = {"filesystem", "s3", "azure", "gcs"};
+    if (kBackends.count(s->backend) == 0) {
+      r.FailKey(r.Get("backend"), "backend",
+                fmt::format("unknown backend '{}': expected filesystem, s3, azure or gcs", *v));
+    }
+  }
+  if (auto v = r.String("path")) s->path = *v;
+  if (auto v = r.String("bucket")) s->bucket = *v;
+  if (auto v = r.String("container")) s->bucket = *v;
+  if (auto v = r.String("region")) s->region = *v;
+  if (auto v = r.String("prefix")) s->prefix = *v;
+  if (auto v = r.String("endpoint")) s->endpoint = *v;
+  r.CheckNoUnknownKeys();
+}
+
+void ReadBackup(MapReader& r, BackupConfig* b) {
+  if (auto v = r.String("compression")) {
+    b->compression = *v;
+    if (b->compression != "zstd" && b->compression != "lz4" && b->compression != "none") {
+      r.FailKey(r.Get("compression"), "compression",
+                fmt::format("unknown compression '{}': expected zstd, lz4 or none", *v));
+    }
+  }
+  if (auto v = r.Int("compression_level", 1, 19)) b->compression_level = static_cast<int>(*v);
+  if (auto v = r.Int("checkpoint_interval_secs", 1, 86400)) b->checkpoint_interval_secs = static_cast<int>(*v);
+  if (auto v = r.Bool("include_offset_headers")) b->include_offset_headers = *v;
+  if (auto v = r.String("source_cluster_id")) b->source_cluster_id = *v;
+  if (auto v = r.Int("segment_max_bytes", 1 << 16, int64_t{4} << 30)) b->segment_max_bytes = static_cast<uint64_t>(*v);
+  if (auto v = r.Int("segment_max_records", 0, INT64_MAX)) b->segment_max_records = static_cast<uint64_t>(*v);
+  if (auto v = r.Int("block_size_bytes", 1 << 12, 64 << 20)) b->block_size_bytes = static_cast<uint64_t>(*v);
+  if (auto v = r.Bool("include_internal_topics")) b->include_internal_topics = *v;
+  r.CheckNoUnknownKeys();
+}
+
+void ReadRestore(MapReader& r, RestoreConfig* o) {
+  if (auto v = r.StringList("topics")) o->topics = *v;
+  if (auto v = r.Int("time_window_start", 0, INT64_MAX)) o->time_window_start = *v;
+  if (auto v = r.Int("time_window_end", 0, INT64_MAX)) o->time_window_end = *v;
+  if (auto v = r.Bool("create_topics")) o->create_topics = *v;
+  if (auto v = r.Int("default_replication_factor", 1, 32767)) o->default_replication_factor = static_cast<int32_t>(*v);
+  if (auto v = r.String("on_existing_data")) {
+    o->on_existing_data = *v;
+    if (*v != "fail" && *v != "append") {
+      r.FailKey(r.Get("on_existing_data"), "on_existing_data", fmt::format("expected fail or append, got '{}'", *v));
+    }
+  }
+  if (auto v = r.Bool("include_offset_headers")) o->include_offset_headers = *v;
+  if (auto v = r.String("consumer_group_strategy")) o->consumer_group_strategy = *v;
+  if (auto v = r.Bool("reset_consumer_offsets")) o->reset_consumer_offsets = *v;
+  if (auto v = r.StringList("consumer_groups")) o->consumer_groups = *v;
+  if (auto v = r.StringMap("topic_mapping")) o->topic_mapping = *v;
+  if (auto v = r.Bool("dry_run")) o->dry_run = *v;
+  r.CheckNoUnknownKeys();
+  if (o->time_window_start && o->time_window_end && *o->time_window_end < *o->time_window_start) {
+    r.FailKey(r.Get("time_window_end"), "time_window_end",
+              fmt::format("{} is before time_window_start {}", *o->time_window_end, *o->time_window_start));
+  }
+}
+
+}  // namespace
+
+const std::string& ProcessTimestamp() {
+  static const std::string ts = [] {
+    std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char buf[32];
+    std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &utc);
+    return std::string(buf);
+  }();
+  return ts;
+}
+
+std::string StorageConfig::Url() const {
+  auto join = [](const std::string& a, const std::string& b) {
+    if (b.empty()) return a;
+    return a + "/" + b;
+  };
+  if (backend.empty() || backend == "filesystem") return join(path, prefix);
+  std::string scheme = backend == "gcs" ? "gs" : backend;
+  std::string url = join(scheme + "://" + bucket, prefix);
+  std::string query;
+  if (!region.empty()) query += "region=" + region;
+  if (!endpoint.empty()) query += (query.empty() ? "" : "&") + std::string("endpoint=") + endpoint;
+  return query.empty() ? url : url + "?" + query;
+}
+
+Result<Config> ParseConfig(const std::string& text, const std::string& name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(fmt::format("{}:{}: not valid YAML: {}", name, e.mark.line + 1, e.msg));
+  }
+  if (!root || root.IsNull()) return Status::InvalidArgument(fmt::format("{}: the file is empty", name));
+  Config c;
+  c.source_file = name;
+  try {
+    MapReader top(root, "", name);
+    if (auto v = top.String("mode")) {
+      c.mode = *v;
+      if (c.mode != "backup" && c.mode != "restore") {
+        top.FailKey(top.Get("mode"), "mode", fmt::format("expected backup or restore, got '{}'", *v));
+      }
+    }
+    if (auto v = top.String("backup_id")) c.backup_id = *v;
+    if (auto m = top.Map("source")) {
+      ReadKafka(*m, &c.source);
+      c.has_source = true;
+    }
+    if (auto m = top.Map("target")) {
+      ReadKafka(*m, &c.target);
+      c.has_target = true;
+    }
+    if (auto m = top.Map("storage")) ReadStorage(*m, &c.storage);
+    if (auto m = top.Map("backup")) ReadBackup(*m, &c.backup);
+    if (auto m = top.Map("restore")) ReadRestore(*m, &c.restore);
+    top.CheckNoUnknownKeys();
+  } catch (const ConfigError& e) {
+    return Status::InvalidArgument(e.message);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(fmt::format("{}:{}: {}", name, e.mark.line + 1, e.msg));
+  }
+  return c;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return Status::InvalidArgument(fmt::format("cannot read config file '{}': {}", path, std::strerror(errno)));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+}  // namespace kafka_backup

@@ -1,0 +1,97 @@
+#include "format/codec.h"
+
+#include <lz4frame.h>
+#include <zstd.h>
+
+#include <fmt/format.h>
+
+namespace kafka_backup::format {
+
+const char* CodecName(Codec codec) {
+  switch (codec) {
+    case Codec::kNone: return "none";
+    case Codec::kZstd: return "zstd";
+    case Codec::kLz4: return "lz4";
+  }
+  return "unknown";
+}
+
+Result<Codec> ParseCodec(std::string_view name) {
+  if (name == "none") return Codec::kNone;
+  if (name == "zstd") return Codec::kZstd;
+  if (name == "lz4") return Codec::kLz4;
+  return Status::InvalidArgument(fmt::format("unknown compression '{}': expected one of none, zstd, lz4", name));
+}
+
+Status Compress(Codec codec, int level, std::string_view raw, std::string* out) {
+  switch (codec) {
+    case Codec::kNone:
+      out->append(raw);
+      return Status::Ok();
+    case Codec::kZstd: {
+      size_t bound = ZSTD_compressBound(raw.size());
+      size_t start = out->size();
+      out->resize(start + bound);
+      size_t n = ZSTD_compress(out->data() + start, bound, raw.data(), raw.size(), level);
+      if (ZSTD_isError(n)) {
+        out->resize(start);
+        return Status::Internal(fmt::format("zstd compression failed: {}", ZSTD_getErrorName(n)));
+      }
+      out->resize(start + n);
+      return Status::Ok();
+    }
+    case Codec::kLz4: {
+      LZ4F_preferences_t prefs{};
+      prefs.frameInfo.contentSize = raw.size();
+      size_t bound = LZ4F_compressFrameBound(raw.size(), &prefs);
+      size_t start = out->size();
+      out->resize(start + bound);
+      size_t n = LZ4F_compressFrame(out->data() + start, bound, raw.data(), raw.size(), &prefs);
+      if (LZ4F_isError(n)) {
+        out->resize(start);
+        return Status::Internal(fmt::format("lz4 compression failed: {}", LZ4F_getErrorName(n)));
+      }
+      out->resize(start + n);
+      return Status::Ok();
+    }
+  }
+  return Status::Internal("unknown codec");
+}
+
+Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std::string* out) {
+  out->resize(raw_size);
+  switch (codec) {
+    case Codec::kNone:
+      if (compressed.size() != raw_size) {
+        return Status::Corruption(fmt::format("stored block is {} bytes, expected {}", compressed.size(), raw_size));
+      }
+      out->assign(compressed);
+      return Status::Ok();
+    case Codec::kZstd: {
+      size_t n = ZSTD_decompress(out->data(), raw_size, compressed.data(), compressed.size());
+      if (ZSTD_isError(n)) return Status::Corruption(fmt::format("zstd: {}", ZSTD_getErrorName(n)));
+      if (n != raw_size) {
+        return Status::Corruption(fmt::format("zstd block decompressed to {} bytes, expected {}", n, raw_size));
+      }
+      return Status::Ok();
+    }
+    case Codec::kLz4: {
+      LZ4F_dctx* dctx = nullptr;
+      if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION))) {
+        return Status::Internal("lz4: cannot create decompression context");
+      }
+      size_t dst_size = raw_size;
+      size_t src_size = compressed.size();
+      size_t r = LZ4F_decompress(dctx, out->data(), &dst_size, compressed.data(), &src_size, nullptr);
+      LZ4F_freeDecompressionContext(dctx);
+      if (LZ4F_isError(r)) return Status::Corruption(fmt::format("lz4: {}", LZ4F_getErrorName(r)));
+      if (r != 0 || dst_size != raw_size || src_size != compressed.size()) {
+        return Status::Corruption(fmt::format("lz4 block decompressed to {} bytes, expected {}", dst_size, raw_size));
+      }
+      return Status::Ok();
+    }
+  }
+  return Status::Corruption(fmt::format("unknown codec id {}", static_cast<int>(codec)));
+}
+
+}  // namespace kafka_backup::format

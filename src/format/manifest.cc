@@ -1,0 +1,172 @@
+#include "format/manifest.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+namespace kafka_backup::format {
+namespace {
+
+using nlohmann::json;
+
+json SegmentToJson(const SegmentRef& s) {
+  return json{{"key", s.key},
+              {"size", s.size},
+              {"first_offset", s.first_offset},
+              {"last_offset", s.last_offset},
+              {"record_count", s.record_count},
+              {"min_timestamp", s.min_timestamp},
+              {"max_timestamp", s.max_timestamp}};
+}
+
+json PartitionToJson(const PartitionManifest& p) {
+  json j{{"partition", p.partition},     {"start_offset", p.start_offset}, {"end_offset", p.end_offset},
+         {"record_count", p.record_count}, {"bytes", p.bytes}};
+  if (p.min_timestamp) j["min_timestamp"] = *p.min_timestamp;
+  if (p.max_timestamp) j["max_timestamp"] = *p.max_timestamp;
+  j["segments"] = json::array();
+  for (const auto& s : p.segments) j["segments"].push_back(SegmentToJson(s));
+  return j;
+}
+
+// Reads a required field, naming it (with its path) when absent or mistyped.
+template <typename T>
+T Field(const json& j, const char* name, const std::string& path) {
+  auto it = j.find(name);
+  if (it == j.end()) throw std::runtime_error(fmt::format("field '{}{}' is missing", path, name));
+  try {
+    return it->get<T>();
+  } catch (const json::exception&) {
+    throw std::runtime_error(fmt::format("field '{}{}' has the wrong type", path, name));
+  }
+}
+
+template <typename T>
+std::optional<T> OptionalField(const json& j, const char* name, const std::string& path) {
+  if (!j.contains(name)) return std::nullopt;
+  return Field<T>(j, name, path);
+}
+
+}  // namespace
+
+uint64_t TopicManifest::RecordCount() const {
+  uint64_t n = 0;
+  for (const auto& p : partitions) n += p.record_count;
+  return n;
+}
+uint64_t TopicManifest::Bytes() const {
+  uint64_t n = 0;
+  for (const auto& p : partitions) n += p.bytes;
+  return n;
+}
+uint64_t Manifest::RecordCount() const {
+  uint64_t n = 0;
+  for (const auto& t : topics) n += t.RecordCount();
+  return n;
+}
+uint64_t Manifest::Bytes() const {
+  uint64_t n = 0;
+  for (const auto& t : topics) n += t.Bytes();
+  return n;
+}
+uint64_t Manifest::StoredBytes() const {
+  uint64_t n = 0;
+  for (const auto& t : topics)
+    for (const auto& p : t.partitions)
+      for (const auto& s : p.segments) n += s.size;
+  return n;
+}
+const TopicManifest* Manifest::FindTopic(std::string_view name) const {
+  for (const auto& t : topics)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::string SerializeManifest(const Manifest& m) {
+  json topics = json::array();
+  for (const auto& t : m.topics) {
+    json parts = json::array();
+    for (const auto& p : t.partitions) parts.push_back(PartitionToJson(p));
+    topics.push_back(json{{"name", t.name},
+                          {"partition_count", t.partition_count},
+                          {"replication_factor", t.replication_factor},
+                          {"configs", t.configs},
+                          {"partitions", parts}});
+  }
+  json j{{"format", kManifestFormatName},
+         {"format_version", m.format_version},
+         {"backup_id", m.backup_id},
+         {"tool_version", m.tool_version},
+         {"created_at_ms", m.created_at_ms},
+         {"completed_at_ms", m.completed_at_ms},
+         {"source_cluster_id", m.source_cluster_id},
+         {"kafka_cluster_id", m.kafka_cluster_id},
+         {"compression", m.compression},
+         {"compression_level", m.compression_level},
+         {"include_offset_headers", m.include_offset_headers},
+         {"topics", topics}};
+  return j.dump(2) + "\n";
+}
+
+Result<Manifest> ParseManifest(std::string_view text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Status::Corruption("manifest is not a JSON object");
+  try {
+    if (Field<std::string>(j, "format", "") != kManifestFormatName) {
+      return Status::Corruption("not a kafka-backup manifest (field 'format')");
+    }
+    Manifest m;
+    m.format_version = Field<int>(j, "format_version", "");
+    if (m.format_version != kManifestFormatVersion) {
+      return Status::Corruption(fmt::format(
+          "manifest format version {} is not supported (this build reads version {}); use a newer kafka-backup",
+          m.format_version, kManifestFormatVersion));
+    }
+    m.backup_id = Field<std::string>(j, "backup_id", "");
+    m.tool_version = Field<std::string>(j, "tool_version", "");
+    m.created_at_ms = Field<int64_t>(j, "created_at_ms", "");
+    m.completed_at_ms = Field<int64_t>(j, "completed_at_ms", "");
+    m.source_cluster_id = Field<std::string>(j, "source_cluster_id", "");
+    m.kafka_cluster_id = Field<std::string>(j, "kafka_cluster_id", "");
+    m.compression = Field<std::string>(j, "compression", "");
+    m.compression_level = Field<int>(j, "compression_level", "");
+    m.include_offset_headers = OptionalField<bool>(j, "include_offset_headers", "").value_or(false);
+    for (const auto& tj : Field<json>(j, "topics", "")) {
+      TopicManifest t;
+      t.name = Field<std::string>(tj, "name", "topics[].");
+      std::string tp = fmt::format("topics[{}].", t.name);
+      t.partition_count = Field<int32_t>(tj, "partition_count", tp);
+      t.replication_factor = Field<int32_t>(tj, "replication_factor", tp);
+      t.configs = Field<std::map<std::string, std::string>>(tj, "configs", tp);
+      for (const auto& pj : Field<json>(tj, "partitions", tp)) {
+        PartitionManifest p;
+        p.partition = Field<int32_t>(pj, "partition", tp + "partitions[].");
+        std::string pp = fmt::format("{}partitions[{}].", tp, p.partition);
+        p.start_offset = Field<int64_t>(pj, "start_offset", pp);
+        p.end_offset = Field<int64_t>(pj, "end_offset", pp);
+        p.record_count = Field<uint64_t>(pj, "record_count", pp);
+        p.bytes = Field<uint64_t>(pj, "bytes", pp);
+        p.min_timestamp = OptionalField<int64_t>(pj, "min_timestamp", pp);
+        p.max_timestamp = OptionalField<int64_t>(pj, "max_timestamp", pp);
+        for (const auto& sj : Field<json>(pj, "segments", pp)) {
+          SegmentRef s;
+          s.key = Field<std::string>(sj, "key", pp + "segments[].");
+          s.size = Field<uint64_t>(sj, "size", pp + "segments[].");
+          s.first_offset = Field<int64_t>(sj, "first_offset", pp + "segments[].");
+          s.last_offset = Field<int64_t>(sj, "last_offset", pp + "segments[].");
+          s.record_count = Field<uint64_t>(sj, "record_count", pp + "segments[].");
+          s.min_timestamp = Field<int64_t>(sj, "min_timestamp", pp + "segments[].");
+          s.max_timestamp = Field<int64_t>(sj, "max_timestamp", pp + "segments[].");
+          p.segments.push_back(std::move(s));
+        }
+        t.partitions.push_back(std::move(p));
+      }
+      m.topics.push_back(std::move(t));
+    }
+    return m;
+  } catch (const std::exception& e) {
+    return Status::Corruption(fmt::format("manifest is malformed: {}", e.what()));
+  }
+}
+
+}  // namespace kafka_backup::format

@@ -1,0 +1,76 @@
+// The backup manifest: the commit point of a backup (docs/format/manifest.md).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kafka_backup/status.h"
+
+namespace kafka_backup::format {
+
+inline constexpr int kManifestFormatVersion = 1;
+inline constexpr const char* kManifestFormatName = "kafka-backup-manifest";
+
+struct SegmentRef {
+  std::string key;  // object key relative to the storage root
+  uint64_t size = 0;
+  int64_t first_offset = 0;
+  int64_t last_offset = 0;
+  uint64_t record_count = 0;
+  int64_t min_timestamp = 0;
+  int64_t max_timestamp = 0;
+};
+
+struct PartitionManifest {
+  int32_t partition = 0;
+  int64_t start_offset = 0;
+  int64_t end_offset = 0;  // the cut: records with offset < end_offset are in the backup
+  uint64_t record_count = 0;
+  uint64_t bytes = 0;
+  std::optional<int64_t> min_timestamp;
+  std::optional<int64_t> max_timestamp;
+  std::vector<SegmentRef> segments;
+};
+
+struct TopicManifest {
+  std::string name;
+  int32_t partition_count = 0;
+  int32_t replication_factor = 0;
+  std::map<std::string, std::string> configs;  // non-default topic configs
+  std::vector<PartitionManifest> partitions;
+
+  uint64_t RecordCount() const;
+  uint64_t Bytes() const;
+};
+
+struct Manifest {
+  int format_version = kManifestFormatVersion;
+  std::string backup_id;
+  std::string tool_version;
+  int64_t created_at_ms = 0;
+  int64_t completed_at_ms = 0;
+  std::string source_cluster_id;
+  std::string kafka_cluster_id;
+  std::string compression;
+  int compression_level = 0;
+  // backup.include_offset_headers: restores add x-original-* headers by default.
+  bool include_offset_headers = false;
+  std::vector<TopicManifest> topics;
+
+  uint64_t RecordCount() const;
+  uint64_t Bytes() const;
+  uint64_t StoredBytes() const;  // sum of segment object sizes
+  const TopicManifest* FindTopic(std::string_view name) const;
+};
+
+std::string SerializeManifest(const Manifest& manifest);
+// Corruption if the JSON is malformed or a field is missing or of the wrong
+// type; the message names the field. Newer format versions are rejected with a
+// message naming the version found and the versions supported.
+Result<Manifest> ParseManifest(std::string_view json);
+
+}  // namespace kafka_backup::format

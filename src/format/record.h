@@ -1,0 +1,37 @@
+// A Kafka record as a backup keeps it: everything a consumer could see.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kafka_backup::format {
+
+// Stored in segments (docs/format/segment.md, record attributes bits 0-1).
+enum class TimestampType : uint8_t { kNotAvailable = 0, kCreateTime = 1, kLogAppendTime = 2 };
+
+struct RecordHeader {
+  std::string name;
+  std::optional<std::string> value;  // nullopt: a null header value
+  bool operator==(const RecordHeader&) const = default;
+};
+
+struct Record {
+  int64_t offset = 0;
+  int64_t timestamp = -1;
+  TimestampType timestamp_type = TimestampType::kCreateTime;
+  std::optional<std::string> key;    // nullopt: null key
+  std::optional<std::string> value;  // nullopt: null value (a tombstone)
+  std::vector<RecordHeader> headers;  // in order, duplicates kept
+
+  // Bytes a consumer sees: key + value + header names and values.
+  size_t PayloadBytes() const {
+    size_t n = (key ? key->size() : 0) + (value ? value->size() : 0);
+    for (const auto& h : headers) n += h.name.size() + (h.value ? h.value->size() : 0);
+    return n;
+  }
+  bool operator==(const Record&) const = default;
+};
+
+}  // namespace kafka_backup::format

@@ -1,0 +1,110 @@
+// Segment encoding and decoding: pure functions over bytes, no I/O.
+// The byte layout is specified in docs/format/segment.md; the constants below
+// are the ones named there.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "format/codec.h"
+#include "format/record.h"
+#include "kafka_backup/status.h"
+
+namespace kafka_backup::format {
+
+inline constexpr char kSegmentMagic[8] = {'K', 'B', 'S', 'E', 'G', '\r', '\n', '\x1a'};
+inline constexpr char kSegmentEndMagic[8] = {'K', 'B', 'S', 'E', 'G', 'E', 'N', 'D'};
+inline constexpr uint16_t kSegmentFormatVersion = 1;
+inline constexpr size_t kBlockHeaderSize = 48;
+inline constexpr size_t kIndexEntrySize = 48;
+inline constexpr size_t kTrailerSize = 32;
+inline constexpr size_t kDefaultBlockTargetBytes = 1 << 20;
+
+// Ranges of one block, as stored in its header and in the index.
+struct BlockInfo {
+  uint64_t position = 0;  // of the block header within the object
+  uint32_t size = 0;      // header + payload
+  uint32_t record_count = 0;
+  int64_t first_offset = 0;
+  int64_t last_offset = 0;
+  int64_t min_timestamp = 0;
+  int64_t max_timestamp = 0;
+};
+
+struct SegmentSummary {
+  uint64_t record_count = 0;
+  uint64_t payload_bytes = 0;  // Record::PayloadBytes summed
+  int64_t first_offset = -1;
+  int64_t last_offset = -1;
+  int64_t min_timestamp = 0;
+  int64_t max_timestamp = 0;
+};
+
+// Builds one segment in memory. Not thread-safe.
+class SegmentWriter {
+ public:
+  SegmentWriter(std::string topic, int32_t partition, Codec codec, int level,
+                size_t block_target_bytes = kDefaultBlockTargetBytes);
+
+  // Offsets must strictly increase; an out-of-order offset is InvalidArgument.
+  Status Append(const Record& record);
+
+  // Bytes the segment would have if finished now (compressed blocks plus the
+  // open block uncompressed): what the caller compares with its size limit.
+  size_t EstimatedSize() const { return out_.size() + open_block_.size(); }
+  const SegmentSummary& summary() const { return summary_; }
+  bool empty() const { return summary_.record_count == 0; }
+
+  // Closes the last block, appends index and trailer and returns the object's
+  // bytes. The writer is spent afterwards.
+  Result<std::string> Finish();
+
+ private:
+  Status FlushBlock();
+
+  Codec codec_;
+  int level_;
+  size_t block_target_bytes_;
+  std::string out_;         // header + finished blocks
+  std::string open_block_;  // raw records of the open block
+  BlockInfo open_info_;
+  int64_t prev_timestamp_ = 0;
+  std::vector<BlockInfo> index_;
+  SegmentSummary summary_;
+};
+
+struct SegmentHeader {
+  uint16_t version = 0;
+  Codec codec = Codec::kNone;
+  int32_t partition = 0;
+  std::string topic;
+};
+
+struct SegmentTrailer {
+  uint64_t index_position = 0;
+  uint32_t block_count = 0;
+  uint32_t index_crc = 0;
+  uint64_t record_count = 0;
+};
+
+// Each parser returns Corruption with a message saying what was wrong; the
+// caller adds the object name.
+Result<SegmentTrailer> ParseTrailer(std::string_view last_bytes, uint64_t object_size);
+Result<std::vector<BlockInfo>> ParseIndex(std::string_view index_bytes, const SegmentTrailer& trailer);
+// `bytes` starts at offset 0 and holds at least the whole header.
+Result<SegmentHeader> ParseHeader(std::string_view bytes);
+// The byte range [0, n) that holds the header: up to the first block, or the index.
+uint64_t HeaderRegionSize(const SegmentTrailer& trailer, const std::vector<BlockInfo>& index);
+
+// Checks and decodes one block (`bytes` is exactly the block, header included)
+// and calls `sink` for each record in order. Stops at the first error.
+Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec codec,
+                   const std::function<Status(Record&&)>& sink);
+
+// Decodes a whole segment held in memory; for tests and small objects.
+Status DecodeSegment(std::string_view bytes, SegmentHeader* header, std::vector<Record>* records);
+
+}  // namespace kafka_backup::format

@@ -1,0 +1,525 @@
+#include "kafka/client.h"
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace kafka_backup::kafka {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string JoinServers(const std::vector<std::string>& servers) {
+  std::string out;
+  for (const auto& s : servers) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+Status Classify(rd_kafka_resp_err_t err, const std::string& message) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+      return Status::Auth(message);
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_NOT_CONTROLLER:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+      return Status::Unavailable(message);
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+      return Status::NotFound(message);
+    case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
+      return Status::AlreadyExists(message);
+    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
+    case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+      return Status::InvalidArgument(message);
+    default:
+      return Status::Internal(message);
+  }
+}
+
+void LogCallback(const rd_kafka_t* /*rk*/, int level, const char* facility, const char* message) {
+  // librdkafka is chatty about connection attempts; its errors reach us
+  // through the error callback and are reported there with context.
+  if (level <= 3) {
+    spdlog::debug("librdkafka {}: {}", facility, message);
+  } else {
+    spdlog::trace("librdkafka {}: {}", facility, message);
+  }
+}
+
+void ErrorCallback(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
+  static_cast<Client*>(opaque)->OnError(err, reason ? reason : "");
+}
+
+void DeliveryCallback(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
+  static_cast<Producer*>(opaque)->OnDelivery(m->err, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+}
+
+Status SetProp(rd_kafka_conf_t* conf, const std::string& name, const std::string& value, bool secret = false) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+    return Status::InvalidArgument(
+        fmt::format("Kafka client setting {}={}: {}", name, secret ? "<redacted>" : value, errstr));
+  }
+  return Status::Ok();
+}
+
+// Builds the librdkafka configuration shared by every client.
+Status ApplyCommon(const KafkaConfig& config, rd_kafka_conf_t* conf) {
+  if (config.bootstrap_servers.empty()) {
+    return Status::InvalidArgument("no Kafka bootstrap servers: set bootstrap_servers (or --bootstrap-servers)");
+  }
+  KB_RETURN_IF_ERROR(SetProp(conf, "bootstrap.servers", JoinServers(config.bootstrap_servers)));
+  KB_RETURN_IF_ERROR(SetProp(conf, "client.id", "kafka-backup"));
+  const SecurityConfig& s = config.security;
+  KB_RETURN_IF_ERROR(SetProp(conf, "security.protocol", s.security_protocol));
+  if (!s.sasl_mechanism.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "sasl.mechanism", s.sasl_mechanism));
+  if (!s.sasl_username.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "sasl.username", s.sasl_username));
+  if (!s.sasl_password.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "sasl.password", s.sasl_password, true));
+  if (!s.ssl_ca_location.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "ssl.ca.location", s.ssl_ca_location));
+  if (!s.ssl_certificate_location.empty()) {
+    KB_RETURN_IF_ERROR(SetProp(conf, "ssl.certificate.location", s.ssl_certificate_location));
+  }
+  if (!s.ssl_key_location.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "ssl.key.location", s.ssl_key_location));
+  if (!s.ssl_key_password.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "ssl.key.password", s.ssl_key_password, true));
+  for (const auto& [k, v] : config.client_properties) {
+    bool secret = k.find("password") != std::string::npos || k.find("secret") != std::string::npos;
+    KB_RETURN_IF_ERROR(SetProp(conf, k, v, secret));
+  }
+  return Status::Ok();
+}
+
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* c) const {
+    if (c) rd_kafka_conf_destroy(c);
+  }
+};
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+
+// RAII for admin call plumbing.
+struct AdminCall {
+  rd_kafka_queue_t* queue = nullptr;
+  rd_kafka_AdminOptions_t* options = nullptr;
+  rd_kafka_event_t* event = nullptr;
+  AdminCall(rd_kafka_t* rk, rd_kafka_admin_op_t op, int timeout_ms) {
+    queue = rd_kafka_queue_new(rk);
+    options = rd_kafka_AdminOptions_new(rk, op);
+    char errstr[256];
+    rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr, sizeof(errstr));
+    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS) {
+      rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, errstr, sizeof(errstr));
+    }
+  }
+  ~AdminCall() {
+    if (event) rd_kafka_event_destroy(event);
+    if (options) rd_kafka_AdminOptions_destroy(options);
+    if (queue) rd_kafka_queue_destroy(queue);
+  }
+  AdminCall(const AdminCall&) = delete;
+  AdminCall& operator=(const AdminCall&) = delete;
+
+  // Waits for the result event; a request-level error becomes a Status.
+  Status Wait(const Client& client, int timeout_ms, const std::string& what) {
+    event = rd_kafka_queue_poll(queue, timeout_ms + 5000);
+    if (!event) return client.ErrorStatus(RD_KAFKA_RESP_ERR__TIMED_OUT, what);
+    if (rd_kafka_event_error(event)) {
+      return client.ErrorStatus(rd_kafka_event_error(event),
+                                fmt::format("{}: {}", what, rd_kafka_event_error_string(event)));
+    }
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+const TopicInfo* ClusterInfo::Find(const std::string& name) const {
+  for (const auto& t : topics)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+Client::~Client() {
+  if (rk_) rd_kafka_destroy(rk_);
+}
+
+void Client::OnError(int err, const std::string& reason) {
+  spdlog::debug("Kafka client error ({}): {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), reason);
+  std::lock_guard<std::mutex> lock(errors_mu_);
+  last_error_code_ = err;
+  last_error_ = reason;
+  if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) auth_failed_ = true;
+}
+
+Status Client::ErrorStatus(int err, const std::string& what) const {
+  std::string last;
+  bool auth = false;
+  {
+    std::lock_guard<std::mutex> lock(errors_mu_);
+    last = last_error_;
+    auth = auth_failed_;
+  }
+  auto code = static_cast<rd_kafka_resp_err_t>(err);
+  std::string msg = fmt::format("{} (Kafka at {}): {}", what, bootstrap_, rd_kafka_err2str(code));
+  if (!last.empty() && last != rd_kafka_err2str(code)) msg += fmt::format("; last broker error: {}", last);
+  if (auth) return Status::Auth(msg + "; check the security settings (protocol, mechanism, username, password)");
+  Status s = Classify(code, msg);
+  if (s.code() == Status::Code::kUnavailable) {
+    return Status::Unavailable(msg + "; check that the brokers are running and reachable");
+  }
+  return s;
+}
+
+Status Client::Init(const KafkaConfig& config, int type, rd_kafka_conf_t* raw_conf) {
+  ConfPtr conf(raw_conf);
+  bootstrap_ = JoinServers(config.bootstrap_servers);
+  timeout_ms_ = config.connect_timeout_secs * 1000;
+  KB_RETURN_IF_ERROR(ApplyCommon(config, conf.get()));
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rd_kafka_conf_set_error_cb(conf.get(), ErrorCallback);
+  rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
+  char errstr[512];
+  rk_ = rd_kafka_new(static_cast<rd_kafka_type_t>(type), conf.get(), errstr, sizeof(errstr));
+  if (!rk_) return Status::InvalidArgument(fmt::format("cannot create Kafka client: {}", errstr));
+  conf.release();  // owned by rk_ now
+  return Status::Ok();
+}
+
+// ---- Admin -------------------------------------------------------------------
+
+Result<std::unique_ptr<Admin>> Admin::Connect(const KafkaConfig& config) {
+  std::unique_ptr<Admin> admin(new Admin());
+  KB_RETURN_IF_ERROR(admin->Init(config, RD_KAFKA_PRODUCER, rd_kafka_conf_new()));
+  return admin;
+}
+
+Result<ClusterInfo> Admin::Describe() {
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 1, nullptr, &md, timeout_ms_);
+  if (err) {
+    return ErrorStatus(err, fmt::format("cannot read cluster metadata within {}s", timeout_ms_ / 1000));
+  }
+  ClusterInfo info;
+  info.broker_count = md->broker_cnt;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (t.err) continue;
+    TopicInfo ti;
+    ti.name = t.topic;
+    ti.partition_count = t.partition_cnt;
+    for (int p = 0; p < t.partition_cnt; ++p) ti.replication_factor = std::max(ti.replication_factor, t.partitions[p].replica_cnt);
+    info.topics.push_back(std::move(ti));
+  }
+  rd_kafka_metadata_destroy(md);
+  std::sort(info.topics.begin(), info.topics.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  if (char* id = rd_kafka_clusterid(rk_, timeout_ms_)) {
+    info.cluster_id = id;
+    rd_kafka_mem_free(rk_, id);
+  }
+  return info;
+}
+
+Result<std::map<std::string, std::string>> Admin::TopicConfigs(const std::string& topic) {
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms_);
+  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  rd_kafka_DescribeConfigs(rk_, &res, 1, call.options, call.queue);
+  rd_kafka_ConfigResource_destroy(res);
+  std::string what = fmt::format("cannot describe the configuration of topic '{}'", topic);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+  const rd_kafka_DescribeConfigs_result_t* result = rd_kafka_event_DescribeConfigs_result(call.event);
+  size_t count = 0;
+  const rd_kafka_ConfigResource_t** resources = rd_kafka_DescribeConfigs_result_resources(result, &count);
+  std::map<std::string, std::string> configs;
+  for (size_t i = 0; i < count; ++i) {
+    if (rd_kafka_ConfigResource_error(resources[i])) {
+      return ErrorStatus(rd_kafka_ConfigResource_error(resources[i]),
+                         fmt::format("{}: {}", what, rd_kafka_ConfigResource_error_string(resources[i])));
+    }
+    size_t n = 0;
+    const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(resources[i], &n);
+    for (size_t e = 0; e < n; ++e) {
+      if (rd_kafka_ConfigEntry_source(entries[e]) != RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG) continue;
+      if (rd_kafka_ConfigEntry_is_sensitive(entries[e])) continue;
+      const char* value = rd_kafka_ConfigEntry_value(entries[e]);
+      configs[rd_kafka_ConfigEntry_name(entries[e])] = value ? value : "";
+    }
+  }
+  return configs;
+}
+
+Status Admin::CreateTopic(const std::string& topic, int32_t partitions, int32_t replication_factor,
+                          const std::map<std::string, std::string>& configs) {
+  char errstr[512];
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_factor, errstr, sizeof(errstr));
+  if (!nt) return Status::InvalidArgument(fmt::format("cannot create topic '{}': {}", topic, errstr));
+  for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms_);
+  rd_kafka_CreateTopics(rk_, &nt, 1, call.options, call.queue);
+  rd_kafka_NewTopic_destroy(nt);
+  std::string what = fmt::format("cannot create topic '{}'", topic);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+  size_t count = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(call.event), &count);
+  for (size_t i = 0; i < count; ++i) {
+    if (rd_kafka_topic_result_error(results[i])) {
+      const char* detail = rd_kafka_topic_result_error_string(results[i]);
+      return ErrorStatus(rd_kafka_topic_result_error(results[i]), fmt::format("{}: {}", what, detail ? detail : ""));
+    }
+  }
+  return Status::Ok();
+}
+
+Status Admin::SetTopicConfigs(const std::string& topic, const std::map<std::string, std::string>& configs) {
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_ALTERCONFIGS, timeout_ms_);
+  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  for (const auto& [k, v] : configs) rd_kafka_ConfigResource_set_config(res, k.c_str(), v.c_str());
+  rd_kafka_AlterConfigs(rk_, &res, 1, call.options, call.queue);
+  rd_kafka_ConfigResource_destroy(res);
+  std::string what = fmt::format("cannot set the configuration of topic '{}'", topic);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+  size_t count = 0;
+  const rd_kafka_ConfigResource_t** resources =
+      rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(call.event), &count);
+  for (size_t i = 0; i < count; ++i) {
+    if (rd_kafka_ConfigResource_error(resources[i])) {
+      return ErrorStatus(rd_kafka_ConfigResource_error(resources[i]),
+                         fmt::format("{}: {}", what, rd_kafka_ConfigResource_error_string(resources[i])));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<Watermarks> Admin::QueryWatermarks(const std::string& topic, int32_t partition) {
+  Watermarks w;
+  // A just-created topic may not have a leader yet: retry briefly.
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
+  while (true) {
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &w.low, &w.high, timeout_ms_);
+    if (!err) return w;
+    bool transient = err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                     err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                     err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    if (!transient || Clock::now() > deadline) {
+      return ErrorStatus(err, fmt::format("cannot read the offsets of {}[{}]", topic, partition));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// ---- Consumer ----------------------------------------------------------------
+
+Result<std::unique_ptr<Consumer>> Consumer::Connect(const KafkaConfig& config) {
+  std::unique_ptr<Consumer> c(new Consumer());
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  // Defaults first; client_properties (applied in Init) may override them.
+  for (auto [k, v] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"group.id", "kafka-backup"},
+           {"enable.auto.commit", "false"},
+           {"enable.auto.offset.store", "false"},
+           {"enable.partition.eof", "true"},
+           {"isolation.level", "read_committed"},
+           {"auto.offset.reset", "earliest"},
+           {"fetch.max.bytes", "67108864"},
+           {"max.partition.fetch.bytes", "8388608"},
+           {"queued.max.messages.kbytes", "65536"},
+           {"fetch.wait.max.ms", "100"}}) {
+    Status s = SetProp(conf, k, v);
+    if (!s.ok()) {
+      rd_kafka_conf_destroy(conf);
+      return s;
+    }
+  }
+  KB_RETURN_IF_ERROR(c->Init(config, RD_KAFKA_CONSUMER, conf));
+  rd_kafka_poll_set_consumer(c->rk_);
+  return c;
+}
+
+Status Consumer::Assign(const std::vector<Start>& starts) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(starts.size()));
+  for (const auto& s : starts) rd_kafka_topic_partition_list_add(list, s.topic.c_str(), s.partition)->offset = s.offset;
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err) return ErrorStatus(err, "cannot assign partitions to the consumer");
+  assigned_ = starts;
+  return Status::Ok();
+}
+
+Status Consumer::Unassign(const std::string& topic, int32_t partition) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, topic.c_str(), partition);
+  rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (error) {
+    std::string msg = rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    return Status::Internal(fmt::format("cannot unassign {}[{}]: {}", topic, partition, msg));
+  }
+  return Status::Ok();
+}
+
+Result<ConsumedItem> Consumer::Poll(int timeout_ms) {
+  ConsumedItem item;
+  rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, timeout_ms);
+  if (!m) return item;
+  struct Guard {
+    rd_kafka_message_t* m;
+    ~Guard() { rd_kafka_message_destroy(m); }
+  } guard{m};
+  if (m->rkt) item.topic = rd_kafka_topic_name(m->rkt);
+  item.partition = m->partition;
+  if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    item.kind = ConsumedItem::Kind::kPartitionEnd;
+    item.next_offset = m->offset;
+    return item;
+  }
+  if (m->err) {
+    std::string what = item.topic.empty()
+                           ? std::string("consumer error")
+                           : fmt::format("error reading {}[{}]", item.topic, item.partition);
+    Status s = ErrorStatus(m->err, fmt::format("{}: {}", what, rd_kafka_message_errstr(m)));
+    // Transport hiccups are retried by librdkafka itself; report them so the
+    // caller can decide (it keeps going until its stall deadline).
+    return s;
+  }
+  item.kind = ConsumedItem::Kind::kRecord;
+  format::Record& r = item.record;
+  r.offset = m->offset;
+  rd_kafka_timestamp_type_t tstype = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  r.timestamp = rd_kafka_message_timestamp(m, &tstype);
+  r.timestamp_type = tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? format::TimestampType::kLogAppendTime
+                     : tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME  ? format::TimestampType::kCreateTime
+                                                                 : format::TimestampType::kNotAvailable;
+  if (m->key) r.key.emplace(static_cast<const char*>(m->key), m->key_len);
+  if (m->payload) r.value.emplace(static_cast<const char*>(m->payload), m->len);
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
+    size_t n = rd_kafka_header_cnt(hdrs);
+    r.headers.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      const char* name = nullptr;
+      const void* value = nullptr;
+      size_t size = 0;
+      if (rd_kafka_header_get_all(hdrs, i, &name, &value, &size)) break;
+      format::RecordHeader h;
+      h.name = name;
+      if (value) h.value.emplace(static_cast<const char*>(value), size);
+      r.headers.push_back(std::move(h));
+    }
+  }
+  return item;
+}
+
+// ---- Producer ----------------------------------------------------------------
+
+Result<std::unique_ptr<Producer>> Producer::Connect(const KafkaConfig& config) {
+  std::unique_ptr<Producer> p(new Producer());
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (auto [k, v] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"enable.idempotence", "true"},
+           {"acks", "all"},
+           {"linger.ms", "20"},
+           {"batch.size", "1000000"},
+           {"compression.codec", "lz4"},
+           {"message.max.bytes", "16777216"},
+           {"queue.buffering.max.kbytes", "65536"},
+           {"message.timeout.ms", "300000"}}) {
+    Status s = SetProp(conf, k, v);
+    if (!s.ok()) {
+      rd_kafka_conf_destroy(conf);
+      return s;
+    }
+  }
+  rd_kafka_conf_set_dr_msg_cb(conf, DeliveryCallback);
+  KB_RETURN_IF_ERROR(p->Init(config, RD_KAFKA_PRODUCER, conf));
+  return p;
+}
+
+void Producer::OnDelivery(int err, const std::string& topic, int32_t partition, int64_t offset) {
+  (void)offset;
+  if (err && first_failure_.ok()) {
+    first_failure_ = ErrorStatus(err, fmt::format("cannot write to {}[{}]", topic, partition));
+  }
+  delivered_.fetch_add(1);
+}
+
+void Producer::Poll() { rd_kafka_poll(rk_, 0); }
+
+Status Producer::Send(const std::string& topic, int32_t partition, const format::Record& r,
+                      const std::vector<format::RecordHeader>& extra_headers) {
+  if (!first_failure_.ok()) return first_failure_;
+  static const char kEmpty = 0;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (!r.headers.empty() || !extra_headers.empty()) {
+    hdrs = rd_kafka_headers_new(r.headers.size() + extra_headers.size());
+    for (const auto* list : {&r.headers, &extra_headers}) {
+      for (const auto& h : *list) {
+        const void* value = h.value ? (h.value->empty() ? &kEmpty : h.value->data()) : nullptr;
+        rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), value,
+                            h.value ? static_cast<ssize_t>(h.value->size()) : 0);
+      }
+    }
+  }
+  // Null stays null; empty must be a non-null pointer with length 0.
+  void* key = r.key ? const_cast<char*>(r.key->empty() ? &kEmpty : r.key->data()) : nullptr;
+  void* value = r.value ? const_cast<char*>(r.value->empty() ? &kEmpty : r.value->data()) : nullptr;
+  size_t key_len = r.key ? r.key->size() : 0;
+  size_t value_len = r.value ? r.value->size() : 0;
+  while (true) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(value, value_len),
+        RD_KAFKA_V_TIMESTAMP(r.timestamp), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk_, 50);
+      if (!first_failure_.ok()) {
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        return first_failure_;
+      }
+      continue;
+    }
+    if (err) {
+      if (hdrs) rd_kafka_headers_destroy(hdrs);
+      return ErrorStatus(err, fmt::format("cannot queue a record for {}[{}] (offset {} in the backup)", topic,
+                                          partition, r.offset));
+    }
+    ++sent_;
+    return Status::Ok();
+  }
+}
+
+Status Producer::Flush(int timeout_ms) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (in_flight() > 0 && first_failure_.ok()) {
+    rd_kafka_poll(rk_, 100);
+    if (Clock::now() > deadline) {
+      return Status::Unavailable(fmt::format("{} records were not acknowledged by Kafka at {} within {}s",
+                                             in_flight(), bootstrap_, timeout_ms / 1000));
+    }
+  }
+  return first_failure_;
+}
+
+}  // namespace kafka_backup::kafka

@@ -1,0 +1,149 @@
+// The only code that talks to librdkafka: an admin client, a consumer that
+// drains assigned partitions, and an idempotent producer. Everything above
+// this folder sees Status values and format::Record, never librdkafka types.
+//
+// None of these classes is thread-safe; each is used by one thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "format/record.h"
+#include "kafka_backup/config.h"
+#include "kafka_backup/status.h"
+
+struct rd_kafka_s;
+struct rd_kafka_conf_s;
+struct rd_kafka_message_s;
+
+namespace kafka_backup::kafka {
+
+struct TopicInfo {
+  std::string name;
+  int32_t partition_count = 0;
+  int32_t replication_factor = 0;
+};
+
+struct ClusterInfo {
+  std::string cluster_id;
+  int broker_count = 0;
+  std::vector<TopicInfo> topics;  // sorted by name
+  const TopicInfo* Find(const std::string& name) const;
+};
+
+struct Watermarks {
+  int64_t low = 0;   // log start offset
+  int64_t high = 0;  // high watermark: next offset to be written
+};
+
+// Shared by the clients: the connection, its callbacks and the last error a
+// broker connection reported (used to explain timeouts).
+class Client {
+ public:
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  rd_kafka_s* handle() const { return rk_; }
+  const std::string& bootstrap() const { return bootstrap_; }
+  // Turns a librdkafka error into a Status, adding what the error callback saw.
+  Status ErrorStatus(int err, const std::string& what) const;
+
+ protected:
+  Client() = default;
+  Status Init(const KafkaConfig& config, int type, rd_kafka_conf_s* conf);
+
+  rd_kafka_s* rk_ = nullptr;
+  std::string bootstrap_;
+  int timeout_ms_ = 30000;
+
+ public:
+  // Called from librdkafka's threads.
+  void OnError(int err, const std::string& reason);
+
+ private:
+  mutable std::mutex errors_mu_;
+  int last_error_code_ = 0;
+  std::string last_error_;
+  bool auth_failed_ = false;
+};
+
+class Admin : public Client {
+ public:
+  static Result<std::unique_ptr<Admin>> Connect(const KafkaConfig& config);
+
+  // Fails with Unavailable (bounded by connect_timeout_secs) when no broker
+  // answers, Auth when credentials are refused.
+  Result<ClusterInfo> Describe();
+  // Non-default configs set on each topic (DescribeConfigs, source DYNAMIC_TOPIC_CONFIG).
+  Result<std::map<std::string, std::string>> TopicConfigs(const std::string& topic);
+  Status CreateTopic(const std::string& topic, int32_t partitions, int32_t replication_factor,
+                     const std::map<std::string, std::string>& configs);
+  // Replaces the topic's dynamic configs with `configs` (AlterConfigs).
+  Status SetTopicConfigs(const std::string& topic, const std::map<std::string, std::string>& configs);
+  Result<Watermarks> QueryWatermarks(const std::string& topic, int32_t partition);
+};
+
+// What the consumer yields: a record of a partition, or the end of a partition
+// (the next fetch offset reached the end of the log as read_committed sees it).
+struct ConsumedItem {
+  enum class Kind { kRecord, kPartitionEnd, kNothing } kind = Kind::kNothing;
+  std::string topic;
+  int32_t partition = 0;
+  int64_t next_offset = 0;  // kPartitionEnd: where the end was seen
+  format::Record record;    // kRecord
+};
+
+class Consumer : public Client {
+ public:
+  // read_committed, no group membership, no commits.
+  static Result<std::unique_ptr<Consumer>> Connect(const KafkaConfig& config);
+
+  struct Start {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t offset = 0;
+  };
+  Status Assign(const std::vector<Start>& starts);
+  // Removes one partition from the assignment (it is complete).
+  Status Unassign(const std::string& topic, int32_t partition);
+  // Waits up to `timeout_ms` for the next item.
+  Result<ConsumedItem> Poll(int timeout_ms);
+
+ private:
+  std::vector<Start> assigned_;
+};
+
+class Producer : public Client {
+ public:
+  // Idempotent (acks=all, ordered, no duplicates on retry).
+  static Result<std::unique_ptr<Producer>> Connect(const KafkaConfig& config);
+
+  // Queues a record; blocks (serving delivery reports) while the local queue
+  // is full. Fails fast once any earlier delivery failed.
+  Status Send(const std::string& topic, int32_t partition, const format::Record& record,
+              const std::vector<format::RecordHeader>& extra_headers);
+  // Serves delivery reports without blocking.
+  void Poll();
+  // Waits until every queued record is acknowledged, or the first failure.
+  Status Flush(int timeout_ms);
+
+  uint64_t delivered() const { return delivered_.load(); }
+  uint64_t in_flight() const { return sent_ - delivered_.load(); }
+
+  // Called from librdkafka's delivery report callback.
+  void OnDelivery(int err, const std::string& topic, int32_t partition, int64_t offset);
+
+ private:
+  uint64_t sent_ = 0;
+  std::atomic<uint64_t> delivered_{0};
+  Status first_failure_;
+};
+
+}  // namespace kafka_backup::kafka

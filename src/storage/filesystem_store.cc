@@ -1,0 +1,171 @@
+#include "storage/filesystem_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include <fmt/format.h>
+
+namespace kafka_backup::storage {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::string_view kTempSuffix = ".kbtmp";
+constexpr size_t kListPageSize = 1000;
+
+Status ErrnoStatus(const std::string& what, const fs::path& path, int err) {
+  std::string msg = fmt::format("{} {}: {}", what, path.string(), std::strerror(err));
+  if (err == ENOENT) return Status::NotFound(msg);
+  return Status::IoError(msg);
+}
+
+// Closes the descriptor on every path out.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+Status WriteAll(int fd, std::string_view data, const fs::path& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("cannot write", path, errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status FsyncDir(const fs::path& dir) {
+  Fd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (d.fd < 0) return ErrnoStatus("cannot open directory", dir, errno);
+  if (::fsync(d.fd) != 0) return ErrnoStatus("cannot fsync directory", dir, errno);
+  return Status::Ok();
+}
+
+std::string RandomSuffix() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:016x}", rng());
+}
+
+}  // namespace
+
+FilesystemStore::FilesystemStore(fs::path root) : root_(std::move(root)) {}
+
+std::string FilesystemStore::Url() const { return "file://" + root_.string(); }
+
+Result<fs::path> FilesystemStore::PathFor(std::string_view key) const {
+  if (key.empty() || key.front() == '/' || key.find("..") != std::string_view::npos ||
+      key.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument(fmt::format("invalid object key '{}'", key));
+  }
+  return root_ / fs::path(key);
+}
+
+Status FilesystemStore::Put(std::string_view key, std::string_view data) {
+  KB_ASSIGN_OR_RETURN(fs::path path, PathFor(key));
+  fs::path dir = path.parent_path();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return Status::IoError(fmt::format("cannot create directory {}: {} (check the storage path and its permissions)",
+                                       dir.string(), ec.message()));
+  }
+  fs::path tmp = path;
+  tmp += "." + RandomSuffix() + std::string(kTempSuffix);
+  {
+    Fd f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
+    if (f.fd < 0) return ErrnoStatus("cannot create", tmp, errno);
+    Status s = WriteAll(f.fd, data, tmp);
+    if (s.ok() && ::fsync(f.fd) != 0) s = ErrnoStatus("cannot fsync", tmp, errno);
+    if (!s.ok()) {
+      ::unlink(tmp.c_str());
+      return s;
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoStatus("cannot rename into place", path, err);
+  }
+  return FsyncDir(dir);
+}
+
+Result<std::string> FilesystemStore::Get(std::string_view key, std::optional<ByteRange> range) {
+  KB_ASSIGN_OR_RETURN(fs::path path, PathFor(key));
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) return ErrnoStatus("cannot open", path, errno);
+  off_t size = ::lseek(f.fd, 0, SEEK_END);
+  if (size < 0) return ErrnoStatus("cannot seek", path, errno);
+  uint64_t offset = range ? range->offset : 0;
+  uint64_t length = range ? range->length : static_cast<uint64_t>(size);
+  if (offset + length > static_cast<uint64_t>(size)) {
+    return Status::Corruption(fmt::format("{}: range {}+{} is past the end of the {}-byte object", path.string(),
+                                          offset, length, size));
+  }
+  std::string out(length, '\0');
+  size_t done = 0;
+  while (done < length) {
+    ssize_t n = ::pread(f.fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("cannot read", path, errno);
+    }
+    if (n == 0) return Status::Corruption(fmt::format("{}: object shrank while being read", path.string()));
+    done += static_cast<size_t>(n);
+  }
+  return out;
+}
+
+Result<ObjectInfo> FilesystemStore::Head(std::string_view key) {
+  KB_ASSIGN_OR_RETURN(fs::path path, PathFor(key));
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return Status::NotFound(fmt::format("{} does not exist", path.string()));
+    return Status::IoError(fmt::format("cannot stat {}: {}", path.string(), ec.message()));
+  }
+  return ObjectInfo{std::string(key), size};
+}
+
+Result<ListPage> FilesystemStore::List(std::string_view prefix, std::string_view continuation) {
+  // Walk only the deepest directory the prefix names.
+  std::string_view dir_part = prefix.substr(0, prefix.rfind('/') == std::string_view::npos ? 0 : prefix.rfind('/'));
+  fs::path start = dir_part.empty() ? root_ : root_ / fs::path(dir_part);
+  std::vector<ObjectInfo> all;
+  std::error_code ec;
+  if (!fs::exists(start, ec)) return ListPage{};
+  fs::recursive_directory_iterator it(start, ec);
+  if (ec) return Status::IoError(fmt::format("cannot list {}: {}", start.string(), ec.message()));
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return Status::IoError(fmt::format("cannot list {}: {}", start.string(), ec.message()));
+    if (!it->is_regular_file(ec)) continue;
+    std::string key = fs::relative(it->path(), root_, ec).generic_string();
+    if (key.ends_with(kTempSuffix) || !key.starts_with(prefix)) continue;
+    if (!continuation.empty() && key <= continuation) continue;
+    all.push_back(ObjectInfo{key, it->file_size(ec)});
+  }
+  std::sort(all.begin(), all.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  ListPage page;
+  if (all.size() > kListPageSize) {
+    all.resize(kListPageSize);
+    page.continuation = all.back().key;
+  }
+  page.objects = std::move(all);
+  return page;
+}
+
+Status FilesystemStore::Delete(std::string_view key) {
+  KB_ASSIGN_OR_RETURN(fs::path path, PathFor(key));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("cannot delete", path, errno);
+  return Status::Ok();
+}
+
+}  // namespace kafka_backup::storage

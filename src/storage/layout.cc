@@ -1,0 +1,42 @@
+#include "storage/layout.h"
+
+#include <fmt/format.h>
+
+namespace kafka_backup::storage::layout {
+
+std::string ManifestKey(std::string_view backup_id) {
+  return fmt::format("{}{}{}", kManifestPrefix, backup_id, kManifestSuffix);
+}
+
+std::string DataPrefix(std::string_view backup_id) { return fmt::format("data/{}/", backup_id); }
+
+std::string SegmentKey(std::string_view backup_id, std::string_view topic, int32_t partition, int64_t first_offset) {
+  return fmt::format("data/{}/{}/{}/{:020}.kbseg", backup_id, topic, partition, first_offset);
+}
+
+std::optional<std::string> BackupIdFromManifestKey(std::string_view key) {
+  if (!key.starts_with(kManifestPrefix) || !key.ends_with(kManifestSuffix)) return std::nullopt;
+  key.remove_prefix(kManifestPrefix.size());
+  key.remove_suffix(kManifestSuffix.size());
+  if (key.empty() || key.find('/') != std::string_view::npos) return std::nullopt;
+  return std::string(key);
+}
+
+Status ValidateBackupId(std::string_view id) {
+  auto ok_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+  };
+  bool valid = !id.empty() && id.size() <= 200 && id != "latest" && id.front() != '.' && id.front() != '-' &&
+               id.front() != '_';
+  for (char c : id) valid = valid && ok_char(c);
+  if (!valid) {
+    return Status::InvalidArgument(fmt::format(
+        "invalid backup id '{}': use letters, digits, '.', '_' and '-', starting with a letter or digit "
+        "(at most 200 characters; 'latest' is reserved)",
+        id));
+  }
+  return Status::Ok();
+}
+
+}  // namespace kafka_backup::storage::layout

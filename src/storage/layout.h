@@ -1,0 +1,30 @@
+// Object keys of a backup, built and parsed only here
+// (docs/format/manifest.md, "Keys").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kafka_backup/status.h"
+
+namespace kafka_backup::storage::layout {
+
+inline constexpr std::string_view kManifestPrefix = "manifests/";
+inline constexpr std::string_view kManifestSuffix = ".json";
+
+// "manifests/production-20261125T105538Z.json"
+std::string ManifestKey(std::string_view backup_id);
+// "data/production-20261125T105538Z/" — every segment of a backup is under it.
+std::string DataPrefix(std::string_view backup_id);
+// "data/production-20261125T105538Z/orders/3/00000000000000001000.kbseg"
+std::string SegmentKey(std::string_view backup_id, std::string_view topic, int32_t partition, int64_t first_offset);
+// The backup id of a manifest key, or nullopt if the key is not one.
+std::optional<std::string> BackupIdFromManifestKey(std::string_view key);
+
+// OK if `id` may name a backup: [A-Za-z0-9][A-Za-z0-9._-]*, at most 200
+// characters, not "latest".
+Status ValidateBackupId(std::string_view id);
+
+}  // namespace kafka_backup::storage::layout

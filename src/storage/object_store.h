@@ -1,0 +1,63 @@
+// The narrow object-store interface every backend implements, and the URL
+// router that picks a backend.
+//
+// Semantics (all backends): a Put is atomic (a reader sees the old object,
+// the new one, or none; never a partial one) and durable when it returns OK.
+// Keys are '/'-separated relative paths without '..' segments.
+// Errors: NotFound for a missing object, Unavailable for transient faults
+// (retryable), Auth for refused credentials, IoError for local failures.
+// Implementations are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kafka_backup/status.h"
+
+namespace kafka_backup::storage {
+
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+};
+
+struct ListPage {
+  std::vector<ObjectInfo> objects;  // sorted by key
+  std::string continuation;         // empty when this is the last page
+};
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+
+  virtual Status Put(std::string_view key, std::string_view data) = 0;
+  // The whole object, or `range` of it. A range past the end is Corruption
+  // (the caller's metadata disagrees with the object).
+  virtual Result<std::string> Get(std::string_view key, std::optional<ByteRange> range = std::nullopt) = 0;
+  virtual Result<ObjectInfo> Head(std::string_view key) = 0;
+  // Objects whose key starts with `prefix`, in key order, a page at a time.
+  virtual Result<ListPage> List(std::string_view prefix, std::string_view continuation = {}) = 0;
+  // Deleting a missing object is OK.
+  virtual Status Delete(std::string_view key) = 0;
+
+  // The URL this store was opened with, for messages ("file:///var/backups").
+  virtual std::string Url() const = 0;
+};
+
+// Lists every object under `prefix`, following continuations.
+Result<std::vector<ObjectInfo>> ListAll(ObjectStore& store, std::string_view prefix);
+
+// Opens the backend named by the URL's scheme: a plain path or file:// today.
+// Unknown schemes fail with InvalidArgument listing the supported ones.
+Result<std::unique_ptr<ObjectStore>> OpenStore(std::string_view url);
+
+}  // namespace kafka_backup::storage

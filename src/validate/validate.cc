@@ -1,0 +1,97 @@
+#include "kafka_backup/validate.h"
+
+#include <fmt/format.h>
+
+#include "catalog/catalog.h"
+#include "storage/object_store.h"
+
+namespace kafka_backup {
+
+Result<ValidateReport> RunValidate(const std::string& storage_url, const std::string& backup_id, bool deep) {
+  KB_ASSIGN_OR_RETURN(auto store, storage::OpenStore(storage_url));
+  catalog::Catalog cat(*store);
+  KB_ASSIGN_OR_RETURN(std::string id, cat.Resolve(backup_id));
+  ValidateReport report;
+  report.backup_id = id;
+  report.deep = deep;
+  auto manifest = cat.LoadManifest(id);
+  if (!manifest.ok()) {
+    if (manifest.status().code() != Status::Code::kCorruption) return manifest.status();
+    report.issues.push_back({"", -1, "manifest", manifest.status().ToString()});
+    return report;
+  }
+  report.topics = static_cast<int>(manifest->topics.size());
+  for (const auto& t : manifest->topics) {
+    if (static_cast<int32_t>(t.partitions.size()) != t.partition_count) {
+      report.issues.push_back({t.name, -1, "manifest",
+                               fmt::format("topic has {} partitions recorded but partition_count {}",
+                                           t.partitions.size(), t.partition_count)});
+    }
+    for (const auto& p : t.partitions) {
+      report.partitions++;
+      auto issue = [&](const std::string& object, const std::string& msg) {
+        report.issues.push_back({t.name, p.partition, object, msg});
+      };
+      uint64_t seg_records = 0;
+      int64_t prev_last = p.start_offset - 1;
+      for (const auto& seg : p.segments) {
+        report.segments++;
+        seg_records += seg.record_count;
+        if (seg.first_offset <= prev_last || seg.last_offset >= p.end_offset || seg.first_offset < p.start_offset) {
+          issue(seg.key, fmt::format("offsets {}..{} overlap the previous segment or leave the partition's range {}..{}",
+                                     seg.first_offset, seg.last_offset, p.start_offset, p.end_offset));
+        }
+        prev_last = seg.last_offset;
+        if (!deep) {
+          auto head = store->Head(seg.key);
+          if (!head.ok()) {
+            if (head.status().code() != Status::Code::kNotFound) return head.status();
+            issue(seg.key, "segment object is missing");
+          } else if (head->size != seg.size) {
+            issue(seg.key, fmt::format("segment is {} bytes, the manifest says {}", head->size, seg.size));
+          }
+          continue;
+        }
+        uint64_t count = 0;
+        int64_t prev = seg.first_offset - 1;
+        int64_t min_ts = INT64_MAX;
+        int64_t max_ts = INT64_MIN;
+        catalog::ReadStats stats;
+        Status s = catalog::ReadSegment(
+            *store, seg, {},
+            [&](format::Record&& r) {
+              if (r.offset <= prev) {
+                return Status::Corruption(fmt::format("offset {} follows {}: out of order", r.offset, prev));
+              }
+              prev = r.offset;
+              ++count;
+              min_ts = std::min(min_ts, r.timestamp);
+              max_ts = std::max(max_ts, r.timestamp);
+              return Status::Ok();
+            },
+            &stats);
+        report.bytes_read += stats.bytes_fetched;
+        report.records_checked += count;
+        if (!s.ok()) {
+          if (s.code() != Status::Code::kCorruption) return s;
+          issue(seg.key, s.ToString());
+          continue;
+        }
+        if (count != seg.record_count || prev != seg.last_offset ||
+            (count > 0 && (min_ts != seg.min_timestamp || max_ts != seg.max_timestamp))) {
+          issue(seg.key, fmt::format("segment content (records {}, last offset {}, timestamps {}..{}) disagrees with "
+                                     "the manifest (records {}, last offset {}, timestamps {}..{})",
+                                     count, prev, min_ts, max_ts, seg.record_count, seg.last_offset,
+                                     seg.min_timestamp, seg.max_timestamp));
+        }
+      }
+      if (seg_records != p.record_count) {
+        issue("manifest", fmt::format("segments hold {} records, the partition records {}", seg_records,
+                                      p.record_count));
+      }
+    }
+  }
+  return report;
+}
+
+}  // namespace kafka_backup

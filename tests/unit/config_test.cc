@@ -1,0 +1,116 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "kafka_backup/config.h"
+
+namespace kafka_backup {
+namespace {
+
+std::string SeedBackupYaml() { return std::string(KB_SOURCE_DIR) + "/testdata/config/dr-backup.yaml"; }
+
+TEST(ConfigTest, SeedDrBackupYamlParsesAsWritten) {
+  ::setenv("KAFKA_PASSWORD", "s3cret-pw", 1);
+  ::unsetenv("TIMESTAMP");
+  auto c = LoadConfigFile(SeedBackupYaml());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->mode, "backup");
+  EXPECT_EQ(c->backup_id, "production-" + ProcessTimestamp());
+  ASSERT_EQ(c->source.bootstrap_servers.size(), 3u);
+  EXPECT_EQ(c->source.bootstrap_servers[2], "kafka-prod-3:9092");
+  EXPECT_EQ(c->source.security.security_protocol, "SASL_SSL");
+  EXPECT_EQ(c->source.security.sasl_mechanism, "SCRAM-SHA-256");
+  EXPECT_EQ(c->source.security.sasl_password, "s3cret-pw");
+  EXPECT_EQ(c->source.topics.include, std::vector<std::string>{"*"});
+  EXPECT_EQ(c->source.topics.exclude, (std::vector<std::string>{"__consumer_offsets", "_schemas"}));
+  EXPECT_EQ(c->storage.backend, "filesystem");
+  EXPECT_EQ(c->backup.compression, "zstd");
+  EXPECT_EQ(c->backup.compression_level, 3);
+  EXPECT_EQ(c->backup.checkpoint_interval_secs, 30);
+  EXPECT_TRUE(c->backup.include_offset_headers);
+  EXPECT_EQ(c->backup.source_cluster_id, "prod-us-west-2");
+}
+
+TEST(ConfigTest, TimestampIsUtcBasicIso8601) {
+  const std::string& ts = ProcessTimestamp();
+  ASSERT_EQ(ts.size(), 16u);
+  EXPECT_EQ(ts[8], 'T');
+  EXPECT_EQ(ts[15], 'Z');
+}
+
+TEST(ConfigTest, UnsetVariableIsAnErrorNamingIt) {
+  ::unsetenv("KB_TEST_UNSET_VAR");
+  auto c = ParseConfig("mode: backup\nsource:\n  security:\n    sasl_password: ${KB_TEST_UNSET_VAR}\n", "x.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(c.status().message().find("KB_TEST_UNSET_VAR"), std::string::npos);
+  EXPECT_NE(c.status().message().find("x.yaml:4"), std::string::npos) << c.status().message();
+}
+
+TEST(ConfigTest, VariableDefaultIsUsedWhenUnset) {
+  ::unsetenv("KB_TEST_UNSET_VAR");
+  auto c = ParseConfig("backup_id: ${KB_TEST_UNSET_VAR:-nightly}\n", "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->backup_id, "nightly");
+}
+
+TEST(ConfigTest, UnknownKeyNamesKeyLineAndAllowedKeys) {
+  auto c = ParseConfig("mode: backup\nbackup:\n  compresion: zstd\n", "cfg.yaml");
+  ASSERT_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  EXPECT_NE(m.find("cfg.yaml:3"), std::string::npos) << m;
+  EXPECT_NE(m.find("backup.compresion"), std::string::npos) << m;
+  EXPECT_NE(m.find("compression"), std::string::npos) << m;
+}
+
+TEST(ConfigTest, WrongTypeNamesExpectedType) {
+  auto c = ParseConfig("backup:\n  compression_level: high\n", "cfg.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("cfg.yaml:2"), std::string::npos);
+  EXPECT_NE(c.status().message().find("expected an integer"), std::string::npos);
+
+  auto list = ParseConfig("source:\n  topics:\n    include:\n      a: b\n", "cfg.yaml");
+  ASSERT_FALSE(list.ok());
+  EXPECT_NE(list.status().message().find("expected a list of strings"), std::string::npos) << list.status().message();
+}
+
+TEST(ConfigTest, OutOfRangeAndBadEnumsAreRejected) {
+  EXPECT_FALSE(ParseConfig("backup:\n  compression_level: 40\n", "c").ok());
+  EXPECT_FALSE(ParseConfig("backup:\n  compression: gzip\n", "c").ok());
+  EXPECT_FALSE(ParseConfig("source:\n  security:\n    security_protocol: TLS\n", "c").ok());
+  EXPECT_FALSE(ParseConfig("mode: copy\n", "c").ok());
+}
+
+TEST(ConfigTest, WindowEndBeforeStartIsRejected) {
+  auto c = ParseConfig("restore:\n  time_window_start: 2000\n  time_window_end: 1000\n", "c");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("before time_window_start"), std::string::npos);
+}
+
+TEST(ConfigTest, BootstrapServersAcceptsCommaString) {
+  auto c = ParseConfig("target:\n  bootstrap_servers: \"a:1, b:2\"\n", "c");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->target.bootstrap_servers, (std::vector<std::string>{"a:1", "b:2"}));
+}
+
+TEST(ConfigTest, StorageUrlFromFields) {
+  StorageConfig s;
+  s.backend = "s3";
+  s.bucket = "kafka-dr-backups";
+  s.prefix = "production/hourly";
+  s.region = "us-east-1";
+  EXPECT_EQ(s.Url(), "s3://kafka-dr-backups/production/hourly?region=us-east-1");
+  StorageConfig f;
+  f.backend = "filesystem";
+  f.path = "/var/backups/kafka";
+  EXPECT_EQ(f.Url(), "/var/backups/kafka");
+}
+
+TEST(ConfigTest, InvalidYamlReportsLine) {
+  auto c = ParseConfig("mode: backup\nsource: [unclosed\n", "bad.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("bad.yaml:"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kafka_backup

@@ -1,0 +1,247 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "format/bytes.h"
+#include "format/crc32c.h"
+#include "format/manifest.h"
+#include "format/segment.h"
+
+namespace kafka_backup::format {
+namespace {
+
+Record MakeRecord(int64_t offset, int64_t ts, std::optional<std::string> key, std::optional<std::string> value,
+                  std::vector<RecordHeader> headers = {}) {
+  Record r;
+  r.offset = offset;
+  r.timestamp = ts;
+  r.key = std::move(key);
+  r.value = std::move(value);
+  r.headers = std::move(headers);
+  return r;
+}
+
+std::string AllByteValues() {
+  std::string s;
+  for (int i = 0; i < 256; ++i) s.push_back(static_cast<char>(i));
+  return s;
+}
+
+std::vector<Record> FidelityRecords() {
+  std::vector<Record> rs;
+  rs.push_back(MakeRecord(0, 0, std::nullopt, std::string("null key")));
+  rs.push_back(MakeRecord(1, 1, std::string("tombstone"), std::nullopt));
+  rs.push_back(MakeRecord(2, -1, std::string(""), std::string("")));
+  rs.push_back(MakeRecord(5, 1700000000000, AllByteValues(), AllByteValues(),
+                          {{"dup", std::string("a")}, {"dup", std::string("b")}, {"nullval", std::nullopt},
+                           {"empty", std::string("")}}));
+  rs.push_back(MakeRecord(9, 86400000, std::string("big"), std::string(900 * 1024, 'x')));
+  rs.back().timestamp_type = TimestampType::kLogAppendTime;
+  return rs;
+}
+
+TEST(Crc32cTest, MatchesPublishedCheckValues) {
+  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
+  EXPECT_EQ(Crc32c(std::string(32, '\0')), 0x8A9136AAu);  // RFC 3720 B.4
+  EXPECT_EQ(Crc32c(std::string(32, '\xff')), 0x62A8AB43u);
+  std::string ascending;
+  for (int i = 0; i < 32; ++i) ascending.push_back(static_cast<char>(i));
+  EXPECT_EQ(Crc32c(ascending), 0x46DD794Eu);
+}
+
+TEST(Crc32cTest, ExtendEqualsWhole) {
+  std::string data = "hello, incremental checksum world";
+  EXPECT_EQ(Crc32cExtend(Crc32c(data.substr(0, 10)), data.substr(10)), Crc32c(data));
+}
+
+TEST(VarintTest, RoundTripsEdgeValues) {
+  for (uint64_t v : {uint64_t{0}, uint64_t{1}, uint64_t{127}, uint64_t{128}, uint64_t{300}, UINT64_MAX}) {
+    std::string buf;
+    PutVarint(&buf, v);
+    ByteReader in(buf);
+    uint64_t out = 0;
+    ASSERT_TRUE(in.ReadVarint(&out));
+    EXPECT_EQ(out, v);
+    EXPECT_EQ(in.remaining(), 0u);
+  }
+  for (int64_t v : {int64_t{0}, int64_t{-1}, int64_t{1}, INT64_MIN, INT64_MAX}) EXPECT_EQ(UnZigZag(ZigZag(v)), v);
+}
+
+TEST(VarintTest, TruncatedVarintIsRejected) {
+  std::string buf = "\x80\x80";
+  ByteReader in(buf);
+  uint64_t v = 0;
+  EXPECT_FALSE(in.ReadVarint(&v));
+}
+
+class SegmentCodecTest : public ::testing::TestWithParam<Codec> {};
+
+TEST_P(SegmentCodecTest, RoundTripKeepsEveryField) {
+  SegmentWriter w("orders", 7, GetParam(), 3, /*block_target_bytes=*/4096);
+  auto records = FidelityRecords();
+  for (const auto& r : records) ASSERT_TRUE(w.Append(r).ok());
+  EXPECT_EQ(w.summary().record_count, records.size());
+  EXPECT_EQ(w.summary().min_timestamp, -1);
+  auto bytes = w.Finish();
+  ASSERT_TRUE(bytes.ok());
+  SegmentHeader header;
+  std::vector<Record> decoded;
+  Status s = DecodeSegment(*bytes, &header, &decoded);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(header.topic, "orders");
+  EXPECT_EQ(header.partition, 7);
+  EXPECT_EQ(header.codec, GetParam());
+  EXPECT_EQ(decoded, records);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCodecs, SegmentCodecTest, ::testing::Values(Codec::kNone, Codec::kZstd, Codec::kLz4),
+                         [](const auto& info) { return std::string(CodecName(info.param)); });
+
+TEST(SegmentTest, ManyBlocksAreIndexedWithTheirRanges) {
+  SegmentWriter w("t", 0, Codec::kZstd, 1, /*block_target_bytes=*/1000);
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(w.Append(MakeRecord(i * 2, 1000 + i, std::to_string(i), std::string(50, 'v'))).ok());
+  auto bytes = w.Finish();
+  ASSERT_TRUE(bytes.ok());
+  auto trailer = ParseTrailer(*bytes, bytes->size());
+  ASSERT_TRUE(trailer.ok());
+  EXPECT_GT(trailer->block_count, 10u);
+  auto index = ParseIndex(std::string_view(*bytes).substr(trailer->index_position, trailer->block_count * kIndexEntrySize), *trailer);
+  ASSERT_TRUE(index.ok());
+  int64_t expected_first = 0;
+  for (const auto& b : *index) {
+    EXPECT_EQ(b.first_offset, expected_first);
+    EXPECT_EQ(b.min_timestamp, 1000 + b.first_offset / 2);
+    EXPECT_EQ(b.max_timestamp, 1000 + b.last_offset / 2);
+    expected_first = b.last_offset + 2;
+  }
+  EXPECT_EQ(expected_first, 2000);
+}
+
+TEST(SegmentTest, OutOfOrderOffsetIsRejected) {
+  SegmentWriter w("t", 0, Codec::kNone, 0);
+  ASSERT_TRUE(w.Append(MakeRecord(5, 0, std::nullopt, std::nullopt)).ok());
+  Status s = w.Append(MakeRecord(5, 0, std::nullopt, std::nullopt));
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+}
+
+TEST(SegmentTest, EmptySegmentRoundTrips) {
+  SegmentWriter w("t", 3, Codec::kZstd, 3);
+  auto bytes = w.Finish();
+  ASSERT_TRUE(bytes.ok());
+  SegmentHeader h;
+  std::vector<Record> rs;
+  ASSERT_TRUE(DecodeSegment(*bytes, &h, &rs).ok());
+  EXPECT_TRUE(rs.empty());
+  EXPECT_EQ(h.partition, 3);
+}
+
+std::string SmallSegment(Codec codec) {
+  SegmentWriter w("topic", 1, codec, 3, 256);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_TRUE(w.Append(MakeRecord(i, i, std::to_string(i), std::string(40, static_cast<char>('a' + i % 26)))).ok());
+  }
+  return std::move(w.Finish()).value();
+}
+
+// Every single flipped bit anywhere in the object must be detected: as a
+// decode error, never as silently different records.
+TEST(SegmentCorruptionTest, EveryFlippedBitIsDetected) {
+  for (Codec codec : {Codec::kNone, Codec::kZstd}) {
+    std::string good = SmallSegment(codec);
+    SegmentHeader h;
+    std::vector<Record> expected;
+    ASSERT_TRUE(DecodeSegment(good, &h, &expected).ok());
+    for (size_t byte = 0; byte < good.size(); ++byte) {
+      for (int bit = 0; bit < 8; bit += 3) {
+        std::string bad = good;
+        bad[byte] = static_cast<char>(bad[byte] ^ (1 << bit));
+        std::vector<Record> got;
+        Status s = DecodeSegment(bad, &h, &got);
+        ASSERT_FALSE(s.ok()) << "flip at byte " << byte << " bit " << bit << " went unnoticed (" << CodecName(codec)
+                             << ")";
+        EXPECT_EQ(s.code(), Status::Code::kCorruption);
+      }
+    }
+  }
+}
+
+TEST(SegmentCorruptionTest, TruncationIsDetected) {
+  std::string good = SmallSegment(Codec::kLz4);
+  for (size_t len : {size_t{0}, size_t{10}, good.size() / 2, good.size() - 1}) {
+    SegmentHeader h;
+    std::vector<Record> got;
+    Status s = DecodeSegment(good.substr(0, len), &h, &got);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << "length " << len;
+  }
+}
+
+TEST(SegmentTest, UnknownVersionNamesFoundAndSupported) {
+  std::string seg = SmallSegment(Codec::kNone);
+  seg[8] = 9;  // version 9
+  auto h = ParseHeader(seg);
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.status().message().find("version 9"), std::string::npos);
+  EXPECT_NE(h.status().message().find("version 1"), std::string::npos);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The worked example of docs/format/segment.md, kept as a golden file: every
+// later version of the reader must decode it.
+TEST(GoldenTest, V1ExampleSegmentDecodes) {
+  std::string bytes = ReadFile(std::string(KB_SOURCE_DIR) + "/testdata/format/v1-example.kbseg");
+  ASSERT_FALSE(bytes.empty()) << "golden file missing";
+  SegmentHeader h;
+  std::vector<Record> rs;
+  ASSERT_TRUE(DecodeSegment(bytes, &h, &rs).ok());
+  EXPECT_EQ(h.topic, "t");
+  EXPECT_EQ(h.codec, Codec::kNone);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0], MakeRecord(5, 1000, std::string("k"), std::string("v"), {{"h", std::nullopt}}));
+  EXPECT_EQ(rs[1], MakeRecord(7, 999, std::nullopt, std::nullopt));
+  // The record bytes spelled out in the document.
+  const std::string record1 = std::string("\x01\x00\xD0\x0F\x02k\x02v\x01\x01h\x00", 12);
+  EXPECT_NE(bytes.find(record1), std::string::npos);
+}
+
+TEST(GoldenTest, V1ManifestParses) {
+  auto m = ParseManifest(ReadFile(std::string(KB_SOURCE_DIR) + "/testdata/format/v1-manifest.json"));
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->backup_id, "production-20261125T105538Z");
+  ASSERT_EQ(m->topics.size(), 1u);
+  EXPECT_EQ(m->topics[0].configs.at("cleanup.policy"), "compact");
+  EXPECT_EQ(m->RecordCount(), 3u);
+  EXPECT_FALSE(m->topics[0].partitions[1].min_timestamp.has_value());
+}
+
+TEST(ManifestTest, RoundTrips) {
+  auto m = ParseManifest(ReadFile(std::string(KB_SOURCE_DIR) + "/testdata/format/v1-manifest.json"));
+  ASSERT_TRUE(m.ok());
+  auto again = ParseManifest(SerializeManifest(*m));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(SerializeManifest(*again), SerializeManifest(*m));
+}
+
+TEST(ManifestTest, MissingFieldIsNamed) {
+  auto m = ParseManifest(R"({"format":"kafka-backup-manifest","format_version":1})");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(m.status().message().find("backup_id"), std::string::npos);
+}
+
+TEST(ManifestTest, NewerVersionIsRefusedWithAdvice) {
+  auto m = ParseManifest(R"({"format":"kafka-backup-manifest","format_version":2})");
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("version 2"), std::string::npos);
+  EXPECT_NE(m.status().message().find("newer kafka-backup"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kafka_backup::format
