@@ -67,12 +67,12 @@ struct BackupConfig {
 };
 
 struct RestoreConfig {
-  std::vector<std::string> topics;  // names or globs; empty means every topic in the backup
+  std::vector<std::string> topics;           // names or globs; empty means every topic in the backup
   std::optional<int64_t> time_window_start;  // epoch ms, inclusive
   std::optional<int64_t> time_window_end;    // epoch ms, inclusive
   bool create_topics = true;
   std::optional<int32_t> default_replication_factor;
-  std::string on_existing_data = "fail";  // fail | append
+  std::string on_existing_data = "fail";       // fail | append
   std::optional<bool> include_offset_headers;  // default: the backup's setting
   // Parsed so that the seed's YAML loads; the restore engine refuses values it
   // does not implement yet, with a message that says so.

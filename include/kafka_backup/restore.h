@@ -27,6 +27,10 @@ struct RestoreReport {
   uint64_t records = 0;
   uint64_t bytes = 0;
   uint64_t bytes_fetched = 0;  // read from storage
+  // Records whose CreateTime was exactly 0: librdkafka sends a timestamp of 0
+  // as "now", so the target holds the restore time for them (reported, never
+  // silent). Their original timestamp stays in the backup.
+  uint64_t zero_timestamp_records = 0;
   double seconds = 0;
 };
 

@@ -65,7 +65,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : value_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(value_).ok() && "Result constructed from an OK Status");
   }
@@ -90,10 +90,10 @@ class [[nodiscard]] Result {
 }  // namespace kafka_backup
 
 // Early-return helpers, the only macros in the code base.
-#define KB_RETURN_IF_ERROR(expr)                         \
-  do {                                                   \
-    ::kafka_backup::Status kb_status_ = (expr);          \
-    if (!kb_status_.ok()) return kb_status_;             \
+#define KB_RETURN_IF_ERROR(expr)                \
+  do {                                          \
+    ::kafka_backup::Status kb_status_ = (expr); \
+    if (!kb_status_.ok()) return kb_status_;    \
   } while (0)
 
 #define KB_CONCAT_INNER(a, b) a##b

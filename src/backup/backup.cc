@@ -29,8 +29,7 @@ int64_t NowMs() {
 }
 
 bool IsInternalTopic(const std::string& name) {
-  return name == "__consumer_offsets" || name == "__transaction_state" || name == "_schemas" ||
-         name.starts_with("__");
+  return name == "__consumer_offsets" || name == "__transaction_state" || name == "_schemas" || name.starts_with("__");
 }
 
 // Topics of the cluster chosen by include/exclude globs. Internal topics are
@@ -41,10 +40,10 @@ Result<std::vector<kafka::TopicInfo>> SelectTopics(const kafka::ClusterInfo& clu
   std::vector<std::string> include = sel.include.empty() ? std::vector<std::string>{"*"} : sel.include;
   for (const auto& pattern : include) {
     if (!IsGlob(pattern) && !cluster.Find(pattern)) {
-      return Status::NotFound(fmt::format(
-          "topic '{}' (source.topics.include) does not exist in the source cluster at {}; "
-          "check the name, or use a glob such as '{}*' to match topics that may be absent",
-          pattern, bootstrap, pattern));
+      return Status::NotFound(
+          fmt::format("topic '{}' (source.topics.include) does not exist in the source cluster at {}; "
+                      "check the name, or use a glob such as '{}*' to match topics that may be absent",
+                      pattern, bootstrap, pattern));
     }
   }
   std::vector<kafka::TopicInfo> chosen;
@@ -55,8 +54,9 @@ Result<std::vector<kafka::TopicInfo>> SelectTopics(const kafka::ClusterInfo& clu
     chosen.push_back(t);
   }
   if (chosen.empty()) {
-    return Status::NotFound(fmt::format("no topic in the source cluster at {} matches source.topics (include {}, exclude {})",
-                                        bootstrap, fmt::join(include, ","), fmt::join(sel.exclude, ",")));
+    return Status::NotFound(
+        fmt::format("no topic in the source cluster at {} matches source.topics (include {}, exclude {})", bootstrap,
+                    fmt::join(include, ","), fmt::join(sel.exclude, ",")));
   }
   return chosen;
 }
@@ -183,8 +183,8 @@ Status BackupRun::Drain() {
       for (const auto& [_, p] : partitions_) {
         if (!p.done) stuck += fmt::format(" {}[{}] (cut {})", p.topic, p.partition, p.cut);
       }
-      std::string cause = last_transient.ok() ? "an open transaction may hold back the last stable offset"
-                                              : last_transient.ToString();
+      std::string cause =
+          last_transient.ok() ? "an open transaction may hold back the last stable offset" : last_transient.ToString();
       return Status::Unavailable(fmt::format("no progress for {}s reading partitions:{}; {}",
                                              std::chrono::duration_cast<std::chrono::seconds>(stall_limit).count(),
                                              stuck, cause));
@@ -197,17 +197,16 @@ Status BackupRun::Drain() {
 Result<BackupReport> BackupRun::Run() {
   auto started = Clock::now();
   if (!config_.mode.empty() && config_.mode != "backup") {
-    return Status::InvalidArgument(fmt::format("{}: mode is '{}', but this command backs up (mode: backup)",
-                                               config_.source_file, config_.mode));
+    return Status::InvalidArgument(
+        fmt::format("{}: mode is '{}', but this command backs up (mode: backup)", config_.source_file, config_.mode));
   }
   if (!config_.has_source || config_.source.bootstrap_servers.empty()) {
     return Status::InvalidArgument(
         fmt::format("{}: no source cluster: set source.bootstrap_servers", config_.source_file));
   }
   if (config_.backup_id.empty()) {
-    return Status::InvalidArgument(
-        fmt::format("{}: no backup id: set backup_id (e.g. \"daily-${{TIMESTAMP}}\") or pass --backup-id",
-                    config_.source_file));
+    return Status::InvalidArgument(fmt::format(
+        "{}: no backup id: set backup_id (e.g. \"daily-${{TIMESTAMP}}\") or pass --backup-id", config_.source_file));
   }
   KB_RETURN_IF_ERROR(storage::layout::ValidateBackupId(config_.backup_id));
   KB_ASSIGN_OR_RETURN(codec_, format::ParseCodec(config_.backup.compression));
@@ -218,9 +217,9 @@ Result<BackupReport> BackupRun::Run() {
   std::string manifest_key = storage::layout::ManifestKey(config_.backup_id);
   auto existing = store_->Head(manifest_key);
   if (existing.ok()) {
-    return Status::AlreadyExists(fmt::format(
-        "backup '{}' already exists in {}; choose another backup_id (e.g. \"name-${{TIMESTAMP}}\")", config_.backup_id,
-        store_->Url()));
+    return Status::AlreadyExists(
+        fmt::format("backup '{}' already exists in {}; choose another backup_id (e.g. \"name-${{TIMESTAMP}}\")",
+                    config_.backup_id, store_->Url()));
   }
   if (existing.status().code() != Status::Code::kNotFound) return existing.status();
 
@@ -282,7 +281,8 @@ Result<BackupReport> BackupRun::Run() {
   }
 
   for (auto& tm : manifest.topics) {
-    for (int32_t p = 0; p < tm.partition_count; ++p) tm.partitions.push_back(std::move(partitions_[{tm.name, p}].manifest));
+    for (int32_t p = 0; p < tm.partition_count; ++p)
+      tm.partitions.push_back(std::move(partitions_[{tm.name, p}].manifest));
   }
   manifest.completed_at_ms = NowMs();
   // The commit point: written only after every segment above is stored.

@@ -33,8 +33,7 @@ Result<format::Manifest> Catalog::LoadManifest(const std::string& backup_id) {
     std::string available;
     for (const auto& id : ids) available += (available.empty() ? "" : ", ") + id;
     return Status::NotFound(fmt::format("backup '{}' not found in {}; {}", backup_id, store_.Url(),
-                                        ids.empty() ? std::string("it holds no backups")
-                                                    : "available: " + available));
+                                        ids.empty() ? std::string("it holds no backups") : "available: " + available));
   }
   auto manifest = format::ParseManifest(*text);
   if (!manifest.ok()) return manifest.status().WithContext(fmt::format("{}/{}", store_.Url(), key));
@@ -101,21 +100,21 @@ Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, c
   st.bytes_fetched += tail->size();
   auto trailer = format::ParseTrailer(*tail, ref.size);
   if (!trailer.ok()) return trailer.status().WithContext(where(""));
+  // Ranges inside the tail already fetched are served from it: a small
+  // segment costs one GET.
+  const uint64_t tail_start = ref.size - tail_len;
+  auto fetch = [&](uint64_t offset, uint64_t length) -> Result<std::string> {
+    if (offset >= tail_start && offset + length <= ref.size) return tail->substr(offset - tail_start, length);
+    auto bytes = store.Get(ref.key, storage::ByteRange{offset, length});
+    if (bytes.ok()) st.bytes_fetched += length;
+    return bytes;
+  };
   uint64_t index_len = uint64_t{trailer->block_count} * format::kIndexEntrySize;
-  std::string index_bytes;
-  uint64_t tail_start = ref.size - tail_len;
-  if (trailer->index_position >= tail_start) {
-    index_bytes = tail->substr(trailer->index_position - tail_start, index_len);
-  } else {
-    KB_ASSIGN_OR_RETURN(index_bytes, store.Get(ref.key, storage::ByteRange{trailer->index_position, index_len}));
-    st.bytes_fetched += index_len;
-  }
+  KB_ASSIGN_OR_RETURN(std::string index_bytes, fetch(trailer->index_position, index_len));
   auto index = format::ParseIndex(index_bytes, *trailer);
   if (!index.ok()) return index.status().WithContext(where(""));
 
-  uint64_t header_len = format::HeaderRegionSize(*trailer, *index);
-  KB_ASSIGN_OR_RETURN(std::string header_bytes, store.Get(ref.key, storage::ByteRange{0, header_len}));
-  st.bytes_fetched += header_len;
+  KB_ASSIGN_OR_RETURN(std::string header_bytes, fetch(0, format::HeaderRegionSize(*trailer, *index)));
   auto header = format::ParseHeader(header_bytes);
   if (!header.ok()) return header.status().WithContext(where(""));
 
@@ -137,13 +136,13 @@ Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, c
     }
     size_t j = i;
     uint64_t run_len = blocks[i].size;
-    while (j + 1 < blocks.size() && filter.BlockMayMatch(blocks[j + 1]) && run_len + blocks[j + 1].size <= kMaxRangedRead) {
+    while (j + 1 < blocks.size() && filter.BlockMayMatch(blocks[j + 1]) &&
+           run_len + blocks[j + 1].size <= kMaxRangedRead) {
       ++j;
       run_len += blocks[j].size;
     }
-    auto run = store.Get(ref.key, storage::ByteRange{blocks[i].position, run_len});
+    auto run = fetch(blocks[i].position, run_len);
     if (!run.ok()) return run.status().WithContext(where(""));
-    st.bytes_fetched += run_len;
     for (size_t k = i; k <= j; ++k) {
       const auto& b = blocks[k];
       std::string_view bytes = std::string_view(*run).substr(b.position - blocks[i].position, b.size);
@@ -153,8 +152,8 @@ Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, c
       });
       if (!s.ok()) {
         if (s.code() != Status::Code::kCorruption) return s;
-        return s.WithContext(where(fmt::format(", block at byte {} (offsets {}..{})", b.position, b.first_offset,
-                                               b.last_offset)));
+        return s.WithContext(
+            where(fmt::format(", block at byte {} (offsets {}..{})", b.position, b.first_offset, b.last_offset)));
       }
       ++st.blocks_read;
     }

@@ -84,7 +84,7 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
                    t.replication_factor, t.RecordCount());
         for (const auto& [k, v] : t.configs) fmt::print("  config {}={}\n", k, v);
         for (const auto& p : t.partitions) {
-          fmt::print("  partition {:>4}: offsets {}..{}  {} records  {}  {} .. {}\n", p.partition, p.start_offset,
+          fmt::print("  partition {:>4}: offsets [{}, {})  {} records  {}  {} .. {}\n", p.partition, p.start_offset,
                      p.end_offset, p.record_count, Progress::HumanBytes(static_cast<double>(p.bytes)),
                      FormatTime(p.min_timestamp.value_or(0)), FormatTime(p.max_timestamp.value_or(0)));
         }

@@ -35,9 +35,10 @@ void AddRestoreCommand(CLI::App& app, Action* action) {
         for (const auto& t : r.topics) {
           topics.push_back({{"name", t.name}, {"created", t.created}, {"records", t.records}, {"bytes", t.bytes}});
         }
-        nlohmann::json j{{"backup_id", r.backup_id}, {"dry_run", r.dry_run},   {"records", r.records},
-                         {"bytes", r.bytes},         {"bytes_fetched", r.bytes_fetched}, {"seconds", r.seconds},
-                         {"topics", topics}};
+        nlohmann::json j{
+            {"backup_id", r.backup_id},         {"dry_run", r.dry_run}, {"records", r.records}, {"bytes", r.bytes},
+            {"bytes_fetched", r.bytes_fetched}, {"seconds", r.seconds},
+                         {"zero_timestamp_records", r.zero_timestamp_records}, {"topics", topics}};
         fmt::print("{}\n", j.dump());
       } else {
         fmt::print("{} backup {}: {} records, {} in {:.1f}s\n", r.dry_run ? "would restore" : "restored", r.backup_id,

@@ -14,8 +14,9 @@ void AddValidateCommand(CLI::App& app, Action* action) {
   auto deep = std::make_shared<bool>(false);
   flags->backup_id = "latest";
   CLI::App* cmd = app.add_subcommand(
-      "validate", "Check a backup: the manifest and that every segment exists with its size; with --deep, read every "
-                  "block and check checksums, offsets, counts and time ranges. Exit code 4 if a problem is found.");
+      "validate",
+      "Check a backup: the manifest and that every segment exists with its size; with --deep, read every "
+      "block and check checksums, offsets, counts and time ranges. Exit code 4 if a problem is found.");
   cmd->add_option("--path", flags->path, "Storage location (directory or file:// URL)");
   cmd->add_option("-c,--config", flags->config, "Take the storage location from this configuration");
   cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest'")->capture_default_str();
@@ -31,11 +32,18 @@ void AddValidateCommand(CLI::App& app, Action* action) {
       if (flags->format == "json") {
         nlohmann::json issues = nlohmann::json::array();
         for (const auto& i : r.issues) {
-          issues.push_back({{"topic", i.topic}, {"partition", i.partition}, {"object", i.object}, {"message", i.message}});
+          issues.push_back(
+              {{"topic", i.topic}, {"partition", i.partition}, {"object", i.object}, {"message", i.message}});
         }
-        nlohmann::json j{{"backup_id", r.backup_id}, {"deep", r.deep},         {"ok", r.ok()},
-                         {"topics", r.topics},       {"partitions", r.partitions}, {"segments", r.segments},
-                         {"records_checked", r.records_checked}, {"bytes_read", r.bytes_read}, {"issues", issues}};
+        nlohmann::json j{{"backup_id", r.backup_id},
+                         {"deep", r.deep},
+                         {"ok", r.ok()},
+                         {"topics", r.topics},
+                         {"partitions", r.partitions},
+                         {"segments", r.segments},
+                         {"records_checked", r.records_checked},
+                         {"bytes_read", r.bytes_read},
+                         {"issues", issues}};
         fmt::print("{}\n", j.dump());
       } else {
         for (const auto& i : r.issues) {

@@ -12,16 +12,25 @@ namespace kafka_backup::cli {
 int ExitCodeFor(const Status& status) {
   using C = Status::Code;
   switch (status.code()) {
-    case C::kOk: return kExitOk;
-    case C::kInvalidArgument: return kExitUsage;
-    case C::kNotFound: return kExitNotFound;
-    case C::kCorruption: return kExitCorruption;
-    case C::kUnavailable: return kExitUnavailable;
-    case C::kAuth: return kExitAuth;
+    case C::kOk:
+      return kExitOk;
+    case C::kInvalidArgument:
+      return kExitUsage;
+    case C::kNotFound:
+      return kExitNotFound;
+    case C::kCorruption:
+      return kExitCorruption;
+    case C::kUnavailable:
+      return kExitUnavailable;
+    case C::kAuth:
+      return kExitAuth;
     case C::kAlreadyExists:
-    case C::kConflict: return kExitConflict;
-    case C::kIoError: return kExitIo;
-    case C::kInternal: return kExitFailure;
+    case C::kConflict:
+      return kExitConflict;
+    case C::kIoError:
+      return kExitIo;
+    case C::kInternal:
+      return kExitFailure;
   }
   return kExitFailure;
 }
@@ -69,6 +78,8 @@ std::string FormatTime(int64_t epoch_ms) {
   return fmt::format("{}.{:03}Z", buf, epoch_ms % 1000);
 }
 
-bool ShowProgress() { return ::isatty(STDERR_FILENO) == 1; }
+bool ShowProgress() {
+  return ::isatty(STDERR_FILENO) == 1;
+}
 
 }  // namespace kafka_backup::cli

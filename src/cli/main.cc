@@ -8,10 +8,11 @@
 
 int main(int argc, char** argv) {
   using namespace kafka_backup::cli;
-  CLI::App app{"kafka-backup: back up Kafka topics to storage and restore them.\n"
-               "Storage is a directory (/var/backups/kafka or file:///var/backups/kafka).\n"
-               "Exit codes: 0 ok, 1 internal error, 2 bad input, 3 not found, 4 corrupt data,\n"
-               "5 unavailable (retry), 6 authentication, 7 conflict, 8 local I/O error."};
+  CLI::App app{
+      "kafka-backup: back up Kafka topics to storage and restore them.\n"
+      "Storage is a directory (/var/backups/kafka or file:///var/backups/kafka).\n"
+      "Exit codes: 0 ok, 1 internal error, 2 bad input, 3 not found, 4 corrupt data,\n"
+      "5 unavailable (retry), 6 authentication, 7 conflict, 8 local I/O error."};
   app.set_version_flag("--version", std::string(kafka_backup::kVersion));
   app.require_subcommand(1);
   std::string log_level = "info";

@@ -22,11 +22,16 @@ struct ConfigError {
 
 const char* KindName(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Null: return "nothing (null)";
-    default: return "an undefined value";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Null:
+      return "nothing (null)";
+    default:
+      return "an undefined value";
   }
 }
 
@@ -39,8 +44,8 @@ class MapReader {
   }
 
   [[noreturn]] void Fail(const YAML::Node& at, const std::string& what) const {
-    throw ConfigError{fmt::format("{}:{}: {}: {}", file_, at.Mark().line + 1, path_.empty() ? "(top level)" : path_,
-                                  what)};
+    throw ConfigError{
+        fmt::format("{}:{}: {}: {}", file_, at.Mark().line + 1, path_.empty() ? "(top level)" : path_, what)};
   }
   [[noreturn]] void FailKey(const YAML::Node& at, const std::string& key, const std::string& what) const {
     throw ConfigError{fmt::format("{}:{}: {}: {}", file_, at.Mark().line + 1, Join(key), what)};
@@ -107,7 +112,8 @@ class MapReader {
     }
     if (!n.IsSequence()) FailKey(n, key, fmt::format("expected a list of strings, got {}", KindName(n)));
     for (const auto& item : n) {
-      if (!item.IsScalar()) FailKey(item, key, fmt::format("expected a list of strings, found {} in it", KindName(item)));
+      if (!item.IsScalar())
+        FailKey(item, key, fmt::format("expected a list of strings, found {} in it", KindName(item)));
       out.push_back(Expand(item, key));
     }
     return out;
@@ -163,9 +169,8 @@ class MapReader {
         fallback = expr.substr(d + 2);
         expr = expr.substr(0, d);
       }
-      bool valid_name = !expr.empty() && std::all_of(expr.begin(), expr.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '_';
-      });
+      bool valid_name = !expr.empty() && std::all_of(expr.begin(), expr.end(),
+                                                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
       if (!valid_name) FailKey(n, key, fmt::format("'${{{}}}' is not a valid variable reference", expr));
       if (const char* env = std::getenv(expr.c_str())) {
         out += env;
@@ -174,8 +179,8 @@ class MapReader {
       } else if (fallback) {
         out += *fallback;
       } else {
-        FailKey(n, key, fmt::format("environment variable {} is not set (export it, or write ${{{}:-default}})", expr,
-                                    expr));
+        FailKey(n, key,
+                fmt::format("environment variable {} is not set (export it, or write ${{{}:-default}})", expr, expr));
       }
       i = close;
     }

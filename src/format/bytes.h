@@ -32,8 +32,12 @@ inline void PutVarint(std::string* dst, uint64_t v) {
   }
   dst->push_back(static_cast<char>(v));
 }
-inline uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-inline int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+inline uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+inline int64_t UnZigZag(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
 
 // Nullable bytes: varint(length + 1) then the bytes; 0 means null.
 inline void PutNullableBytes(std::string* dst, const std::optional<std::string>& v) {

@@ -33,9 +33,8 @@ uint32_t ExtendPortable(uint32_t crc, const unsigned char* p, size_t n) {
     uint64_t word;
     std::memcpy(&word, p, 8);
     word ^= crc;  // little-endian host assumed (x86-64, aarch64)
-    crc = t[7][word & 0xff] ^ t[6][(word >> 8) & 0xff] ^ t[5][(word >> 16) & 0xff] ^
-          t[4][(word >> 24) & 0xff] ^ t[3][(word >> 32) & 0xff] ^ t[2][(word >> 40) & 0xff] ^
-          t[1][(word >> 48) & 0xff] ^ t[0][word >> 56];
+    crc = t[7][word & 0xff] ^ t[6][(word >> 8) & 0xff] ^ t[5][(word >> 16) & 0xff] ^ t[4][(word >> 24) & 0xff] ^
+          t[3][(word >> 32) & 0xff] ^ t[2][(word >> 40) & 0xff] ^ t[1][(word >> 48) & 0xff] ^ t[0][word >> 56];
     p += 8;
     n -= 8;
   }

@@ -10,6 +10,8 @@ namespace kafka_backup::format {
 
 // Extends `crc` (the value returned for the preceding bytes; 0 to start) with `data`.
 uint32_t Crc32cExtend(uint32_t crc, std::string_view data);
-inline uint32_t Crc32c(std::string_view data) { return Crc32cExtend(0, data); }
+inline uint32_t Crc32c(std::string_view data) {
+  return Crc32cExtend(0, data);
+}
 
 }  // namespace kafka_backup::format

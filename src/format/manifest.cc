@@ -20,8 +20,11 @@ json SegmentToJson(const SegmentRef& s) {
 }
 
 json PartitionToJson(const PartitionManifest& p) {
-  json j{{"partition", p.partition},     {"start_offset", p.start_offset}, {"end_offset", p.end_offset},
-         {"record_count", p.record_count}, {"bytes", p.bytes}};
+  json j{{"partition", p.partition},
+         {"start_offset", p.start_offset},
+         {"end_offset", p.end_offset},
+         {"record_count", p.record_count},
+         {"bytes", p.bytes}};
   if (p.min_timestamp) j["min_timestamp"] = *p.min_timestamp;
   if (p.max_timestamp) j["max_timestamp"] = *p.max_timestamp;
   j["segments"] = json::array();

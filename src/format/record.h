@@ -21,8 +21,8 @@ struct Record {
   int64_t offset = 0;
   int64_t timestamp = -1;
   TimestampType timestamp_type = TimestampType::kCreateTime;
-  std::optional<std::string> key;    // nullopt: null key
-  std::optional<std::string> value;  // nullopt: null value (a tombstone)
+  std::optional<std::string> key;     // nullopt: null key
+  std::optional<std::string> value;   // nullopt: null value (a tombstone)
   std::vector<RecordHeader> headers;  // in order, duplicates kept
 
   // Bytes a consumer sees: key + value + header names and values.

@@ -35,12 +35,13 @@ void EncodeBlockFields(const BlockInfo& b, uint32_t payload_len, uint32_t raw_le
   PutFixed64(dst, static_cast<uint64_t>(b.max_timestamp));
 }
 
-Status Corrupt(std::string what) { return Status::Corruption(std::move(what)); }
+Status Corrupt(std::string what) {
+  return Status::Corruption(std::move(what));
+}
 
 }  // namespace
 
-SegmentWriter::SegmentWriter(std::string topic, int32_t partition, Codec codec, int level,
-                             size_t block_target_bytes)
+SegmentWriter::SegmentWriter(std::string topic, int32_t partition, Codec codec, int level, size_t block_target_bytes)
     : codec_(codec), level_(level), block_target_bytes_(block_target_bytes) {
   out_.append(kSegmentMagic, sizeof(kSegmentMagic));
   PutFixed16(&out_, kSegmentFormatVersion);
@@ -54,9 +55,8 @@ SegmentWriter::SegmentWriter(std::string topic, int32_t partition, Codec codec, 
 
 Status SegmentWriter::Append(const Record& record) {
   if (summary_.record_count > 0 && record.offset <= summary_.last_offset) {
-    return Status::InvalidArgument(
-        fmt::format("offset {} does not follow {}: records must be appended in offset order", record.offset,
-                    summary_.last_offset));
+    return Status::InvalidArgument(fmt::format("offset {} does not follow {}: records must be appended in offset order",
+                                               record.offset, summary_.last_offset));
   }
   if (open_info_.record_count == 0) {
     open_info_ = BlockInfo{};
@@ -133,8 +133,8 @@ Result<std::string> SegmentWriter::Finish() {
 
 Result<SegmentTrailer> ParseTrailer(std::string_view last_bytes, uint64_t object_size) {
   if (object_size < kTrailerSize || last_bytes.size() < kTrailerSize) {
-    return Corrupt(fmt::format("object is {} bytes, too short for a segment trailer ({} bytes)", object_size,
-                               kTrailerSize));
+    return Corrupt(
+        fmt::format("object is {} bytes, too short for a segment trailer ({} bytes)", object_size, kTrailerSize));
   }
   std::string_view t = last_bytes.substr(last_bytes.size() - kTrailerSize);
   if (std::memcmp(t.data() + 24, kSegmentEndMagic, 8) != 0) {
@@ -202,9 +202,10 @@ Result<SegmentHeader> ParseHeader(std::string_view bytes) {
     return Corrupt("segment header is truncated");
   }
   if (h.version != kSegmentFormatVersion) {
-    return Corrupt(fmt::format("segment format version {} is not supported (this build reads version {}); "
-                               "use a newer kafka-backup",
-                               h.version, kSegmentFormatVersion));
+    return Corrupt(
+        fmt::format("segment format version {} is not supported (this build reads version {}); "
+                    "use a newer kafka-backup",
+                    h.version, kSegmentFormatVersion));
   }
   uint32_t stored_crc = 0;
   size_t covered = bytes.size() - in.remaining();

@@ -228,7 +228,8 @@ Result<ClusterInfo> Admin::Describe() {
     TopicInfo ti;
     ti.name = t.topic;
     ti.partition_count = t.partition_cnt;
-    for (int p = 0; p < t.partition_cnt; ++p) ti.replication_factor = std::max(ti.replication_factor, t.partitions[p].replica_cnt);
+    for (int p = 0; p < t.partition_cnt; ++p)
+      ti.replication_factor = std::max(ti.replication_factor, t.partitions[p].replica_cnt);
     info.topics.push_back(std::move(ti));
   }
   rd_kafka_metadata_destroy(md);
@@ -271,7 +272,8 @@ Result<std::map<std::string, std::string>> Admin::TopicConfigs(const std::string
 Status Admin::CreateTopic(const std::string& topic, int32_t partitions, int32_t replication_factor,
                           const std::map<std::string, std::string>& configs) {
   char errstr[512];
-  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_factor, errstr, sizeof(errstr));
+  rd_kafka_NewTopic_t* nt =
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_factor, errstr, sizeof(errstr));
   if (!nt) return Status::InvalidArgument(fmt::format("cannot create topic '{}': {}", topic, errstr));
   for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
   AdminCall call(rk_, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms_);
@@ -335,17 +337,17 @@ Result<std::unique_ptr<Consumer>> Consumer::Connect(const KafkaConfig& config) {
   std::unique_ptr<Consumer> c(new Consumer());
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   // Defaults first; client_properties (applied in Init) may override them.
-  for (auto [k, v] : std::initializer_list<std::pair<const char*, const char*>>{
-           {"group.id", "kafka-backup"},
-           {"enable.auto.commit", "false"},
-           {"enable.auto.offset.store", "false"},
-           {"enable.partition.eof", "true"},
-           {"isolation.level", "read_committed"},
-           {"auto.offset.reset", "earliest"},
-           {"fetch.max.bytes", "67108864"},
-           {"max.partition.fetch.bytes", "8388608"},
-           {"queued.max.messages.kbytes", "65536"},
-           {"fetch.wait.max.ms", "100"}}) {
+  for (auto [k, v] :
+       std::initializer_list<std::pair<const char*, const char*>>{{"group.id", "kafka-backup"},
+                                                                  {"enable.auto.commit", "false"},
+                                                                  {"enable.auto.offset.store", "false"},
+                                                                  {"enable.partition.eof", "true"},
+                                                                  {"isolation.level", "read_committed"},
+                                                                  {"auto.offset.reset", "earliest"},
+                                                                  {"fetch.max.bytes", "67108864"},
+                                                                  {"max.partition.fetch.bytes", "8388608"},
+                                                                  {"queued.max.messages.kbytes", "65536"},
+                                                                  {"fetch.wait.max.ms", "100"}}) {
     Status s = SetProp(conf, k, v);
     if (!s.ok()) {
       rd_kafka_conf_destroy(conf);
@@ -396,9 +398,8 @@ Result<ConsumedItem> Consumer::Poll(int timeout_ms) {
     return item;
   }
   if (m->err) {
-    std::string what = item.topic.empty()
-                           ? std::string("consumer error")
-                           : fmt::format("error reading {}[{}]", item.topic, item.partition);
+    std::string what = item.topic.empty() ? std::string("consumer error")
+                                          : fmt::format("error reading {}[{}]", item.topic, item.partition);
     Status s = ErrorStatus(m->err, fmt::format("{}: {}", what, rd_kafka_message_errstr(m)));
     // Transport hiccups are retried by librdkafka itself; report them so the
     // caller can decide (it keeps going until its stall deadline).
@@ -410,8 +411,8 @@ Result<ConsumedItem> Consumer::Poll(int timeout_ms) {
   rd_kafka_timestamp_type_t tstype = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
   r.timestamp = rd_kafka_message_timestamp(m, &tstype);
   r.timestamp_type = tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? format::TimestampType::kLogAppendTime
-                     : tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME  ? format::TimestampType::kCreateTime
-                                                                 : format::TimestampType::kNotAvailable;
+                     : tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME   ? format::TimestampType::kCreateTime
+                                                                  : format::TimestampType::kNotAvailable;
   if (m->key) r.key.emplace(static_cast<const char*>(m->key), m->key_len);
   if (m->payload) r.value.emplace(static_cast<const char*>(m->payload), m->len);
   rd_kafka_headers_t* hdrs = nullptr;
@@ -437,15 +438,14 @@ Result<ConsumedItem> Consumer::Poll(int timeout_ms) {
 Result<std::unique_ptr<Producer>> Producer::Connect(const KafkaConfig& config) {
   std::unique_ptr<Producer> p(new Producer());
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (auto [k, v] : std::initializer_list<std::pair<const char*, const char*>>{
-           {"enable.idempotence", "true"},
-           {"acks", "all"},
-           {"linger.ms", "20"},
-           {"batch.size", "1000000"},
-           {"compression.codec", "lz4"},
-           {"message.max.bytes", "16777216"},
-           {"queue.buffering.max.kbytes", "65536"},
-           {"message.timeout.ms", "300000"}}) {
+  for (auto [k, v] : std::initializer_list<std::pair<const char*, const char*>>{{"enable.idempotence", "true"},
+                                                                                {"acks", "all"},
+                                                                                {"linger.ms", "20"},
+                                                                                {"batch.size", "1000000"},
+                                                                                {"compression.codec", "lz4"},
+                                                                                {"message.max.bytes", "16777216"},
+                                                                                {"queue.buffering.max.kbytes", "65536"},
+                                                                                {"message.timeout.ms", "300000"}}) {
     Status s = SetProp(conf, k, v);
     if (!s.ok()) {
       rd_kafka_conf_destroy(conf);
@@ -465,7 +465,9 @@ void Producer::OnDelivery(int err, const std::string& topic, int32_t partition, 
   delivered_.fetch_add(1);
 }
 
-void Producer::Poll() { rd_kafka_poll(rk_, 0); }
+void Producer::Poll() {
+  rd_kafka_poll(rk_, 0);
+}
 
 Status Producer::Send(const std::string& topic, int32_t partition, const format::Record& r,
                       const std::vector<format::RecordHeader>& extra_headers) {
@@ -488,10 +490,10 @@ Status Producer::Send(const std::string& topic, int32_t partition, const format:
   size_t key_len = r.key ? r.key->size() : 0;
   size_t value_len = r.value ? r.value->size() : 0;
   while (true) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(value, value_len),
-        RD_KAFKA_V_TIMESTAMP(r.timestamp), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key_len),
+                                                RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_TIMESTAMP(r.timestamp),
+                                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(rk_, 50);
       if (!first_failure_.ok()) {
@@ -502,8 +504,8 @@ Status Producer::Send(const std::string& topic, int32_t partition, const format:
     }
     if (err) {
       if (hdrs) rd_kafka_headers_destroy(hdrs);
-      return ErrorStatus(err, fmt::format("cannot queue a record for {}[{}] (offset {} in the backup)", topic,
-                                          partition, r.offset));
+      return ErrorStatus(
+          err, fmt::format("cannot queue a record for {}[{}] (offset {} in the backup)", topic, partition, r.offset));
     }
     ++sent_;
     return Status::Ok();
@@ -515,8 +517,8 @@ Status Producer::Flush(int timeout_ms) {
   while (in_flight() > 0 && first_failure_.ok()) {
     rd_kafka_poll(rk_, 100);
     if (Clock::now() > deadline) {
-      return Status::Unavailable(fmt::format("{} records were not acknowledged by Kafka at {} within {}s",
-                                             in_flight(), bootstrap_, timeout_ms / 1000));
+      return Status::Unavailable(fmt::format("{} records were not acknowledged by Kafka at {} within {}s", in_flight(),
+                                             bootstrap_, timeout_ms / 1000));
     }
   }
   return first_failure_;

@@ -28,8 +28,8 @@ constexpr const char* kTimestampTypeConfig = "message.timestamp.type";
 Status CheckSupported(const RestoreConfig& r, const std::string& file) {
   auto unsupported = [&](const std::string& key) {
     return Status::InvalidArgument(fmt::format(
-        "{}: restore.{} is not supported by this version of kafka-backup yet; remove it to restore data only",
-        file, key));
+        "{}: restore.{} is not supported by this version of kafka-backup yet; remove it to restore data only", file,
+        key));
   };
   if (r.consumer_group_strategy != "skip") return unsupported("consumer_group_strategy");
   if (r.reset_consumer_offsets) return unsupported("reset_consumer_offsets");
@@ -39,7 +39,7 @@ Status CheckSupported(const RestoreConfig& r, const std::string& file) {
 }
 
 Result<std::vector<const format::TopicManifest*>> SelectTopics(const format::Manifest& m,
-                                                              const std::vector<std::string>& wanted) {
+                                                               const std::vector<std::string>& wanted) {
   std::vector<const format::TopicManifest*> chosen;
   for (const auto& pattern : wanted) {
     if (!IsGlob(pattern) && !m.FindTopic(pattern)) {
@@ -79,8 +79,8 @@ Status RestoreRun::PrepareTopic(const format::TopicManifest& t, const kafka::Clu
   if (existing) {
     if (existing->partition_count < t.partition_count) {
       return Status::Conflict(fmt::format(
-          "target topic '{}' has {} partitions but the backup has {}; add partitions to it or delete it first",
-          t.name, existing->partition_count, t.partition_count));
+          "target topic '{}' has {} partitions but the backup has {}; add partitions to it or delete it first", t.name,
+          existing->partition_count, t.partition_count));
     }
     if (config_.restore.on_existing_data != "append") {
       for (int32_t p = 0; p < existing->partition_count; ++p) {
@@ -119,8 +119,8 @@ Status RestoreRun::PrepareTopic(const format::TopicManifest& t, const kafka::Clu
 Result<RestoreReport> RestoreRun::Run() {
   auto started = Clock::now();
   if (!config_.mode.empty() && config_.mode != "restore") {
-    return Status::InvalidArgument(fmt::format("{}: mode is '{}', but this command restores (mode: restore)",
-                                               config_.source_file, config_.mode));
+    return Status::InvalidArgument(
+        fmt::format("{}: mode is '{}', but this command restores (mode: restore)", config_.source_file, config_.mode));
   }
   if (!config_.has_target || config_.target.bootstrap_servers.empty()) {
     return Status::InvalidArgument(
@@ -174,6 +174,9 @@ Result<RestoreReport> RestoreRun::Run() {
               report.records++;
               report.bytes += r.PayloadBytes();
               progress.Update(report.records, report.bytes);
+              if (r.timestamp == 0 && r.timestamp_type != format::TimestampType::kLogAppendTime) {
+                report.zero_timestamp_records++;
+              }
               if (report.dry_run) return Status::Ok();
               extra.clear();
               if (offset_headers) {
@@ -197,6 +200,12 @@ Result<RestoreReport> RestoreRun::Run() {
     KB_RETURN_IF_ERROR(admin_->SetTopicConfigs(topic, configs));
   }
   report.bytes_fetched = stats.bytes_fetched;
+  if (report.zero_timestamp_records > 0) {
+    spdlog::warn(
+        "{} records had CreateTime 0, which the Kafka client library (librdkafka) cannot send: the target holds "
+        "the restore time for them; the backup keeps the original",
+        report.zero_timestamp_records);
+  }
   report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report;
 }

@@ -59,7 +59,9 @@ std::string RandomSuffix() {
 
 FilesystemStore::FilesystemStore(fs::path root) : root_(std::move(root)) {}
 
-std::string FilesystemStore::Url() const { return "file://" + root_.string(); }
+std::string FilesystemStore::Url() const {
+  return "file://" + root_.string();
+}
 
 Result<fs::path> FilesystemStore::PathFor(std::string_view key) const {
   if (key.empty() || key.front() == '/' || key.find("..") != std::string_view::npos ||
@@ -107,8 +109,8 @@ Result<std::string> FilesystemStore::Get(std::string_view key, std::optional<Byt
   uint64_t offset = range ? range->offset : 0;
   uint64_t length = range ? range->length : static_cast<uint64_t>(size);
   if (offset + length > static_cast<uint64_t>(size)) {
-    return Status::Corruption(fmt::format("{}: range {}+{} is past the end of the {}-byte object", path.string(),
-                                          offset, length, size));
+    return Status::Corruption(
+        fmt::format("{}: range {}+{} is past the end of the {}-byte object", path.string(), offset, length, size));
   }
   std::string out(length, '\0');
   size_t done = 0;
@@ -129,7 +131,8 @@ Result<ObjectInfo> FilesystemStore::Head(std::string_view key) {
   std::error_code ec;
   auto size = fs::file_size(path, ec);
   if (ec) {
-    if (ec == std::errc::no_such_file_or_directory) return Status::NotFound(fmt::format("{} does not exist", path.string()));
+    if (ec == std::errc::no_such_file_or_directory)
+      return Status::NotFound(fmt::format("{} does not exist", path.string()));
     return Status::IoError(fmt::format("cannot stat {}: {}", path.string(), ec.message()));
   }
   return ObjectInfo{std::string(key), size};

@@ -8,7 +8,9 @@ std::string ManifestKey(std::string_view backup_id) {
   return fmt::format("{}{}{}", kManifestPrefix, backup_id, kManifestSuffix);
 }
 
-std::string DataPrefix(std::string_view backup_id) { return fmt::format("data/{}/", backup_id); }
+std::string DataPrefix(std::string_view backup_id) {
+  return fmt::format("data/{}/", backup_id);
+}
 
 std::string SegmentKey(std::string_view backup_id, std::string_view topic, int32_t partition, int64_t first_offset) {
   return fmt::format("data/{}/{}/{}/{:020}.kbseg", backup_id, topic, partition, first_offset);
@@ -27,14 +29,14 @@ Status ValidateBackupId(std::string_view id) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
            c == '-';
   };
-  bool valid = !id.empty() && id.size() <= 200 && id != "latest" && id.front() != '.' && id.front() != '-' &&
-               id.front() != '_';
+  bool valid =
+      !id.empty() && id.size() <= 200 && id != "latest" && id.front() != '.' && id.front() != '-' && id.front() != '_';
   for (char c : id) valid = valid && ok_char(c);
   if (!valid) {
-    return Status::InvalidArgument(fmt::format(
-        "invalid backup id '{}': use letters, digits, '.', '_' and '-', starting with a letter or digit "
-        "(at most 200 characters; 'latest' is reserved)",
-        id));
+    return Status::InvalidArgument(
+        fmt::format("invalid backup id '{}': use letters, digits, '.', '_' and '-', starting with a letter or digit "
+                    "(at most 200 characters; 'latest' is reserved)",
+                    id));
   }
   return Status::Ok();
 }

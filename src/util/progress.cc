@@ -19,7 +19,9 @@ Progress::Progress(std::string label, uint64_t total_records, bool enabled)
       start_(Clock::now()),
       last_draw_(Clock::now()) {}
 
-Progress::~Progress() { Finish(); }
+Progress::~Progress() {
+  Finish();
+}
 
 std::string Progress::HumanBytes(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -52,8 +54,8 @@ void Progress::Draw(bool final) {
     eta = fmt::format("  ETA {}:{:02}", left / 60, left % 60);
   }
   std::string total = total_records_ > 0 ? fmt::format("/{}", total_records_) : "";
-  std::string line = fmt::format("{}: {}{} records  {}  {}/s{}", label_, records_, total, HumanBytes(static_cast<double>(bytes_)),
-                                 HumanBytes(rate), eta);
+  std::string line = fmt::format("{}: {}{} records  {}  {}/s{}", label_, records_, total,
+                                 HumanBytes(static_cast<double>(bytes_)), HumanBytes(rate), eta);
   if (tty_) {
     std::fprintf(stderr, "\r\033[K%s", line.c_str());
     std::fflush(stderr);

@@ -38,8 +38,9 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
         report.segments++;
         seg_records += seg.record_count;
         if (seg.first_offset <= prev_last || seg.last_offset >= p.end_offset || seg.first_offset < p.start_offset) {
-          issue(seg.key, fmt::format("offsets {}..{} overlap the previous segment or leave the partition's range {}..{}",
-                                     seg.first_offset, seg.last_offset, p.start_offset, p.end_offset));
+          issue(seg.key,
+                fmt::format("offsets {}..{} overlap the previous segment or leave the partition's range {}..{}",
+                            seg.first_offset, seg.last_offset, p.start_offset, p.end_offset));
         }
         prev_last = seg.last_offset;
         if (!deep) {
@@ -81,13 +82,13 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
             (count > 0 && (min_ts != seg.min_timestamp || max_ts != seg.max_timestamp))) {
           issue(seg.key, fmt::format("segment content (records {}, last offset {}, timestamps {}..{}) disagrees with "
                                      "the manifest (records {}, last offset {}, timestamps {}..{})",
-                                     count, prev, min_ts, max_ts, seg.record_count, seg.last_offset,
-                                     seg.min_timestamp, seg.max_timestamp));
+                                     count, prev, min_ts, max_ts, seg.record_count, seg.last_offset, seg.min_timestamp,
+                                     seg.max_timestamp));
         }
       }
       if (seg_records != p.record_count) {
-        issue("manifest", fmt::format("segments hold {} records, the partition records {}", seg_records,
-                                      p.record_count));
+        issue("manifest",
+              fmt::format("segments hold {} records, the partition records {}", seg_records, p.record_count));
       }
     }
   }

@@ -7,7 +7,9 @@
 namespace kafka_backup {
 namespace {
 
-std::string SeedBackupYaml() { return std::string(KB_SOURCE_DIR) + "/testdata/config/dr-backup.yaml"; }
+std::string SeedBackupYaml() {
+  return std::string(KB_SOURCE_DIR) + "/testdata/config/dr-backup.yaml";
+}
 
 TEST(ConfigTest, SeedDrBackupYamlParsesAsWritten) {
   ::setenv("KAFKA_PASSWORD", "s3cret-pw", 1);

@@ -34,9 +34,9 @@ std::vector<Record> FidelityRecords() {
   rs.push_back(MakeRecord(0, 0, std::nullopt, std::string("null key")));
   rs.push_back(MakeRecord(1, 1, std::string("tombstone"), std::nullopt));
   rs.push_back(MakeRecord(2, -1, std::string(""), std::string("")));
-  rs.push_back(MakeRecord(5, 1700000000000, AllByteValues(), AllByteValues(),
-                          {{"dup", std::string("a")}, {"dup", std::string("b")}, {"nullval", std::nullopt},
-                           {"empty", std::string("")}}));
+  rs.push_back(MakeRecord(
+      5, 1700000000000, AllByteValues(), AllByteValues(),
+      {{"dup", std::string("a")}, {"dup", std::string("b")}, {"nullval", std::nullopt}, {"empty", std::string("")}}));
   rs.push_back(MakeRecord(9, 86400000, std::string("big"), std::string(900 * 1024, 'x')));
   rs.back().timestamp_type = TimestampType::kLogAppendTime;
   return rs;
@@ -101,13 +101,15 @@ INSTANTIATE_TEST_SUITE_P(AllCodecs, SegmentCodecTest, ::testing::Values(Codec::k
 
 TEST(SegmentTest, ManyBlocksAreIndexedWithTheirRanges) {
   SegmentWriter w("t", 0, Codec::kZstd, 1, /*block_target_bytes=*/1000);
-  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(w.Append(MakeRecord(i * 2, 1000 + i, std::to_string(i), std::string(50, 'v'))).ok());
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_TRUE(w.Append(MakeRecord(i * 2, 1000 + i, std::to_string(i), std::string(50, 'v'))).ok());
   auto bytes = w.Finish();
   ASSERT_TRUE(bytes.ok());
   auto trailer = ParseTrailer(*bytes, bytes->size());
   ASSERT_TRUE(trailer.ok());
   EXPECT_GT(trailer->block_count, 10u);
-  auto index = ParseIndex(std::string_view(*bytes).substr(trailer->index_position, trailer->block_count * kIndexEntrySize), *trailer);
+  auto index = ParseIndex(
+      std::string_view(*bytes).substr(trailer->index_position, trailer->block_count * kIndexEntrySize), *trailer);
   ASSERT_TRUE(index.ok());
   int64_t expected_first = 0;
   for (const auto& b : *index) {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The test command of the README: sets up the machine, builds, starts the two
+# local Kafka clusters (unless already running), runs the unit tests (ctest)
+# and the integration tests (pytest, against the real brokers), then stops the
+# clusters it started.
+#
+#   KB_ASAN=1      also build with ASan+UBSan and run the unit tests under it (CI does)
+#   KB_PYTEST_ARGS extra pytest arguments (e.g. "-k fidelity")
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+say() { printf '[test] %s\n' "$*"; }
+
+bash scripts/setup.sh
+bash scripts/lint.sh
+bash scripts/build.sh release
+
+started=0
+if ! bash scripts/kafka-clusters.sh status >/dev/null 2>&1; then
+  bash scripts/kafka-clusters.sh start --fresh
+  started=1
+fi
+cleanup() { if [[ $started == 1 ]]; then bash scripts/kafka-clusters.sh stop || true; fi; }
+trap cleanup EXIT
+
+say "unit tests"
+ctest --test-dir build --output-on-failure -j "$(nproc)"
+
+if [[ "${KB_ASAN:-0}" == 1 ]]; then
+  say "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  bash scripts/build.sh asan
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
+fi
+
+say "integration tests against the local Kafka clusters"
+eval "$(bash scripts/kafka-clusters.sh env)"
+# shellcheck disable=SC2086
+python3 -m pytest tests/integration -q ${KB_PYTEST_ARGS:-}
