@@ -60,7 +60,10 @@ struct BackupConfig {
   int checkpoint_interval_secs = 30;  // continuous mode; a one-shot run commits once
   bool include_offset_headers = false;
   std::string source_cluster_id;
-  uint64_t segment_max_bytes = 128ull << 20;
+  uint64_t segment_max_bytes = 64ull << 20;
+  // Budget for open segments of all partitions together; past it the largest
+  // is stored early.
+  uint64_t max_buffered_bytes = 128ull << 20;
   uint64_t segment_max_records = 0;  // 0: no limit
   uint64_t block_size_bytes = 1 << 20;
   bool include_internal_topics = false;
@@ -79,7 +82,12 @@ struct RestoreConfig {
   std::string consumer_group_strategy = "skip";
   bool reset_consumer_offsets = false;
   std::vector<std::string> consumer_groups;
-  std::map<std::string, std::string> topic_mapping;
+  // Keyed by the topic's name in the backup (the source name).
+  std::map<std::string, std::string> topic_mapping;                     // restore under a new name
+  std::map<std::string, std::vector<int32_t>> source_partitions;        // restore only these partitions
+  std::map<std::string, std::map<int32_t, int32_t>> partition_mapping;  // source partition -> target partition
+  std::map<std::string, int32_t> repartitioning;  // target partition count; keyed records go where Java's
+                                                  // default partitioner puts them (murmur2)
   bool dry_run = false;
 };
 

@@ -14,8 +14,10 @@
 namespace kafka_backup {
 
 struct RestoreTopicReport {
-  std::string name;
-  bool created = false;
+  std::string name;         // in the target cluster
+  std::string source_name;  // in the backup (differs with restore.topic_mapping)
+  bool dry_run = false;
+  bool created = false;  // created (or, in a dry run, would be)
   uint64_t records = 0;
   uint64_t bytes = 0;
 };

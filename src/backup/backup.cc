@@ -87,11 +87,13 @@ class BackupRun {
   std::unique_ptr<kafka::Consumer> consumer_;
   std::map<std::pair<std::string, int32_t>, PartitionState> partitions_;
   format::Codec codec_ = format::Codec::kZstd;
+  size_t buffered_bytes_ = 0;  // sum of the open writers' EstimatedSize()
   BackupReport report_;
 };
 
 Status BackupRun::SealSegment(PartitionState& p) {
   if (!p.writer || p.writer->empty()) return Status::Ok();
+  buffered_bytes_ -= p.writer->EstimatedSize();
   format::SegmentSummary sum = p.writer->summary();
   KB_ASSIGN_OR_RETURN(std::string bytes, p.writer->Finish());
   p.writer.reset();
@@ -123,11 +125,22 @@ Status BackupRun::Append(PartitionState& p, format::Record&& r) {
   }
   report_.records++;
   report_.bytes += r.PayloadBytes();
+  size_t before = p.writer->EstimatedSize();
   KB_RETURN_IF_ERROR(p.writer->Append(r));
+  buffered_bytes_ += p.writer->EstimatedSize() - before;
   bool full = p.writer->EstimatedSize() >= config_.backup.segment_max_bytes ||
               (config_.backup.segment_max_records > 0 &&
                p.writer->summary().record_count >= config_.backup.segment_max_records);
   if (full) return SealSegment(p);
+  // Memory is bounded across partitions: past the budget, the largest open
+  // segment is stored early (a smaller segment, never a lost record).
+  if (buffered_bytes_ > config_.backup.max_buffered_bytes) {
+    PartitionState* largest = &p;
+    for (auto& [_, other] : partitions_) {
+      if (other.writer && other.writer->EstimatedSize() > largest->writer->EstimatedSize()) largest = &other;
+    }
+    return SealSegment(*largest);
+  }
   return Status::Ok();
 }
 

@@ -33,18 +33,28 @@ void AddRestoreCommand(CLI::App& app, Action* action) {
       if (flags->format == "json") {
         nlohmann::json topics = nlohmann::json::array();
         for (const auto& t : r.topics) {
-          topics.push_back({{"name", t.name}, {"created", t.created}, {"records", t.records}, {"bytes", t.bytes}});
+          topics.push_back({{"name", t.name},
+                            {"source_name", t.source_name},
+                            {"created", t.created},
+                            {"records", t.records},
+                            {"bytes", t.bytes}});
         }
-        nlohmann::json j{
-            {"backup_id", r.backup_id},         {"dry_run", r.dry_run}, {"records", r.records}, {"bytes", r.bytes},
-            {"bytes_fetched", r.bytes_fetched}, {"seconds", r.seconds},
-                         {"zero_timestamp_records", r.zero_timestamp_records}, {"topics", topics}};
+        nlohmann::json j{{"backup_id", r.backup_id},
+                         {"dry_run", r.dry_run},
+                         {"records", r.records},
+                         {"bytes", r.bytes},
+                         {"bytes_fetched", r.bytes_fetched},
+                         {"seconds", r.seconds},
+                         {"zero_timestamp_records", r.zero_timestamp_records},
+                         {"topics", topics}};
         fmt::print("{}\n", j.dump());
       } else {
         fmt::print("{} backup {}: {} records, {} in {:.1f}s\n", r.dry_run ? "would restore" : "restored", r.backup_id,
                    r.records, Progress::HumanBytes(static_cast<double>(r.bytes)), r.seconds);
         for (const auto& t : r.topics) {
-          fmt::print("  {:<40} {:>12} records{}\n", t.name, t.records, t.created ? "  (topic created)" : "");
+          std::string name = t.source_name == t.name ? t.name : t.source_name + " -> " + t.name;
+          const char* created = !t.created ? "" : t.dry_run ? "  (topic would be created)" : "  (topic created)";
+          fmt::print("  {:<40} {:>12} records{}\n", name, t.records, created);
         }
       }
       return static_cast<int>(kExitOk);

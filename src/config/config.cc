@@ -132,10 +132,72 @@ class MapReader {
     return out;
   }
 
+  // topic -> [int, ...]
+  std::optional<std::map<std::string, std::vector<int32_t>>> IntListMap(const std::string& key) {
+    YAML::Node n = Get(key);
+    if (!n) return std::nullopt;
+    std::map<std::string, std::vector<int32_t>> out;
+    if (n.IsNull()) return out;
+    if (!n.IsMap()) FailKey(n, key, fmt::format("expected a map of topic: [partitions], got {}", KindName(n)));
+    for (const auto& kv : n) {
+      std::string topic = kv.first.as<std::string>();
+      if (!kv.second.IsSequence()) FailKey(kv.second, key + "." + topic, "expected a list of partition numbers");
+      for (const auto& item : kv.second) out[topic].push_back(ToInt(item, key + "." + topic, 0, INT32_MAX));
+    }
+    return out;
+  }
+
+  // topic -> {int: int}
+  std::optional<std::map<std::string, std::map<int32_t, int32_t>>> IntMapMap(const std::string& key) {
+    YAML::Node n = Get(key);
+    if (!n) return std::nullopt;
+    std::map<std::string, std::map<int32_t, int32_t>> out;
+    if (n.IsNull()) return out;
+    if (!n.IsMap()) FailKey(n, key, fmt::format("expected a map of topic: {{source: target}}, got {}", KindName(n)));
+    for (const auto& kv : n) {
+      std::string topic = kv.first.as<std::string>();
+      if (!kv.second.IsMap()) FailKey(kv.second, key + "." + topic, "expected a map of source: target partitions");
+      for (const auto& pair : kv.second) {
+        out[topic][ToInt(pair.first, key + "." + topic, 0, INT32_MAX)] =
+            ToInt(pair.second, key + "." + topic, 0, INT32_MAX);
+      }
+    }
+    return out;
+  }
+
+  // topic -> int
+  std::optional<std::map<std::string, int32_t>> IntMap(const std::string& key, int32_t min, int32_t max) {
+    YAML::Node n = Get(key);
+    if (!n) return std::nullopt;
+    std::map<std::string, int32_t> out;
+    if (n.IsNull()) return out;
+    if (!n.IsMap()) FailKey(n, key, fmt::format("expected a map of topic: number, got {}", KindName(n)));
+    for (const auto& kv : n) {
+      std::string topic = kv.first.as<std::string>();
+      out[topic] = ToInt(kv.second, key + "." + topic, min, max);
+    }
+    return out;
+  }
+
   std::optional<MapReader> Map(const std::string& key) {
     YAML::Node n = Get(key);
     if (!n || n.IsNull()) return std::nullopt;
     return MapReader(n, Join(key), file_);
+  }
+
+  int32_t ToInt(const YAML::Node& n, const std::string& key, int64_t min, int64_t max) const {
+    if (!n.IsScalar()) FailKey(n, key, fmt::format("expected an integer, got {}", KindName(n)));
+    std::string s = Expand(n, key);
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(s, &used, 10);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (s.empty() || used != s.size()) FailKey(n, key, fmt::format("expected an integer, got '{}'", s));
+    if (v < min || v > max) FailKey(n, key, fmt::format("{} is out of range [{}, {}]", v, min, max));
+    return static_cast<int32_t>(v);
   }
 
   // Every key of the map must have been asked for.
@@ -269,6 +331,8 @@ void ReadBackup(MapReader& r, BackupConfig* b) {
   if (auto v = r.Bool("include_offset_headers")) b->include_offset_headers = *v;
   if (auto v = r.String("source_cluster_id")) b->source_cluster_id = *v;
   if (auto v = r.Int("segment_max_bytes", 1 << 16, int64_t{4} << 30)) b->segment_max_bytes = static_cast<uint64_t>(*v);
+  if (auto v = r.Int("max_buffered_bytes", 1 << 20, int64_t{64} << 30))
+    b->max_buffered_bytes = static_cast<uint64_t>(*v);
   if (auto v = r.Int("segment_max_records", 0, INT64_MAX)) b->segment_max_records = static_cast<uint64_t>(*v);
   if (auto v = r.Int("block_size_bytes", 1 << 12, 64 << 20)) b->block_size_bytes = static_cast<uint64_t>(*v);
   if (auto v = r.Bool("include_internal_topics")) b->include_internal_topics = *v;
@@ -292,6 +356,9 @@ void ReadRestore(MapReader& r, RestoreConfig* o) {
   if (auto v = r.Bool("reset_consumer_offsets")) o->reset_consumer_offsets = *v;
   if (auto v = r.StringList("consumer_groups")) o->consumer_groups = *v;
   if (auto v = r.StringMap("topic_mapping")) o->topic_mapping = *v;
+  if (auto v = r.IntListMap("source_partitions")) o->source_partitions = *v;
+  if (auto v = r.IntMapMap("partition_mapping")) o->partition_mapping = *v;
+  if (auto v = r.IntMap("repartitioning", 1, 1 << 20)) o->repartitioning = *v;
   if (auto v = r.Bool("dry_run")) o->dry_run = *v;
   r.CheckNoUnknownKeys();
   if (o->time_window_start && o->time_window_end && *o->time_window_end < *o->time_window_start) {

@@ -14,7 +14,8 @@ Environment:
     KB_BINARY            the kafka-backup binary (default build/kafka-backup)
     KB_PEER              the peer wrapper (default .cache/kafka/bin/kafka-peer)
 
-Nothing is skipped: a missing binary, peer or broker fails every test with a
+The binary is copied once per session (a rebuild during a run does not mix
+two builds).  Nothing is skipped: a missing binary, peer or broker fails every test with a
 message saying what to do.  Every test uses topic names with a fresh uuid, so
 tests are independent and re-runnable; storage lives under pytest's tmp_path.
 Topics are left on the clusters (the brokers keep no time-based retention);
@@ -105,6 +106,33 @@ def parallel(*calls: Callable[[], Any], workers: int = 3) -> list:
 
 # ----------------------------------------------------------------------- CLI
 
+_binary_in_use: Path = BINARY
+
+
+def binary() -> Path:
+    """The kafka-backup the tests run: a copy of BINARY taken at session start
+    (see environment_ok), so a rebuild during the run changes nothing."""
+    return _binary_in_use
+
+
+def _snapshot_binary(dest_dir: Path) -> Path:
+    """Copies BINARY once it is stable (not being re-linked) and runnable."""
+    dest = dest_dir / BINARY.name
+    last = ""
+    for _ in range(30):
+        before = BINARY.stat()
+        shutil.copy2(BINARY, dest)
+        after = BINARY.stat()
+        if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) \
+                and time.time() - after.st_mtime > 1:
+            p = subprocess.run([str(dest), "--version"], capture_output=True, text=True, timeout=30)
+            if p.returncode == 0:
+                return dest
+            last = f"--version exited {p.returncode}: {p.stderr.strip()}"
+        time.sleep(2)
+    pytest.fail(f"{BINARY} did not settle into a runnable binary within a minute ({last})", pytrace=False)
+
+
 class CliResult:
     """Result of one kafka-backup run; unpacks as (rc, stdout, stderr)."""
 
@@ -143,7 +171,7 @@ def run_cli(args: list[str], env: dict | None = None, timeout: float = 180,
     args = [str(a) for a in args]
     t0 = time.monotonic()
     try:
-        p = subprocess.run([str(BINARY), *args], env=full_env, cwd=cwd, capture_output=True,
+        p = subprocess.run([str(binary()), *args], env=full_env, cwd=cwd, capture_output=True,
                            text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"`kafka-backup {' '.join(args)}` did not finish within {timeout}s\n"
@@ -391,10 +419,13 @@ def _cluster_answers(bootstrap: str) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def environment_ok() -> None:
+def environment_ok(tmp_path_factory) -> None:
+    global _binary_in_use
     problems = []
     if not (BINARY.is_file() and os.access(BINARY, os.X_OK)):
         problems.append(f"kafka-backup binary not found at {BINARY} (build it, or set KB_BINARY)")
+    else:
+        _binary_in_use = _snapshot_binary(tmp_path_factory.mktemp("bin"))
     if not (PEER.is_file() and os.access(PEER, os.X_OK)):
         problems.append(f"kafka-peer not found at {PEER}: run `bash scripts/setup.sh` (or set KB_PEER)")
     for name, bs in (("source", SOURCE), ("target", TARGET)):
@@ -421,5 +452,10 @@ def target_bootstrap() -> str:
 
 
 @pytest.fixture(scope="session")
-def kb_binary() -> Path:
-    return BINARY
+def kb_binary(environment_ok) -> Path:
+    return binary()
+
+
+def pytest_report_header(config) -> list[str]:
+    return [f"kafka-backup: {BINARY} (copied at session start); kafka-peer: {PEER}",
+            f"clusters: source {SOURCE}, target {TARGET}"]

@@ -1,0 +1,116 @@
+"""The command line: help, list, 'latest', ${VAR} expansion, the seed's config."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import (EXIT_BAD_INPUT, ROOT, assert_error, backup_config, cli_ok, create_topic,
+                      produce, rec, restore_config, run_backup, run_cli, unique, write_config)
+
+KEY_FLAGS = {
+    "backup": ["--config", "--path", "--backup-id", "--format"],
+    "restore": ["--config", "--path", "--backup-id", "--dry-run", "--format"],
+    "list": ["--path", "--config", "--format"],
+    "describe": ["--path", "--backup-id", "--format"],
+    "validate": ["--path", "--backup-id", "--deep", "--format"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(KEY_FLAGS))
+def test_subcommand_help(command):
+    r = cli_ok([command, "--help"])
+    for flag in KEY_FLAGS[command]:
+        assert flag in r.stdout, f"`{command} --help` does not mention {flag}:\n{r.stdout}"
+
+
+def test_top_level_help_lists_subcommands_and_exit_codes():
+    r = cli_ok(["--help"])
+    for command in KEY_FLAGS:
+        assert command in r.stdout
+    assert "Exit codes" in r.stdout
+
+
+def test_list_on_empty_directory(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = cli_ok(["list", "--path", empty])
+    assert "no backups" in r.stdout, r.describe()
+    doc = cli_ok(["list", "--path", empty, "--format", "json"]).json()
+    assert doc["backups"] == []
+
+
+@pytest.fixture(scope="module")
+def small_topic():
+    topic = unique("cli")
+    create_topic(topic, 1)
+    produce(topic, [rec(0, f"k{i}", f"v{i}", timestamp=1_700_000_000_000 + i) for i in range(3)])
+    return topic
+
+
+def test_latest_is_the_newest_backup(tmp_path, small_topic):
+    storage = tmp_path / "store"
+    # The newer id sorts first, so 'latest' cannot be the largest name.
+    run_backup(tmp_path, backup_config(storage, [small_topic], backup_id="zz-older"), name="older.yaml")
+    time.sleep(0.05)
+    run_backup(tmp_path, backup_config(storage, [small_topic], backup_id="aa-newer"), name="newer.yaml")
+
+    listed = cli_ok(["list", "--path", storage, "--format", "json"]).json()["backups"]
+    assert [b["backup_id"] for b in listed] == ["zz-older", "aa-newer"], "list is oldest first"
+    for b in listed:
+        assert b["topics"] == 1 and b["records"] == 3, b
+    text = cli_ok(["list", "--path", storage]).stdout
+    assert "zz-older" in text and "aa-newer" in text
+
+    desc = cli_ok(["describe", "--path", storage, "--backup-id", "latest", "--format", "json"]).json()
+    assert desc["backup_id"] == "aa-newer"
+    desc = cli_ok(["describe", "--path", storage, "--format", "json"]).json()    # default: latest
+    assert desc["backup_id"] == "aa-newer"
+    report = cli_ok(["validate", "--path", storage, "--backup-id", "latest", "--format", "json"]).json()
+    assert report["ok"] is True
+    cfg = write_config(tmp_path, restore_config(storage), "restore.yaml")
+    dry = cli_ok(["restore", "--config", cfg, "--backup-id", "latest", "--dry-run", "--format", "json"]).json()
+    assert dry["backup_id"] == "aa-newer" and dry["dry_run"] is True, dry
+    assert dry["records"] == 3
+
+
+def test_path_and_backup_id_flags_override_config(tmp_path, small_topic):
+    in_config = tmp_path / "from-config"
+    on_flag = tmp_path / "from-flag"
+    cfg = write_config(tmp_path, backup_config(in_config, [small_topic], backup_id="cfg-id"))
+    summary = cli_ok(["backup", "--config", cfg, "--path", on_flag, "--backup-id", "flag-id",
+                      "--format", "json"]).json()
+    assert summary["backup_id"] == "flag-id"
+    assert (on_flag / "manifests" / "flag-id.json").is_file()
+    assert not in_config.exists()
+
+
+def test_timestamp_and_env_variables_expand(tmp_path, small_topic):
+    storage = tmp_path / "store"
+    cfg = backup_config(storage, ["${KB_IT_TOPIC}"], backup_id="run-${TIMESTAMP}")
+    path = write_config(tmp_path, cfg)
+    summary = cli_ok(["backup", "--config", path, "--format", "json"], env={"KB_IT_TOPIC": small_topic}).json()
+    bid = summary["backup_id"]
+    assert re.fullmatch(r"run-[0-9A-Za-z._-]+", bid) and "TIMESTAMP" not in bid, bid
+    assert (storage / "manifests" / f"{bid}.json").is_file()
+    desc = cli_ok(["describe", "--path", storage, "--backup-id", bid, "--format", "json"]).json()
+    assert [t["name"] for t in desc["topics"]] == [small_topic]
+
+
+def test_seed_config_needs_its_password_variable(tmp_path):
+    """testdata/config/dr-backup.yaml names ${KAFKA_PASSWORD}: unset, the run
+    stops with exit 2 naming it, before connecting to its (unresolvable)
+    brokers or touching its storage path."""
+    seed = Path("testdata/config/dr-backup.yaml")
+    assert (ROOT / seed).is_file()
+    storage = Path("/var/backups/kafka")
+    existed = storage.exists()
+    t0 = time.monotonic()
+    r = run_cli(["backup", "--config", seed], cwd=ROOT, unset=["KAFKA_PASSWORD"], timeout=60)
+    assert_error(r, EXIT_BAD_INPUT, "KAFKA_PASSWORD", "dr-backup.yaml")
+    assert time.monotonic() - t0 < 5, f"took {time.monotonic() - t0:.1f}s: did it try to connect first?"
+    if not existed:
+        assert not storage.exists(), "the failed run created the storage directory"

@@ -1,0 +1,96 @@
+"""Topic selection: include/exclude globs at backup, internal topics, and
+restore.topics."""
+
+from __future__ import annotations
+
+from conftest import (EXIT_NOT_FOUND, TARGET, assert_error, assert_same_records, backup_config,
+                      cli_ok, commit_offsets, create_topic, describe_topic, dump, parallel, produce,
+                      rec, restore_config, run_backup, run_cli, run_restore, unique, write_config)
+
+
+def only_prefixes_kept(prefix: str) -> list[str]:
+    """fnmatch patterns that exclude every topic name except those starting
+    with `prefix` or with '_' (internal topics), so an include of "*" does not
+    drag in every other topic on the shared source cluster while internal
+    topics still reach the product's own internal-topic rule."""
+    assert prefix[0] not in "_-[]!*?" and all(c.isalnum() or c == "-" for c in prefix)
+    pats = [f"[!_{prefix[0]}]*", "_[!_]*"]
+    for i in range(1, len(prefix)):
+        pats.append(f"{prefix[:i]}[!{prefix[i]}]*")
+        pats.append(prefix[:i])
+    return pats
+
+
+def backup_topics(storage, backup_id) -> list[str]:
+    desc = cli_ok(["describe", "--path", storage, "--backup-id", backup_id, "--format", "json"]).json()
+    return sorted(t["name"] for t in desc["topics"])
+
+
+def test_include_exclude_globs_and_internal_topics(tmp_path):
+    base = unique("sel")
+    names = {s: f"{base}-{s}" for s in ("orders-a", "orders-b", "payments", "orders-tmp", "audit")}
+    parallel(*[(lambda n=n: create_topic(n, 2)) for n in names.values()])
+    parallel(
+        lambda: produce(names["orders-a"], [rec(p, f"a{p}", f"order a {p}", timestamp=1000 + p) for p in range(2)]),
+        # __consumer_offsets exists once a group has committed an offset.
+        lambda: commit_offsets(f"{base}-group", names["orders-a"], {0: 0}),
+    )
+    assert describe_topic("__consumer_offsets") is not None
+    storage = tmp_path / "store"
+
+    # Globs with an exclude.
+    run_backup(tmp_path, backup_config(storage, [f"{base}-orders-*", names["payments"]], backup_id="globs",
+                                       exclude=["*-tmp"]), name="globs.yaml")
+    assert backup_topics(storage, "globs") == sorted([names["orders-a"], names["orders-b"], names["payments"]])
+
+    # A glob matching nothing is fine (an empty selection of that pattern).
+    run_backup(tmp_path, backup_config(storage, [names["audit"], f"{base}-nothing-*"], backup_id="noglob"),
+               name="noglob.yaml")
+    assert backup_topics(storage, "noglob") == [names["audit"]]
+
+    # "*": everything (here: everything of this test), but no internal topic.
+    everything = run_backup(tmp_path, backup_config(storage, ["*"], backup_id="star",
+                                                    exclude=only_prefixes_kept(base)), name="star.yaml")
+    star = backup_topics(storage, "star")
+    assert "__consumer_offsets" not in star
+    assert not [t for t in star if t.startswith("_")], star
+    assert star == sorted(names.values()), star
+    assert everything["topics"] == len(names)
+
+    # "__*" is a glob too: internal topics still need a literal name.
+    run_backup(tmp_path, backup_config(storage, ["__*", names["audit"]], backup_id="underscore"),
+               name="underscore.yaml")
+    assert backup_topics(storage, "underscore") == [names["audit"]]
+
+    # A literal name selects an internal topic.
+    run_backup(tmp_path, backup_config(storage, ["__consumer_offsets"], backup_id="literal"),
+               name="literal.yaml")
+    assert backup_topics(storage, "literal") == ["__consumer_offsets"]
+
+
+def test_restore_topics_selects_a_subset(tmp_path):
+    base = unique("subset")
+    a, b, c = f"{base}-alpha", f"{base}-beta", f"{base}-gamma"
+    parallel(*[(lambda n=n: create_topic(n, 2)) for n in (a, b, c)])
+    parallel(*[(lambda n=n: produce(n, [rec(p, f"{n}-{p}", f"value {n} {p}", timestamp=5000 + p)
+                                         for p in range(2)])) for n in (a, b, c)])
+    storage = tmp_path / "store"
+    run_backup(tmp_path, backup_config(storage, [f"{base}-*"], backup_id="three"))
+    assert backup_topics(storage, "three") == sorted([a, b, c])
+
+    # A literal name and a glob.
+    result = run_restore(tmp_path, restore_config(storage, backup_id="three", topics=[a, f"{base}-gam*"]))
+    assert sorted(t["name"] for t in result["topics"]) == sorted([a, c]), result
+    src_a, dst_a, dst_c, src_c, dst_b = parallel(
+        lambda: dump(a), lambda: dump(a, TARGET), lambda: dump(c, TARGET), lambda: dump(c),
+        lambda: describe_topic(b, TARGET, check=False))
+    assert_same_records(src_a, dst_a, what=a)
+    assert_same_records(src_c, dst_c, what=c)
+    assert dst_b is None, f"{b} was not selected but exists on the target: {dst_b}"
+
+    # A topic the backup does not hold: not found, naming it and the ones there are.
+    missing = f"{base}-delta"
+    cfg = write_config(tmp_path, restore_config(storage, backup_id="three", topics=[missing]), "missing.yaml")
+    r = run_cli(["restore", "--config", cfg])
+    line = assert_error(r, EXIT_NOT_FOUND, missing, a, b, c)
+    assert describe_topic(missing, TARGET, check=False) is None, line
