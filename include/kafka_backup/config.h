@@ -67,9 +67,13 @@ struct BackupConfig {
   uint64_t segment_max_records = 0;  // 0: no limit
   uint64_t block_size_bytes = 1 << 20;
   bool include_internal_topics = false;
+  // Consumer groups whose committed offsets are recorded (globs).
+  std::vector<std::string> consumer_groups = {"*"};
 };
 
 struct RestoreConfig {
+  // Names this restore's offset map (restores/<backup_id>/<restore_id>/); default "restore-${TIMESTAMP}".
+  std::string restore_id;
   std::vector<std::string> topics;           // names or globs; empty means every topic in the backup
   std::optional<int64_t> time_window_start;  // epoch ms, inclusive
   std::optional<int64_t> time_window_end;    // epoch ms, inclusive
@@ -77,11 +81,11 @@ struct RestoreConfig {
   std::optional<int32_t> default_replication_factor;
   std::string on_existing_data = "fail";       // fail | append
   std::optional<bool> include_offset_headers;  // default: the backup's setting
-  // Parsed so that the seed's YAML loads; the restore engine refuses values it
-  // does not implement yet, with a message that says so.
+  // skip | exact | header-based | timestamp-based (docs/config.md).
   std::string consumer_group_strategy = "skip";
+  // Commit the computed positions on the target (else they are only reported).
   bool reset_consumer_offsets = false;
-  std::vector<std::string> consumer_groups;
+  std::vector<std::string> consumer_groups;  // globs; default every group in the backup
   // Keyed by the topic's name in the backup (the source name).
   std::map<std::string, std::string> topic_mapping;                     // restore under a new name
   std::map<std::string, std::vector<int32_t>> source_partitions;        // restore only these partitions

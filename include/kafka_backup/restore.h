@@ -22,8 +22,23 @@ struct RestoreTopicReport {
   uint64_t bytes = 0;
 };
 
+// Where a consumer group resumes on the target, and why.
+struct GroupPosition {
+  std::string group_id;
+  std::string topic;  // target topic
+  int32_t partition = 0;
+  int64_t offset = 0;
+  // The committed source positions this was computed from ("orders[3]@1200").
+  std::string from;
+};
+
 struct RestoreReport {
   std::string backup_id;
+  std::string restore_id;
+  std::string offset_map_key;  // where the offset map was stored (empty in a dry run)
+  std::string group_strategy;
+  std::vector<GroupPosition> group_positions;
+  bool groups_committed = false;
   bool dry_run = false;
   std::vector<RestoreTopicReport> topics;
   uint64_t records = 0;
@@ -37,7 +52,34 @@ struct RestoreReport {
 };
 
 // Refuses (Conflict) to write into a target topic that already holds data,
-// unless restore.on_existing_data is "append".
+// unless restore.on_existing_data is "append". Runs three phases: the data
+// (phase 1), the offset map stored beside the backup (phase 2), consumer
+// group positions computed and, with reset_consumer_offsets, committed
+// (phase 3).
 Result<RestoreReport> RunRestore(const Config& config, const RunOptions& options);
+
+// One check of a preflight.
+struct PreflightCheck {
+  std::string name;  // "target reachable", "topic orders", ...
+  bool ok = false;
+  std::string detail;  // what was found, or what is wrong and what to do
+};
+
+struct PreflightReport {
+  std::string backup_id;
+  std::vector<PreflightCheck> checks;
+  bool ok() const {
+    for (const auto& c : checks)
+      if (!c.ok) return false;
+    return true;
+  }
+};
+
+// validate-restore: everything a restore would check, writing nothing: the
+// backup exists, the target is reachable and authenticated, topics exist or
+// can be created, partition counts fit the mappings, target topics are empty
+// or a policy allows data, groups to reset are inactive, the time window
+// selects data. A Status error only when the check itself could not run.
+Result<PreflightReport> RunPreflight(const Config& config);
 
 }  // namespace kafka_backup

@@ -61,6 +61,13 @@ Result<std::vector<kafka::TopicInfo>> SelectTopics(const kafka::ClusterInfo& clu
   return chosen;
 }
 
+struct PartitionState;
+using PartitionMap = std::map<std::pair<std::string, int32_t>, PartitionState>;
+
+Result<std::vector<format::ConsumerGroupManifest>> CaptureGroups(kafka::Admin& admin,
+                                                                 const std::vector<std::string>& patterns,
+                                                                 const PartitionMap& partitions);
+
 struct PartitionState {
   std::string topic;
   int32_t partition = 0;
@@ -69,6 +76,26 @@ struct PartitionState {
   std::unique_ptr<format::SegmentWriter> writer;
   format::PartitionManifest manifest;
 };
+
+Result<std::vector<format::ConsumerGroupManifest>> CaptureGroups(kafka::Admin& admin,
+                                                                 const std::vector<std::string>& patterns,
+                                                                 const PartitionMap& partitions) {
+  std::vector<format::ConsumerGroupManifest> groups;
+  if (patterns.empty()) return groups;
+  KB_ASSIGN_OR_RETURN(auto ids, admin.ListGroups());
+  for (const auto& id : ids) {
+    if (!MatchesAny(patterns, id)) continue;
+    KB_ASSIGN_OR_RETURN(auto offsets, admin.GroupOffsets(id));
+    format::ConsumerGroupManifest g;
+    g.group_id = id;
+    for (const auto& o : offsets) {
+      if (partitions.count({o.topic, o.partition}) == 0) continue;  // a topic not in this backup
+      g.offsets.push_back({o.topic, o.partition, o.offset});
+    }
+    if (!g.offsets.empty()) groups.push_back(std::move(g));
+  }
+  return groups;
+}
 
 class BackupRun {
  public:
@@ -85,7 +112,7 @@ class BackupRun {
   const RunOptions& options_;
   std::unique_ptr<storage::ObjectStore> store_;
   std::unique_ptr<kafka::Consumer> consumer_;
-  std::map<std::pair<std::string, int32_t>, PartitionState> partitions_;
+  PartitionMap partitions_;
   format::Codec codec_ = format::Codec::kZstd;
   size_t buffered_bytes_ = 0;  // sum of the open writers' EstimatedSize()
   BackupReport report_;
@@ -277,6 +304,9 @@ Result<BackupReport> BackupRun::Run() {
       if (!st.done) starts.push_back({t.name, p, w.low});
     }
   }
+  // Consumer groups' committed offsets, read right after the cut so that
+  // restored data and restored positions agree.
+  KB_ASSIGN_OR_RETURN(manifest.consumer_groups, CaptureGroups(*admin, config_.backup.consumer_groups, partitions_));
   report_.topics = static_cast<int>(topics.size());
   report_.partitions = static_cast<int>(partitions_.size());
   spdlog::info("backup {}: {} topics, {} partitions from {} into {}", config_.backup_id, report_.topics,
@@ -285,6 +315,7 @@ Result<BackupReport> BackupRun::Run() {
   // Segments left by an earlier run of this id that died before its manifest.
   KB_ASSIGN_OR_RETURN(auto leftovers, storage::ListAll(*store_, storage::layout::DataPrefix(config_.backup_id)));
   for (const auto& o : leftovers) KB_RETURN_IF_ERROR(store_->Delete(o.key));
+  KB_RETURN_IF_ERROR(store_->AbortIncomplete(storage::layout::DataPrefix(config_.backup_id)));
   if (!leftovers.empty()) spdlog::info("removed {} segments left by an interrupted run", leftovers.size());
 
   if (!starts.empty()) {

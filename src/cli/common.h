@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kafka_backup/config.h"
+#include "kafka_backup/restore.h"
 #include "kafka_backup/status.h"
 
 namespace kafka_backup::cli {
@@ -48,7 +49,12 @@ void AddFormatFlag(CLI::App* cmd, std::string* format);
 std::string FormatTime(int64_t epoch_ms);  // "2026-11-25T10:55:38.000Z", or "-" for 0
 bool ShowProgress();
 
+void PrintRestoreReport(const RestoreReport& report, const std::string& format, bool phases);
+
 void AddBackupCommand(CLI::App& app, Action* action);
+void AddThreePhaseRestoreCommand(CLI::App& app, Action* action);
+void AddValidateRestoreCommand(CLI::App& app, Action* action);
+void AddShowOffsetMappingCommand(CLI::App& app, Action* action);
 void AddRestoreCommand(CLI::App& app, Action* action);
 void AddListCommand(CLI::App& app, Action* action);
 void AddDescribeCommand(CLI::App& app, Action* action);

@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   AddListCommand(app, &action);
   AddDescribeCommand(app, &action);
   AddValidateCommand(app, &action);
+  AddValidateRestoreCommand(app, &action);
+  AddThreePhaseRestoreCommand(app, &action);
+  AddShowOffsetMappingCommand(app, &action);
 
   try {
     app.parse(argc, argv);

@@ -336,6 +336,7 @@ void ReadBackup(MapReader& r, BackupConfig* b) {
   if (auto v = r.Int("segment_max_records", 0, INT64_MAX)) b->segment_max_records = static_cast<uint64_t>(*v);
   if (auto v = r.Int("block_size_bytes", 1 << 12, 64 << 20)) b->block_size_bytes = static_cast<uint64_t>(*v);
   if (auto v = r.Bool("include_internal_topics")) b->include_internal_topics = *v;
+  if (auto v = r.StringList("consumer_groups")) b->consumer_groups = *v;
   r.CheckNoUnknownKeys();
 }
 
@@ -352,7 +353,15 @@ void ReadRestore(MapReader& r, RestoreConfig* o) {
     }
   }
   if (auto v = r.Bool("include_offset_headers")) o->include_offset_headers = *v;
-  if (auto v = r.String("consumer_group_strategy")) o->consumer_group_strategy = *v;
+  if (auto v = r.String("restore_id")) o->restore_id = *v;
+  if (auto v = r.String("consumer_group_strategy")) {
+    o->consumer_group_strategy = *v;
+    static const std::set<std::string> kStrategies = {"skip", "exact", "header-based", "timestamp-based"};
+    if (kStrategies.count(*v) == 0) {
+      r.FailKey(r.Get("consumer_group_strategy"), "consumer_group_strategy",
+                fmt::format("unknown strategy '{}': expected skip, exact, header-based or timestamp-based", *v));
+    }
+  }
   if (auto v = r.Bool("reset_consumer_offsets")) o->reset_consumer_offsets = *v;
   if (auto v = r.StringList("consumer_groups")) o->consumer_groups = *v;
   if (auto v = r.StringMap("topic_mapping")) o->topic_mapping = *v;

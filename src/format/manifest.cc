@@ -108,6 +108,14 @@ std::string SerializeManifest(const Manifest& m) {
          {"compression_level", m.compression_level},
          {"include_offset_headers", m.include_offset_headers},
          {"topics", topics}};
+  json groups = json::array();
+  for (const auto& g : m.consumer_groups) {
+    json offsets = json::array();
+    for (const auto& o : g.offsets)
+      offsets.push_back({{"topic", o.topic}, {"partition", o.partition}, {"offset", o.offset}});
+    groups.push_back({{"group_id", g.group_id}, {"offsets", offsets}});
+  }
+  j["consumer_groups"] = groups;
   return j.dump(2) + "\n";
 }
 
@@ -165,6 +173,18 @@ Result<Manifest> ParseManifest(std::string_view text) {
         t.partitions.push_back(std::move(p));
       }
       m.topics.push_back(std::move(t));
+    }
+    if (j.contains("consumer_groups")) {
+      for (const auto& gj : Field<json>(j, "consumer_groups", "")) {
+        ConsumerGroupManifest g;
+        g.group_id = Field<std::string>(gj, "group_id", "consumer_groups[].");
+        std::string gp = fmt::format("consumer_groups[{}].offsets[].", g.group_id);
+        for (const auto& oj : Field<json>(gj, "offsets", "consumer_groups[].")) {
+          g.offsets.push_back({Field<std::string>(oj, "topic", gp), Field<int32_t>(oj, "partition", gp),
+                               Field<int64_t>(oj, "offset", gp)});
+        }
+        m.consumer_groups.push_back(std::move(g));
+      }
     }
     return m;
   } catch (const std::exception& e) {

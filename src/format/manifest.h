@@ -47,6 +47,19 @@ struct TopicManifest {
   uint64_t Bytes() const;
 };
 
+// A consumer group's committed position in one partition, as read when the
+// backup took its cut.
+struct CommittedOffset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+};
+
+struct ConsumerGroupManifest {
+  std::string group_id;
+  std::vector<CommittedOffset> offsets;  // only for topics in this backup
+};
+
 struct Manifest {
   int format_version = kManifestFormatVersion;
   std::string backup_id;
@@ -60,6 +73,7 @@ struct Manifest {
   // backup.include_offset_headers: restores add x-original-* headers by default.
   bool include_offset_headers = false;
   std::vector<TopicManifest> topics;
+  std::vector<ConsumerGroupManifest> consumer_groups;
 
   uint64_t RecordCount() const;
   uint64_t Bytes() const;

@@ -74,8 +74,14 @@ void ErrorCallback(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque
 }
 
 void DeliveryCallback(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
-  static_cast<Producer*>(opaque)->OnDelivery(m->err, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+  static_cast<Producer*>(opaque)->OnDelivery(m->err, rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->_private);
 }
+
+// What Send() attaches to each message and the delivery report returns.
+struct SendTag {
+  uint64_t tag;
+  int64_t source_offset;
+};
 
 Status SetProp(rd_kafka_conf_t* conf, const std::string& name, const std::string& value, bool secret = false) {
   char errstr[512];
@@ -331,6 +337,100 @@ Result<Watermarks> Admin::QueryWatermarks(const std::string& topic, int32_t part
   }
 }
 
+Result<std::vector<std::string>> Admin::ListGroups() {
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, timeout_ms_);
+  rd_kafka_ListConsumerGroups(rk_, call.options, call.queue);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, "cannot list consumer groups"));
+  size_t count = 0;
+  const rd_kafka_ConsumerGroupListing_t** groups =
+      rd_kafka_ListConsumerGroups_result_valid(rd_kafka_event_ListConsumerGroups_result(call.event), &count);
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < count; ++i) ids.emplace_back(rd_kafka_ConsumerGroupListing_group_id(groups[i]));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Result<std::vector<TopicPartitionOffset>> Admin::GroupOffsets(const std::string& group) {
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_ms_);
+  rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), nullptr);
+  rd_kafka_ListConsumerGroupOffsets(rk_, &req, 1, call.options, call.queue);
+  rd_kafka_ListConsumerGroupOffsets_destroy(req);
+  std::string what = fmt::format("cannot read the committed offsets of consumer group '{}'", group);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+  size_t count = 0;
+  const rd_kafka_group_result_t** results = rd_kafka_ListConsumerGroupOffsets_result_groups(
+      rd_kafka_event_ListConsumerGroupOffsets_result(call.event), &count);
+  std::vector<TopicPartitionOffset> out;
+  for (size_t i = 0; i < count; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(results[i])) {
+      return ErrorStatus(rd_kafka_error_code(e), fmt::format("{}: {}", what, rd_kafka_error_string(e)));
+    }
+    const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(results[i]);
+    for (int p = 0; parts && p < parts->cnt; ++p) {
+      const auto& e = parts->elems[p];
+      if (e.err || e.offset < 0) continue;
+      out.push_back({e.topic, e.partition, e.offset});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition);
+  });
+  return out;
+}
+
+Result<GroupInfo> Admin::DescribeGroup(const std::string& group) {
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout_ms_);
+  const char* groups[] = {group.c_str()};
+  rd_kafka_DescribeConsumerGroups(rk_, groups, 1, call.options, call.queue);
+  std::string what = fmt::format("cannot describe consumer group '{}'", group);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+  size_t count = 0;
+  const rd_kafka_ConsumerGroupDescription_t** descs =
+      rd_kafka_DescribeConsumerGroups_result_groups(rd_kafka_event_DescribeConsumerGroups_result(call.event), &count);
+  GroupInfo info;
+  info.group_id = group;
+  info.state = "Dead";
+  for (size_t i = 0; i < count; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(descs[i])) {
+      if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) continue;
+      return ErrorStatus(rd_kafka_error_code(e), fmt::format("{}: {}", what, rd_kafka_error_string(e)));
+    }
+    info.state = rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(descs[i]));
+    info.members = rd_kafka_ConsumerGroupDescription_member_count(descs[i]);
+  }
+  return info;
+}
+
+Status Admin::CommitGroupOffsets(const std::string& group, const std::vector<TopicPartitionOffset>& offsets) {
+  if (offsets.empty()) return Status::Ok();
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& o : offsets)
+    rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
+  rd_kafka_AlterConsumerGroupOffsets_t* req = rd_kafka_AlterConsumerGroupOffsets_new(group.c_str(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout_ms_);
+  rd_kafka_AlterConsumerGroupOffsets(rk_, &req, 1, call.options, call.queue);
+  rd_kafka_AlterConsumerGroupOffsets_destroy(req);
+  std::string what = fmt::format("cannot commit offsets for consumer group '{}'", group);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+  size_t count = 0;
+  const rd_kafka_group_result_t** results = rd_kafka_AlterConsumerGroupOffsets_result_groups(
+      rd_kafka_event_AlterConsumerGroupOffsets_result(call.event), &count);
+  for (size_t i = 0; i < count; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(results[i])) {
+      return ErrorStatus(rd_kafka_error_code(e), fmt::format("{}: {}", what, rd_kafka_error_string(e)));
+    }
+    const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(results[i]);
+    for (int p = 0; parts && p < parts->cnt; ++p) {
+      if (parts->elems[p].err) {
+        return ErrorStatus(parts->elems[p].err,
+                           fmt::format("{} on {}[{}]", what, parts->elems[p].topic, parts->elems[p].partition));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 // ---- Consumer ----------------------------------------------------------------
 
 Result<std::unique_ptr<Consumer>> Consumer::Connect(const KafkaConfig& config) {
@@ -433,6 +533,26 @@ Result<ConsumedItem> Consumer::Poll(int timeout_ms) {
   return item;
 }
 
+Result<int64_t> Consumer::OffsetForTime(const std::string& topic, int32_t partition, int64_t timestamp_ms) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = timestamp_ms;
+  rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk_, list, timeout_ms_);
+  int64_t offset = list->elems[0].offset;
+  rd_kafka_resp_err_t perr = list->elems[0].err;
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err || perr) {
+    return ErrorStatus(err ? err : perr, fmt::format("cannot look up offsets by time in {}[{}]", topic, partition));
+  }
+  if (offset < 0) {  // no record at or after the time: the end of the partition
+    int64_t low = 0;
+    int64_t high = 0;
+    err = rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &low, &high, timeout_ms_);
+    if (err) return ErrorStatus(err, fmt::format("cannot read the offsets of {}[{}]", topic, partition));
+    return high;
+  }
+  return offset;
+}
+
 // ---- Producer ----------------------------------------------------------------
 
 Result<std::unique_ptr<Producer>> Producer::Connect(const KafkaConfig& config) {
@@ -457,11 +577,12 @@ Result<std::unique_ptr<Producer>> Producer::Connect(const KafkaConfig& config) {
   return p;
 }
 
-void Producer::OnDelivery(int err, const std::string& topic, int32_t partition, int64_t offset) {
-  (void)offset;
+void Producer::OnDelivery(int err, const std::string& topic, int32_t partition, int64_t offset, void* opaque) {
+  std::unique_ptr<SendTag> tag(static_cast<SendTag*>(opaque));
   if (err && first_failure_.ok()) {
     first_failure_ = ErrorStatus(err, fmt::format("cannot write to {}[{}]", topic, partition));
   }
+  if (!err && tag && on_delivered_) on_delivered_(Delivery{tag->tag, tag->source_offset, partition, offset});
   delivered_.fetch_add(1);
 }
 
@@ -470,7 +591,7 @@ void Producer::Poll() {
 }
 
 Status Producer::Send(const std::string& topic, int32_t partition, const format::Record& r,
-                      const std::vector<format::RecordHeader>& extra_headers) {
+                      const std::vector<format::RecordHeader>& extra_headers, uint64_t tag) {
   if (!first_failure_.ok()) return first_failure_;
   static const char kEmpty = 0;
   rd_kafka_headers_t* hdrs = nullptr;
@@ -489,11 +610,12 @@ Status Producer::Send(const std::string& topic, int32_t partition, const format:
   void* value = r.value ? const_cast<char*>(r.value->empty() ? &kEmpty : r.value->data()) : nullptr;
   size_t key_len = r.key ? r.key->size() : 0;
   size_t value_len = r.value ? r.value->size() : 0;
+  auto send_tag = std::make_unique<SendTag>(SendTag{tag, r.offset});
   while (true) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-                                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key_len),
-                                                RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_TIMESTAMP(r.timestamp),
-                                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_TIMESTAMP(r.timestamp),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(send_tag.get()), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(rk_, 50);
       if (!first_failure_.ok()) {
@@ -507,6 +629,7 @@ Status Producer::Send(const std::string& topic, int32_t partition, const format:
       return ErrorStatus(
           err, fmt::format("cannot queue a record for {}[{}] (offset {} in the backup)", topic, partition, r.offset));
     }
+    send_tag.release();  // owned by the message until its delivery report
     ++sent_;
     return Status::Ok();
   }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,19 @@ struct ClusterInfo {
   int broker_count = 0;
   std::vector<TopicInfo> topics;  // sorted by name
   const TopicInfo* Find(const std::string& name) const;
+};
+
+struct TopicPartitionOffset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  bool operator==(const TopicPartitionOffset&) const = default;
+};
+
+struct GroupInfo {
+  std::string group_id;
+  std::string state;  // "Empty", "Stable", ... as the broker reports it
+  size_t members = 0;
 };
 
 struct Watermarks {
@@ -88,6 +102,15 @@ class Admin : public Client {
   // Replaces the topic's dynamic configs with `configs` (AlterConfigs).
   Status SetTopicConfigs(const std::string& topic, const std::map<std::string, std::string>& configs);
   Result<Watermarks> QueryWatermarks(const std::string& topic, int32_t partition);
+
+  // Consumer groups known to the cluster, sorted.
+  Result<std::vector<std::string>> ListGroups();
+  // The group's committed offsets (partitions without a commit are left out).
+  Result<std::vector<TopicPartitionOffset>> GroupOffsets(const std::string& group);
+  // NotFound-free: a group the broker does not know is reported as "Dead" with no members.
+  Result<GroupInfo> DescribeGroup(const std::string& group);
+  // Commits offsets for a group with no active members (the broker refuses otherwise).
+  Status CommitGroupOffsets(const std::string& group, const std::vector<TopicPartitionOffset>& offsets);
 };
 
 // What the consumer yields: a record of a partition, or the end of a partition
@@ -115,6 +138,8 @@ class Consumer : public Client {
   Status Unassign(const std::string& topic, int32_t partition);
   // Waits up to `timeout_ms` for the next item.
   Result<ConsumedItem> Poll(int timeout_ms);
+  // The earliest offset whose timestamp is >= `timestamp_ms`, or the end offset if none.
+  Result<int64_t> OffsetForTime(const std::string& topic, int32_t partition, int64_t timestamp_ms);
 
  private:
   std::vector<Start> assigned_;
@@ -125,10 +150,22 @@ class Producer : public Client {
   // Idempotent (acks=all, ordered, no duplicates on retry).
   static Result<std::unique_ptr<Producer>> Connect(const KafkaConfig& config);
 
+  // Where a delivered record landed, with the tag given to Send().
+  struct Delivery {
+    uint64_t tag = 0;
+    int64_t source_offset = 0;
+    int32_t partition = 0;
+    int64_t offset = 0;
+  };
+  // Called (from Send, Poll or Flush, on the caller's thread) for every record
+  // Kafka acknowledged.
+  void OnDelivered(std::function<void(const Delivery&)> callback) { on_delivered_ = std::move(callback); }
+
   // Queues a record; blocks (serving delivery reports) while the local queue
-  // is full. Fails fast once any earlier delivery failed.
+  // is full. Fails fast once any earlier delivery failed. `tag` and the
+  // record's offset come back in the Delivery.
   Status Send(const std::string& topic, int32_t partition, const format::Record& record,
-              const std::vector<format::RecordHeader>& extra_headers);
+              const std::vector<format::RecordHeader>& extra_headers, uint64_t tag = 0);
   // Serves delivery reports without blocking.
   void Poll();
   // Waits until every queued record is acknowledged, or the first failure.
@@ -138,9 +175,10 @@ class Producer : public Client {
   uint64_t in_flight() const { return sent_ - delivered_.load(); }
 
   // Called from librdkafka's delivery report callback.
-  void OnDelivery(int err, const std::string& topic, int32_t partition, int64_t offset);
+  void OnDelivery(int err, const std::string& topic, int32_t partition, int64_t offset, void* opaque);
 
  private:
+  std::function<void(const Delivery&)> on_delivered_;
   uint64_t sent_ = 0;
   std::atomic<uint64_t> delivered_{0};
   Status first_failure_;

@@ -9,8 +9,10 @@
 #include <spdlog/spdlog.h>
 
 #include "catalog/catalog.h"
+#include "format/offset_map.h"
 #include "kafka/client.h"
 #include "kafka/partitioner.h"
+#include "storage/layout.h"
 #include "storage/object_store.h"
 #include "util/glob.h"
 #include "util/progress.h"
@@ -27,15 +29,18 @@ constexpr const char* kHeaderSourceCluster = "x-source-cluster";
 
 constexpr const char* kTimestampTypeConfig = "message.timestamp.type";
 
-Status CheckSupported(const RestoreConfig& r, const std::string& file) {
-  auto unsupported = [&](const std::string& key) {
-    return Status::InvalidArgument(fmt::format(
-        "{}: restore.{} is not supported by this version of kafka-backup yet; remove it to restore data only", file,
-        key));
-  };
-  if (r.consumer_group_strategy != "skip") return unsupported("consumer_group_strategy");
-  if (r.reset_consumer_offsets) return unsupported("reset_consumer_offsets");
-  if (!r.consumer_groups.empty()) return unsupported("consumer_groups");
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status CheckGroupOptions(const RestoreConfig& r, const std::string& file) {
+  if (r.reset_consumer_offsets && r.consumer_group_strategy == "skip") {
+    return Status::InvalidArgument(
+        fmt::format("{}: restore.reset_consumer_offsets is true but consumer_group_strategy is skip; choose exact, "
+                    "header-based or timestamp-based",
+                    file));
+  }
   return Status::Ok();
 }
 
@@ -44,7 +49,6 @@ std::string TopicNames(const format::Manifest& m) {
   for (const auto& t : m.topics) names += (names.empty() ? "" : ", ") + t.name;
   return names;
 }
-
 Result<std::vector<const format::TopicManifest*>> SelectTopics(const format::Manifest& m,
                                                                const std::vector<std::string>& wanted) {
   std::vector<const format::TopicManifest*> chosen;
@@ -62,9 +66,6 @@ Result<std::vector<const format::TopicManifest*>> SelectTopics(const format::Man
   }
   return chosen;
 }
-
-// Every per-topic option must name a topic of the backup: a typo would
-// otherwise silently restore something else than asked.
 template <typename Map>
 Status CheckTopicKeys(const Map& options, const char* key, const format::Manifest& m) {
   for (const auto& [topic, _] : options) {
@@ -141,6 +142,17 @@ Result<TopicPlan> PlanTopic(const format::TopicManifest& t, const RestoreConfig&
   return plan;
 }
 
+// One source partition being restored: the unit the offset map is kept for.
+struct Lane {
+  size_t plan = 0;
+  const format::PartitionManifest* partition = nullptr;
+  std::vector<format::OffsetEntry> delivered;  // from the producer's delivery reports
+  format::PartitionOffsetMap map;              // built from `delivered` when the data is written
+};
+
+// Thrown through the segment reader's sink to stop at the first match.
+const Status kFound = Status::AlreadyExists("found");
+
 class RestoreRun {
  public:
   RestoreRun(const Config& config, const RunOptions& options) : config_(config), options_(options) {}
@@ -149,11 +161,26 @@ class RestoreRun {
  private:
   // Creates the target topic or checks the existing one; fills `deferred_configs_`.
   Status PrepareTopic(const TopicPlan& plan, const kafka::ClusterInfo& cluster, RestoreTopicReport* out);
+  Result<std::vector<const format::ConsumerGroupManifest*>> SelectGroups(const format::Manifest& m) const;
+  Status CheckGroupsInactive(const std::vector<const format::ConsumerGroupManifest*>& groups);
+  // Restore phase 3: where each selected group resumes on the target.
+  Result<std::vector<GroupPosition>> ComputeGroupPositions(
+      const std::vector<const format::ConsumerGroupManifest*>& groups, storage::ObjectStore& store);
+  // The target position of the first restored record of `lane` at or after
+  // source offset `committed`; nullopt when every restored record is below it.
+  Result<std::optional<format::TargetPosition>> PositionFor(const Lane& lane, int64_t committed,
+                                                            storage::ObjectStore& store);
+  Result<const format::PartitionOffsetMap*> HeaderMap(const std::string& topic, int32_t partition);
+  Result<kafka::Consumer*> TargetReader();
 
   const Config& config_;
   const RunOptions& options_;
   std::unique_ptr<kafka::Admin> admin_;
   std::map<std::string, std::map<std::string, std::string>> deferred_configs_;
+  std::vector<TopicPlan> plans_;
+  std::vector<Lane> lanes_;
+  std::unique_ptr<kafka::Consumer> target_reader_;
+  std::map<std::pair<std::string, int32_t>, format::PartitionOffsetMap> header_maps_;
 };
 
 Status RestoreRun::PrepareTopic(const TopicPlan& plan, const kafka::ClusterInfo& cluster, RestoreTopicReport* out) {
@@ -210,6 +237,165 @@ Status RestoreRun::PrepareTopic(const TopicPlan& plan, const kafka::ClusterInfo&
   return Status::Ok();
 }
 
+Result<std::vector<const format::ConsumerGroupManifest*>> RestoreRun::SelectGroups(const format::Manifest& m) const {
+  std::vector<const format::ConsumerGroupManifest*> chosen;
+  const auto& wanted = config_.restore.consumer_groups;
+  for (const auto& pattern : wanted) {
+    bool found = std::any_of(m.consumer_groups.begin(), m.consumer_groups.end(),
+                             [&](const auto& g) { return GlobMatch(pattern, g.group_id); });
+    if (!found && !IsGlob(pattern)) {
+      std::string names;
+      for (const auto& g : m.consumer_groups) names += (names.empty() ? "" : ", ") + g.group_id;
+      return Status::NotFound(fmt::format(
+          "consumer group '{}' (restore.consumer_groups) has no committed offsets in backup '{}' for its topics; "
+          "groups in the backup: {}",
+          pattern, m.backup_id, names.empty() ? "none" : names));
+    }
+  }
+  for (const auto& g : m.consumer_groups) {
+    if (wanted.empty() || MatchesAny(wanted, g.group_id)) chosen.push_back(&g);
+  }
+  return chosen;
+}
+
+Status RestoreRun::CheckGroupsInactive(const std::vector<const format::ConsumerGroupManifest*>& groups) {
+  for (const auto* g : groups) {
+    KB_ASSIGN_OR_RETURN(kafka::GroupInfo info, admin_->DescribeGroup(g->group_id));
+    if (info.members > 0) {
+      return Status::Conflict(fmt::format(
+          "consumer group '{}' has {} active members on the target ({}); stop its consumers before its offsets are "
+          "reset",
+          g->group_id, info.members, info.state));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<kafka::Consumer*> RestoreRun::TargetReader() {
+  if (!target_reader_) {
+    KB_ASSIGN_OR_RETURN(target_reader_, kafka::Consumer::Connect(config_.target));
+  }
+  return target_reader_.get();
+}
+
+// header-based: reads the target partition and maps x-original-offset values
+// to the offsets they landed at.
+Result<const format::PartitionOffsetMap*> RestoreRun::HeaderMap(const std::string& topic, int32_t partition) {
+  auto key = std::make_pair(topic, partition);
+  if (auto it = header_maps_.find(key); it != header_maps_.end()) return &it->second;
+  KB_ASSIGN_OR_RETURN(kafka::Consumer * reader, TargetReader());
+  KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(topic, partition));
+  std::vector<format::OffsetEntry> entries;
+  if (w.high > w.low) {
+    KB_RETURN_IF_ERROR(reader->Assign({{topic, partition, w.low}}));
+    auto deadline = Clock::now() + std::chrono::seconds(std::max(60, config_.target.connect_timeout_secs * 2));
+    bool done = false;
+    while (!done) {
+      if (Clock::now() > deadline) {
+        return Status::Unavailable(fmt::format("timed out reading {}[{}] for header-based offsets", topic, partition));
+      }
+      KB_ASSIGN_OR_RETURN(kafka::ConsumedItem item, reader->Poll(200));
+      if (item.kind == kafka::ConsumedItem::Kind::kPartitionEnd) {
+        done = item.next_offset >= w.high;
+      } else if (item.kind == kafka::ConsumedItem::Kind::kRecord) {
+        for (const auto& h : item.record.headers) {
+          if (h.name == kHeaderOriginalOffset && h.value) {
+            entries.push_back({std::stoll(*h.value), partition, item.record.offset});
+            break;
+          }
+        }
+        done = item.record.offset + 1 >= w.high;
+      }
+    }
+    KB_RETURN_IF_ERROR(reader->Unassign(topic, partition));
+  }
+  if (entries.empty() && w.high > w.low) {
+    return Status::InvalidArgument(
+        fmt::format("consumer_group_strategy header-based needs the {} header, and {}[{}] has none: restore with "
+                    "include_offset_headers: true, or use the exact strategy",
+                    kHeaderOriginalOffset, topic, partition));
+  }
+  format::PartitionOffsetMap map;
+  map.source_partition = partition;
+  map.runs = format::BuildRuns(std::move(entries));
+  return &header_maps_.emplace(key, std::move(map)).first->second;
+}
+
+Result<std::optional<format::TargetPosition>> RestoreRun::PositionFor(const Lane& lane, int64_t committed,
+                                                                      storage::ObjectStore& store) {
+  const TopicPlan& plan = plans_[lane.plan];
+  const std::string& strategy = config_.restore.consumer_group_strategy;
+  if (strategy == "exact") return format::FirstAtOrAfter(lane.map, committed);
+  if (plan.repartition || !plan.partition_mapping.empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "consumer_group_strategy {} needs each source partition restored into its own target partition; topic '{}' "
+        "is repartitioned or remapped: use the exact strategy",
+        strategy, plan.source->name));
+  }
+  int32_t target_partition = lane.partition->partition;
+  if (strategy == "header-based") {
+    KB_ASSIGN_OR_RETURN(const format::PartitionOffsetMap* map, HeaderMap(plan.target, target_partition));
+    return format::FirstAtOrAfter(*map, committed);
+  }
+  // timestamp-based: the time of the first backed-up record at or after the
+  // committed offset, looked up in the target.
+  std::optional<int64_t> timestamp;
+  catalog::RecordFilter from;
+  from.min_offset = committed;
+  for (const auto& seg : lane.partition->segments) {
+    if (seg.last_offset < committed) continue;
+    Status s = catalog::ReadSegment(store, seg, from, [&](format::Record&& r) {
+      timestamp = r.timestamp;
+      return kFound;
+    });
+    if (timestamp) break;
+    KB_RETURN_IF_ERROR(s);
+  }
+  if (!timestamp) return std::optional<format::TargetPosition>();
+  KB_ASSIGN_OR_RETURN(kafka::Consumer * reader, TargetReader());
+  KB_ASSIGN_OR_RETURN(int64_t offset, reader->OffsetForTime(plan.target, target_partition, *timestamp));
+  return std::optional<format::TargetPosition>(format::TargetPosition{target_partition, offset});
+}
+
+Result<std::vector<GroupPosition>> RestoreRun::ComputeGroupPositions(
+    const std::vector<const format::ConsumerGroupManifest*>& groups, storage::ObjectStore& store) {
+  std::vector<GroupPosition> out;
+  for (const auto* g : groups) {
+    // Per target partition, the earliest position any source partition feeding it asks for.
+    std::map<std::pair<std::string, int32_t>, GroupPosition> positions;
+    for (const auto& c : g->offsets) {
+      auto lane = std::find_if(lanes_.begin(), lanes_.end(), [&](const Lane& l) {
+        return plans_[l.plan].source->name == c.topic && l.partition->partition == c.partition;
+      });
+      if (lane == lanes_.end()) continue;  // not restored: nothing to position
+      const TopicPlan& plan = plans_[lane->plan];
+      KB_ASSIGN_OR_RETURN(std::optional<format::TargetPosition> pos, PositionFor(*lane, c.offset, store));
+      std::string from = fmt::format("{}[{}]@{}", c.topic, c.partition, c.offset);
+      std::vector<format::TargetPosition> targets;
+      if (pos) {
+        targets.push_back(*pos);
+      } else if (!plan.repartition) {
+        // Everything restored was consumed: the end of the target partition.
+        int32_t tp = plan.TargetPartition(*lane->partition, format::Record{});
+        KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(plan.target, tp));
+        targets.push_back({tp, w.high});
+      }
+      for (const auto& t : targets) {
+        auto key = std::make_pair(plan.target, t.partition);
+        auto it = positions.find(key);
+        if (it == positions.end()) {
+          positions[key] = GroupPosition{g->group_id, plan.target, t.partition, t.offset, from};
+        } else {
+          it->second.offset = std::min(it->second.offset, t.offset);
+          it->second.from += ", " + from;
+        }
+      }
+    }
+    for (auto& [_, p] : positions) out.push_back(std::move(p));
+  }
+  return out;
+}
+
 Result<RestoreReport> RestoreRun::Run() {
   auto started = Clock::now();
   const RestoreConfig& rc = config_.restore;
@@ -221,7 +407,9 @@ Result<RestoreReport> RestoreRun::Run() {
     return Status::InvalidArgument(
         fmt::format("{}: no target cluster: set target.bootstrap_servers", config_.source_file));
   }
-  KB_RETURN_IF_ERROR(CheckSupported(rc, config_.source_file));
+  KB_RETURN_IF_ERROR(CheckGroupOptions(rc, config_.source_file));
+  std::string restore_id = rc.restore_id.empty() ? "restore-" + ProcessTimestamp() : rc.restore_id;
+  KB_RETURN_IF_ERROR(storage::layout::ValidateBackupId(restore_id).WithContext("restore.restore_id"));
   KB_ASSIGN_OR_RETURN(auto store, storage::OpenStore(config_.storage.Url()));
   catalog::Catalog cat(*store);
   KB_ASSIGN_OR_RETURN(std::string backup_id, cat.Resolve(config_.backup_id.empty() ? "latest" : config_.backup_id));
@@ -231,23 +419,28 @@ Result<RestoreReport> RestoreRun::Run() {
   KB_RETURN_IF_ERROR(CheckTopicKeys(rc.partition_mapping, "partition_mapping", manifest));
   KB_RETURN_IF_ERROR(CheckTopicKeys(rc.repartitioning, "repartitioning", manifest));
   KB_ASSIGN_OR_RETURN(auto topics, SelectTopics(manifest, rc.topics));
-  std::vector<TopicPlan> plans;
   std::map<std::string, std::string> target_owner;
   for (const auto* t : topics) {
     KB_ASSIGN_OR_RETURN(TopicPlan plan, PlanTopic(*t, rc));
     auto [it, inserted] = target_owner.emplace(plan.target, t->name);
     if (!inserted) {
       return Status::InvalidArgument(
-          fmt::format("topics '{}' and '{}' would both be restored into '{}'; change "
-                      "restore.topic_mapping",
-                      it->second, t->name, plan.target));
+          fmt::format("topics '{}' and '{}' would both be restored into '{}'; change restore.topic_mapping", it->second,
+                      t->name, plan.target));
     }
-    plans.push_back(std::move(plan));
+    for (const auto* p : plan.partitions) lanes_.push_back(Lane{plans_.size(), p, {}, {}});
+    plans_.push_back(std::move(plan));
+  }
+  std::vector<const format::ConsumerGroupManifest*> groups;
+  if (rc.consumer_group_strategy != "skip") {
+    KB_ASSIGN_OR_RETURN(groups, SelectGroups(manifest));
   }
 
   RestoreReport report;
   report.backup_id = backup_id;
+  report.restore_id = restore_id;
   report.dry_run = rc.dry_run;
+  report.group_strategy = rc.consumer_group_strategy;
   catalog::RecordFilter filter;
   filter.min_timestamp = rc.time_window_start;
   filter.max_timestamp = rc.time_window_end;
@@ -255,8 +448,9 @@ Result<RestoreReport> RestoreRun::Run() {
 
   KB_ASSIGN_OR_RETURN(admin_, kafka::Admin::Connect(config_.target));
   KB_ASSIGN_OR_RETURN(kafka::ClusterInfo cluster, admin_->Describe());
+  if (rc.reset_consumer_offsets) KB_RETURN_IF_ERROR(CheckGroupsInactive(groups));
   uint64_t total = 0;
-  for (const auto& plan : plans) {
+  for (const auto& plan : plans_) {
     RestoreTopicReport tr;
     tr.name = plan.target;
     tr.source_name = plan.source->name;
@@ -265,44 +459,47 @@ Result<RestoreReport> RestoreRun::Run() {
     report.topics.push_back(tr);
     for (const auto* p : plan.partitions) total += p->record_count;
   }
-  spdlog::info("restore {}{}: {} topics, up to {} records into {}", backup_id, report.dry_run ? " (dry run)" : "",
-               plans.size(), total, admin_->bootstrap());
+  spdlog::info("restore {} as {}{}: {} topics, up to {} records into {}", backup_id, restore_id,
+               report.dry_run ? " (dry run)" : "", plans_.size(), total, admin_->bootstrap());
 
+  // Phase 1: the data.
   std::unique_ptr<kafka::Producer> producer;
   if (!report.dry_run) {
     KB_ASSIGN_OR_RETURN(producer, kafka::Producer::Connect(config_.target));
+    producer->OnDelivered([this](const kafka::Producer::Delivery& d) {
+      lanes_[d.tag].delivered.push_back({d.source_offset, d.partition, d.offset});
+    });
   }
   Progress progress("restore", total, options_.show_progress);
   catalog::ReadStats stats;
   std::vector<format::RecordHeader> extra;
-  for (size_t ti = 0; ti < plans.size(); ++ti) {
-    const TopicPlan& plan = plans[ti];
-    RestoreTopicReport& tr = report.topics[ti];
-    for (const auto* p : plan.partitions) {
-      for (const auto& seg : p->segments) {
-        Status s = catalog::ReadSegment(
-            *store, seg, filter,
-            [&](format::Record&& r) -> Status {
-              tr.records++;
-              tr.bytes += r.PayloadBytes();
-              report.records++;
-              report.bytes += r.PayloadBytes();
-              progress.Update(report.records, report.bytes);
-              if (r.timestamp == 0 && r.timestamp_type != format::TimestampType::kLogAppendTime) {
-                report.zero_timestamp_records++;
-              }
-              if (report.dry_run) return Status::Ok();
-              extra.clear();
-              if (offset_headers) {
-                extra.push_back({kHeaderOriginalOffset, std::to_string(r.offset)});
-                extra.push_back({kHeaderOriginalTimestamp, std::to_string(r.timestamp)});
-                extra.push_back({kHeaderSourceCluster, manifest.source_cluster_id});
-              }
-              return producer->Send(plan.target, plan.TargetPartition(*p, r), r, extra);
-            },
-            &stats);
-        KB_RETURN_IF_ERROR(s);
-      }
+  for (size_t li = 0; li < lanes_.size(); ++li) {
+    const Lane& lane = lanes_[li];
+    const TopicPlan& plan = plans_[lane.plan];
+    RestoreTopicReport& tr = report.topics[lane.plan];
+    for (const auto& seg : lane.partition->segments) {
+      Status s = catalog::ReadSegment(
+          *store, seg, filter,
+          [&](format::Record&& r) -> Status {
+            tr.records++;
+            tr.bytes += r.PayloadBytes();
+            report.records++;
+            report.bytes += r.PayloadBytes();
+            progress.Update(report.records, report.bytes);
+            if (r.timestamp == 0 && r.timestamp_type != format::TimestampType::kLogAppendTime) {
+              report.zero_timestamp_records++;
+            }
+            if (report.dry_run) return Status::Ok();
+            extra.clear();
+            if (offset_headers) {
+              extra.push_back({kHeaderOriginalOffset, std::to_string(r.offset)});
+              extra.push_back({kHeaderOriginalTimestamp, std::to_string(r.timestamp)});
+              extra.push_back({kHeaderSourceCluster, manifest.source_cluster_id});
+            }
+            return producer->Send(plan.target, plan.TargetPartition(*lane.partition, r), r, extra, li);
+          },
+          &stats);
+      KB_RETURN_IF_ERROR(s);
     }
   }
   if (producer) {
@@ -314,6 +511,47 @@ Result<RestoreReport> RestoreRun::Run() {
     KB_RETURN_IF_ERROR(admin_->SetTopicConfigs(topic, configs));
   }
   report.bytes_fetched = stats.bytes_fetched;
+
+  // Phase 2: the offset map, from the delivery reports.
+  if (!report.dry_run) {
+    format::OffsetMap map;
+    map.restore_id = restore_id;
+    map.backup_id = backup_id;
+    map.target_cluster_id = cluster.cluster_id;
+    map.created_at_ms = NowMs();
+    for (size_t pi = 0; pi < plans_.size(); ++pi) {
+      format::TopicOffsetMap t;
+      t.source_topic = plans_[pi].source->name;
+      t.target_topic = plans_[pi].target;
+      for (auto& lane : lanes_) {
+        if (lane.plan != pi) continue;
+        lane.map.source_partition = lane.partition->partition;
+        lane.map.runs = format::BuildRuns(std::move(lane.delivered));
+        lane.delivered = {};
+        t.partitions.push_back(lane.map);
+      }
+      map.topics.push_back(std::move(t));
+    }
+    report.offset_map_key = storage::layout::OffsetMapKey(backup_id, restore_id);
+    Status s = store->Put(report.offset_map_key, format::SerializeOffsetMap(map));
+    if (!s.ok()) return s.WithContext("the data is restored, but the offset map could not be stored");
+  }
+
+  // Phase 3: consumer group positions.
+  if (!groups.empty() && !report.dry_run) {
+    KB_ASSIGN_OR_RETURN(report.group_positions, ComputeGroupPositions(groups, *store));
+    if (rc.reset_consumer_offsets) {
+      KB_RETURN_IF_ERROR(CheckGroupsInactive(groups));
+      for (const auto* g : groups) {
+        std::vector<kafka::TopicPartitionOffset> offsets;
+        for (const auto& p : report.group_positions) {
+          if (p.group_id == g->group_id) offsets.push_back({p.topic, p.partition, p.offset});
+        }
+        KB_RETURN_IF_ERROR(admin_->CommitGroupOffsets(g->group_id, offsets));
+      }
+      report.groups_committed = true;
+    }
+  }
   if (report.zero_timestamp_records > 0) {
     spdlog::warn(
         "{} records had CreateTime 0, which the Kafka client library (librdkafka) cannot send: the target holds "
@@ -329,6 +567,63 @@ Result<RestoreReport> RestoreRun::Run() {
 Result<RestoreReport> RunRestore(const Config& config, const RunOptions& options) {
   RestoreRun run(config, options);
   return run.Run();
+}
+
+}  // namespace kafka_backup
+
+namespace kafka_backup {
+
+Result<PreflightReport> RunPreflight(const Config& config) {
+  PreflightReport report;
+  auto check = [&](std::string name, const Status& s, std::string ok_detail) {
+    report.checks.push_back({std::move(name), s.ok(), s.ok() ? std::move(ok_detail) : s.ToString()});
+    return s.ok();
+  };
+  auto store = storage::OpenStore(config.storage.Url());
+  if (!check("storage", store.status(), config.storage.Url())) return report;
+  catalog::Catalog cat(**store);
+  auto id = cat.Resolve(config.backup_id.empty() ? "latest" : config.backup_id);
+  if (!check("backup", id.status(), id.ok() ? *id : "")) return report;
+  report.backup_id = *id;
+  auto manifest = cat.LoadManifest(*id);
+  if (!check("manifest", manifest.status(), fmt::format("{} topics", manifest.ok() ? manifest->topics.size() : 0))) {
+    return report;
+  }
+  const RestoreConfig& rc = config.restore;
+  if (rc.time_window_start || rc.time_window_end) {
+    int64_t start = rc.time_window_start.value_or(INT64_MIN);
+    int64_t end = rc.time_window_end.value_or(INT64_MAX);
+    uint64_t partitions = 0;
+    for (const auto& t : manifest->topics) {
+      if (!rc.topics.empty() && !MatchesAny(rc.topics, t.name)) continue;
+      for (const auto& p : t.partitions) {
+        if (p.min_timestamp && *p.min_timestamp <= end && *p.max_timestamp >= start) ++partitions;
+      }
+    }
+    check("time window",
+          partitions > 0 ? Status::Ok()
+                         : Status::InvalidArgument(fmt::format(
+                               "no record of the selected topics has a timestamp in [{}, {}]: the restore would "
+                               "write nothing",
+                               start, end)),
+          fmt::format("[{}, {}] selects data in {} partitions", start, end, partitions));
+  }
+  // The rest is exactly what a restore checks before writing: run it as a dry run.
+  Config dry = config;
+  dry.restore.dry_run = true;
+  dry.backup_id = *id;
+  RestoreRun run(dry, RunOptions{false});
+  auto planned = run.Run();
+  if (planned.ok()) {
+    for (const auto& t : planned->topics) {
+      std::string what = t.created ? "will be created" : "exists and may be written";
+      check("topic " + t.name, Status::Ok(), fmt::format("{}; {} records to restore", what, t.records));
+    }
+    check("target", Status::Ok(), fmt::format("{} reachable", fmt::join(config.target.bootstrap_servers, ",")));
+  } else {
+    check("restore plan", planned.status(), "");
+  }
+  return report;
 }
 
 }  // namespace kafka_backup

@@ -171,4 +171,21 @@ Status FilesystemStore::Delete(std::string_view key) {
   return Status::Ok();
 }
 
+Status FilesystemStore::AbortIncomplete(std::string_view prefix) {
+  std::string_view dir_part = prefix.substr(0, prefix.rfind('/') == std::string_view::npos ? 0 : prefix.rfind('/'));
+  fs::path start = dir_part.empty() ? root_ : root_ / fs::path(dir_part);
+  std::error_code ec;
+  if (!fs::exists(start, ec)) return Status::Ok();
+  std::vector<fs::path> temps;
+  for (fs::recursive_directory_iterator it(start, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string key = fs::relative(it->path(), root_, ec).generic_string();
+    if (it->is_regular_file(ec) && key.starts_with(prefix) && key.ends_with(kTempSuffix)) temps.push_back(it->path());
+  }
+  if (ec) return Status::IoError(fmt::format("cannot list {}: {}", start.string(), ec.message()));
+  for (const auto& t : temps) {
+    if (::unlink(t.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("cannot delete", t, errno);
+  }
+  return Status::Ok();
+}
+
 }  // namespace kafka_backup::storage

@@ -21,6 +21,7 @@ class FilesystemStore : public ObjectStore {
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<ListPage> List(std::string_view prefix, std::string_view continuation) override;
   Status Delete(std::string_view key) override;
+  Status AbortIncomplete(std::string_view prefix) override;
   std::string Url() const override;
 
  private:

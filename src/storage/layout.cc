@@ -16,6 +16,14 @@ std::string SegmentKey(std::string_view backup_id, std::string_view topic, int32
   return fmt::format("data/{}/{}/{}/{:020}.kbseg", backup_id, topic, partition, first_offset);
 }
 
+std::string RestorePrefix(std::string_view backup_id) {
+  return fmt::format("restores/{}/", backup_id);
+}
+
+std::string OffsetMapKey(std::string_view backup_id, std::string_view restore_id) {
+  return fmt::format("restores/{}/{}/offset-map.json", backup_id, restore_id);
+}
+
 std::optional<std::string> BackupIdFromManifestKey(std::string_view key) {
   if (!key.starts_with(kManifestPrefix) || !key.ends_with(kManifestSuffix)) return std::nullopt;
   key.remove_prefix(kManifestPrefix.size());

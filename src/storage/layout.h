@@ -20,6 +20,11 @@ std::string ManifestKey(std::string_view backup_id);
 std::string DataPrefix(std::string_view backup_id);
 // "data/production-20261125T105538Z/orders/3/00000000000000001000.kbseg"
 std::string SegmentKey(std::string_view backup_id, std::string_view topic, int32_t partition, int64_t first_offset);
+// "restores/production-20261125T105538Z/" — every restore of that backup is under it.
+std::string RestorePrefix(std::string_view backup_id);
+// "restores/production-20261125T105538Z/dr-20261125T120000Z/offset-map.json"
+std::string OffsetMapKey(std::string_view backup_id, std::string_view restore_id);
+
 // The backup id of a manifest key, or nullopt if the key is not one.
 std::optional<std::string> BackupIdFromManifestKey(std::string_view key);
 

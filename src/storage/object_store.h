@@ -48,6 +48,10 @@ class ObjectStore {
   virtual Result<ListPage> List(std::string_view prefix, std::string_view continuation = {}) = 0;
   // Deleting a missing object is OK.
   virtual Status Delete(std::string_view key) = 0;
+  // Removes what interrupted Puts under `prefix` left behind (temporary files,
+  // unfinished multipart uploads). Call only when no Put under the prefix is
+  // running.
+  virtual Status AbortIncomplete(std::string_view prefix) = 0;
 
   // The URL this store was opened with, for messages ("file:///var/backups").
   virtual std::string Url() const = 0;

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (EXIT_BAD_INPUT, ROOT, assert_error, backup_config, cli_ok, create_topic,
-                      produce, rec, restore_config, run_backup, run_cli, unique, write_config)
+from conftest import (EXIT_BAD_INPUT, ROOT, TARGET, assert_error, backup_config, cli_ok,
+                      create_topic, describe_topic, produce, rec, restore_config, run_backup, run_cli, unique, write_config)
 
 KEY_FLAGS = {
     "backup": ["--config", "--path", "--backup-id", "--format"],
@@ -75,6 +75,7 @@ def test_latest_is_the_newest_backup(tmp_path, small_topic):
     dry = cli_ok(["restore", "--config", cfg, "--backup-id", "latest", "--dry-run", "--format", "json"]).json()
     assert dry["backup_id"] == "aa-newer" and dry["dry_run"] is True, dry
     assert dry["records"] == 3
+    assert describe_topic(small_topic, TARGET, check=False) is None, "--dry-run created the target topic"
 
 
 def test_path_and_backup_id_flags_override_config(tmp_path, small_topic):

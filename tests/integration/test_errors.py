@@ -4,7 +4,6 @@ naming what is wrong, and leaves nothing behind that looks like a backup."""
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 import time
 
@@ -284,3 +283,16 @@ def test_restore_into_topic_with_data(tmp_path):
     existing = [r for r in dst if r["partition"] == 1][:1]
     assert existing and existing[0]["value"] == "dGhlcmU=", dst[:3]   # "there", still first
     assert_same_records(src, [r for r in dst if r is not existing[0]], what=topic)
+
+
+def test_restore_into_existing_empty_topic_is_not_a_conflict(tmp_path):
+    topic = unique("empty-target")
+    parallel(lambda: create_topic(topic, 3), lambda: create_topic(topic, 3, TARGET))
+    produce(topic, [rec(p, f"k{p}", f"v{p}", timestamp=1_700_000_000_000 + p) for p in range(3)])
+    storage = tmp_path / "store"
+    run_backup(tmp_path, backup_config(storage, [topic], backup_id="empty-target"))
+    result = run_restore(tmp_path, restore_config(storage, backup_id="empty-target"))
+    assert result["records"] == 3, result
+    assert [t.get("created") for t in result["topics"]] == [False], result
+    src, dst = parallel(lambda: dump(topic), lambda: dump(topic, TARGET))
+    assert_same_records(src, dst, what=topic)

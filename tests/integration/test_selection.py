@@ -94,3 +94,19 @@ def test_restore_topics_selects_a_subset(tmp_path):
     r = run_cli(["restore", "--config", cfg])
     line = assert_error(r, EXIT_NOT_FOUND, missing, a, b, c)
     assert describe_topic(missing, TARGET, check=False) is None, line
+
+
+def test_restore_time_window_is_inclusive(tmp_path):
+    topic = unique("window")
+    create_topic(topic, 2)
+    # Timestamps 1000..1011, not in time order within a partition.
+    stamps = [1005, 1000, 1011, 1003, 1006, 1002, 1009, 1004, 1001, 1010, 1007, 1008]
+    produce(topic, [rec(i % 2, f"k{i}", f"at {ts}", timestamp=ts) for i, ts in enumerate(stamps)])
+    storage = tmp_path / "store"
+    run_backup(tmp_path, backup_config(storage, [topic], backup_id="window"))
+    run_restore(tmp_path, restore_config(storage, backup_id="window", time_window_start=1003,
+                                         time_window_end=1006))
+    src, dst = parallel(lambda: dump(topic), lambda: dump(topic, TARGET))
+    expected = [r for r in src if 1003 <= r["timestamp"] <= 1006]
+    assert sorted(r["timestamp"] for r in dst) == [1003, 1004, 1005, 1006]
+    assert_same_records(expected, dst, what=topic)

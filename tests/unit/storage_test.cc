@@ -77,6 +77,18 @@ TEST_F(FilesystemStoreTest, TemporaryFilesAreInvisible) {
   EXPECT_TRUE(all->empty());
 }
 
+TEST_F(FilesystemStoreTest, AbortIncompleteRemovesOnlyTemporaryFilesUnderThePrefix) {
+  ASSERT_TRUE(store_->Put("data/a/x.kbseg", "keep").ok());
+  fs::create_directories(root_ / "data" / "a");
+  fs::create_directories(root_ / "data" / "b");
+  std::ofstream(root_ / "data" / "a" / "y.kbseg.1234.kbtmp") << "partial";
+  std::ofstream(root_ / "data" / "b" / "z.kbseg.1234.kbtmp") << "other backup";
+  ASSERT_TRUE(store_->AbortIncomplete("data/a/").ok());
+  EXPECT_FALSE(fs::exists(root_ / "data" / "a" / "y.kbseg.1234.kbtmp"));
+  EXPECT_TRUE(fs::exists(root_ / "data" / "b" / "z.kbseg.1234.kbtmp"));
+  EXPECT_EQ(*store_->Get("data/a/x.kbseg"), "keep");
+}
+
 TEST_F(FilesystemStoreTest, KeysEscapingTheRootAreRejected) {
   EXPECT_EQ(store_->Put("../evil", "x").code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(store_->Put("/abs", "x").code(), Status::Code::kInvalidArgument);

@@ -1,0 +1,43 @@
+// `kafka-backup validate-restore --config FILE [--format json]`: a preflight that writes nothing.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+#include "kafka_backup/restore.h"
+
+namespace kafka_backup::cli {
+
+void AddValidateRestoreCommand(CLI::App& app, Action* action) {
+  auto flags = std::make_shared<StorageFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "validate-restore",
+      "Check a restore configuration without writing anything: the backup exists, the target is reachable and "
+      "authenticated, topics exist or can be created, partition counts fit the mappings, target topics are empty "
+      "(or on_existing_data allows data), groups to reset are inactive, the time window selects data. Exit code 0 "
+      "when every check passes, else the code of the first failure");
+  cmd->add_option("-c,--config", flags->config, "YAML configuration (mode: restore)")->required();
+  cmd->add_option("--path", flags->path, "Storage location, overrides storage in the config");
+  cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest', overrides backup_id in the config");
+  AddFormatFlag(cmd, &flags->format);
+  cmd->callback([action, flags] {
+    *action = [flags] {
+      auto config = LoadConfig(*flags, true);
+      if (!config.ok()) return Fail(config.status());
+      auto report = RunPreflight(*config);
+      if (!report.ok()) return Fail(report.status());
+      if (flags->format == "json") {
+        nlohmann::json checks = nlohmann::json::array();
+        for (const auto& c : report->checks) checks.push_back({{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}});
+        fmt::print("{}\n",
+                   nlohmann::json{{"backup_id", report->backup_id}, {"ok", report->ok()}, {"checks", checks}}.dump());
+      } else {
+        for (const auto& c : report->checks) fmt::print("{:<6} {:<30} {}\n", c.ok ? "ok" : "FAIL", c.name, c.detail);
+        fmt::print("{}\n", report->ok() ? "restore configuration is valid" : "restore configuration has problems");
+      }
+      return report->ok() ? static_cast<int>(kExitOk) : static_cast<int>(kExitUsage);
+    };
+  });
+}
+
+}  // namespace kafka_backup::cli

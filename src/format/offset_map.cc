@@ -1,0 +1,105 @@
+#include "format/offset_map.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+namespace kafka_backup::format {
+
+using nlohmann::json;
+
+const TopicOffsetMap* OffsetMap::FindTopic(std::string_view source_topic) const {
+  for (const auto& t : topics)
+    if (t.source_topic == source_topic) return &t;
+  return nullptr;
+}
+
+std::optional<TargetPosition> FirstAtOrAfter(const PartitionOffsetMap& map, int64_t offset) {
+  // The first run that ends after `offset`.
+  auto it = std::lower_bound(map.runs.begin(), map.runs.end(), offset,
+                             [](const OffsetRun& r, int64_t o) { return r.source_offset + r.count <= o; });
+  if (it == map.runs.end()) return std::nullopt;
+  int64_t skip = std::max<int64_t>(0, offset - it->source_offset);
+  return TargetPosition{it->target_partition, it->target_offset + skip};
+}
+
+std::vector<OffsetRun> BuildRuns(std::vector<OffsetEntry> entries) {
+  std::sort(entries.begin(), entries.end(),
+            [](const OffsetEntry& a, const OffsetEntry& b) { return a.source_offset < b.source_offset; });
+  std::vector<OffsetRun> runs;
+  for (const auto& e : entries) {
+    if (!runs.empty()) {
+      OffsetRun& last = runs.back();
+      if (last.target_partition == e.target_partition && last.source_offset + last.count == e.source_offset &&
+          last.target_offset + last.count == e.target_offset) {
+        last.count++;
+        continue;
+      }
+    }
+    runs.push_back({e.source_offset, e.target_partition, e.target_offset, 1});
+  }
+  return runs;
+}
+
+std::string SerializeOffsetMap(const OffsetMap& m) {
+  json topics = json::array();
+  for (const auto& t : m.topics) {
+    json parts = json::array();
+    for (const auto& p : t.partitions) {
+      json runs = json::array();
+      for (const auto& r : p.runs) runs.push_back({r.source_offset, r.target_partition, r.target_offset, r.count});
+      parts.push_back({{"source_partition", p.source_partition}, {"runs", runs}});
+    }
+    topics.push_back({{"source_topic", t.source_topic}, {"target_topic", t.target_topic}, {"partitions", parts}});
+  }
+  json j{{"format", "kafka-backup-offset-map"},
+         {"format_version", m.format_version},
+         {"restore_id", m.restore_id},
+         {"backup_id", m.backup_id},
+         {"target_cluster_id", m.target_cluster_id},
+         {"created_at_ms", m.created_at_ms},
+         {"topics", topics}};
+  return j.dump() + "\n";
+}
+
+Result<OffsetMap> ParseOffsetMap(std::string_view text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "kafka-backup-offset-map") {
+    return Status::Corruption("not a kafka-backup offset map");
+  }
+  try {
+    OffsetMap m;
+    m.format_version = j.at("format_version").get<int>();
+    if (m.format_version != kOffsetMapFormatVersion) {
+      return Status::Corruption(fmt::format(
+          "offset map format version {} is not supported (this build reads version {}); use a newer kafka-backup",
+          m.format_version, kOffsetMapFormatVersion));
+    }
+    m.restore_id = j.at("restore_id").get<std::string>();
+    m.backup_id = j.at("backup_id").get<std::string>();
+    m.target_cluster_id = j.at("target_cluster_id").get<std::string>();
+    m.created_at_ms = j.at("created_at_ms").get<int64_t>();
+    for (const auto& tj : j.at("topics")) {
+      TopicOffsetMap t;
+      t.source_topic = tj.at("source_topic").get<std::string>();
+      t.target_topic = tj.at("target_topic").get<std::string>();
+      for (const auto& pj : tj.at("partitions")) {
+        PartitionOffsetMap p;
+        p.source_partition = pj.at("source_partition").get<int32_t>();
+        for (const auto& rj : pj.at("runs")) {
+          p.runs.push_back(
+              {rj.at(0).get<int64_t>(), rj.at(1).get<int32_t>(), rj.at(2).get<int64_t>(), rj.at(3).get<int64_t>()});
+        }
+        t.partitions.push_back(std::move(p));
+      }
+      m.topics.push_back(std::move(t));
+    }
+    return m;
+  } catch (const json::exception& e) {
+    return Status::Corruption(fmt::format("offset map is malformed: {}", e.what()));
+  }
+}
+
+}  // namespace kafka_backup::format

@@ -1,0 +1,71 @@
+// The offset map of one restore: where each restored record landed in the
+// target cluster (docs/format/offset-map.md). Kept as runs, so a partition
+// restored without gaps costs one entry, and exact across compaction gaps,
+// transaction markers and repartitioning.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kafka_backup/status.h"
+
+namespace kafka_backup::format {
+
+inline constexpr int kOffsetMapFormatVersion = 1;
+
+// `count` records with source offsets source_offset, +1, ... landed at
+// target_offset, +1, ... of target_partition.
+struct OffsetRun {
+  int64_t source_offset = 0;
+  int32_t target_partition = 0;
+  int64_t target_offset = 0;
+  int64_t count = 0;
+  bool operator==(const OffsetRun&) const = default;
+};
+
+struct PartitionOffsetMap {
+  int32_t source_partition = 0;
+  std::vector<OffsetRun> runs;  // sorted by source_offset
+};
+
+struct TopicOffsetMap {
+  std::string source_topic;
+  std::string target_topic;
+  std::vector<PartitionOffsetMap> partitions;
+};
+
+struct OffsetMap {
+  int format_version = kOffsetMapFormatVersion;
+  std::string restore_id;
+  std::string backup_id;
+  std::string target_cluster_id;
+  int64_t created_at_ms = 0;
+  std::vector<TopicOffsetMap> topics;
+
+  const TopicOffsetMap* FindTopic(std::string_view source_topic) const;
+};
+
+struct TargetPosition {
+  int32_t partition = 0;
+  int64_t offset = 0;
+};
+
+// The first restored record of `partition` whose source offset is >= `offset`,
+// or nullopt if every restored record is below it.
+std::optional<TargetPosition> FirstAtOrAfter(const PartitionOffsetMap& map, int64_t offset);
+
+struct OffsetEntry {
+  int64_t source_offset;
+  int32_t target_partition;
+  int64_t target_offset;
+};
+// Sorts the entries by source offset and merges them into runs.
+std::vector<OffsetRun> BuildRuns(std::vector<OffsetEntry> entries);
+
+std::string SerializeOffsetMap(const OffsetMap& map);
+Result<OffsetMap> ParseOffsetMap(std::string_view json);
+
+}  // namespace kafka_backup::format
