@@ -149,6 +149,7 @@ Status BackupRun::Append(PartitionState& p, format::Record&& r) {
   if (!p.writer) {
     p.writer = std::make_unique<format::SegmentWriter>(p.topic, p.partition, codec_, config_.backup.compression_level,
                                                        config_.backup.block_size_bytes);
+    buffered_bytes_ += p.writer->EstimatedSize();  // the header
   }
   report_.records++;
   report_.bytes += r.PayloadBytes();

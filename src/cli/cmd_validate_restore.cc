@@ -15,7 +15,7 @@ void AddValidateRestoreCommand(CLI::App& app, Action* action) {
       "Check a restore configuration without writing anything: the backup exists, the target is reachable and "
       "authenticated, topics exist or can be created, partition counts fit the mappings, target topics are empty "
       "(or on_existing_data allows data), groups to reset are inactive, the time window selects data. Exit code 0 "
-      "when every check passes, else the code of the first failure");
+      "when every check passes, 2 when a check fails (each failure is listed)");
   cmd->add_option("-c,--config", flags->config, "YAML configuration (mode: restore)")->required();
   cmd->add_option("--path", flags->path, "Storage location, overrides storage in the config");
   cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest', overrides backup_id in the config");
