@@ -93,6 +93,8 @@ struct RestoreConfig {
   std::map<std::string, int32_t> repartitioning;  // target partition count; keyed records go where Java's
                                                   // default partitioner puts them (murmur2)
   bool dry_run = false;
+  // Records per transaction: the most a crash makes the rerun send again.
+  uint64_t transaction_max_records = 20000;
 };
 
 struct Config {

@@ -369,6 +369,7 @@ void ReadRestore(MapReader& r, RestoreConfig* o) {
   if (auto v = r.IntMapMap("partition_mapping")) o->partition_mapping = *v;
   if (auto v = r.IntMap("repartitioning", 1, 1 << 20)) o->repartitioning = *v;
   if (auto v = r.Bool("dry_run")) o->dry_run = *v;
+  if (auto v = r.Int("transaction_max_records", 1, 10000000)) o->transaction_max_records = static_cast<uint64_t>(*v);
   r.CheckNoUnknownKeys();
   if (o->time_window_start && o->time_window_end && *o->time_window_end < *o->time_window_start) {
     r.FailKey(r.Get("time_window_end"), "time_window_end",

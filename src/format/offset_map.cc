@@ -43,6 +43,34 @@ std::vector<OffsetRun> BuildRuns(std::vector<OffsetEntry> entries) {
   return runs;
 }
 
+std::vector<OffsetRun> MergeRuns(std::vector<OffsetRun> runs) {
+  std::sort(runs.begin(), runs.end(),
+            [](const OffsetRun& a, const OffsetRun& b) { return a.source_offset < b.source_offset; });
+  std::vector<OffsetRun> out;
+  for (const auto& r : runs) {
+    if (!out.empty()) {
+      OffsetRun& last = out.back();
+      if (last.target_partition == r.target_partition && last.source_offset + last.count == r.source_offset &&
+          last.target_offset + last.count == r.target_offset) {
+        last.count += r.count;
+        continue;
+      }
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<OffsetRun> TrimRuns(std::vector<OffsetRun> runs, int64_t source_end) {
+  std::vector<OffsetRun> out;
+  for (auto r : runs) {
+    if (r.source_offset >= source_end) continue;
+    r.count = std::min(r.count, source_end - r.source_offset);
+    out.push_back(r);
+  }
+  return out;
+}
+
 std::string SerializeOffsetMap(const OffsetMap& m) {
   json topics = json::array();
   for (const auto& t : m.topics) {

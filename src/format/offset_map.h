@@ -65,6 +65,12 @@ struct OffsetEntry {
 // Sorts the entries by source offset and merges them into runs.
 std::vector<OffsetRun> BuildRuns(std::vector<OffsetEntry> entries);
 
+// Sorts runs by source offset and joins runs that continue each other.
+std::vector<OffsetRun> MergeRuns(std::vector<OffsetRun> runs);
+// Drops what lies at or beyond `source_end` (records of transactions that
+// did not commit).
+std::vector<OffsetRun> TrimRuns(std::vector<OffsetRun> runs, int64_t source_end);
+
 std::string SerializeOffsetMap(const OffsetMap& map);
 Result<OffsetMap> ParseOffsetMap(std::string_view json);
 

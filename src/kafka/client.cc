@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
@@ -351,31 +353,57 @@ Result<std::vector<std::string>> Admin::ListGroups() {
 }
 
 Result<std::vector<TopicPartitionOffset>> Admin::GroupOffsets(const std::string& group) {
-  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_ms_);
-  rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), nullptr);
-  rd_kafka_ListConsumerGroupOffsets(rk_, &req, 1, call.options, call.queue);
-  rd_kafka_ListConsumerGroupOffsets_destroy(req);
   std::string what = fmt::format("cannot read the committed offsets of consumer group '{}'", group);
-  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
-  size_t count = 0;
-  const rd_kafka_group_result_t** results = rd_kafka_ListConsumerGroupOffsets_result_groups(
-      rd_kafka_event_ListConsumerGroupOffsets_result(call.event), &count);
-  std::vector<TopicPartitionOffset> out;
-  for (size_t i = 0; i < count; ++i) {
-    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(results[i])) {
-      return ErrorStatus(rd_kafka_error_code(e), fmt::format("{}: {}", what, rd_kafka_error_string(e)));
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
+  while (true) {
+    AdminCall call(rk_, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_ms_);
+    // Offsets committed inside a transaction whose markers are still being
+    // written are waited for, never reported as the older value.
+    if (rd_kafka_error_t* e = rd_kafka_AdminOptions_set_require_stable_offsets(call.options, 1)) {
+      rd_kafka_error_destroy(e);
     }
-    const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(results[i]);
-    for (int p = 0; parts && p < parts->cnt; ++p) {
-      const auto& e = parts->elems[p];
-      if (e.err || e.offset < 0) continue;
-      out.push_back({e.topic, e.partition, e.offset});
+    rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), nullptr);
+    rd_kafka_ListConsumerGroupOffsets(rk_, &req, 1, call.options, call.queue);
+    rd_kafka_ListConsumerGroupOffsets_destroy(req);
+    KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+    size_t count = 0;
+    const rd_kafka_group_result_t** results = rd_kafka_ListConsumerGroupOffsets_result_groups(
+        rd_kafka_event_ListConsumerGroupOffsets_result(call.event), &count);
+    std::vector<TopicPartitionOffset> out;
+    bool unstable = false;
+    for (size_t i = 0; i < count; ++i) {
+      if (const rd_kafka_error_t* e = rd_kafka_group_result_error(results[i])) {
+        if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT) {
+          unstable = true;
+          continue;
+        }
+        return ErrorStatus(rd_kafka_error_code(e), fmt::format("{}: {}", what, rd_kafka_error_string(e)));
+      }
+      const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(results[i]);
+      for (int p = 0; parts && p < parts->cnt; ++p) {
+        const auto& e = parts->elems[p];
+        if (e.err == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT) unstable = true;
+        if (e.err) {
+          if (e.err != RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT) {
+            return ErrorStatus(e.err, fmt::format("{} on {}[{}]", what, e.topic, e.partition));
+          }
+          continue;
+        }
+        if (e.offset < 0) continue;
+        std::string metadata = e.metadata ? std::string(static_cast<const char*>(e.metadata), e.metadata_size) : "";
+        out.push_back({e.topic, e.partition, e.offset, std::move(metadata)});
+      }
     }
+    if (unstable) {
+      if (Clock::now() > deadline) return Status::Unavailable(what + ": a transaction holding its offsets is pending");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition);
+    });
+    return out;
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition);
-  });
-  return out;
 }
 
 Result<GroupInfo> Admin::DescribeGroup(const std::string& group) {
@@ -555,9 +583,17 @@ Result<int64_t> Consumer::OffsetForTime(const std::string& topic, int32_t partit
 
 // ---- Producer ----------------------------------------------------------------
 
-Result<std::unique_ptr<Producer>> Producer::Connect(const KafkaConfig& config) {
+Result<std::unique_ptr<Producer>> Producer::Connect(const KafkaConfig& config, const std::string& transactional_id) {
   std::unique_ptr<Producer> p(new Producer());
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (!transactional_id.empty()) {
+    Status s = SetProp(conf, "transactional.id", transactional_id);
+    if (s.ok()) s = SetProp(conf, "transaction.timeout.ms", "300000");
+    if (!s.ok()) {
+      rd_kafka_conf_destroy(conf);
+      return s;
+    }
+  }
   for (auto [k, v] : std::initializer_list<std::pair<const char*, const char*>>{{"enable.idempotence", "true"},
                                                                                 {"acks", "all"},
                                                                                 {"linger.ms", "20"},
@@ -588,6 +624,52 @@ void Producer::OnDelivery(int err, const std::string& topic, int32_t partition, 
 
 void Producer::Poll() {
   rd_kafka_poll(rk_, 0);
+}
+
+namespace {
+
+// Takes ownership of a librdkafka error object and turns it into a Status.
+// A transaction that did not commit is aborted by the next run, which resumes
+// from the last committed one.
+Status TxnError(const Client& client, rd_kafka_error_t* error, const std::string& what) {
+  if (!error) return Status::Ok();
+  rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+  std::string msg =
+      fmt::format("{}: {}{}", what, rd_kafka_error_string(error), rd_kafka_error_is_fatal(error) ? " (fatal)" : "");
+  rd_kafka_error_destroy(error);
+  return client.ErrorStatus(code, msg);
+}
+
+}  // namespace
+
+Status Producer::InitTransactions() {
+  return TxnError(*this, rd_kafka_init_transactions(rk_, timeout_ms_), "cannot initialise transactions");
+}
+
+Status Producer::BeginTransaction() {
+  return TxnError(*this, rd_kafka_begin_transaction(rk_), "cannot begin a transaction");
+}
+
+Status Producer::CommitTransaction(const std::string& group, const std::vector<TopicPartitionOffset>& offsets) {
+  if (!offsets.empty()) {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+    for (const auto& o : offsets) {
+      rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition);
+      tp->offset = o.offset;
+      if (!o.metadata.empty()) {
+        tp->metadata = std::malloc(o.metadata.size());  // freed with the list
+        std::memcpy(tp->metadata, o.metadata.data(), o.metadata.size());
+        tp->metadata_size = o.metadata.size();
+      }
+    }
+    rd_kafka_consumer_group_metadata_t* cgmd = rd_kafka_consumer_group_metadata_new(group.c_str());
+    rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(rk_, list, cgmd, timeout_ms_);
+    rd_kafka_consumer_group_metadata_destroy(cgmd);
+    rd_kafka_topic_partition_list_destroy(list);
+    KB_RETURN_IF_ERROR(TxnError(*this, error, "cannot add the restore's progress to the transaction"));
+  }
+  KB_RETURN_IF_ERROR(TxnError(*this, rd_kafka_commit_transaction(rk_, timeout_ms_), "cannot commit a transaction"));
+  return first_failure_;
 }
 
 Status Producer::Send(const std::string& topic, int32_t partition, const format::Record& r,

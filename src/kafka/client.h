@@ -42,6 +42,7 @@ struct TopicPartitionOffset {
   std::string topic;
   int32_t partition = 0;
   int64_t offset = 0;
+  std::string metadata;  // the commit's metadata string
   bool operator==(const TopicPartitionOffset&) const = default;
 };
 
@@ -147,8 +148,17 @@ class Consumer : public Client {
 
 class Producer : public Client {
  public:
-  // Idempotent (acks=all, ordered, no duplicates on retry).
-  static Result<std::unique_ptr<Producer>> Connect(const KafkaConfig& config);
+  // Idempotent (acks=all, ordered, no duplicates on retry). With a
+  // transactional id, records become visible only through CommitTransaction,
+  // and a new producer with the same id fences and aborts an older one's open
+  // transaction (InitTransactions).
+  static Result<std::unique_ptr<Producer>> Connect(const KafkaConfig& config, const std::string& transactional_id = "");
+
+  Status InitTransactions();
+  Status BeginTransaction();
+  // Commits the open transaction together with `offsets` committed for
+  // `group`: data and progress become visible atomically.
+  Status CommitTransaction(const std::string& group, const std::vector<TopicPartitionOffset>& offsets);
 
   // Where a delivered record landed, with the tag given to Send().
   struct Delivery {

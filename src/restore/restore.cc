@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -179,9 +180,137 @@ class RestoreRun {
   std::map<std::string, std::map<std::string, std::string>> deferred_configs_;
   std::vector<TopicPlan> plans_;
   std::vector<Lane> lanes_;
+  // Reads the progress a crashed run of this restore committed; returns
+  // whether there is any (stale progress, for target topics that no longer
+  // exist or are empty, is ignored).
+  Result<bool> LoadProgress(const std::string& group, const kafka::ClusterInfo& cluster, std::vector<int64_t>* next);
+  // The committed progress of every lane, as offsets of the progress group.
+  std::vector<kafka::TopicPartitionOffset> ProgressOffsets(const std::vector<int64_t>& next) const;
+  // The offset map of the committed part of a resumed restore.
+  Status LoadOffsetMapSoFar(storage::ObjectStore& store, const std::string& backup_id, const std::string& restore_id,
+                            const std::vector<int64_t>& next);
+
   std::unique_ptr<kafka::Consumer> target_reader_;
   std::map<std::pair<std::string, int32_t>, format::PartitionOffsetMap> header_maps_;
+  bool resuming_ = false;
+  // The sequence number of the last offset-map part whose transaction
+  // committed; later parts belong to transactions that were aborted.
+  uint64_t committed_part_ = 0;
 };
+
+// A transaction holds at most this much (and restore.transaction_max_records).
+constexpr uint64_t kTransactionBytes = 16 << 20;
+constexpr std::string_view kProgressTag = "kafka-backup-progress-v1";
+
+// Progress of lane (topic T, source partition p) is kept on target partition
+// T[p % partitions]; the commit's metadata lists "p=next" of every lane kept there.
+std::pair<std::string, int32_t> ProgressSlot(const TopicPlan& plan, int32_t source_partition) {
+  return {plan.target, source_partition % plan.target_partitions};
+}
+
+std::vector<kafka::TopicPartitionOffset> RestoreRun::ProgressOffsets(const std::vector<int64_t>& next) const {
+  std::map<std::pair<std::string, int32_t>, std::string> slots;
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    auto slot = ProgressSlot(plans_[lanes_[i].plan], lanes_[i].partition->partition);
+    std::string& meta = slots[slot];
+    if (meta.empty()) meta = fmt::format("{} part={}", kProgressTag, committed_part_);
+    meta += fmt::format(" {}={}", lanes_[i].partition->partition, next[i]);
+  }
+  std::vector<kafka::TopicPartitionOffset> out;
+  for (auto& [slot, meta] : slots) out.push_back({slot.first, slot.second, 0, std::move(meta)});
+  return out;
+}
+
+Result<bool> RestoreRun::LoadProgress(const std::string& group, const kafka::ClusterInfo& cluster,
+                                      std::vector<int64_t>* next) {
+  KB_ASSIGN_OR_RETURN(auto committed, admin_->GroupOffsets(group));
+  std::map<std::pair<std::string, int32_t>, int64_t> found;  // (target topic, source partition) -> next
+  for (const auto& c : committed) {
+    spdlog::debug("restore progress {}[{}]: '{}'", c.topic, c.partition, c.metadata);
+    if (!c.metadata.starts_with(kProgressTag)) continue;
+    std::istringstream in(c.metadata.substr(kProgressTag.size()));
+    for (std::string item; in >> item;) {
+      auto eq = item.find('=');
+      if (eq == std::string::npos) continue;
+      if (item.starts_with("part=")) {
+        committed_part_ = std::max<uint64_t>(committed_part_, std::stoull(item.substr(eq + 1)));
+        continue;
+      }
+      found[{c.topic, std::stoi(item.substr(0, eq))}] = std::stoll(item.substr(eq + 1));
+    }
+  }
+  if (found.empty()) return false;
+  std::vector<int64_t> resumed = *next;
+  bool any = false;
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    const TopicPlan& plan = plans_[lanes_[i].plan];
+    auto it = found.find({plan.target, lanes_[i].partition->partition});
+    if (it == found.end()) continue;
+    if (!cluster.Find(plan.target)) return false;  // the target topic was deleted: start afresh
+    if (it->second > resumed[i]) {
+      resumed[i] = it->second;
+      any = true;
+    }
+  }
+  if (any) {
+    // Data said to be restored must be there; an emptied topic means the
+    // user wants a fresh restore.
+    for (const auto& plan : plans_) {
+      bool has_data = false;
+      for (int32_t p = 0; p < plan.target_partitions && !has_data; ++p) {
+        KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(plan.target, p));
+        has_data = w.high > w.low;
+      }
+      if (!has_data && cluster.Find(plan.target)) {
+        bool claimed = false;
+        for (size_t i = 0; i < lanes_.size(); ++i) {
+          if (&plans_[lanes_[i].plan] == &plan && resumed[i] > lanes_[i].partition->start_offset) claimed = true;
+        }
+        if (claimed) return false;
+      }
+    }
+  }
+  *next = resumed;
+  return any;
+}
+
+Status RestoreRun::LoadOffsetMapSoFar(storage::ObjectStore& store, const std::string& backup_id,
+                                      const std::string& restore_id, const std::vector<int64_t>& next) {
+  std::vector<std::string> keys;
+  KB_ASSIGN_OR_RETURN(auto parts,
+                      storage::ListAll(store, storage::layout::OffsetMapPartsPrefix(backup_id, restore_id)));
+  std::string prefix = storage::layout::OffsetMapPartsPrefix(backup_id, restore_id);
+  for (const auto& p : parts) {
+    uint64_t sequence = std::stoull(p.key.substr(prefix.size()));
+    if (sequence > committed_part_) {
+      KB_RETURN_IF_ERROR(store.Delete(p.key));  // its transaction was aborted
+    } else {
+      keys.push_back(p.key);
+    }
+  }
+  std::string final_key = storage::layout::OffsetMapKey(backup_id, restore_id);
+  if (store.Head(final_key).ok()) keys.push_back(final_key);
+  for (const auto& key : keys) {
+    KB_ASSIGN_OR_RETURN(std::string text, store.Get(key));
+    auto part = format::ParseOffsetMap(text);
+    if (!part.ok()) return part.status().WithContext(key);
+    for (const auto& t : part->topics) {
+      for (const auto& p : t.partitions) {
+        for (auto& lane : lanes_) {
+          if (plans_[lane.plan].source->name == t.source_topic && lane.partition->partition == p.source_partition) {
+            lane.map.runs.insert(lane.map.runs.end(), p.runs.begin(), p.runs.end());
+          }
+        }
+      }
+    }
+  }
+  // Parts of transactions that never committed describe records that were
+  // aborted (and are sent again): drop them, and any overlap.
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    lanes_[i].map.runs = format::MergeRuns(format::TrimRuns(std::move(lanes_[i].map.runs), next[i]));
+  }
+  return Status::Ok();
+}
 
 Status RestoreRun::PrepareTopic(const TopicPlan& plan, const kafka::ClusterInfo& cluster, RestoreTopicReport* out) {
   const format::TopicManifest& t = *plan.source;
@@ -199,7 +328,7 @@ Status RestoreRun::PrepareTopic(const TopicPlan& plan, const kafka::ClusterInfo&
           plan.target, existing->partition_count, plan.target_partitions - 1, t.name, t.partition_count,
           plan.partition_mapping.empty() ? "" : ", with restore.partition_mapping"));
     }
-    if (config_.restore.on_existing_data != "append") {
+    if (config_.restore.on_existing_data != "append" && !resuming_) {
       for (int32_t p = 0; p < existing->partition_count; ++p) {
         KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(plan.target, p));
         if (w.high > w.low) {
@@ -408,8 +537,6 @@ Result<RestoreReport> RestoreRun::Run() {
         fmt::format("{}: no target cluster: set target.bootstrap_servers", config_.source_file));
   }
   KB_RETURN_IF_ERROR(CheckGroupOptions(rc, config_.source_file));
-  std::string restore_id = rc.restore_id.empty() ? "restore-" + ProcessTimestamp() : rc.restore_id;
-  KB_RETURN_IF_ERROR(storage::layout::ValidateBackupId(restore_id).WithContext("restore.restore_id"));
   KB_ASSIGN_OR_RETURN(auto store, storage::OpenStore(config_.storage.Url()));
   catalog::Catalog cat(*store);
   KB_ASSIGN_OR_RETURN(std::string backup_id, cat.Resolve(config_.backup_id.empty() ? "latest" : config_.backup_id));
@@ -438,7 +565,6 @@ Result<RestoreReport> RestoreRun::Run() {
 
   RestoreReport report;
   report.backup_id = backup_id;
-  report.restore_id = restore_id;
   report.dry_run = rc.dry_run;
   report.group_strategy = rc.consumer_group_strategy;
   catalog::RecordFilter filter;
@@ -448,6 +574,30 @@ Result<RestoreReport> RestoreRun::Run() {
 
   KB_ASSIGN_OR_RETURN(admin_, kafka::Admin::Connect(config_.target));
   KB_ASSIGN_OR_RETURN(kafka::ClusterInfo cluster, admin_->Describe());
+  // The same restore (same backup, same target cluster, same restore_id) rerun
+  // after a crash resumes; see docs/restore.md.
+  std::string restore_id = rc.restore_id.empty() ? "to-" + cluster.cluster_id : rc.restore_id;
+  KB_RETURN_IF_ERROR(storage::layout::ValidateBackupId(restore_id).WithContext("restore.restore_id"));
+  report.restore_id = restore_id;
+  const std::string txn_id = fmt::format("kafka-backup-restore.{}.{}", backup_id, restore_id);
+  std::vector<int64_t> next(lanes_.size());  // per lane: source offsets below are restored
+  for (size_t i = 0; i < lanes_.size(); ++i) next[i] = lanes_[i].partition->start_offset;
+  if (!report.dry_run) {
+    KB_ASSIGN_OR_RETURN(bool resumed, LoadProgress(txn_id, cluster, &next));
+    resuming_ = resumed;
+    if (!resuming_) {
+      // A fresh start: what an earlier restore under this id left is stale.
+      committed_part_ = 0;
+      KB_ASSIGN_OR_RETURN(auto stale,
+                          storage::ListAll(*store, storage::layout::OffsetMapPartsPrefix(backup_id, restore_id)));
+      for (const auto& o : stale) KB_RETURN_IF_ERROR(store->Delete(o.key));
+    } else {
+      KB_RETURN_IF_ERROR(LoadOffsetMapSoFar(*store, backup_id, restore_id, next));
+      size_t done = 0;
+      for (size_t i = 0; i < lanes_.size(); ++i) done += next[i] >= lanes_[i].partition->end_offset ? 1 : 0;
+      spdlog::info("resuming restore {}: {} of {} partitions complete", restore_id, done, lanes_.size());
+    }
+  }
   if (rc.reset_consumer_offsets) KB_RETURN_IF_ERROR(CheckGroupsInactive(groups));
   uint64_t total = 0;
   for (const auto& plan : plans_) {
@@ -462,24 +612,69 @@ Result<RestoreReport> RestoreRun::Run() {
   spdlog::info("restore {} as {}{}: {} topics, up to {} records into {}", backup_id, restore_id,
                report.dry_run ? " (dry run)" : "", plans_.size(), total, admin_->bootstrap());
 
-  // Phase 1: the data.
+  // Phase 1: the data, in transactions that also commit the restore's
+  // progress (the next source offset of every partition) as offsets of a group
+  // named after the restore: data and progress become visible together, so a
+  // rerun after a crash starts exactly where the last committed transaction
+  // ended. Each transaction's part of the offset map is stored before it
+  // commits; parts of transactions that did not commit are trimmed on resume.
   std::unique_ptr<kafka::Producer> producer;
   if (!report.dry_run) {
-    KB_ASSIGN_OR_RETURN(producer, kafka::Producer::Connect(config_.target));
+    KB_ASSIGN_OR_RETURN(producer, kafka::Producer::Connect(config_.target, txn_id));
     producer->OnDelivered([this](const kafka::Producer::Delivery& d) {
       lanes_[d.tag].delivered.push_back({d.source_offset, d.partition, d.offset});
     });
+    KB_RETURN_IF_ERROR(producer->InitTransactions());
+    KB_RETURN_IF_ERROR(producer->BeginTransaction());
   }
   Progress progress("restore", total, options_.show_progress);
   catalog::ReadStats stats;
   std::vector<format::RecordHeader> extra;
+  uint64_t batch_records = 0;
+  uint64_t batch_bytes = 0;
+  uint64_t part_sequence = NowMs() * 1000;  // unique across runs, ordered
+  auto commit = [&](bool last) -> Status {
+    KB_RETURN_IF_ERROR(producer->Flush(300 * 1000).WithContext("restore did not complete"));
+    format::OffsetMap part;
+    part.restore_id = restore_id;
+    part.backup_id = backup_id;
+    part.target_cluster_id = cluster.cluster_id;
+    part.created_at_ms = NowMs();
+    format::TopicOffsetMap* topic = nullptr;
+    for (auto& lane : lanes_) {
+      if (lane.delivered.empty()) continue;
+      std::vector<format::OffsetRun> runs = format::BuildRuns(std::move(lane.delivered));
+      lane.delivered = {};
+      lane.map.runs.insert(lane.map.runs.end(), runs.begin(), runs.end());
+      const TopicPlan& plan = plans_[lane.plan];
+      if (!topic || topic->source_topic != plan.source->name) {
+        part.topics.push_back({plan.source->name, plan.target, {}});
+        topic = &part.topics.back();
+      }
+      topic->partitions.push_back({lane.partition->partition, std::move(runs)});
+    }
+    if (!part.topics.empty()) {
+      uint64_t sequence = part_sequence++;
+      KB_RETURN_IF_ERROR(store->Put(storage::layout::OffsetMapPartKey(backup_id, restore_id, sequence),
+                                    format::SerializeOffsetMap(part)));
+      committed_part_ = sequence;  // committed with the transaction below, or discarded on resume
+    }
+    KB_RETURN_IF_ERROR(producer->CommitTransaction(txn_id, ProgressOffsets(next)));
+    batch_records = 0;
+    batch_bytes = 0;
+    if (!last) KB_RETURN_IF_ERROR(producer->BeginTransaction());
+    return Status::Ok();
+  };
   for (size_t li = 0; li < lanes_.size(); ++li) {
     const Lane& lane = lanes_[li];
     const TopicPlan& plan = plans_[lane.plan];
     RestoreTopicReport& tr = report.topics[lane.plan];
+    catalog::RecordFilter lane_filter = filter;
+    if (next[li] > lane.partition->start_offset) lane_filter.min_offset = next[li];
     for (const auto& seg : lane.partition->segments) {
+      if (seg.last_offset < next[li]) continue;
       Status s = catalog::ReadSegment(
-          *store, seg, filter,
+          *store, seg, lane_filter,
           [&](format::Record&& r) -> Status {
             tr.records++;
             tr.bytes += r.PayloadBytes();
@@ -496,23 +691,26 @@ Result<RestoreReport> RestoreRun::Run() {
               extra.push_back({kHeaderOriginalTimestamp, std::to_string(r.timestamp)});
               extra.push_back({kHeaderSourceCluster, manifest.source_cluster_id});
             }
-            return producer->Send(plan.target, plan.TargetPartition(*lane.partition, r), r, extra, li);
+            batch_bytes += r.PayloadBytes();
+            KB_RETURN_IF_ERROR(producer->Send(plan.target, plan.TargetPartition(*lane.partition, r), r, extra, li));
+            next[li] = r.offset + 1;
+            if (++batch_records >= rc.transaction_max_records || batch_bytes >= kTransactionBytes) return commit(false);
+            return Status::Ok();
           },
           &stats);
       KB_RETURN_IF_ERROR(s);
     }
+    next[li] = std::max(next[li], lane.partition->end_offset);
   }
-  if (producer) {
-    Status s = producer->Flush(300 * 1000);
-    if (!s.ok()) return s.WithContext("restore did not complete");
-  }
+  if (producer) KB_RETURN_IF_ERROR(commit(true));
   progress.Finish();
   for (const auto& [topic, configs] : deferred_configs_) {
     KB_RETURN_IF_ERROR(admin_->SetTopicConfigs(topic, configs));
   }
   report.bytes_fetched = stats.bytes_fetched;
 
-  // Phase 2: the offset map, from the delivery reports.
+  // Phase 2: the offset map, from the delivery reports of every committed
+  // transaction (this run's and, when resuming, earlier runs').
   if (!report.dry_run) {
     format::OffsetMap map;
     map.restore_id = restore_id;
@@ -526,8 +724,7 @@ Result<RestoreReport> RestoreRun::Run() {
       for (auto& lane : lanes_) {
         if (lane.plan != pi) continue;
         lane.map.source_partition = lane.partition->partition;
-        lane.map.runs = format::BuildRuns(std::move(lane.delivered));
-        lane.delivered = {};
+        lane.map.runs = format::MergeRuns(std::move(lane.map.runs));
         t.partitions.push_back(lane.map);
       }
       map.topics.push_back(std::move(t));
@@ -535,6 +732,10 @@ Result<RestoreReport> RestoreRun::Run() {
     report.offset_map_key = storage::layout::OffsetMapKey(backup_id, restore_id);
     Status s = store->Put(report.offset_map_key, format::SerializeOffsetMap(map));
     if (!s.ok()) return s.WithContext("the data is restored, but the offset map could not be stored");
+    // The parts are folded into the map now.
+    KB_ASSIGN_OR_RETURN(auto parts,
+                        storage::ListAll(*store, storage::layout::OffsetMapPartsPrefix(backup_id, restore_id)));
+    for (const auto& part : parts) KB_RETURN_IF_ERROR(store->Delete(part.key));
   }
 
   // Phase 3: consumer group positions.
@@ -545,7 +746,7 @@ Result<RestoreReport> RestoreRun::Run() {
       for (const auto* g : groups) {
         std::vector<kafka::TopicPartitionOffset> offsets;
         for (const auto& p : report.group_positions) {
-          if (p.group_id == g->group_id) offsets.push_back({p.topic, p.partition, p.offset});
+          if (p.group_id == g->group_id) offsets.push_back({p.topic, p.partition, p.offset, ""});
         }
         KB_RETURN_IF_ERROR(admin_->CommitGroupOffsets(g->group_id, offsets));
       }

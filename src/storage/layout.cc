@@ -24,6 +24,14 @@ std::string OffsetMapKey(std::string_view backup_id, std::string_view restore_id
   return fmt::format("restores/{}/{}/offset-map.json", backup_id, restore_id);
 }
 
+std::string OffsetMapPartsPrefix(std::string_view backup_id, std::string_view restore_id) {
+  return fmt::format("restores/{}/{}/parts/", backup_id, restore_id);
+}
+
+std::string OffsetMapPartKey(std::string_view backup_id, std::string_view restore_id, uint64_t sequence) {
+  return fmt::format("restores/{}/{}/parts/{:010}.json", backup_id, restore_id, sequence);
+}
+
 std::optional<std::string> BackupIdFromManifestKey(std::string_view key) {
   if (!key.starts_with(kManifestPrefix) || !key.ends_with(kManifestSuffix)) return std::nullopt;
   key.remove_prefix(kManifestPrefix.size());

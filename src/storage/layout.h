@@ -25,6 +25,11 @@ std::string RestorePrefix(std::string_view backup_id);
 // "restores/production-20261125T105538Z/dr-20261125T120000Z/offset-map.json"
 std::string OffsetMapKey(std::string_view backup_id, std::string_view restore_id);
 
+// "restores/<backup_id>/<restore_id>/parts/" — offset-map parts of transactions in progress.
+std::string OffsetMapPartsPrefix(std::string_view backup_id, std::string_view restore_id);
+// "restores/<backup_id>/<restore_id>/parts/0000000042.json"
+std::string OffsetMapPartKey(std::string_view backup_id, std::string_view restore_id, uint64_t sequence);
+
 // The backup id of a manifest key, or nullopt if the key is not one.
 std::optional<std::string> BackupIdFromManifestKey(std::string_view key);
 
