@@ -93,6 +93,11 @@ struct RestoreConfig {
   std::map<std::string, int32_t> repartitioning;  // target partition count; keyed records go where Java's
                                                   // default partitioner puts them (murmur2)
   bool dry_run = false;
+  // Topic configs set on created topics over the recorded ones: {topic: {key: value}}.
+  std::map<std::string, std::map<std::string, std::string>> topic_configs;
+  // Throttles (0: unlimited).
+  uint64_t max_records_per_sec = 0;
+  uint64_t max_bytes_per_sec = 0;
   // Records per transaction: the most a crash makes the rerun send again.
   uint64_t transaction_max_records = 20000;
 };

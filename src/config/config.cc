@@ -340,7 +340,7 @@ void ReadBackup(MapReader& r, BackupConfig* b) {
   r.CheckNoUnknownKeys();
 }
 
-void ReadRestore(MapReader& r, RestoreConfig* o) {
+void ReadRestore(MapReader& r, RestoreConfig* o, const std::string& file) {
   if (auto v = r.StringList("topics")) o->topics = *v;
   if (auto v = r.Int("time_window_start", 0, INT64_MAX)) o->time_window_start = *v;
   if (auto v = r.Int("time_window_end", 0, INT64_MAX)) o->time_window_end = *v;
@@ -369,6 +369,19 @@ void ReadRestore(MapReader& r, RestoreConfig* o) {
   if (auto v = r.IntMapMap("partition_mapping")) o->partition_mapping = *v;
   if (auto v = r.IntMap("repartitioning", 1, 1 << 20)) o->repartitioning = *v;
   if (auto v = r.Bool("dry_run")) o->dry_run = *v;
+  if (auto v = r.Int("max_records_per_sec", 0, INT64_MAX)) o->max_records_per_sec = static_cast<uint64_t>(*v);
+  if (auto v = r.Int("max_bytes_per_sec", 0, INT64_MAX)) o->max_bytes_per_sec = static_cast<uint64_t>(*v);
+  if (auto n = r.Get("topic_configs"); n && !n.IsNull()) {
+    if (!n.IsMap()) r.FailKey(n, "topic_configs", "expected a map of topic: {config: value}");
+    for (const auto& kv : n) {
+      std::string topic = kv.first.as<std::string>();
+      MapReader inner(kv.second, r.Join("topic_configs." + topic), file);
+      for (const auto& c : kv.second) {
+        std::string key = c.first.as<std::string>();
+        if (auto v = inner.String(key)) o->topic_configs[topic][key] = *v;
+      }
+    }
+  }
   if (auto v = r.Int("transaction_max_records", 1, 10000000)) o->transaction_max_records = static_cast<uint64_t>(*v);
   r.CheckNoUnknownKeys();
   if (o->time_window_start && o->time_window_end && *o->time_window_end < *o->time_window_start) {
@@ -434,7 +447,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& name) {
     }
     if (auto m = top.Map("storage")) ReadStorage(*m, &c.storage);
     if (auto m = top.Map("backup")) ReadBackup(*m, &c.backup);
-    if (auto m = top.Map("restore")) ReadRestore(*m, &c.restore);
+    if (auto m = top.Map("restore")) ReadRestore(*m, &c.restore, name);
     top.CheckNoUnknownKeys();
   } catch (const ConfigError& e) {
     return Status::InvalidArgument(e.message);

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -142,6 +143,30 @@ Result<TopicPlan> PlanTopic(const format::TopicManifest& t, const RestoreConfig&
   }
   return plan;
 }
+
+// Keeps a rate at or below records/s and bytes/s (0: no limit), sleeping as needed.
+class Throttle {
+ public:
+  Throttle(uint64_t records_per_sec, uint64_t bytes_per_sec)
+      : records_per_sec_(records_per_sec), bytes_per_sec_(bytes_per_sec), start_(Clock::now()) {}
+
+  void Wait(uint64_t records, uint64_t bytes) {
+    records_ += records;
+    bytes_ += bytes;
+    double due = 0;  // seconds since start by which this much may have been sent
+    if (records_per_sec_ > 0) due = std::max(due, static_cast<double>(records_) / records_per_sec_);
+    if (bytes_per_sec_ > 0) due = std::max(due, static_cast<double>(bytes_) / bytes_per_sec_);
+    double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    if (due > elapsed) std::this_thread::sleep_for(std::chrono::duration<double>(due - elapsed));
+  }
+
+ private:
+  uint64_t records_per_sec_;
+  uint64_t bytes_per_sec_;
+  Clock::time_point start_;
+  uint64_t records_ = 0;
+  uint64_t bytes_ = 0;
+};
 
 // One source partition being restored: the unit the offset map is kept for.
 struct Lane {
@@ -353,6 +378,9 @@ Status RestoreRun::PrepareTopic(const TopicPlan& plan, const kafka::ClusterInfo&
   int32_t rf = config_.restore.default_replication_factor.value_or(
       std::min<int32_t>(std::max(t.replication_factor, 1), std::max(cluster.broker_count, 1)));
   std::map<std::string, std::string> configs = t.configs;
+  if (auto o = config_.restore.topic_configs.find(t.name); o != config_.restore.topic_configs.end()) {
+    for (const auto& [k, v] : o->second) configs[k] = v;
+  }
   // The broker overwrites timestamps on LogAppendTime topics; create with
   // CreateTime so the recorded timestamps survive, then set the recorded type.
   auto ts_type = configs.find(kTimestampTypeConfig);
@@ -545,6 +573,7 @@ Result<RestoreReport> RestoreRun::Run() {
   KB_RETURN_IF_ERROR(CheckTopicKeys(rc.source_partitions, "source_partitions", manifest));
   KB_RETURN_IF_ERROR(CheckTopicKeys(rc.partition_mapping, "partition_mapping", manifest));
   KB_RETURN_IF_ERROR(CheckTopicKeys(rc.repartitioning, "repartitioning", manifest));
+  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.topic_configs, "topic_configs", manifest));
   KB_ASSIGN_OR_RETURN(auto topics, SelectTopics(manifest, rc.topics));
   std::map<std::string, std::string> target_owner;
   for (const auto* t : topics) {
@@ -575,7 +604,7 @@ Result<RestoreReport> RestoreRun::Run() {
   KB_ASSIGN_OR_RETURN(admin_, kafka::Admin::Connect(config_.target));
   KB_ASSIGN_OR_RETURN(kafka::ClusterInfo cluster, admin_->Describe());
   // The same restore (same backup, same target cluster, same restore_id) rerun
-  // after a crash resumes; see docs/restore.md.
+  // after a crash resumes; see docs/config.md, "Exactly once".
   std::string restore_id = rc.restore_id.empty() ? "to-" + cluster.cluster_id : rc.restore_id;
   KB_RETURN_IF_ERROR(storage::layout::ValidateBackupId(restore_id).WithContext("restore.restore_id"));
   report.restore_id = restore_id;
@@ -630,6 +659,7 @@ Result<RestoreReport> RestoreRun::Run() {
   Progress progress("restore", total, options_.show_progress);
   catalog::ReadStats stats;
   std::vector<format::RecordHeader> extra;
+  Throttle throttle(rc.max_records_per_sec, rc.max_bytes_per_sec);
   uint64_t batch_records = 0;
   uint64_t batch_bytes = 0;
   uint64_t part_sequence = NowMs() * 1000;  // unique across runs, ordered
@@ -692,6 +722,7 @@ Result<RestoreReport> RestoreRun::Run() {
               extra.push_back({kHeaderSourceCluster, manifest.source_cluster_id});
             }
             batch_bytes += r.PayloadBytes();
+            throttle.Wait(1, r.PayloadBytes());
             KB_RETURN_IF_ERROR(producer->Send(plan.target, plan.TargetPartition(*lane.partition, r), r, extra, li));
             next[li] = r.offset + 1;
             if (++batch_records >= rc.transaction_max_records || batch_bytes >= kTransactionBytes) return commit(false);

@@ -116,3 +116,42 @@ TEST(ConfigTest, InvalidYamlReportsLine) {
 
 }  // namespace
 }  // namespace kafka_backup
+
+namespace kafka_backup {
+namespace {
+
+TEST(ConfigTest, RestoreMappingsParse) {
+  auto c = ParseConfig(R"(mode: restore
+restore:
+  topic_mapping: {orders: orders-dr}
+  source_partitions: {orders: [0, 2]}
+  partition_mapping: {orders: {0: 1, 2: 0}}
+  repartitioning: {events: 6}
+  topic_configs: {orders: {min.insync.replicas: "1"}}
+  consumer_group_strategy: exact
+  max_records_per_sec: 1000
+)",
+                       "r.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->restore.topic_mapping.at("orders"), "orders-dr");
+  EXPECT_EQ(c->restore.source_partitions.at("orders"), (std::vector<int32_t>{0, 2}));
+  EXPECT_EQ(c->restore.partition_mapping.at("orders").at(2), 0);
+  EXPECT_EQ(c->restore.repartitioning.at("events"), 6);
+  EXPECT_EQ(c->restore.topic_configs.at("orders").at("min.insync.replicas"), "1");
+  EXPECT_EQ(c->restore.max_records_per_sec, 1000u);
+}
+
+TEST(ConfigTest, UnknownGroupStrategyListsTheKnownOnes) {
+  auto c = ParseConfig("restore:\n  consumer_group_strategy: offsets\n", "r.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("header-based"), std::string::npos);
+}
+
+TEST(ConfigTest, PartitionMappingNeedsNumbers) {
+  auto c = ParseConfig("restore:\n  partition_mapping: {orders: {zero: 1}}\n", "r.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("expected an integer"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kafka_backup
