@@ -67,6 +67,34 @@ Result<std::string> Catalog::Resolve(const std::string& id_or_latest) {
   return newest->backup_id;
 }
 
+Result<format::OffsetMap> LoadOffsetMap(storage::ObjectStore& store, const std::string& backup_id,
+                                        const std::string& restore_id) {
+  if (!restore_id.empty()) {
+    auto text = store.Get(storage::layout::OffsetMapKey(backup_id, restore_id));
+    if (!text.ok()) {
+      if (text.status().code() == Status::Code::kNotFound) {
+        return Status::NotFound(
+            fmt::format("no restore '{}' of backup '{}' in {}", restore_id, backup_id, store.Url()));
+      }
+      return text.status();
+    }
+    return format::ParseOffsetMap(*text);
+  }
+  KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(store, storage::layout::RestorePrefix(backup_id)));
+  std::optional<format::OffsetMap> newest;
+  for (const auto& o : objects) {
+    if (!o.key.ends_with("/offset-map.json")) continue;
+    KB_ASSIGN_OR_RETURN(std::string text, store.Get(o.key));
+    KB_ASSIGN_OR_RETURN(format::OffsetMap m, format::ParseOffsetMap(text));
+    if (!newest || m.created_at_ms > newest->created_at_ms) newest = std::move(m);
+  }
+  if (!newest) {
+    return Status::NotFound(
+        fmt::format("backup '{}' in {} has not been restored yet: no offset map", backup_id, store.Url()));
+  }
+  return std::move(*newest);
+}
+
 bool RecordFilter::BlockMayMatch(const format::BlockInfo& b) const {
   if (min_offset && b.last_offset < *min_offset) return false;
   if (max_offset && b.first_offset > *max_offset) return false;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "format/manifest.h"
+#include "format/offset_map.h"
 #include "format/segment.h"
 #include "kafka_backup/status.h"
 #include "storage/object_store.h"
@@ -32,6 +33,11 @@ class Catalog {
  private:
   storage::ObjectStore& store_;
 };
+
+// The offset map of restore `restore_id` of a backup; with an empty id, the
+// newest restore of it. NotFound says the backup was not restored yet.
+Result<format::OffsetMap> LoadOffsetMap(storage::ObjectStore& store, const std::string& backup_id,
+                                        const std::string& restore_id);
 
 // Which records to read from a segment. Bounds are inclusive.
 struct RecordFilter {

@@ -10,39 +10,6 @@
 #include "storage/object_store.h"
 
 namespace kafka_backup::cli {
-namespace {
-
-// The newest restore of the backup, by the offset map's creation time.
-Result<format::OffsetMap> LoadOffsetMap(storage::ObjectStore& store, const std::string& backup_id,
-                                        const std::string& restore_id) {
-  if (!restore_id.empty()) {
-    auto text = store.Get(storage::layout::OffsetMapKey(backup_id, restore_id));
-    if (!text.ok()) {
-      if (text.status().code() == Status::Code::kNotFound) {
-        return Status::NotFound(
-            fmt::format("no restore '{}' of backup '{}' in {}", restore_id, backup_id, store.Url()));
-      }
-      return text.status();
-    }
-    return format::ParseOffsetMap(*text);
-  }
-  KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(store, storage::layout::RestorePrefix(backup_id)));
-  std::optional<format::OffsetMap> newest;
-  for (const auto& o : objects) {
-    if (!o.key.ends_with("/offset-map.json")) continue;
-    KB_ASSIGN_OR_RETURN(std::string text, store.Get(o.key));
-    KB_ASSIGN_OR_RETURN(format::OffsetMap m, format::ParseOffsetMap(text));
-    if (!newest || m.created_at_ms > newest->created_at_ms) newest = std::move(m);
-  }
-  if (!newest) {
-    return Status::NotFound(
-        fmt::format("backup '{}' in {} has not been restored yet: no offset map", backup_id, store.Url()));
-  }
-  return std::move(*newest);
-}
-
-}  // namespace
-
 void AddShowOffsetMappingCommand(CLI::App& app, Action* action) {
   auto flags = std::make_shared<StorageFlags>();
   auto restore_id = std::make_shared<std::string>();
@@ -66,7 +33,7 @@ void AddShowOffsetMappingCommand(CLI::App& app, Action* action) {
       catalog::Catalog cat(**store);
       auto id = cat.Resolve(flags->backup_id);
       if (!id.ok()) return Fail(id.status());
-      auto map = LoadOffsetMap(**store, *id, *restore_id);
+      auto map = catalog::LoadOffsetMap(**store, *id, *restore_id);
       if (!map.ok()) return Fail(map.status());
       if (flags->format == "json") {
         fmt::print("{}", format::SerializeOffsetMap(*map));

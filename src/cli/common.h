@@ -55,6 +55,7 @@ void AddBackupCommand(CLI::App& app, Action* action);
 void AddThreePhaseRestoreCommand(CLI::App& app, Action* action);
 void AddValidateRestoreCommand(CLI::App& app, Action* action);
 void AddShowOffsetMappingCommand(CLI::App& app, Action* action);
+void AddOffsetCommands(CLI::App& app, Action* action);
 void AddRestoreCommand(CLI::App& app, Action* action);
 void AddListCommand(CLI::App& app, Action* action);
 void AddDescribeCommand(CLI::App& app, Action* action);

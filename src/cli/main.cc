@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   AddValidateRestoreCommand(app, &action);
   AddThreePhaseRestoreCommand(app, &action);
   AddShowOffsetMappingCommand(app, &action);
+  AddOffsetCommands(app, &action);
 
   try {
     app.parse(argc, argv);

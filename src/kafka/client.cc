@@ -459,6 +459,28 @@ Status Admin::CommitGroupOffsets(const std::string& group, const std::vector<Top
   return Status::Ok();
 }
 
+Status Admin::DeleteGroupOffsets(const std::string& group, const std::vector<TopicPartitionOffset>& partitions) {
+  if (partitions.empty()) return Status::Ok();
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const auto& o : partitions) rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition);
+  rd_kafka_DeleteConsumerGroupOffsets_t* req = rd_kafka_DeleteConsumerGroupOffsets_new(group.c_str(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_DELETECONSUMERGROUPOFFSETS, timeout_ms_);
+  rd_kafka_DeleteConsumerGroupOffsets(rk_, &req, 1, call.options, call.queue);
+  rd_kafka_DeleteConsumerGroupOffsets_destroy(req);
+  std::string what = fmt::format("cannot delete offsets of consumer group '{}'", group);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+  size_t count = 0;
+  const rd_kafka_group_result_t** results = rd_kafka_DeleteConsumerGroupOffsets_result_groups(
+      rd_kafka_event_DeleteConsumerGroupOffsets_result(call.event), &count);
+  for (size_t i = 0; i < count; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(results[i])) {
+      return ErrorStatus(rd_kafka_error_code(e), fmt::format("{}: {}", what, rd_kafka_error_string(e)));
+    }
+  }
+  return Status::Ok();
+}
+
 // ---- Consumer ----------------------------------------------------------------
 
 Result<std::unique_ptr<Consumer>> Consumer::Connect(const KafkaConfig& config) {

@@ -112,6 +112,8 @@ class Admin : public Client {
   Result<GroupInfo> DescribeGroup(const std::string& group);
   // Commits offsets for a group with no active members (the broker refuses otherwise).
   Status CommitGroupOffsets(const std::string& group, const std::vector<TopicPartitionOffset>& offsets);
+  // Removes the group's committed offsets for these partitions (offset field ignored).
+  Status DeleteGroupOffsets(const std::string& group, const std::vector<TopicPartitionOffset>& partitions);
 };
 
 // What the consumer yields: a record of a partition, or the end of a partition
