@@ -27,14 +27,10 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
   AddFormatFlag(cmd, &flags->format);
   cmd->callback([action, flags] {
     *action = [flags] {
-      auto url = StorageUrl(*flags);
-      if (!url.ok()) return Fail(url.status());
-      auto store = storage::OpenStore(*url);
-      if (!store.ok()) return Fail(store.status());
-      catalog::Catalog cat(**store);
-      auto id = cat.Resolve(flags->backup_id);
-      if (!id.ok()) return Fail(id.status());
-      auto m = cat.LoadManifest(*id);
+      auto opened = OpenBackup(*flags);
+      if (!opened.ok()) return Fail(opened.status());
+      catalog::Catalog cat(*opened->store);
+      auto m = cat.LoadManifest(opened->backup_id);
       if (!m.ok()) return Fail(m.status());
       if (flags->format == "json") {
         nlohmann::json topics = nlohmann::json::array();

@@ -18,9 +18,7 @@ void AddListCommand(CLI::App& app, Action* action) {
   AddFormatFlag(cmd, &flags->format);
   cmd->callback([action, flags] {
     *action = [flags] {
-      auto url = StorageUrl(*flags);
-      if (!url.ok()) return Fail(url.status());
-      auto store = storage::OpenStore(*url);
+      auto store = OpenStorage(*flags);
       if (!store.ok()) return Fail(store.status());
       catalog::Catalog cat(**store);
       auto all = cat.LoadAll();

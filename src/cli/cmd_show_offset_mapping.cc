@@ -26,14 +26,9 @@ void AddShowOffsetMappingCommand(CLI::App& app, Action* action) {
       ->capture_default_str();
   cmd->callback([action, flags, restore_id] {
     *action = [flags, restore_id] {
-      auto url = StorageUrl(*flags);
-      if (!url.ok()) return Fail(url.status());
-      auto store = storage::OpenStore(*url);
-      if (!store.ok()) return Fail(store.status());
-      catalog::Catalog cat(**store);
-      auto id = cat.Resolve(flags->backup_id);
-      if (!id.ok()) return Fail(id.status());
-      auto map = catalog::LoadOffsetMap(**store, *id, *restore_id);
+      auto opened = OpenBackup(*flags);
+      if (!opened.ok()) return Fail(opened.status());
+      auto map = catalog::LoadOffsetMap(*opened->store, opened->backup_id, *restore_id);
       if (!map.ok()) return Fail(map.status());
       if (flags->format == "json") {
         fmt::print("{}", format::SerializeOffsetMap(*map));

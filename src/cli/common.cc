@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include "catalog/catalog.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -62,6 +64,19 @@ Result<std::string> StorageUrl(const StorageFlags& flags) {
     return Status::InvalidArgument("no storage location: pass --path (a directory or file:// URL) or --config");
   }
   return url;
+}
+
+Result<std::unique_ptr<storage::ObjectStore>> OpenStorage(const StorageFlags& flags) {
+  KB_ASSIGN_OR_RETURN(std::string url, StorageUrl(flags));
+  return storage::OpenStore(url);
+}
+
+Result<OpenedBackup> OpenBackup(const StorageFlags& flags) {
+  OpenedBackup out;
+  KB_ASSIGN_OR_RETURN(out.store, OpenStorage(flags));
+  catalog::Catalog cat(*out.store);
+  KB_ASSIGN_OR_RETURN(out.backup_id, cat.Resolve(flags.backup_id));
+  return out;
 }
 
 void AddFormatFlag(CLI::App* cmd, std::string* format) {

@@ -11,6 +11,7 @@
 #include "kafka_backup/config.h"
 #include "kafka_backup/restore.h"
 #include "kafka_backup/status.h"
+#include "storage/object_store.h"
 
 namespace kafka_backup::cli {
 
@@ -45,6 +46,15 @@ Result<Config> LoadConfig(const StorageFlags& flags, bool config_required);
 // The storage URL from --path, or else from the config's storage section.
 Result<std::string> StorageUrl(const StorageFlags& flags);
 void AddFormatFlag(CLI::App* cmd, std::string* format);
+
+// The store named by --path or the config, and the backup id resolved in it
+// (for commands that read one backup).
+struct OpenedBackup {
+  std::unique_ptr<storage::ObjectStore> store;
+  std::string backup_id;
+};
+Result<std::unique_ptr<storage::ObjectStore>> OpenStorage(const StorageFlags& flags);
+Result<OpenedBackup> OpenBackup(const StorageFlags& flags);
 
 std::string FormatTime(int64_t epoch_ms);  // "2026-11-25T10:55:38.000Z", or "-" for 0
 bool ShowProgress();

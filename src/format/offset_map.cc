@@ -26,21 +26,10 @@ std::optional<TargetPosition> FirstAtOrAfter(const PartitionOffsetMap& map, int6
 }
 
 std::vector<OffsetRun> BuildRuns(std::vector<OffsetEntry> entries) {
-  std::sort(entries.begin(), entries.end(),
-            [](const OffsetEntry& a, const OffsetEntry& b) { return a.source_offset < b.source_offset; });
   std::vector<OffsetRun> runs;
-  for (const auto& e : entries) {
-    if (!runs.empty()) {
-      OffsetRun& last = runs.back();
-      if (last.target_partition == e.target_partition && last.source_offset + last.count == e.source_offset &&
-          last.target_offset + last.count == e.target_offset) {
-        last.count++;
-        continue;
-      }
-    }
-    runs.push_back({e.source_offset, e.target_partition, e.target_offset, 1});
-  }
-  return runs;
+  runs.reserve(entries.size());
+  for (const auto& e : entries) runs.push_back({e.source_offset, e.target_partition, e.target_offset, 1});
+  return MergeRuns(std::move(runs));
 }
 
 std::vector<OffsetRun> MergeRuns(std::vector<OffsetRun> runs) {
