@@ -63,6 +63,7 @@ struct PreflightCheck {
   std::string name;  // "target reachable", "topic orders", ...
   bool ok = false;
   std::string detail;  // what was found, or what is wrong and what to do
+  Status status;       // why it failed (its code picks the exit code)
 };
 
 struct PreflightReport {

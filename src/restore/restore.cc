@@ -198,6 +198,10 @@ class RestoreRun {
                                                             storage::ObjectStore& store);
   Result<const format::PartitionOffsetMap*> HeaderMap(const std::string& topic, int32_t partition);
   Result<kafka::Consumer*> TargetReader();
+  // Waits until every record this restore wrote is readable by a read_committed
+  // consumer: a transaction's commit returns before the broker has written its
+  // markers, and until then the partition's stable end stays behind them.
+  Status WaitForCommittedData();
 
   const Config& config_;
   const RunOptions& options_;
@@ -514,6 +518,32 @@ Result<std::optional<format::TargetPosition>> RestoreRun::PositionFor(const Lane
   return std::optional<format::TargetPosition>(format::TargetPosition{target_partition, offset});
 }
 
+Status RestoreRun::WaitForCommittedData() {
+  std::map<std::pair<std::string, int32_t>, int64_t> last;  // target partition -> last offset written
+  for (const Lane& lane : lanes_) {
+    for (const auto& run : lane.map.runs) {
+      auto& l = last[{plans_[lane.plan].target, run.target_partition}];
+      l = std::max(l, run.target_offset + run.count - 1);
+    }
+  }
+  auto deadline = Clock::now() + std::chrono::seconds(std::max(60, config_.target.connect_timeout_secs * 2));
+  for (const auto& [tp, offset] : last) {
+    while (true) {
+      // The admin client reads with isolation.level=read_committed: high is the last stable offset.
+      KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(tp.first, tp.second));
+      if (w.high > offset) break;
+      if (Clock::now() > deadline) {
+        return Status::Unavailable(fmt::format(
+            "{}[{}]: the restored records up to offset {} are still not readable by read_committed consumers "
+            "(stable end {}); is another transaction open on the target partition?",
+            tp.first, tp.second, offset, w.high));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<GroupPosition>> RestoreRun::ComputeGroupPositions(
     const std::vector<const format::ConsumerGroupManifest*>& groups, storage::ObjectStore& store) {
   std::vector<GroupPosition> out;
@@ -771,6 +801,7 @@ Result<RestoreReport> RestoreRun::Run() {
 
   // Phase 3: consumer group positions.
   if (!groups.empty() && !report.dry_run) {
+    KB_RETURN_IF_ERROR(WaitForCommittedData());
     KB_ASSIGN_OR_RETURN(report.group_positions, ComputeGroupPositions(groups, *store));
     if (rc.reset_consumer_offsets) {
       KB_RETURN_IF_ERROR(CheckGroupsInactive(groups));
@@ -808,7 +839,7 @@ namespace kafka_backup {
 Result<PreflightReport> RunPreflight(const Config& config) {
   PreflightReport report;
   auto check = [&](std::string name, const Status& s, std::string ok_detail) {
-    report.checks.push_back({std::move(name), s.ok(), s.ok() ? std::move(ok_detail) : s.ToString()});
+    report.checks.push_back({std::move(name), s.ok(), s.ok() ? std::move(ok_detail) : s.ToString(), s});
     return s.ok();
   };
   auto store = storage::OpenStore(config.storage.Url());
@@ -847,6 +878,16 @@ Result<PreflightReport> RunPreflight(const Config& config) {
   RestoreRun run(dry, RunOptions{false});
   auto planned = run.Run();
   if (planned.ok()) {
+    bool window_failed = std::any_of(report.checks.begin(), report.checks.end(),
+                                     [](const PreflightCheck& c) { return c.name == "time window" && !c.ok; });
+    if ((rc.time_window_start || rc.time_window_end) && planned->records == 0 && !window_failed) {
+      check("time window",
+            Status::InvalidArgument(fmt::format(
+                "no backed-up record of the selected topics has a timestamp in [{}, {}] (inclusive): the restore "
+                "would write nothing; widen restore.time_window_start/time_window_end",
+                rc.time_window_start.value_or(INT64_MIN), rc.time_window_end.value_or(INT64_MAX))),
+            "");
+    }
     for (const auto& t : planned->topics) {
       std::string what = t.created ? "will be created" : "exists and may be written";
       check("topic " + t.name, Status::Ok(), fmt::format("{}; {} records to restore", what, t.records));
