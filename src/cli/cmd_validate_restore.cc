@@ -42,8 +42,8 @@ void AddValidateRestoreCommand(CLI::App& app, Action* action) {
       for (const auto& c : report->checks) {
         if (c.ok) continue;
         auto code = c.status.code();
-        bool keeps = code == Status::Code::kNotFound || code == Status::Code::kAuth ||
-                     code == Status::Code::kUnavailable;
+        bool keeps =
+            code == Status::Code::kNotFound || code == Status::Code::kAuth || code == Status::Code::kUnavailable;
         return keeps ? ExitCodeFor(c.status) : static_cast<int>(kExitUsage);
       }
       return static_cast<int>(kExitOk);
