@@ -20,7 +20,15 @@ if ! bash scripts/kafka-clusters.sh status >/dev/null 2>&1; then
   bash scripts/kafka-clusters.sh start --fresh
   started=1
 fi
-cleanup() { if [[ $started == 1 ]]; then bash scripts/kafka-clusters.sh stop || true; fi; }
+s3_started=0
+if ! bash scripts/s3-server.sh status >/dev/null 2>&1; then
+  bash scripts/s3-server.sh start --fresh
+  s3_started=1
+fi
+cleanup() {
+  if [[ $started == 1 ]]; then bash scripts/kafka-clusters.sh stop || true; fi
+  if [[ $s3_started == 1 ]]; then bash scripts/s3-server.sh stop || true; fi
+}
 trap cleanup EXIT
 
 say "unit tests"
@@ -34,5 +42,6 @@ fi
 
 say "integration tests against the local Kafka clusters"
 eval "$(bash scripts/kafka-clusters.sh env)"
+eval "$(bash scripts/s3-server.sh env)"
 # shellcheck disable=SC2086
 python3 -m pytest tests/integration -q ${KB_PYTEST_ARGS:-}

@@ -48,6 +48,10 @@ struct StorageConfig {
   std::string region;
   std::string prefix;
   std::string endpoint;
+  std::optional<bool> path_style;  // s3: path-style addressing (default: on with an endpoint)
+  std::string storage_class;       // s3: x-amz-storage-class
+  std::string sse;                 // s3: server-side encryption, AES256 or aws:kms
+  std::string kms_key_id;          // s3: the KMS key for aws:kms
 
   // The storage URL these settings describe ("/var/backups/kafka",
   // "s3://bucket/prefix?region=..").

@@ -315,6 +315,25 @@ void ReadStorage(MapReader& r, StorageConfig* s) {
   if (auto v = r.String("region")) s->region = *v;
   if (auto v = r.String("prefix")) s->prefix = *v;
   if (auto v = r.String("endpoint")) s->endpoint = *v;
+  if (auto v = r.Bool("path_style")) s->path_style = *v;
+  if (auto v = r.String("storage_class")) s->storage_class = *v;
+  if (auto v = r.String("server_side_encryption")) {
+    s->sse = *v;
+    if (s->sse != "AES256" && s->sse != "aws:kms") {
+      r.FailKey(r.Get("server_side_encryption"), "server_side_encryption",
+                fmt::format("unknown server_side_encryption '{}': expected AES256 or aws:kms", *v));
+    }
+  }
+  if (auto v = r.String("kms_key_id")) s->kms_key_id = *v;
+  bool remote = s->backend == "s3" || s->backend == "azure" || s->backend == "gcs";
+  if (remote && s->bucket.empty() && !s->path.empty() && s->path.find("://") == std::string::npos) {
+    r.FailKey(r.Get("path"), "path",
+              fmt::format("backend {} takes a bucket (storage.bucket) and a prefix, not a path", s->backend));
+  }
+  if (remote && s->bucket.empty() && s->path.empty()) {
+    r.FailKey(r.Get("backend"), "backend",
+              fmt::format("backend {} needs storage.bucket (and optionally storage.prefix)", s->backend));
+  }
   r.CheckNoUnknownKeys();
 }
 
@@ -414,7 +433,15 @@ std::string StorageConfig::Url() const {
   std::string url = join(scheme + "://" + bucket, prefix);
   std::string query;
   if (!region.empty()) query += "region=" + region;
-  if (!endpoint.empty()) query += (query.empty() ? "" : "&") + std::string("endpoint=") + endpoint;
+  auto add = [&query](const char* key, const std::string& value) {
+    if (value.empty()) return;
+    query += (query.empty() ? "" : "&") + std::string(key) + "=" + value;
+  };
+  add("endpoint", endpoint);
+  if (path_style) add("path_style", *path_style ? "true" : "false");
+  add("storage_class", storage_class);
+  add("sse", sse);
+  add("kms_key_id", kms_key_id);
   return query.empty() ? url : url + "?" + query;
 }
 

@@ -41,6 +41,9 @@ Status Classify(rd_kafka_resp_err_t err, const std::string& message) {
     case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
     case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
     case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
       return Status::Unavailable(message);
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
@@ -127,6 +130,11 @@ struct ConfDeleter {
 using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
 
 // RAII for admin call plumbing.
+bool CoordinatorBusy(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS || err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+         err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR;
+}
+
 struct AdminCall {
   rd_kafka_queue_t* queue = nullptr;
   rd_kafka_AdminOptions_t* options = nullptr;
@@ -356,6 +364,12 @@ Result<std::vector<TopicPartitionOffset>> Admin::GroupOffsets(const std::string&
   std::string what = fmt::format("cannot read the committed offsets of consumer group '{}'", group);
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
   while (true) {
+    // librdkafka 2.0.2 (and later, confluentinc/librdkafka#5040) crashes
+    // when an admin ListConsumerGroupOffsets meets NOT_COORDINATOR: it
+    // dereferences the consumer-group state a non-consumer handle lacks. A
+    // describe first waits until the coordinator answers, which closes that
+    // window in practice (it opens when __consumer_offsets is still loading).
+    KB_RETURN_IF_ERROR(DescribeGroup(group).status());
     AdminCall call(rk_, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_ms_);
     // Offsets committed inside a transaction whose markers are still being
     // written are waited for, never reported as the older value.
@@ -365,7 +379,15 @@ Result<std::vector<TopicPartitionOffset>> Admin::GroupOffsets(const std::string&
     rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), nullptr);
     rd_kafka_ListConsumerGroupOffsets(rk_, &req, 1, call.options, call.queue);
     rd_kafka_ListConsumerGroupOffsets_destroy(req);
-    KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+    Status waited = call.Wait(*this, timeout_ms_, what);
+    if (!waited.ok()) {
+      // A group coordinator still loading (a broker just started) answers soon.
+      if (call.event && CoordinatorBusy(rd_kafka_event_error(call.event)) && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      return waited;
+    }
     size_t count = 0;
     const rd_kafka_group_result_t** results = rd_kafka_ListConsumerGroupOffsets_result_groups(
         rd_kafka_event_ListConsumerGroupOffsets_result(call.event), &count);
@@ -373,7 +395,8 @@ Result<std::vector<TopicPartitionOffset>> Admin::GroupOffsets(const std::string&
     bool unstable = false;
     for (size_t i = 0; i < count; ++i) {
       if (const rd_kafka_error_t* e = rd_kafka_group_result_error(results[i])) {
-        if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT) {
+        if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT ||
+            CoordinatorBusy(rd_kafka_error_code(e))) {
           unstable = true;
           continue;
         }
@@ -407,26 +430,44 @@ Result<std::vector<TopicPartitionOffset>> Admin::GroupOffsets(const std::string&
 }
 
 Result<GroupInfo> Admin::DescribeGroup(const std::string& group) {
-  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout_ms_);
-  const char* groups[] = {group.c_str()};
-  rd_kafka_DescribeConsumerGroups(rk_, groups, 1, call.options, call.queue);
   std::string what = fmt::format("cannot describe consumer group '{}'", group);
-  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
-  size_t count = 0;
-  const rd_kafka_ConsumerGroupDescription_t** descs =
-      rd_kafka_DescribeConsumerGroups_result_groups(rd_kafka_event_DescribeConsumerGroups_result(call.event), &count);
-  GroupInfo info;
-  info.group_id = group;
-  info.state = "Dead";
-  for (size_t i = 0; i < count; ++i) {
-    if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(descs[i])) {
-      if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) continue;
-      return ErrorStatus(rd_kafka_error_code(e), fmt::format("{}: {}", what, rd_kafka_error_string(e)));
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
+  while (true) {
+    AdminCall call(rk_, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout_ms_);
+    const char* groups[] = {group.c_str()};
+    rd_kafka_DescribeConsumerGroups(rk_, groups, 1, call.options, call.queue);
+    Status waited = call.Wait(*this, timeout_ms_, what);
+    bool busy = false;
+    if (!waited.ok()) {
+      busy = call.event && CoordinatorBusy(rd_kafka_event_error(call.event));
+      if (!busy) return waited;
     }
-    info.state = rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(descs[i]));
-    info.members = rd_kafka_ConsumerGroupDescription_member_count(descs[i]);
+    GroupInfo info;
+    info.group_id = group;
+    info.state = "Dead";
+    size_t count = 0;
+    const rd_kafka_ConsumerGroupDescription_t** descs =
+        busy ? nullptr
+             : rd_kafka_DescribeConsumerGroups_result_groups(rd_kafka_event_DescribeConsumerGroups_result(call.event),
+                                                             &count);
+    for (size_t i = 0; i < count; ++i) {
+      if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(descs[i])) {
+        if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) continue;
+        if (CoordinatorBusy(rd_kafka_error_code(e))) {
+          busy = true;
+          break;
+        }
+        return ErrorStatus(rd_kafka_error_code(e), fmt::format("{}: {}", what, rd_kafka_error_string(e)));
+      }
+      info.state = rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(descs[i]));
+      info.members = rd_kafka_ConsumerGroupDescription_member_count(descs[i]);
+    }
+    if (!busy) return info;
+    // The group's coordinator is still loading (a broker just started, or
+    // the coordinator moved): it answers soon.
+    if (Clock::now() > deadline) return Status::Unavailable(what + ": its group coordinator is not ready");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  return info;
 }
 
 Status Admin::CommitGroupOffsets(const std::string& group, const std::vector<TopicPartitionOffset>& offsets) {

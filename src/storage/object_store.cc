@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include "storage/filesystem_store.h"
+#include "storage/retry.h"
+#include "storage/s3_store.h"
 
 namespace kafka_backup::storage {
 
@@ -17,6 +21,37 @@ Result<std::vector<ObjectInfo>> ListAll(ObjectStore& store, std::string_view pre
   return all;
 }
 
+namespace {
+
+// KAFKA_BACKUP_TEST_FAULT_RATE=0.1 makes 10% of storage calls fail as a
+// transient fault would (tests of the retry path; never set it in production).
+std::unique_ptr<ObjectStore> WithFaults(std::unique_ptr<ObjectStore> store) {
+  const char* rate = std::getenv("KAFKA_BACKUP_TEST_FAULT_RATE");
+  if (!rate || !*rate) return store;
+  double r = std::strtod(rate, nullptr);
+  if (r <= 0) return store;
+  return std::make_unique<FaultInjectingStore>(std::move(store), r, std::random_device{}());
+}
+
+Result<std::unique_ptr<ObjectStore>> OpenRemote(std::string_view url, std::string_view scheme) {
+  if (scheme == "s3") {
+    KB_ASSIGN_OR_RETURN(S3Options options, ParseS3Url(url));
+    KB_ASSIGN_OR_RETURN(AwsCredentials credentials, ResolveAwsCredentials());
+    std::unique_ptr<ObjectStore> store = std::make_unique<S3Store>(std::move(options), std::move(credentials));
+    return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
+  }
+  return Status::InvalidArgument(fmt::format(
+      "storage URL '{}': the {} backend is not available in this build yet; use s3:// or a directory", url, scheme));
+}
+
+Result<std::unique_ptr<ObjectStore>> Local(const std::filesystem::path& root) {
+  std::unique_ptr<ObjectStore> store = std::make_unique<FilesystemStore>(root);
+  if (!std::getenv("KAFKA_BACKUP_TEST_FAULT_RATE")) return store;
+  return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ObjectStore>> OpenStore(std::string_view url) {
   if (url.empty()) {
     return Status::InvalidArgument("no storage location: give --path or storage.path (e.g. /var/backups/kafka)");
@@ -26,22 +61,19 @@ Result<std::unique_ptr<ObjectStore>> OpenStore(std::string_view url) {
     path = url.substr(7);
   } else if (auto scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
     std::string_view scheme = url.substr(0, scheme_end);
-    if (scheme == "s3" || scheme == "azure" || scheme == "gs") {
-      return Status::InvalidArgument(fmt::format(
-          "storage URL '{}': the {} backend is not available in this build yet; use a directory (file:///path)", url,
-          scheme));
-    }
+    if (scheme == "s3" || scheme == "azure" || scheme == "gs") return OpenRemote(url, scheme);
     return Status::InvalidArgument(fmt::format(
-        "storage URL '{}': unknown scheme '{}://'; supported: a directory path or file:///path", url, scheme));
+        "storage URL '{}': unknown scheme '{}://'; supported: a directory path, file:///path, s3://bucket/prefix", url,
+        scheme));
   }
   if (path.empty() || path.front() != '/') {
     // Relative paths are resolved against the working directory, as a shell user expects.
     std::error_code ec;
     auto abs = std::filesystem::absolute(std::filesystem::path(path.empty() ? "." : path), ec);
     if (ec) return Status::InvalidArgument(fmt::format("storage path '{}': {}", path, ec.message()));
-    return std::unique_ptr<ObjectStore>(new FilesystemStore(abs.lexically_normal()));
+    return Local(abs.lexically_normal());
   }
-  return std::unique_ptr<ObjectStore>(new FilesystemStore(std::filesystem::path(path).lexically_normal()));
+  return Local(std::filesystem::path(path).lexically_normal());
 }
 
 }  // namespace kafka_backup::storage

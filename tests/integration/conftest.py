@@ -459,3 +459,32 @@ def kb_binary(environment_ok) -> Path:
 def pytest_report_header(config) -> list[str]:
     return [f"kafka-backup: {BINARY} (copied at session start); kafka-peer: {PEER}",
             f"clusters: source {SOURCE}, target {TARGET}"]
+
+
+# ------------------------------------------------------------ object storage
+
+S3_ENDPOINT = os.environ.get("KB_S3_ENDPOINT", "http://127.0.0.1:39000")
+S3_ACCESS_KEY = os.environ.get("KB_S3_ACCESS_KEY", "kbtestaccess")
+S3_SECRET_KEY = os.environ.get("KB_S3_SECRET_KEY", "kbtestsecret-0123456789")
+S3_REGION = os.environ.get("KB_S3_REGION", "us-east-1")
+S3_START_HINT = "run `bash scripts/s3-server.sh start` (scripts/test.sh does)"
+
+
+def s3_env(secret: str | None = None, access_key: str | None = None) -> dict:
+    """The environment a kafka-backup process needs for the local S3 server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=access_key or S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=secret or S3_SECRET_KEY,
+               AWS_REGION=S3_REGION, AWS_SHARED_CREDENTIALS_FILE="/nonexistent")
+    return env
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> str:
+    """The local S3 server's endpoint; fails (never skips) when it is not running."""
+    host, _, port = S3_ENDPOINT.split("://", 1)[1].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=5):
+            pass
+    except OSError as e:
+        pytest.fail(f"the S3 test server at {S3_ENDPOINT} does not answer ({e}); {S3_START_HINT}", pytrace=False)
+    return S3_ENDPOINT

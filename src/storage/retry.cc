@@ -1,0 +1,113 @@
+#include "storage/retry.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+namespace kafka_backup::storage {
+namespace {
+
+const Status& StatusOf(const Status& s) {
+  return s;
+}
+template <typename T>
+const Status& StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+}  // namespace
+
+RetryingStore::RetryingStore(std::unique_ptr<ObjectStore> inner, RetryPolicy policy)
+    : inner_(std::move(inner)), policy_(policy) {}
+
+template <typename F>
+auto RetryingStore::Retry(F&& call) -> decltype(call()) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + policy_.deadline;
+  auto cap = policy_.initial_backoff;
+  for (int attempt = 1;; ++attempt) {
+    auto result = call();
+    const Status& s = StatusOf(result);
+    if (s.ok() || s.code() != Status::Code::kUnavailable) return result;
+    std::chrono::milliseconds wait;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      wait = std::chrono::milliseconds(
+          std::uniform_int_distribution<int64_t>(cap.count() / 2, std::max<int64_t>(cap.count(), 1))(rng_));
+    }
+    if (Clock::now() + wait > deadline) {
+      return Status::Unavailable(
+          fmt::format("{} (gave up after {} attempts in {}s)", s.message(), attempt, policy_.deadline.count()));
+    }
+    ++retries_;
+    spdlog::debug("storage: {}; retry {} in {} ms", s.message(), attempt, wait.count());
+    std::this_thread::sleep_for(wait);
+    cap = std::min(cap * 2, policy_.max_backoff);
+  }
+}
+
+Status RetryingStore::Put(std::string_view key, std::string_view data) {
+  return Retry([&] { return inner_->Put(key, data); });
+}
+Result<std::string> RetryingStore::Get(std::string_view key, std::optional<ByteRange> range) {
+  return Retry([&] { return inner_->Get(key, range); });
+}
+Result<ObjectInfo> RetryingStore::Head(std::string_view key) {
+  return Retry([&] { return inner_->Head(key); });
+}
+Result<ListPage> RetryingStore::List(std::string_view prefix, std::string_view continuation) {
+  return Retry([&] { return inner_->List(prefix, continuation); });
+}
+Status RetryingStore::Delete(std::string_view key) {
+  return Retry([&] { return inner_->Delete(key); });
+}
+Status RetryingStore::AbortIncomplete(std::string_view prefix) {
+  return Retry([&] { return inner_->AbortIncomplete(prefix); });
+}
+
+FaultInjectingStore::FaultInjectingStore(std::unique_ptr<ObjectStore> inner, double rate, uint64_t seed)
+    : inner_(std::move(inner)), rate_(rate), rng_(seed) {}
+
+FaultInjectingStore::Fault FaultInjectingStore::Draw() {
+  std::lock_guard<std::mutex> lock(mu_);
+  double x = std::uniform_real_distribution<double>(0, 1)(rng_);
+  if (x >= rate_) return Fault::kNone;
+  return x < rate_ / 2 ? Fault::kBefore : Fault::kAfter;
+}
+
+template <typename F>
+auto FaultInjectingStore::Inject(std::string_view what, F&& call) -> decltype(call()) {
+  Fault f = Draw();
+  if (f == Fault::kBefore) {
+    ++injected_;
+    return Status::Unavailable(fmt::format("injected fault before {}", what));
+  }
+  auto result = call();
+  if (f == Fault::kAfter) {
+    ++injected_;
+    return Status::Unavailable(fmt::format("injected fault after {} (its answer was lost)", what));
+  }
+  return result;
+}
+
+Status FaultInjectingStore::Put(std::string_view key, std::string_view data) {
+  return Inject("PUT", [&] { return inner_->Put(key, data); });
+}
+Result<std::string> FaultInjectingStore::Get(std::string_view key, std::optional<ByteRange> range) {
+  return Inject("GET", [&] { return inner_->Get(key, range); });
+}
+Result<ObjectInfo> FaultInjectingStore::Head(std::string_view key) {
+  return Inject("HEAD", [&] { return inner_->Head(key); });
+}
+Result<ListPage> FaultInjectingStore::List(std::string_view prefix, std::string_view continuation) {
+  return Inject("LIST", [&] { return inner_->List(prefix, continuation); });
+}
+Status FaultInjectingStore::Delete(std::string_view key) {
+  return Inject("DELETE", [&] { return inner_->Delete(key); });
+}
+Status FaultInjectingStore::AbortIncomplete(std::string_view prefix) {
+  return Inject("ABORT", [&] { return inner_->AbortIncomplete(prefix); });
+}
+
+}  // namespace kafka_backup::storage

@@ -1,0 +1,81 @@
+// Decorators over any ObjectStore:
+// - RetryingStore retries what is worth retrying (Unavailable: throttling,
+//   5xx, timeouts, resets) with full-jitter exponential backoff until a total
+//   deadline; everything else (auth, not found, bad input) returns at once, so
+//   a wrong secret never becomes a retry storm.
+// - FaultInjectingStore fails a fraction of calls with Unavailable, before or
+//   after the real call, for tests of the retry path.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+
+#include "storage/object_store.h"
+
+namespace kafka_backup::storage {
+
+struct RetryPolicy {
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{10'000};
+  std::chrono::seconds deadline{300};  // for one call, all attempts together
+};
+
+class RetryingStore : public ObjectStore {
+ public:
+  RetryingStore(std::unique_ptr<ObjectStore> inner, RetryPolicy policy = {});
+
+  Status Put(std::string_view key, std::string_view data) override;
+  Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override;
+  Result<ObjectInfo> Head(std::string_view key) override;
+  Result<ListPage> List(std::string_view prefix, std::string_view continuation) override;
+  Status Delete(std::string_view key) override;
+  Status AbortIncomplete(std::string_view prefix) override;
+  std::string Url() const override { return inner_->Url(); }
+
+  uint64_t retries() const { return retries_; }
+
+ private:
+  template <typename F>
+  auto Retry(F&& call) -> decltype(call());
+
+  std::unique_ptr<ObjectStore> inner_;
+  RetryPolicy policy_;
+  std::mutex mu_;
+  std::mt19937_64 rng_{std::random_device{}()};
+  std::atomic<uint64_t> retries_{0};
+};
+
+class FaultInjectingStore : public ObjectStore {
+ public:
+  // Each call fails with probability `rate`; half of the failures happen after
+  // the inner call ran (the answer was lost), half before.
+  FaultInjectingStore(std::unique_ptr<ObjectStore> inner, double rate, uint64_t seed);
+
+  Status Put(std::string_view key, std::string_view data) override;
+  Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override;
+  Result<ObjectInfo> Head(std::string_view key) override;
+  Result<ListPage> List(std::string_view prefix, std::string_view continuation) override;
+  Status Delete(std::string_view key) override;
+  Status AbortIncomplete(std::string_view prefix) override;
+  std::string Url() const override { return inner_->Url(); }
+
+  uint64_t injected() const { return injected_; }
+
+ private:
+  enum class Fault { kNone, kBefore, kAfter };
+  Fault Draw();
+  template <typename F>
+  auto Inject(std::string_view what, F&& call) -> decltype(call());
+
+  std::unique_ptr<ObjectStore> inner_;
+  double rate_;
+  std::mutex mu_;
+  std::mt19937_64 rng_;
+  std::atomic<uint64_t> injected_{0};
+};
+
+}  // namespace kafka_backup::storage

@@ -1,0 +1,438 @@
+#include "storage/s3_store.h"
+
+#include <fmt/format.h>
+#include <tinyxml2.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "util/crypto.h"
+
+namespace kafka_backup::storage {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::string StripSlashes(std::string_view s) {
+  while (!s.empty() && s.front() == '/') s.remove_prefix(1);
+  while (!s.empty() && s.back() == '/') s.remove_suffix(1);
+  return std::string(s);
+}
+
+// The text of the first child element `name` of `parent`, or "".
+std::string ChildText(const tinyxml2::XMLElement* parent, const char* name) {
+  const tinyxml2::XMLElement* e = parent ? parent->FirstChildElement(name) : nullptr;
+  return e && e->GetText() ? std::string(e->GetText()) : std::string();
+}
+
+// Shared credentials file: INI sections "[profile]" with key = value lines.
+Result<AwsCredentials> FromCredentialsFile(const std::filesystem::path& file, const std::string& profile) {
+  std::ifstream in(file);
+  if (!in) return Status::NotFound(fmt::format("no shared credentials file at {}", file.string()));
+  AwsCredentials c;
+  std::string line, section;
+  bool found = false;
+  while (std::getline(in, line)) {
+    std::string t = Trim(line);
+    if (t.empty() || t[0] == '#' || t[0] == ';') continue;
+    if (t.front() == '[' && t.back() == ']') {
+      section = Trim(std::string_view(t).substr(1, t.size() - 2));
+      found = found || section == profile;
+      continue;
+    }
+    if (section != profile) continue;
+    auto eq = t.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = Trim(std::string_view(t).substr(0, eq));
+    std::string value = Trim(std::string_view(t).substr(eq + 1));
+    if (key == "aws_access_key_id") c.access_key_id = value;
+    if (key == "aws_secret_access_key") c.secret_access_key = value;
+    if (key == "aws_session_token") c.session_token = value;
+  }
+  if (!found) return Status::NotFound(fmt::format("profile '{}' is not in {}", profile, file.string()));
+  if (c.access_key_id.empty() || c.secret_access_key.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("profile '{}' in {} lacks aws_access_key_id or aws_secret_access_key", profile, file.string()));
+  }
+  return c;
+}
+
+bool Retryable(long status) {
+  return status == 429 || status >= 500;
+}
+
+}  // namespace
+
+Result<S3Options> ParseS3Url(std::string_view url) {
+  if (!url.starts_with("s3://")) return Status::InvalidArgument(fmt::format("'{}' is not an s3:// URL", url));
+  std::string_view rest = url.substr(5);
+  std::string_view query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  S3Options o;
+  auto slash = rest.find('/');
+  o.bucket = std::string(rest.substr(0, slash));
+  if (slash != std::string_view::npos) o.prefix = StripSlashes(rest.substr(slash + 1));
+  if (o.bucket.empty()) {
+    return Status::InvalidArgument(fmt::format("storage URL '{}' names no bucket: use s3://BUCKET/PREFIX", url));
+  }
+  bool path_style_given = false;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view kv = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = kv.find('=');
+    std::string k(kv.substr(0, eq));
+    std::string v(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1));
+    if (k == "region") {
+      o.region = v;
+    } else if (k == "endpoint") {
+      o.endpoint = v;
+    } else if (k == "path_style") {
+      if (v != "true" && v != "false") {
+        return Status::InvalidArgument(fmt::format("storage URL '{}': path_style must be true or false", url));
+      }
+      o.path_style = v == "true";
+      path_style_given = true;
+    } else if (k == "storage_class") {
+      o.storage_class = v;
+    } else if (k == "sse") {
+      if (v != "AES256" && v != "aws:kms") {
+        return Status::InvalidArgument(fmt::format("storage URL '{}': sse must be AES256 or aws:kms", url));
+      }
+      o.sse = v;
+    } else if (k == "kms_key_id") {
+      o.kms_key_id = v;
+    } else {
+      return Status::InvalidArgument(fmt::format(
+          "storage URL '{}': unknown parameter '{}'; known: region, endpoint, path_style, storage_class, sse, "
+          "kms_key_id",
+          url, k));
+    }
+  }
+  if (!o.kms_key_id.empty() && o.sse.empty()) o.sse = "aws:kms";
+  if (o.region.empty()) o.region = Env("AWS_REGION");
+  if (o.region.empty()) o.region = Env("AWS_DEFAULT_REGION");
+  if (o.region.empty()) o.region = "us-east-1";
+  if (o.endpoint.empty()) o.endpoint = Env("AWS_ENDPOINT_URL_S3");
+  if (o.endpoint.empty()) o.endpoint = Env("AWS_ENDPOINT_URL");
+  while (!o.endpoint.empty() && o.endpoint.back() == '/') o.endpoint.pop_back();
+  if (!o.endpoint.empty() && !o.endpoint.starts_with("http://") && !o.endpoint.starts_with("https://")) {
+    return Status::InvalidArgument(fmt::format("S3 endpoint '{}' must start with http:// or https://", o.endpoint));
+  }
+  // A custom endpoint (MinIO, Ceph, a local server) is addressed by path
+  // unless told otherwise; AWS by virtual host.
+  if (!path_style_given) o.path_style = !o.endpoint.empty();
+  return o;
+}
+
+Result<AwsCredentials> ResolveAwsCredentials() {
+  AwsCredentials c;
+  c.access_key_id = Env("AWS_ACCESS_KEY_ID");
+  c.secret_access_key = Env("AWS_SECRET_ACCESS_KEY");
+  c.session_token = Env("AWS_SESSION_TOKEN");
+  if (!c.access_key_id.empty() || !c.secret_access_key.empty()) {
+    if (c.access_key_id.empty() || c.secret_access_key.empty()) {
+      return Status::Auth("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together");
+    }
+    return c;
+  }
+  std::string profile = Env("AWS_PROFILE");
+  bool profile_named = !profile.empty();
+  if (profile.empty()) profile = "default";
+  std::filesystem::path file = Env("AWS_SHARED_CREDENTIALS_FILE");
+  if (file.empty()) {
+    std::string home = Env("HOME");
+    file = std::filesystem::path(home.empty() ? "/" : home) / ".aws" / "credentials";
+  }
+  auto from_file = FromCredentialsFile(file, profile);
+  if (from_file.ok()) return from_file;
+  if (profile_named || from_file.status().code() != Status::Code::kNotFound) {
+    return Status::Auth(fmt::format("AWS credentials: {}", from_file.status().message()));
+  }
+  return Status::Auth(
+      "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with a shared "
+      "credentials file (~/.aws/credentials)");
+}
+
+S3Store::S3Store(S3Options options, AwsCredentials credentials, HttpOptions http)
+    : options_(std::move(options)), credentials_(std::move(credentials)), http_(http) {
+  std::string scheme = "https";
+  std::string host;
+  if (options_.endpoint.empty()) {
+    host = fmt::format("s3.{}.amazonaws.com", options_.region);
+  } else {
+    auto sep = options_.endpoint.find("://");
+    scheme = options_.endpoint.substr(0, sep);
+    host = options_.endpoint.substr(sep + 3);
+    if (auto slash = host.find('/'); slash != std::string::npos) host.resize(slash);
+  }
+  if (options_.path_style) {
+    host_ = host;
+    base_url_ = fmt::format("{}://{}/{}", scheme, host, util::UriEncode(options_.bucket));
+  } else {
+    host_ = options_.bucket + "." + host;
+    base_url_ = fmt::format("{}://{}", scheme, host_);
+  }
+}
+
+std::string S3Store::Url() const {
+  std::string url = "s3://" + options_.bucket;
+  if (!options_.prefix.empty()) url += "/" + options_.prefix;
+  return url;
+}
+
+std::string S3Store::FullKey(std::string_view key) const {
+  return options_.prefix.empty() ? std::string(key) : options_.prefix + "/" + std::string(key);
+}
+
+std::string S3Store::StripPrefix(std::string_view full_key) const {
+  if (options_.prefix.empty()) return std::string(full_key);
+  return std::string(full_key.substr(std::min(full_key.size(), options_.prefix.size() + 1)));
+}
+
+Result<HttpResponse> S3Store::Send(const Call& call) {
+  std::string path = options_.path_style ? "/" + util::UriEncode(options_.bucket) : "";
+  std::string url = base_url_;
+  if (!call.bucket_call) {
+    std::string encoded = util::UriEncode(FullKey(call.key), true);
+    path += "/" + encoded;
+    url += "/" + encoded;
+  } else {
+    path += "/";
+    url += "/";
+  }
+  std::string query = CanonicalQuery(call.query);
+  if (!query.empty()) url += "?" + query;
+
+  auto now = std::chrono::system_clock::now();
+  std::string amz_date = AmzDate(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+  std::string payload_hash = util::HexEncode(util::Sha256(call.body));
+
+  SigV4Request req;
+  req.method = call.method;
+  req.path = path;
+  req.query = call.query;
+  req.headers = call.headers;
+  req.headers.emplace_back("host", host_);
+  req.headers.emplace_back("x-amz-date", amz_date);
+  req.headers.emplace_back("x-amz-content-sha256", payload_hash);
+  if (!credentials_.session_token.empty()) req.headers.emplace_back("x-amz-security-token", credentials_.session_token);
+  req.payload_hash = payload_hash;
+  SigV4Signature sig = SignV4(req, credentials_, options_.region, "s3", amz_date);
+
+  HttpRequest http;
+  http.method = call.method;
+  http.url = std::move(url);
+  http.headers = std::move(req.headers);
+  http.headers.emplace_back("Authorization", sig.authorization);
+  http.body = call.body;
+  return http_.Send(http);
+}
+
+Status S3Store::ErrorOf(const HttpResponse& response, std::string_view what, std::string_view key) const {
+  std::string code, message;
+  tinyxml2::XMLDocument doc;
+  if (!response.body.empty() && doc.Parse(response.body.data(), response.body.size()) == tinyxml2::XML_SUCCESS) {
+    const tinyxml2::XMLElement* root = doc.RootElement();
+    code = ChildText(root, "Code");
+    message = ChildText(root, "Message");
+  }
+  std::string where =
+      fmt::format("S3 bucket '{}'{}", options_.bucket, options_.endpoint.empty() ? "" : " at " + options_.endpoint);
+  std::string object = key.empty() ? std::string() : fmt::format(" '{}'", FullKey(key));
+  std::string detail = fmt::format("{} {}{}: HTTP {}{}{}", where, what, object, response.status,
+                                   code.empty() ? "" : " " + code, message.empty() ? "" : ": " + message);
+  if (code == "NoSuchBucket") {
+    return Status::NotFound(fmt::format("S3 bucket '{}' does not exist{}; create it or fix storage.bucket",
+                                        options_.bucket, options_.endpoint.empty() ? "" : " at " + options_.endpoint));
+  }
+  if (response.status == 404) return Status::NotFound(detail);
+  if (response.status == 401 || response.status == 403 || code == "SignatureDoesNotMatch" ||
+      code == "InvalidAccessKeyId") {
+    return Status::Auth(detail +
+                        "; check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile) and "
+                        "the bucket policy");
+  }
+  if (response.status == 416) return Status::Corruption(detail + " (the range lies past the object's end)");
+  if (Retryable(response.status) || code == "SlowDown" || code == "RequestTimeout") {
+    return Status::Unavailable(detail);
+  }
+  if (response.status == 400 && code == "AuthorizationHeaderMalformed") {
+    return Status::InvalidArgument(detail + "; check the region");
+  }
+  return Status::IoError(detail);
+}
+
+Status S3Store::Put(std::string_view key, std::string_view data) {
+  if (data.size() > options_.multipart_threshold) return PutMultipart(key, data);
+  Call call{"PUT", std::string(key), {}, {}, data, false};
+  if (!options_.storage_class.empty()) call.headers.emplace_back("x-amz-storage-class", options_.storage_class);
+  if (!options_.sse.empty()) call.headers.emplace_back("x-amz-server-side-encryption", options_.sse);
+  if (!options_.kms_key_id.empty()) {
+    call.headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", options_.kms_key_id);
+  }
+  call.headers.emplace_back("Content-MD5", util::Base64Encode(util::Md5(data)));
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(call));
+  if (r.status / 100 != 2) return ErrorOf(r, "PUT", key);
+  return Status::Ok();
+}
+
+Status S3Store::PutMultipart(std::string_view key, std::string_view data) {
+  Call create{"POST", std::string(key), {{"uploads", ""}}, {}, {}, false};
+  if (!options_.storage_class.empty()) create.headers.emplace_back("x-amz-storage-class", options_.storage_class);
+  if (!options_.sse.empty()) create.headers.emplace_back("x-amz-server-side-encryption", options_.sse);
+  if (!options_.kms_key_id.empty()) {
+    create.headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", options_.kms_key_id);
+  }
+  KB_ASSIGN_OR_RETURN(HttpResponse created, Send(create));
+  if (created.status / 100 != 2) return ErrorOf(created, "CreateMultipartUpload", key);
+  tinyxml2::XMLDocument doc;
+  doc.Parse(created.body.data(), created.body.size());
+  std::string upload_id = ChildText(doc.RootElement(), "UploadId");
+  if (upload_id.empty()) {
+    return Status::IoError(fmt::format("S3 bucket '{}': CreateMultipartUpload of '{}' returned no UploadId",
+                                       options_.bucket, FullKey(key)));
+  }
+  auto abort = [&](Status cause) {
+    Call a{"DELETE", std::string(key), {{"uploadId", upload_id}}, {}, {}, false};
+    (void)Send(a);  // best effort: AbortIncomplete cleans up what this misses
+    return cause;
+  };
+  std::string complete = "<CompleteMultipartUpload>";
+  int part = 1;
+  for (uint64_t off = 0; off < data.size(); off += options_.part_size, ++part) {
+    std::string_view chunk = data.substr(off, options_.part_size);
+    Call up{"PUT", std::string(key), {{"partNumber", std::to_string(part)}, {"uploadId", upload_id}}, {}, chunk, false};
+    up.headers.emplace_back("Content-MD5", util::Base64Encode(util::Md5(chunk)));
+    auto r = Send(up);
+    if (!r.ok()) return abort(r.status());
+    if (r->status / 100 != 2) return abort(ErrorOf(*r, fmt::format("UploadPart {}", part), key));
+    complete += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", part, r->Header("etag"));
+  }
+  complete += "</CompleteMultipartUpload>";
+  Call done{"POST", std::string(key), {{"uploadId", upload_id}}, {{"Content-Type", "application/xml"}}, complete,
+            false};
+  auto r = Send(done);
+  if (!r.ok()) return abort(r.status());
+  // CompleteMultipartUpload can answer 200 with an error document.
+  if (r->status / 100 != 2 || r->body.find("<Error>") != std::string::npos) {
+    if (r->status / 100 == 2) r->status = 500;
+    return abort(ErrorOf(*r, "CompleteMultipartUpload", key));
+  }
+  return Status::Ok();
+}
+
+Result<std::string> S3Store::Get(std::string_view key, std::optional<ByteRange> range) {
+  Call call{"GET", std::string(key), {}, {}, {}, false};
+  if (range) {
+    if (range->length == 0) return std::string();
+    call.headers.emplace_back("Range", fmt::format("bytes={}-{}", range->offset, range->offset + range->length - 1));
+  }
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(call));
+  if (r.status / 100 != 2) return ErrorOf(r, "GET", key);
+  if (range && r.body.size() != range->length) {
+    return Status::Corruption(fmt::format("S3 object '{}': asked for {} bytes at {}, got {} (the object is shorter)",
+                                          FullKey(key), range->length, range->offset, r.body.size()));
+  }
+  return std::move(r.body);
+}
+
+Result<ObjectInfo> S3Store::Head(std::string_view key) {
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(Call{"HEAD", std::string(key), {}, {}, {}, false}));
+  if (r.status == 404) return Status::NotFound(fmt::format("S3 object '{}' not found", FullKey(key)));
+  if (r.status / 100 != 2) return ErrorOf(r, "HEAD", key);
+  return ObjectInfo{std::string(key), std::strtoull(r.Header("content-length").c_str(), nullptr, 10)};
+}
+
+Result<ListPage> S3Store::List(std::string_view prefix, std::string_view continuation) {
+  Call call{"GET", "", {{"list-type", "2"}, {"prefix", FullKey(prefix)}}, {}, {}, true};
+  if (!continuation.empty()) call.query.emplace_back("continuation-token", std::string(continuation));
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(call));
+  if (r.status / 100 != 2) return ErrorOf(r, "ListObjectsV2", "");
+  tinyxml2::XMLDocument doc;
+  if (doc.Parse(r.body.data(), r.body.size()) != tinyxml2::XML_SUCCESS || !doc.RootElement()) {
+    return Status::IoError(fmt::format("S3 bucket '{}': ListObjectsV2 answered with unreadable XML", options_.bucket));
+  }
+  ListPage page;
+  for (auto* c = doc.RootElement()->FirstChildElement("Contents"); c; c = c->NextSiblingElement("Contents")) {
+    std::string size = ChildText(c, "Size");
+    page.objects.push_back({StripPrefix(ChildText(c, "Key")), std::strtoull(size.c_str(), nullptr, 10)});
+  }
+  if (ChildText(doc.RootElement(), "IsTruncated") == "true") {
+    page.continuation = ChildText(doc.RootElement(), "NextContinuationToken");
+    if (page.continuation.empty()) {
+      return Status::IoError(
+          fmt::format("S3 bucket '{}': a truncated listing without NextContinuationToken", options_.bucket));
+    }
+  }
+  return page;
+}
+
+Status S3Store::Delete(std::string_view key) {
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(Call{"DELETE", std::string(key), {}, {}, {}, false}));
+  if (r.status / 100 == 2 || r.status == 404) return Status::Ok();
+  return ErrorOf(r, "DELETE", key);
+}
+
+Status S3Store::AbortIncomplete(std::string_view prefix) {
+  std::string key_marker, upload_marker;
+  while (true) {
+    Call call{"GET", "", {{"uploads", ""}, {"prefix", FullKey(prefix)}}, {}, {}, true};
+    if (!key_marker.empty()) call.query.emplace_back("key-marker", key_marker);
+    if (!upload_marker.empty()) call.query.emplace_back("upload-id-marker", upload_marker);
+    KB_ASSIGN_OR_RETURN(HttpResponse r, Send(call));
+    if (r.status / 100 != 2) return ErrorOf(r, "ListMultipartUploads", "");
+    tinyxml2::XMLDocument doc;
+    if (doc.Parse(r.body.data(), r.body.size()) != tinyxml2::XML_SUCCESS || !doc.RootElement()) {
+      return Status::IoError(
+          fmt::format("S3 bucket '{}': ListMultipartUploads answered with unreadable XML", options_.bucket));
+    }
+    const tinyxml2::XMLElement* root = doc.RootElement();
+    for (auto* u = root->FirstChildElement("Upload"); u; u = u->NextSiblingElement("Upload")) {
+      std::string key = StripPrefix(ChildText(u, "Key"));
+      Call a{"DELETE", key, {{"uploadId", ChildText(u, "UploadId")}}, {}, {}, false};
+      KB_ASSIGN_OR_RETURN(HttpResponse ar, Send(a));
+      if (ar.status / 100 != 2 && ar.status != 404) return ErrorOf(ar, "AbortMultipartUpload", key);
+    }
+    if (ChildText(root, "IsTruncated") != "true") return Status::Ok();
+    key_marker = ChildText(root, "NextKeyMarker");
+    upload_marker = ChildText(root, "NextUploadIdMarker");
+    if (key_marker.empty() && upload_marker.empty()) return Status::Ok();
+  }
+}
+
+Status S3Store::CreateBucket() {
+  std::string body;
+  if (options_.region != "us-east-1") {
+    body = fmt::format(
+        "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>{}"
+        "</LocationConstraint></CreateBucketConfiguration>",
+        options_.region);
+  }
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(Call{"PUT", "", {}, {}, body, true}));
+  if (r.status / 100 == 2 || r.body.find("BucketAlreadyOwnedByYou") != std::string::npos) return Status::Ok();
+  return ErrorOf(r, "CreateBucket", "");
+}
+
+Status S3Store::Probe() {
+  Call call{"GET", "", {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", options_.prefix}}, {}, {}, true};
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(call));
+  if (r.status / 100 != 2) return ErrorOf(r, "ListObjectsV2", "");
+  return Status::Ok();
+}
+
+}  // namespace kafka_backup::storage

@@ -1,0 +1,129 @@
+"""S3 storage against a real S3-compatible server that checks SigV4
+signatures (s3proxy, started by scripts/s3-server.sh): the object-store
+conformance suite, the fidelity round trip through S3, the seed's YAML and
+`validate --path s3://...` with AWS_ENDPOINT_URL, credentials refused, a
+missing bucket, and a backup that completes through injected faults."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from conftest import (EXIT_AUTH, EXIT_NOT_FOUND, ROOT, S3_ENDPOINT, S3_SECRET_KEY, SOURCE, TARGET,
+                      assert_error, assert_same_records, backup_config, cli_ok, create_topic, dump, parallel,
+                      produce, rec, restore_config, run_cli, s3_env, unique, write_config)
+
+BUCKET = "kb-integration"
+BASE_TS = 1_700_000_000_000
+
+
+def s3_storage(prefix: str, bucket: str = BUCKET) -> dict:
+    """The seed's storage block (backend: s3, bucket, region, prefix) plus the local endpoint."""
+    return {"backend": "s3", "bucket": bucket, "region": "us-east-1", "prefix": prefix, "endpoint": S3_ENDPOINT}
+
+
+def ensure_bucket(bucket: str = BUCKET) -> None:
+    conformance = ROOT / "build" / "store_conformance"
+    # The conformance binary creates its bucket; run one quick case to create ours.
+    env = s3_env()
+    env["KB_TEST_S3_URL"] = f"s3://{bucket}?endpoint={S3_ENDPOINT}"
+    p = subprocess.run([str(conformance), "--gtest_filter=Backends/StoreConformance.OverwriteReplacesWholeObject/s3"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+
+
+def test_conformance_suite_on_every_backend(s3_server):
+    """tests/conformance/store_conformance_test.cc on filesystem and S3."""
+    env = s3_env()
+    env["KB_TEST_S3_URL"] = f"s3://kb-conformance?endpoint={s3_server}"
+    p = subprocess.run([str(ROOT / "build" / "store_conformance")], env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stdout[-6000:] + p.stderr[-2000:]
+    assert "[  PASSED  ] 12 tests" in p.stdout, p.stdout[-3000:]
+
+
+def test_round_trip_through_s3_with_the_seed_yaml(tmp_path, s3_server):
+    ensure_bucket()
+    topic = unique("s3rt")
+    create_topic(topic, 3)
+    records = [rec(p, f"k{p}-{i}", f"value {p}/{i}" * (i % 5 + 1), headers=[("h", f"{i}")],
+                   timestamp=BASE_TS + i) for p in range(3) for i in range(200)]
+    produce(topic, records)
+    prefix = f"production/{topic}"
+    cfg = backup_config("unused", [topic], backup_id="s3-rt")
+    cfg["storage"] = s3_storage(prefix)
+    r = cli_ok(["backup", "--config", write_config(tmp_path, cfg, "backup.yaml"), "--format", "json"], env=s3_env())
+    assert r.json()["records"] == 600, r.stdout
+
+    url = f"s3://{BUCKET}/{prefix}?endpoint={s3_server}"
+    listed = cli_ok(["list", "--path", url], env=s3_env())
+    assert "s3-rt" in listed.stdout, listed.stdout
+    v = cli_ok(["validate", "--path", url, "--backup-id", "s3-rt", "--deep"], env=s3_env())
+    assert "passed" in v.stdout, v.stdout
+
+    rcfg = restore_config("unused", backup_id="s3-rt")
+    rcfg["storage"] = s3_storage(prefix)
+    rr = cli_ok(["restore", "--config", write_config(tmp_path, rcfg, "restore.yaml"), "--format", "json"],
+                env=s3_env())
+    assert rr.json()["records"] == 600
+    src, dst = parallel(lambda: dump(topic, SOURCE), lambda: dump(topic, TARGET))
+    assert_same_records(src, dst, what=topic)
+
+
+def test_seed_validate_command_takes_the_endpoint_from_aws_endpoint_url(tmp_path, s3_server):
+    """`kafka-backup validate --path s3://kafka-dr-backups/production/hourly --backup-id X --deep`,
+    exactly as in the seed, the endpoint from AWS_ENDPOINT_URL as the AWS CLI takes it."""
+    ensure_bucket("kafka-dr-backups")
+    topic = unique("s3seed")
+    create_topic(topic, 1)
+    produce(topic, [rec(0, f"k{i}", f"v{i}", timestamp=BASE_TS + i) for i in range(50)])
+    cfg = backup_config("unused", [topic], backup_id="hourly-1")
+    cfg["storage"] = {"backend": "s3", "bucket": "kafka-dr-backups", "region": "us-east-1",
+                      "prefix": "production/hourly"}
+    env = s3_env()
+    env["AWS_ENDPOINT_URL"] = s3_server
+    cli_ok(["backup", "--config", write_config(tmp_path, cfg)], env=env)
+    r = cli_ok(["validate", "--path", "s3://kafka-dr-backups/production/hourly", "--backup-id", "hourly-1", "--deep"],
+               env=env)
+    assert "passed: deep validation of backup hourly-1" in r.stdout, r.stdout
+
+
+def test_wrong_secret_is_a_clear_auth_error_without_retries(tmp_path, s3_server):
+    ensure_bucket()
+    env = s3_env(secret="not-the-secret")
+    r = run_cli(["list", "--path", f"s3://{BUCKET}/anything?endpoint={s3_server}"], env=env, timeout=60)
+    msg = assert_error(r, EXIT_AUTH, "S3", BUCKET, "SignatureDoesNotMatch")
+    assert "not-the-secret" not in r.stdout + r.stderr and S3_SECRET_KEY not in r.stdout + r.stderr
+    assert r.seconds < 10, f"an auth failure must not be retried for {r.seconds:.1f}s: {msg}"
+
+    r = run_cli(["list", "--path", f"s3://{BUCKET}/anything?endpoint={s3_server}"],
+                env=s3_env(access_key="AKIDNOBODY"), timeout=60)
+    assert_error(r, EXIT_AUTH, BUCKET, "InvalidAccessKeyId")
+
+
+def test_missing_bucket_is_a_clear_not_found(tmp_path, s3_server):
+    r = run_cli(["list", "--path", f"s3://no-such-bucket-kb/p?endpoint={s3_server}"], env=s3_env(), timeout=60)
+    assert_error(r, EXIT_NOT_FOUND, "no-such-bucket-kb", "does not exist")
+
+
+def test_backup_and_restore_complete_through_injected_faults(tmp_path, s3_server):
+    """10% of storage calls fail (half of them after the server acted, as a
+    lost answer): the retries hide it, the backup validates and restores whole."""
+    ensure_bucket()
+    topic = unique("s3faults")
+    create_topic(topic, 4)
+    produce(topic, [rec(p, f"k{p}-{i}", f"v{i}", timestamp=BASE_TS + i) for p in range(4) for i in range(300)])
+    prefix = f"faults/{topic}"
+    env = s3_env()
+    env["KAFKA_BACKUP_TEST_FAULT_RATE"] = "0.1"
+    cfg = backup_config("unused", [topic], backup_id="faulty", segment_max_records=50)
+    cfg["storage"] = s3_storage(prefix)
+    cli_ok(["backup", "--config", write_config(tmp_path, cfg, "backup.yaml")], env=env, timeout=300)
+    url = f"s3://{BUCKET}/{prefix}?endpoint={s3_server}"
+    cli_ok(["validate", "--path", url, "--backup-id", "faulty", "--deep"], env=env, timeout=300)
+    rcfg = restore_config("unused", backup_id="faulty")
+    rcfg["storage"] = s3_storage(prefix)
+    cli_ok(["restore", "--config", write_config(tmp_path, rcfg, "restore.yaml")], env=env, timeout=300)
+    src, dst = parallel(lambda: dump(topic, SOURCE), lambda: dump(topic, TARGET))
+    assert_same_records(src, dst, what=topic)
