@@ -25,8 +25,14 @@ if ! bash scripts/s3-server.sh status >/dev/null 2>&1; then
   bash scripts/s3-server.sh start --fresh
   s3_started=1
 fi
+azure_started=0
+if ! bash scripts/azurite.sh status >/dev/null 2>&1; then
+  bash scripts/azurite.sh start --fresh
+  azure_started=1
+fi
 cleanup() {
   if [[ $started == 1 ]]; then bash scripts/kafka-clusters.sh stop || true; fi
+  if [[ $azure_started == 1 ]]; then bash scripts/azurite.sh stop || true; fi
   if [[ $s3_started == 1 ]]; then bash scripts/s3-server.sh stop || true; fi
 }
 trap cleanup EXIT
@@ -43,5 +49,6 @@ fi
 say "integration tests against the local Kafka clusters"
 eval "$(bash scripts/kafka-clusters.sh env)"
 eval "$(bash scripts/s3-server.sh env)"
+eval "$(bash scripts/azurite.sh env)"
 # shellcheck disable=SC2086
 python3 -m pytest tests/integration -q ${KB_PYTEST_ARGS:-}

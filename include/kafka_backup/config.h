@@ -52,6 +52,7 @@ struct StorageConfig {
   std::string storage_class;       // s3: x-amz-storage-class
   std::string sse;                 // s3: server-side encryption, AES256 or aws:kms
   std::string kms_key_id;          // s3: the KMS key for aws:kms
+  std::string account;             // azure: the storage account
 
   // The storage URL these settings describe ("/var/backups/kafka",
   // "s3://bucket/prefix?region=..").

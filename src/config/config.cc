@@ -325,6 +325,7 @@ void ReadStorage(MapReader& r, StorageConfig* s) {
     }
   }
   if (auto v = r.String("kms_key_id")) s->kms_key_id = *v;
+  if (auto v = r.String("account")) s->account = *v;
   bool remote = s->backend == "s3" || s->backend == "azure" || s->backend == "gcs";
   if (remote && s->bucket.empty() && !s->path.empty() && s->path.find("://") == std::string::npos) {
     r.FailKey(r.Get("path"), "path",
@@ -437,6 +438,12 @@ std::string StorageConfig::Url() const {
     if (value.empty()) return;
     query += (query.empty() ? "" : "&") + std::string(key) + "=" + value;
   };
+  if (backend == "azure") {
+    query.clear();
+    add("account", account);
+    add("endpoint", endpoint);
+    return query.empty() ? url : url + "?" + query;
+  }
   add("endpoint", endpoint);
   if (path_style) add("path_style", *path_style ? "true" : "false");
   add("storage_class", storage_class);

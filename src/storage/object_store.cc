@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "storage/azure_store.h"
 #include "storage/filesystem_store.h"
 #include "storage/retry.h"
 #include "storage/s3_store.h"
@@ -40,8 +41,14 @@ Result<std::unique_ptr<ObjectStore>> OpenRemote(std::string_view url, std::strin
     std::unique_ptr<ObjectStore> store = std::make_unique<S3Store>(std::move(options), std::move(credentials));
     return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
   }
+  if (scheme == "azure") {
+    KB_ASSIGN_OR_RETURN(AzureOptions options, ParseAzureUrl(url));
+    std::unique_ptr<ObjectStore> store = std::make_unique<AzureStore>(std::move(options));
+    return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
+  }
   return Status::InvalidArgument(fmt::format(
-      "storage URL '{}': the {} backend is not available in this build yet; use s3:// or a directory", url, scheme));
+      "storage URL '{}': the {} backend is not available in this build yet; use s3://, azure:// or a directory", url,
+      scheme));
 }
 
 Result<std::unique_ptr<ObjectStore>> Local(const std::filesystem::path& root) {
@@ -62,9 +69,10 @@ Result<std::unique_ptr<ObjectStore>> OpenStore(std::string_view url) {
   } else if (auto scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
     std::string_view scheme = url.substr(0, scheme_end);
     if (scheme == "s3" || scheme == "azure" || scheme == "gs") return OpenRemote(url, scheme);
-    return Status::InvalidArgument(fmt::format(
-        "storage URL '{}': unknown scheme '{}://'; supported: a directory path, file:///path, s3://bucket/prefix", url,
-        scheme));
+    return Status::InvalidArgument(
+        fmt::format("storage URL '{}': unknown scheme '{}://'; supported: a directory path, file:///path, "
+                    "s3://bucket/prefix, azure://container/prefix",
+                    url, scheme));
   }
   if (path.empty() || path.front() != '/') {
     // Relative paths are resolved against the working directory, as a shell user expects.

@@ -3,6 +3,8 @@
 //   filesystem  a temporary directory (always)
 //   s3          KB_TEST_S3_URL, e.g. s3://kb-conformance?endpoint=http://127.0.0.1:39000,
 //               credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+//   azure       KB_TEST_AZURE_URL, e.g. azure://kb-conformance?account=kbtest&endpoint=http://127.0.0.1:10000/kbtest,
+//               the key from AZURE_STORAGE_KEY
 // A backend whose server is not configured FAILS (tests/integration starts
 // the servers and runs this binary; see tests/integration/test_storage.py).
 #include <fmt/format.h>
@@ -13,6 +15,7 @@
 #include <filesystem>
 #include <random>
 
+#include "storage/azure_store.h"
 #include "storage/object_store.h"
 #include "storage/s3_store.h"
 
@@ -32,12 +35,13 @@ Result<std::unique_ptr<ObjectStore>> OpenBackend(const std::string& backend) {
   if (backend == "filesystem") {
     return OpenStore((std::filesystem::temp_directory_path() / ("kb-" + RunId())).string());
   }
-  const char* url = std::getenv(backend == "s3" ? "KB_TEST_S3_URL" : "KB_TEST_UNKNOWN");
+  const char* var = backend == "s3" ? "KB_TEST_S3_URL" : "KB_TEST_AZURE_URL";
+  const char* url = std::getenv(var);
   if (!url || !*url) {
     return Status::Unavailable(
-        fmt::format("no {} server configured (KB_TEST_S3_URL): run through tests/integration (pytest), which starts "
-                    "scripts/s3-server.sh",
-                    backend));
+        fmt::format("no {} server configured ({}): run through tests/integration (pytest), which starts the servers "
+                    "(scripts/s3-server.sh, scripts/azurite.sh)",
+                    backend, var));
   }
   if (backend == "s3") {
     // The bucket is created once; each run works under its own prefix.
@@ -45,6 +49,10 @@ Result<std::unique_ptr<ObjectStore>> OpenBackend(const std::string& backend) {
     KB_ASSIGN_OR_RETURN(AwsCredentials credentials, ResolveAwsCredentials());
     S3Store bucket(options, credentials);
     KB_RETURN_IF_ERROR(bucket.CreateBucket());
+  }
+  if (backend == "azure") {
+    KB_ASSIGN_OR_RETURN(AzureOptions options, ParseAzureUrl(url));
+    KB_RETURN_IF_ERROR(AzureStore(options).CreateContainer());
   }
   std::string u = url;
   auto q = u.find('?');
@@ -153,7 +161,7 @@ TEST_P(StoreConformance, LargeObjectRoundTrips) {
   EXPECT_EQ(ListAll(*store_, "big/")->size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::Values("filesystem", "s3"),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::Values("filesystem", "s3", "azure"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

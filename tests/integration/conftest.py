@@ -488,3 +488,32 @@ def s3_server() -> str:
     except OSError as e:
         pytest.fail(f"the S3 test server at {S3_ENDPOINT} does not answer ({e}); {S3_START_HINT}", pytrace=False)
     return S3_ENDPOINT
+
+
+AZURE_ENDPOINT = os.environ.get("KB_AZURE_ENDPOINT", "http://127.0.0.1:10000/kbtest")
+AZURE_ACCOUNT = os.environ.get("KB_AZURE_ACCOUNT", "kbtest")
+AZURE_KEY = os.environ.get("KB_AZURE_KEY", "")
+
+
+def azure_env(key: str | None = None) -> dict:
+    """The environment a kafka-backup process needs for the local Azurite."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_STORAGE_")}
+    env.update(AZURE_STORAGE_ACCOUNT=AZURE_ACCOUNT, AZURE_STORAGE_KEY=key or AZURE_KEY)
+    return env
+
+
+@pytest.fixture(scope="session")
+def azurite() -> str:
+    """Azurite's blob endpoint; fails (never skips) when it is not running."""
+    host, _, rest = AZURE_ENDPOINT.split("://", 1)[1].partition(":")
+    port = rest.split("/", 1)[0]
+    if not AZURE_KEY:
+        pytest.fail("KB_AZURE_KEY is not set: eval \"$(bash scripts/azurite.sh env)\" (scripts/test.sh does)",
+                    pytrace=False)
+    try:
+        with socket.create_connection((host, int(port)), timeout=5):
+            pass
+    except OSError as e:
+        pytest.fail(f"Azurite at {AZURE_ENDPOINT} does not answer ({e}); run `bash scripts/azurite.sh start`",
+                    pytrace=False)
+    return AZURE_ENDPOINT

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import (EXIT_AUTH, EXIT_NOT_FOUND, ROOT, S3_ENDPOINT, S3_SECRET_KEY, SOURCE, TARGET,
+from conftest import (azure_env, AZURE_KEY, EXIT_AUTH, EXIT_NOT_FOUND, ROOT, S3_ENDPOINT, S3_SECRET_KEY, SOURCE, TARGET,
                       assert_error, assert_same_records, backup_config, cli_ok, create_topic, dump, parallel,
                       produce, rec, restore_config, run_cli, s3_env, unique, write_config)
 
@@ -33,14 +33,16 @@ def ensure_bucket(bucket: str = BUCKET) -> None:
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
 
 
-def test_conformance_suite_on_every_backend(s3_server):
-    """tests/conformance/store_conformance_test.cc on filesystem and S3."""
+def test_conformance_suite_on_every_backend(s3_server, azurite):
+    """tests/conformance/store_conformance_test.cc on filesystem, S3 and Azure."""
     env = s3_env()
+    env.update(azure_env())
     env["KB_TEST_S3_URL"] = f"s3://kb-conformance?endpoint={s3_server}"
+    env["KB_TEST_AZURE_URL"] = f"azure://kb-conformance?endpoint={azurite}"
     p = subprocess.run([str(ROOT / "build" / "store_conformance")], env=env, capture_output=True, text=True,
                        timeout=600)
     assert p.returncode == 0, p.stdout[-6000:] + p.stderr[-2000:]
-    assert "[  PASSED  ] 12 tests" in p.stdout, p.stdout[-3000:]
+    assert "[  PASSED  ] 18 tests" in p.stdout, p.stdout[-3000:]
 
 
 def test_round_trip_through_s3_with_the_seed_yaml(tmp_path, s3_server):
@@ -127,3 +129,48 @@ def test_backup_and_restore_complete_through_injected_faults(tmp_path, s3_server
     cli_ok(["restore", "--config", write_config(tmp_path, rcfg, "restore.yaml")], env=env, timeout=300)
     src, dst = parallel(lambda: dump(topic, SOURCE), lambda: dump(topic, TARGET))
     assert_same_records(src, dst, what=topic)
+
+
+def azure_storage(prefix: str, container: str = "kb-integration") -> dict:
+    return {"backend": "azure", "container": container, "prefix": prefix, "endpoint": AZURE_ENDPOINT_URL()}
+
+
+def AZURE_ENDPOINT_URL() -> str:  # noqa: N802 - reads the fixture's value lazily
+    from conftest import AZURE_ENDPOINT
+    return AZURE_ENDPOINT
+
+
+def ensure_container(container: str = "kb-integration") -> None:
+    env = azure_env()
+    env["KB_TEST_AZURE_URL"] = f"azure://{container}?endpoint={AZURE_ENDPOINT_URL()}"
+    p = subprocess.run([str(ROOT / "build" / "store_conformance"),
+                        "--gtest_filter=Backends/StoreConformance.OverwriteReplacesWholeObject/azure"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+
+
+def test_round_trip_through_azure_and_a_wrong_key(tmp_path, azurite):
+    ensure_container()
+    topic = unique("azrt")
+    create_topic(topic, 2)
+    produce(topic, [rec(p, f"k{p}-{i}", f"value {p}/{i}", headers=[("h", "x")], timestamp=BASE_TS + i)
+                    for p in range(2) for i in range(150)])
+    cfg = backup_config("unused", [topic], backup_id="az-rt")
+    cfg["storage"] = azure_storage(f"production/{topic}")
+    cli_ok(["backup", "--config", write_config(tmp_path, cfg, "backup.yaml")], env=azure_env())
+    url = f"azure://kb-integration/production/{topic}?endpoint={azurite}"
+    cli_ok(["validate", "--path", url, "--backup-id", "az-rt", "--deep"], env=azure_env())
+    rcfg = restore_config("unused", backup_id="az-rt")
+    rcfg["storage"] = azure_storage(f"production/{topic}")
+    cli_ok(["restore", "--config", write_config(tmp_path, rcfg, "restore.yaml")], env=azure_env())
+    src, dst = parallel(lambda: dump(topic, SOURCE), lambda: dump(topic, TARGET))
+    assert_same_records(src, dst, what=topic)
+
+    wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ=="
+    r = run_cli(["list", "--path", url], env=azure_env(key=wrong), timeout=60)
+    assert_error(r, EXIT_AUTH, "Azure", "kb-integration", "AuthenticationFailed")
+    assert wrong not in r.stdout + r.stderr and AZURE_KEY not in r.stdout + r.stderr
+    assert r.seconds < 10, f"an auth failure must not be retried ({r.seconds:.1f}s)"
+
+    r = run_cli(["list", "--path", f"azure://no-such-container?endpoint={azurite}"], env=azure_env(), timeout=60)
+    assert_error(r, EXIT_NOT_FOUND, "no-such-container", "does not exist")

@@ -1,0 +1,75 @@
+// Azure Blob Storage over the REST API (block blobs), authorised with
+// SharedKey (signed with the account key) or a SAS token.
+//
+// Addressed as azure://container/prefix?account=A&endpoint=URL. The account,
+// key and endpoint also come from the environment: AZURE_STORAGE_CONNECTION_STRING
+// (AccountName, AccountKey, BlobEndpoint, SharedAccessSignature, ...), else
+// AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN. The
+// default endpoint is https://ACCOUNT.blob.core.windows.net; an endpoint with
+// a path (Azurite: http://127.0.0.1:10000/ACCOUNT) is used as the base.
+//
+// Objects up to 32 MiB are one Put Blob; larger ones are staged as 16 MiB
+// blocks and committed with Put Block List, so a reader never sees a partial
+// blob. Azure discards uncommitted blocks of a failed upload after a week;
+// they are invisible to readers, so AbortIncomplete has nothing to do.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/http.h"
+#include "storage/object_store.h"
+
+namespace kafka_backup::storage {
+
+struct AzureOptions {
+  std::string container;
+  std::string prefix;
+  std::string account;
+  std::string key;        // base64 account key (SharedKey), or empty
+  std::string sas_token;  // without the leading '?', or empty
+  std::string endpoint;   // base URL of the blob service, without trailing '/'
+  uint64_t single_put_max = 32ull << 20;
+  uint64_t block_size = 16ull << 20;
+};
+
+// Parses "azure://container/prefix?..." and fills the rest from the environment.
+Result<AzureOptions> ParseAzureUrl(std::string_view url);
+
+// The SharedKey Authorization header value ("SharedKey account:signature") for
+// a request: `path` as sent (percent-encoded), `query` decoded, `headers` all
+// headers sent (any case). Checked against the Azure SDK's signer.
+std::string AzureSharedKey(const std::string& method, const std::string& path,
+                           const std::vector<std::pair<std::string, std::string>>& query, const HttpHeaders& headers,
+                           const std::string& account, const std::string& key_base64);
+
+class AzureStore : public ObjectStore {
+ public:
+  explicit AzureStore(AzureOptions options, HttpOptions http = {});
+
+  Status Put(std::string_view key, std::string_view data) override;
+  Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override;
+  Result<ObjectInfo> Head(std::string_view key) override;
+  Result<ListPage> List(std::string_view prefix, std::string_view continuation) override;
+  Status Delete(std::string_view key) override;
+  Status AbortIncomplete(std::string_view prefix) override;
+  std::string Url() const override;
+
+  // Creates the container (tests and first-time setup); an existing one is OK.
+  Status CreateContainer();
+
+ private:
+  Result<HttpResponse> Send(const std::string& method, std::string_view key, bool container_call,
+                            std::vector<std::pair<std::string, std::string>> query, HttpHeaders headers,
+                            std::string_view body);
+  Status ErrorOf(const HttpResponse& response, std::string_view what, std::string_view key) const;
+  std::string FullKey(std::string_view key) const;
+  Status PutBlocks(std::string_view key, std::string_view data);
+
+  AzureOptions options_;
+  HttpClient http_;
+  std::string base_path_;  // the endpoint's path ("/ACCOUNT" on Azurite, "" on Azure)
+};
+
+}  // namespace kafka_backup::storage
