@@ -8,12 +8,15 @@
 #   d. Java test peer (tests/peer/KafkaPeer.java)            -> .cache/peer/ + bin/kafka-peer
 #   e. s3proxy (S3 test server, scripts/s3-server.sh) jar    -> .cache/s3proxy/libs/
 #   f. Azurite (Azure Blob emulator, scripts/azurite.sh; npm) -> .cache/azurite/
+#   g. fake-gcs-server (GCS emulator, scripts/gcs-server.sh; Go) -> .cache/gcs/bin/
 #
 # Environment:
 #   KAFKA_VERSION   Kafka version to resolve (default: the one in scripts/kafka/pom.xml)
 #   S3PROXY_VERSION s3proxy version to resolve (default 4.1.0; needs Java 17+)
 #   AZURITE_VERSION Azurite version to install (default 3.35.0, the newest for Node 20;
 #                   3.36.0 wants Node 21+, 3.37.0 Node 22+)
+#   FAKE_GCS_VERSION fake-gcs-server version to build (default v1.56.1; its go.mod says
+#                   go 1.26: an older local Go needs GOTOOLCHAIN=auto to fetch 1.26)
 #   KB_SKIP_APT=1   skip the apt step (e.g. no root and packages managed elsewhere)
 set -euo pipefail
 
@@ -283,6 +286,47 @@ else
   say "azurite: $AZURITE_VERSION in .cache/azurite (node $(node --version))"
 fi
 
+# ------------------------------------------------ g. fake-gcs-server (Go)
+# Google Cloud Storage emulator (JSON API) for the object-storage integration
+# tests (run by scripts/gcs-server.sh).  Built from source with `go install`
+# (the module proxy has no binaries): one static binary in .cache/gcs/bin.
+# Downloaded modules stay in the default Go module cache ($(go env GOMODCACHE)).
+# The first build compiles the Google Cloud / gRPC dependency tree (minutes on
+# a small box); run setup.sh under `nice -n 19` to keep it out of the way.
+GCS_DIR="$CACHE/gcs"
+FAKE_GCS_VERSION="${FAKE_GCS_VERSION:-v1.56.1}"
+[[ "$FAKE_GCS_VERSION" == v* ]] || FAKE_GCS_VERSION="v$FAKE_GCS_VERSION"
+GCS_MODULE=github.com/fsouza/fake-gcs-server
+GCS_MARKER="$GCS_DIR/.resolved"
+want_marker="$FAKE_GCS_VERSION"
+if [[ -f "$GCS_MARKER" && "$(cat "$GCS_MARKER")" == "$want_marker" && -x "$GCS_DIR/bin/fake-gcs-server" ]]; then
+  say "fake-gcs-server $FAKE_GCS_VERSION: cached in .cache/gcs/bin"
+else
+  GO="$(command -v go || true)"
+  [[ -z "$GO" && -x /usr/local/go/bin/go ]] && GO=/usr/local/go/bin/go
+  [[ -n "$GO" ]] || die "go not found (fake-gcs-server $FAKE_GCS_VERSION is built from source: needs Go 1.26+)"
+  say "building fake-gcs-server $FAKE_GCS_VERSION with $("$GO" env GOVERSION) (first time: minutes)"
+  gcs_t0=$SECONDS
+  mkdir -p "$CACHE"
+  tmp="$(mktemp -d "$CACHE/gcs.tmp.XXXXXX")"
+  trap 'rm -rf "$tmp"' EXIT
+  # CGO_ENABLED=0: pure-Go static binary, no C toolchain involved.
+  if ! GOBIN="$tmp/bin" CGO_ENABLED=0 "$GO" install "$GCS_MODULE@$FAKE_GCS_VERSION" >"$tmp/go.log" 2>&1; then
+    tail -n 40 "$tmp/go.log" >&2
+    cp -f "$tmp/go.log" "$CACHE/gcs-go.log" 2>/dev/null || true
+    die "go install $GCS_MODULE@$FAKE_GCS_VERSION failed (full log: .cache/gcs-go.log)"
+  fi
+  got="$("$GO" version -m "$tmp/bin/fake-gcs-server" 2>/dev/null | awk '$1 == "mod" { print $3; exit }')"
+  [[ "$got" == "$FAKE_GCS_VERSION" ]] ||
+    die "fake-gcs-server $FAKE_GCS_VERSION was not built (binary reports '${got:-nothing}')"
+  echo "$FAKE_GCS_VERSION" >"$tmp/VERSION"
+  echo "$want_marker" >"$tmp/.resolved"
+  rm -rf "$GCS_DIR"
+  mv "$tmp" "$GCS_DIR"
+  trap - EXIT
+  say "fake-gcs-server: $FAKE_GCS_VERSION in .cache/gcs/bin (built in $((SECONDS - gcs_t0))s)"
+fi
+
 say "done in ${SECONDS}s.  Clusters: scripts/kafka-clusters.sh start; S3: scripts/s3-server.sh start;" \
-  "Azure: scripts/azurite.sh start;" \
+  "Azure: scripts/azurite.sh start; GCS: scripts/gcs-server.sh start;" \
   "tools: export PATH=$BIN:\$PATH"

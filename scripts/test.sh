@@ -30,8 +30,14 @@ if ! bash scripts/azurite.sh status >/dev/null 2>&1; then
   bash scripts/azurite.sh start --fresh
   azure_started=1
 fi
+gcs_started=0
+if ! bash scripts/gcs-server.sh status >/dev/null 2>&1; then
+  bash scripts/gcs-server.sh start --fresh
+  gcs_started=1
+fi
 cleanup() {
   if [[ $started == 1 ]]; then bash scripts/kafka-clusters.sh stop || true; fi
+  if [[ $gcs_started == 1 ]]; then bash scripts/gcs-server.sh stop || true; fi
   if [[ $azure_started == 1 ]]; then bash scripts/azurite.sh stop || true; fi
   if [[ $s3_started == 1 ]]; then bash scripts/s3-server.sh stop || true; fi
 }
@@ -50,5 +56,6 @@ say "integration tests against the local Kafka clusters"
 eval "$(bash scripts/kafka-clusters.sh env)"
 eval "$(bash scripts/s3-server.sh env)"
 eval "$(bash scripts/azurite.sh env)"
+eval "$(bash scripts/gcs-server.sh env)"
 # shellcheck disable=SC2086
 python3 -m pytest tests/integration -q ${KB_PYTEST_ARGS:-}

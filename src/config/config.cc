@@ -438,6 +438,11 @@ std::string StorageConfig::Url() const {
     if (value.empty()) return;
     query += (query.empty() ? "" : "&") + std::string(key) + "=" + value;
   };
+  if (backend == "gcs") {
+    query.clear();
+    add("endpoint", endpoint);
+    return query.empty() ? url : url + "?" + query;
+  }
   if (backend == "azure") {
     query.clear();
     add("account", account);

@@ -6,6 +6,7 @@
 
 #include "storage/azure_store.h"
 #include "storage/filesystem_store.h"
+#include "storage/gcs_store.h"
 #include "storage/retry.h"
 #include "storage/s3_store.h"
 
@@ -41,6 +42,24 @@ Result<std::unique_ptr<ObjectStore>> OpenRemote(std::string_view url, std::strin
     std::unique_ptr<ObjectStore> store = std::make_unique<S3Store>(std::move(options), std::move(credentials));
     return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
   }
+  if (scheme == "gs") {
+    // HMAC keys: GCS's S3-compatible XML API, signed with SigV4.
+    const char* id = std::getenv("GCS_HMAC_ACCESS_ID");
+    const char* secret = std::getenv("GCS_HMAC_SECRET");
+    if (id && *id && secret && *secret) {
+      std::string s3 = "s3://" + std::string(url.substr(5));
+      KB_ASSIGN_OR_RETURN(S3Options options, ParseS3Url(s3));
+      if (s3.find("endpoint=") == std::string::npos) options.endpoint = "https://storage.googleapis.com";
+      options.region = "auto";
+      options.path_style = true;
+      std::unique_ptr<ObjectStore> store =
+          std::make_unique<S3Store>(std::move(options), AwsCredentials{id, secret, ""});
+      return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
+    }
+    KB_ASSIGN_OR_RETURN(GcsOptions options, ParseGcsUrl(url));
+    std::unique_ptr<ObjectStore> store = std::make_unique<GcsStore>(std::move(options));
+    return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
+  }
   if (scheme == "azure") {
     KB_ASSIGN_OR_RETURN(AzureOptions options, ParseAzureUrl(url));
     std::unique_ptr<ObjectStore> store = std::make_unique<AzureStore>(std::move(options));
@@ -71,7 +90,7 @@ Result<std::unique_ptr<ObjectStore>> OpenStore(std::string_view url) {
     if (scheme == "s3" || scheme == "azure" || scheme == "gs") return OpenRemote(url, scheme);
     return Status::InvalidArgument(
         fmt::format("storage URL '{}': unknown scheme '{}://'; supported: a directory path, file:///path, "
-                    "s3://bucket/prefix, azure://container/prefix",
+                    "s3://bucket/prefix, azure://container/prefix, gs://bucket/prefix",
                     url, scheme));
   }
   if (path.empty() || path.front() != '/') {

@@ -1,8 +1,11 @@
 #include "util/crypto.h"
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 
+#include <memory>
 #include <stdexcept>
 
 namespace kafka_backup::util {
@@ -54,6 +57,73 @@ std::string Base64Encode(std::string_view bytes) {
                           reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
   out.resize(static_cast<size_t>(n));
   return out;
+}
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string s = Base64Encode(bytes);
+  while (!s.empty() && s.back() == '=') s.pop_back();
+  for (char& c : s) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return s;
+}
+
+namespace {
+
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct KeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+
+std::string OpenSslError() {
+  unsigned long e = ERR_get_error();
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  return e ? std::string(buf) : std::string("unknown OpenSSL error");
+}
+
+}  // namespace
+
+bool SignRs256(std::string_view pem_private_key, std::string_view data, std::string* signature, std::string* error) {
+  std::unique_ptr<BIO, BioDeleter> bio(
+      BIO_new_mem_buf(pem_private_key.data(), static_cast<int>(pem_private_key.size())));
+  std::unique_ptr<EVP_PKEY, KeyDeleter> key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)
+                                                : nullptr);
+  if (!key) {
+    *error = "cannot read the private key (PEM): " + OpenSslError();
+    return false;
+  }
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  size_t len = 0;
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
+    *error = "RS256 signing failed: " + OpenSslError();
+    return false;
+  }
+  signature->resize(len);
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature->data()), &len,
+                     reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
+    *error = "RS256 signing failed: " + OpenSslError();
+    return false;
+  }
+  signature->resize(len);
+  return true;
+}
+
+bool VerifyRs256(std::string_view pem_public_key, std::string_view data, std::string_view signature) {
+  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem_public_key.data(), static_cast<int>(pem_public_key.size())));
+  std::unique_ptr<EVP_PKEY, KeyDeleter> key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key) return false;
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  return ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) == 1 &&
+         EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                          reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
 }
 
 bool Base64Decode(std::string_view text, std::string* out) {

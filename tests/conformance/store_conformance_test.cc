@@ -5,6 +5,7 @@
 //               credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
 //   azure       KB_TEST_AZURE_URL, e.g. azure://kb-conformance?account=kbtest&endpoint=http://127.0.0.1:10000/kbtest,
 //               the key from AZURE_STORAGE_KEY
+//   gcs         KB_TEST_GCS_URL, e.g. gs://kb-conformance, with STORAGE_EMULATOR_HOST=127.0.0.1:4443
 // A backend whose server is not configured FAILS (tests/integration starts
 // the servers and runs this binary; see tests/integration/test_storage.py).
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 #include <random>
 
 #include "storage/azure_store.h"
+#include "storage/gcs_store.h"
 #include "storage/object_store.h"
 #include "storage/s3_store.h"
 
@@ -35,12 +37,12 @@ Result<std::unique_ptr<ObjectStore>> OpenBackend(const std::string& backend) {
   if (backend == "filesystem") {
     return OpenStore((std::filesystem::temp_directory_path() / ("kb-" + RunId())).string());
   }
-  const char* var = backend == "s3" ? "KB_TEST_S3_URL" : "KB_TEST_AZURE_URL";
+  const char* var = backend == "s3" ? "KB_TEST_S3_URL" : backend == "azure" ? "KB_TEST_AZURE_URL" : "KB_TEST_GCS_URL";
   const char* url = std::getenv(var);
   if (!url || !*url) {
     return Status::Unavailable(
         fmt::format("no {} server configured ({}): run through tests/integration (pytest), which starts the servers "
-                    "(scripts/s3-server.sh, scripts/azurite.sh)",
+                    "(scripts/s3-server.sh, scripts/azurite.sh, scripts/gcs-server.sh)",
                     backend, var));
   }
   if (backend == "s3") {
@@ -53,6 +55,10 @@ Result<std::unique_ptr<ObjectStore>> OpenBackend(const std::string& backend) {
   if (backend == "azure") {
     KB_ASSIGN_OR_RETURN(AzureOptions options, ParseAzureUrl(url));
     KB_RETURN_IF_ERROR(AzureStore(options).CreateContainer());
+  }
+  if (backend == "gcs") {
+    KB_ASSIGN_OR_RETURN(GcsOptions options, ParseGcsUrl(url));
+    KB_RETURN_IF_ERROR(GcsStore(options).CreateBucket("kafka-backup-tests"));
   }
   std::string u = url;
   auto q = u.find('?');
@@ -161,7 +167,7 @@ TEST_P(StoreConformance, LargeObjectRoundTrips) {
   EXPECT_EQ(ListAll(*store_, "big/")->size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::Values("filesystem", "s3", "azure"),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::Values("filesystem", "s3", "azure", "gcs"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -517,3 +517,26 @@ def azurite() -> str:
         pytest.fail(f"Azurite at {AZURE_ENDPOINT} does not answer ({e}); run `bash scripts/azurite.sh start`",
                     pytrace=False)
     return AZURE_ENDPOINT
+
+
+GCS_ENDPOINT = os.environ.get("KB_GCS_ENDPOINT", "http://127.0.0.1:4443")
+
+
+def gcs_env() -> dict:
+    """The environment a kafka-backup process needs for the local GCS emulator
+    (fake-gcs-server checks no credentials; the OAuth path is unit-tested)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "GCS_HMAC_"))}
+    env["STORAGE_EMULATOR_HOST"] = GCS_ENDPOINT.split("://", 1)[1]
+    return env
+
+
+@pytest.fixture(scope="session")
+def gcs_server() -> str:
+    host, _, port = GCS_ENDPOINT.split("://", 1)[1].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=5):
+            pass
+    except OSError as e:
+        pytest.fail(f"the GCS emulator at {GCS_ENDPOINT} does not answer ({e}); run `bash scripts/gcs-server.sh start`",
+                    pytrace=False)
+    return GCS_ENDPOINT

@@ -1,5 +1,6 @@
-"""S3 storage against a real S3-compatible server that checks SigV4
-signatures (s3proxy, started by scripts/s3-server.sh): the object-store
+"""Object storage against real servers: S3 (s3proxy, which checks SigV4
+signatures), Azure Blob (Azurite, which checks SharedKey) and GCS
+(fake-gcs-server, which checks no credentials). For S3: the object-store
 conformance suite, the fidelity round trip through S3, the seed's YAML and
 `validate --path s3://...` with AWS_ENDPOINT_URL, credentials refused, a
 missing bucket, and a backup that completes through injected faults."""
@@ -10,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import (azure_env, AZURE_KEY, EXIT_AUTH, EXIT_NOT_FOUND, ROOT, S3_ENDPOINT, S3_SECRET_KEY, SOURCE, TARGET,
+from conftest import (azure_env, gcs_env, AZURE_KEY, EXIT_AUTH, EXIT_NOT_FOUND, ROOT, S3_ENDPOINT, S3_SECRET_KEY, SOURCE, TARGET,
                       assert_error, assert_same_records, backup_config, cli_ok, create_topic, dump, parallel,
                       produce, rec, restore_config, run_cli, s3_env, unique, write_config)
 
@@ -33,16 +34,18 @@ def ensure_bucket(bucket: str = BUCKET) -> None:
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
 
 
-def test_conformance_suite_on_every_backend(s3_server, azurite):
-    """tests/conformance/store_conformance_test.cc on filesystem, S3 and Azure."""
+def test_conformance_suite_on_every_backend(s3_server, azurite, gcs_server):
+    """tests/conformance/store_conformance_test.cc on filesystem, S3, Azure and GCS."""
     env = s3_env()
     env.update(azure_env())
+    env.update(gcs_env())
+    env["KB_TEST_GCS_URL"] = "gs://kb-conformance"
     env["KB_TEST_S3_URL"] = f"s3://kb-conformance?endpoint={s3_server}"
     env["KB_TEST_AZURE_URL"] = f"azure://kb-conformance?endpoint={azurite}"
     p = subprocess.run([str(ROOT / "build" / "store_conformance")], env=env, capture_output=True, text=True,
                        timeout=600)
     assert p.returncode == 0, p.stdout[-6000:] + p.stderr[-2000:]
-    assert "[  PASSED  ] 18 tests" in p.stdout, p.stdout[-3000:]
+    assert "[  PASSED  ] 24 tests" in p.stdout, p.stdout[-3000:]
 
 
 def test_round_trip_through_s3_with_the_seed_yaml(tmp_path, s3_server):
@@ -174,3 +177,31 @@ def test_round_trip_through_azure_and_a_wrong_key(tmp_path, azurite):
 
     r = run_cli(["list", "--path", f"azure://no-such-container?endpoint={azurite}"], env=azure_env(), timeout=60)
     assert_error(r, EXIT_NOT_FOUND, "no-such-container", "does not exist")
+
+
+def test_round_trip_through_gcs(tmp_path, gcs_server):
+    """The fidelity round trip through the GCS JSON API (fake-gcs-server;
+    resumable uploads are covered by the conformance suite's large object)."""
+    env = gcs_env()
+    conformance = ROOT / "build" / "store_conformance"
+    e = dict(env, KB_TEST_GCS_URL="gs://kb-integration")
+    p = subprocess.run([str(conformance), "--gtest_filter=Backends/StoreConformance.OverwriteReplacesWholeObject/gcs"],
+                       env=e, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    topic = unique("gcsrt")
+    create_topic(topic, 2)
+    produce(topic, [rec(p, f"k{p}-{i}", f"value {p}/{i}", headers=[("h", "x")], timestamp=BASE_TS + i)
+                    for p in range(2) for i in range(150)])
+    cfg = backup_config("unused", [topic], backup_id="gcs-rt")
+    cfg["storage"] = {"backend": "gcs", "bucket": "kb-integration", "prefix": f"production/{topic}"}
+    cli_ok(["backup", "--config", write_config(tmp_path, cfg, "backup.yaml")], env=env)
+    url = f"gs://kb-integration/production/{topic}"
+    cli_ok(["validate", "--path", url, "--backup-id", "gcs-rt", "--deep"], env=env)
+    rcfg = restore_config("unused", backup_id="gcs-rt")
+    rcfg["storage"] = cfg["storage"]
+    cli_ok(["restore", "--config", write_config(tmp_path, rcfg, "restore.yaml")], env=env)
+    src, dst = parallel(lambda: dump(topic, SOURCE), lambda: dump(topic, TARGET))
+    assert_same_records(src, dst, what=topic)
+
+    r = run_cli(["list", "--path", "gs://no-such-bucket-kb/p"], env=env, timeout=60)
+    assert_error(r, EXIT_NOT_FOUND, "no-such-bucket-kb", "does not exist")

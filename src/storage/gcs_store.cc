@@ -1,0 +1,336 @@
+#include "storage/gcs_store.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "util/crypto.h"
+
+namespace kafka_backup::storage {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kScope = "https://www.googleapis.com/auth/devstorage.read_write";
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+std::string StripSlashes(std::string_view s) {
+  while (!s.empty() && s.front() == '/') s.remove_prefix(1);
+  while (!s.empty() && s.back() == '/') s.remove_suffix(1);
+  return std::string(s);
+}
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Result<ServiceAccountKey> ParseServiceAccountKey(const std::string& text, const std::string& source) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument(fmt::format("{}: not a JSON service-account key", source));
+  }
+  if (j.value("type", "") != "service_account") {
+    return Status::InvalidArgument(
+        fmt::format("{}: \"type\" is \"{}\", expected \"service_account\"", source, j.value("type", "")));
+  }
+  ServiceAccountKey key;
+  key.client_email = j.value("client_email", "");
+  key.private_key = j.value("private_key", "");
+  key.token_uri = j.value("token_uri", key.token_uri);
+  if (key.client_email.empty() || key.private_key.empty()) {
+    return Status::InvalidArgument(fmt::format("{}: lacks client_email or private_key", source));
+  }
+  return key;
+}
+
+Result<std::string> MakeJwtAssertion(const ServiceAccountKey& key, const std::string& scope, int64_t now_seconds) {
+  std::string header = util::Base64UrlEncode(R"({"alg":"RS256","typ":"JWT"})");
+  json claims = {{"iss", key.client_email},
+                 {"scope", scope},
+                 {"aud", key.token_uri},
+                 {"iat", now_seconds},
+                 {"exp", now_seconds + 3600}};
+  std::string signing_input = header + "." + util::Base64UrlEncode(claims.dump());
+  std::string signature, error;
+  if (!util::SignRs256(key.private_key, signing_input, &signature, &error)) {
+    return Status::Auth(fmt::format("service account {}: {}", key.client_email, error));
+  }
+  return signing_input + "." + util::Base64UrlEncode(signature);
+}
+
+Result<GcsOptions> ParseGcsUrl(std::string_view url) {
+  if (!url.starts_with("gs://")) return Status::InvalidArgument(fmt::format("'{}' is not a gs:// URL", url));
+  std::string_view rest = url.substr(5), query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  GcsOptions o;
+  auto slash = rest.find('/');
+  o.bucket = std::string(rest.substr(0, slash));
+  if (slash != std::string_view::npos) o.prefix = StripSlashes(rest.substr(slash + 1));
+  if (o.bucket.empty()) {
+    return Status::InvalidArgument(fmt::format("storage URL '{}' names no bucket: use gs://BUCKET/PREFIX", url));
+  }
+  bool endpoint_given = false;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view kv = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = kv.find('=');
+    std::string k(kv.substr(0, eq));
+    std::string v(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1));
+    if (k == "endpoint") {
+      o.endpoint = v;
+      endpoint_given = true;
+    } else {
+      return Status::InvalidArgument(fmt::format("storage URL '{}': unknown parameter '{}'; known: endpoint", url, k));
+    }
+  }
+  if (std::string emulator = Env("STORAGE_EMULATOR_HOST"); !emulator.empty()) {
+    if (!endpoint_given) o.endpoint = emulator.find("://") == std::string::npos ? "http://" + emulator : emulator;
+    o.anonymous = true;
+  } else if (std::string token = Env("GOOGLE_OAUTH_ACCESS_TOKEN"); !token.empty()) {
+    o.access_token = token;
+  } else if (std::string file = Env("GOOGLE_APPLICATION_CREDENTIALS"); !file.empty()) {
+    std::ifstream in(file);
+    if (!in) {
+      return Status::Auth(fmt::format("GOOGLE_APPLICATION_CREDENTIALS names {}, which cannot be read", file));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    KB_ASSIGN_OR_RETURN(ServiceAccountKey key, ParseServiceAccountKey(text.str(), file));
+    o.service_account = std::move(key);
+  } else {
+    return Status::Auth(
+        "no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, "
+        "GOOGLE_OAUTH_ACCESS_TOKEN, or GCS_HMAC_ACCESS_ID and GCS_HMAC_SECRET (or STORAGE_EMULATOR_HOST for an "
+        "emulator)");
+  }
+  while (!o.endpoint.empty() && o.endpoint.back() == '/') o.endpoint.pop_back();
+  if (!o.endpoint.starts_with("http://") && !o.endpoint.starts_with("https://")) {
+    return Status::InvalidArgument(fmt::format("GCS endpoint '{}' must start with http:// or https://", o.endpoint));
+  }
+  return o;
+}
+
+GcsStore::GcsStore(GcsOptions options, HttpOptions http) : options_(std::move(options)), http_(http) {}
+
+std::string GcsStore::Url() const {
+  std::string url = "gs://" + options_.bucket;
+  if (!options_.prefix.empty()) url += "/" + options_.prefix;
+  return url;
+}
+
+std::string GcsStore::FullKey(std::string_view key) const {
+  return options_.prefix.empty() ? std::string(key) : options_.prefix + "/" + std::string(key);
+}
+
+std::string GcsStore::ObjectUrl(std::string_view key) const {
+  return fmt::format("{}/storage/v1/b/{}/o/{}", options_.endpoint, util::UriEncode(options_.bucket),
+                     util::UriEncode(FullKey(key)));
+}
+
+Result<std::string> GcsStore::Token() {
+  if (options_.anonymous) return std::string();
+  if (!options_.access_token.empty()) return options_.access_token;
+  std::lock_guard<std::mutex> lock(token_mu_);
+  if (!token_.empty() && std::chrono::steady_clock::now() < token_expiry_) return token_;
+  const ServiceAccountKey& key = *options_.service_account;
+  KB_ASSIGN_OR_RETURN(std::string assertion, MakeJwtAssertion(key, kScope, NowSeconds()));
+  std::string body =
+      "grant_type=" + util::UriEncode("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=" + assertion;
+  HttpRequest req;
+  req.method = "POST";
+  req.url = key.token_uri;
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  req.body = body;
+  KB_ASSIGN_OR_RETURN(HttpResponse r, http_.Send(req));
+  json j = json::parse(r.body, nullptr, false);
+  if (r.status / 100 != 2 || j.is_discarded() || !j.contains("access_token")) {
+    std::string why = j.is_discarded() ? "" : j.value("error_description", j.value("error", ""));
+    if (r.status >= 500 || r.status == 429) {
+      return Status::Unavailable(
+          fmt::format("service account {}: token endpoint {}: HTTP {}", key.client_email, key.token_uri, r.status));
+    }
+    return Status::Auth(fmt::format("service account {}: the token endpoint {} refused the key: HTTP {} {}",
+                                    key.client_email, key.token_uri, r.status, why));
+  }
+  token_ = j["access_token"].get<std::string>();
+  int64_t expires = j.value("expires_in", 3600);
+  // Renewed a minute early, so a request never carries an expiring token.
+  token_expiry_ = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(expires - 60, 30));
+  return token_;
+}
+
+Result<HttpResponse> GcsStore::Send(HttpRequest request) {
+  KB_ASSIGN_OR_RETURN(std::string token, Token());
+  if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
+  return http_.Send(request);
+}
+
+Status GcsStore::ErrorOf(const HttpResponse& response, std::string_view what, std::string_view key) const {
+  std::string message;
+  json j = json::parse(response.body, nullptr, false);
+  if (!j.is_discarded() && j.contains("error") && j["error"].is_object()) {
+    message = j["error"].value("message", "");
+  }
+  std::string object = key.empty() ? std::string() : fmt::format(" '{}'", FullKey(key));
+  std::string detail = fmt::format("GCS bucket '{}' at {}: {}{}: HTTP {}{}", options_.bucket, options_.endpoint, what,
+                                   object, response.status, message.empty() ? "" : ": " + message);
+  if (response.status == 404 && key.empty()) {
+    return Status::NotFound(fmt::format("GCS bucket '{}' does not exist at {}; create it or fix storage.bucket",
+                                        options_.bucket, options_.endpoint));
+  }
+  if (response.status == 404) return Status::NotFound(detail);
+  if (response.status == 401 || response.status == 403) {
+    return Status::Auth(detail + "; check the credentials (GOOGLE_APPLICATION_CREDENTIALS) and the bucket's IAM");
+  }
+  if (response.status == 416) return Status::Corruption(detail + " (the range lies past the object's end)");
+  if (response.status == 429 || response.status >= 500) return Status::Unavailable(detail);
+  return Status::IoError(detail);
+}
+
+Status GcsStore::Put(std::string_view key, std::string_view data) {
+  if (data.size() > options_.single_put_max) return PutResumable(key, data);
+  HttpRequest req;
+  req.method = "POST";
+  req.url = fmt::format("{}/upload/storage/v1/b/{}/o?uploadType=media&name={}", options_.endpoint,
+                        util::UriEncode(options_.bucket), util::UriEncode(FullKey(key)));
+  req.headers = {{"Content-Type", "application/octet-stream"}};
+  req.body = data;
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(std::move(req)));
+  if (r.status / 100 != 2) return ErrorOf(r, "upload", key);
+  return Status::Ok();
+}
+
+Status GcsStore::PutResumable(std::string_view key, std::string_view data) {
+  HttpRequest start;
+  start.method = "POST";
+  start.url = fmt::format("{}/upload/storage/v1/b/{}/o?uploadType=resumable&name={}", options_.endpoint,
+                          util::UriEncode(options_.bucket), util::UriEncode(FullKey(key)));
+  start.headers = {{"X-Upload-Content-Type", "application/octet-stream"},
+                   {"X-Upload-Content-Length", std::to_string(data.size())}};
+  KB_ASSIGN_OR_RETURN(HttpResponse started, Send(std::move(start)));
+  if (started.status / 100 != 2) return ErrorOf(started, "start resumable upload", key);
+  std::string session = started.Header("location");
+  if (session.empty()) {
+    return Status::IoError(
+        fmt::format("GCS bucket '{}': a resumable upload of '{}' got no session URI", options_.bucket, FullKey(key)));
+  }
+  auto cancel = [&](Status cause) {
+    HttpRequest del;
+    del.method = "DELETE";
+    del.url = session;
+    (void)Send(std::move(del));  // best effort: an abandoned session expires after a week
+    return cause;
+  };
+  for (uint64_t off = 0; off < data.size(); off += options_.chunk_size) {
+    std::string_view chunk = data.substr(off, options_.chunk_size);
+    bool last = off + chunk.size() == data.size();
+    HttpRequest put;
+    put.method = "PUT";
+    put.url = session;
+    put.headers = {{"Content-Range", fmt::format("bytes {}-{}/{}", off, off + chunk.size() - 1,
+                                                 last ? std::to_string(data.size()) : std::string("*"))}};
+    put.body = chunk;
+    auto r = Send(std::move(put));
+    if (!r.ok()) return cancel(r.status());
+    bool ok = last ? r->status / 100 == 2 : (r->status == 308 || r->status / 100 == 2);
+    if (!ok) return cancel(ErrorOf(*r, "resumable upload chunk", key));
+  }
+  return Status::Ok();
+}
+
+Result<std::string> GcsStore::Get(std::string_view key, std::optional<ByteRange> range) {
+  HttpRequest req;
+  req.url = ObjectUrl(key) + "?alt=media";
+  if (range) {
+    if (range->length == 0) return std::string();
+    req.headers.emplace_back("Range", fmt::format("bytes={}-{}", range->offset, range->offset + range->length - 1));
+  }
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(std::move(req)));
+  if (r.status / 100 != 2) return ErrorOf(r, "download", key);
+  if (range && r.body.size() != range->length) {
+    return Status::Corruption(fmt::format("GCS object '{}': asked for {} bytes at {}, got {} (the object is shorter)",
+                                          FullKey(key), range->length, range->offset, r.body.size()));
+  }
+  return std::move(r.body);
+}
+
+Result<ObjectInfo> GcsStore::Head(std::string_view key) {
+  HttpRequest req;
+  req.url = ObjectUrl(key);
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(std::move(req)));
+  if (r.status == 404) return Status::NotFound(fmt::format("GCS object '{}' not found", FullKey(key)));
+  if (r.status / 100 != 2) return ErrorOf(r, "metadata", key);
+  json j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded()) return Status::IoError(fmt::format("GCS object '{}': unreadable metadata", FullKey(key)));
+  const json& size = j["size"];  // a decimal string in the JSON API
+  uint64_t n = size.is_string() ? std::strtoull(size.get<std::string>().c_str(), nullptr, 10)
+                                : (size.is_number() ? size.get<uint64_t>() : 0);
+  return ObjectInfo{std::string(key), n};
+}
+
+Result<ListPage> GcsStore::List(std::string_view prefix, std::string_view continuation) {
+  HttpRequest req;
+  req.url = fmt::format("{}/storage/v1/b/{}/o?prefix={}&maxResults=1000&fields={}", options_.endpoint,
+                        util::UriEncode(options_.bucket), util::UriEncode(FullKey(prefix)),
+                        util::UriEncode("items(name,size),nextPageToken"));
+  if (!continuation.empty()) req.url += "&pageToken=" + util::UriEncode(continuation);
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(std::move(req)));
+  if (r.status / 100 != 2) return ErrorOf(r, "list", "");
+  json j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded()) return Status::IoError(fmt::format("GCS bucket '{}': unreadable listing", options_.bucket));
+  ListPage page;
+  if (j.contains("items")) {
+    for (const auto& item : j["items"]) {
+      std::string name = item.value("name", "");
+      if (!options_.prefix.empty()) name = name.substr(std::min(name.size(), options_.prefix.size() + 1));
+      const json& size = item["size"];
+      uint64_t n = size.is_string() ? std::strtoull(size.get<std::string>().c_str(), nullptr, 10)
+                                    : (size.is_number() ? size.get<uint64_t>() : 0);
+      page.objects.push_back({std::move(name), n});
+    }
+  }
+  std::sort(page.objects.begin(), page.objects.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+  page.continuation = j.value("nextPageToken", "");
+  return page;
+}
+
+Status GcsStore::Delete(std::string_view key) {
+  HttpRequest req;
+  req.method = "DELETE";
+  req.url = ObjectUrl(key);
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(std::move(req)));
+  if (r.status / 100 == 2 || r.status == 404) return Status::Ok();
+  return ErrorOf(r, "delete", key);
+}
+
+// An unfinished resumable upload is invisible and expires after a week.
+Status GcsStore::AbortIncomplete(std::string_view /*prefix*/) {
+  return Status::Ok();
+}
+
+Status GcsStore::CreateBucket(const std::string& project) {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = fmt::format("{}/storage/v1/b?project={}", options_.endpoint, util::UriEncode(project));
+  req.headers = {{"Content-Type", "application/json"}};
+  std::string body = json{{"name", options_.bucket}}.dump();
+  req.body = body;
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(std::move(req)));
+  if (r.status / 100 == 2 || r.status == 409) return Status::Ok();
+  return ErrorOf(r, "create bucket", "");
+}
+
+}  // namespace kafka_backup::storage
