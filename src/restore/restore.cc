@@ -733,6 +733,12 @@ Result<RestoreReport> RestoreRun::Run() {
     if (next[li] > lane.partition->start_offset) lane_filter.min_offset = next[li];
     for (const auto& seg : lane.partition->segments) {
       if (seg.last_offset < next[li]) continue;
+      // A segment wholly outside the time window is not even opened.
+      bool has_times = seg.record_count > 0 && seg.max_timestamp >= seg.min_timestamp;
+      if (has_times && ((filter.min_timestamp && seg.max_timestamp < *filter.min_timestamp) ||
+                        (filter.max_timestamp && seg.min_timestamp > *filter.max_timestamp))) {
+        continue;
+      }
       Status s = catalog::ReadSegment(
           *store, seg, lane_filter,
           [&](format::Record&& r) -> Status {

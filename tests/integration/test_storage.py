@@ -7,6 +7,7 @@ missing bucket, and a backup that completes through injected faults."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 
 import pytest
@@ -83,15 +84,16 @@ def test_seed_validate_command_takes_the_endpoint_from_aws_endpoint_url(tmp_path
     topic = unique("s3seed")
     create_topic(topic, 1)
     produce(topic, [rec(0, f"k{i}", f"v{i}", timestamp=BASE_TS + i) for i in range(50)])
-    cfg = backup_config("unused", [topic], backup_id="hourly-1")
+    backup_id = f"hourly-{topic}"        # the server may keep earlier runs' backups
+    cfg = backup_config("unused", [topic], backup_id=backup_id)
     cfg["storage"] = {"backend": "s3", "bucket": "kafka-dr-backups", "region": "us-east-1",
                       "prefix": "production/hourly"}
     env = s3_env()
     env["AWS_ENDPOINT_URL"] = s3_server
     cli_ok(["backup", "--config", write_config(tmp_path, cfg)], env=env)
-    r = cli_ok(["validate", "--path", "s3://kafka-dr-backups/production/hourly", "--backup-id", "hourly-1", "--deep"],
+    r = cli_ok(["validate", "--path", "s3://kafka-dr-backups/production/hourly", "--backup-id", backup_id, "--deep"],
                env=env)
-    assert "passed: deep validation of backup hourly-1" in r.stdout, r.stdout
+    assert f"passed: deep validation of backup {backup_id}" in r.stdout, r.stdout
 
 
 def test_wrong_secret_is_a_clear_auth_error_without_retries(tmp_path, s3_server):
@@ -205,3 +207,34 @@ def test_round_trip_through_gcs(tmp_path, gcs_server):
 
     r = run_cli(["list", "--path", "gs://no-such-bucket-kb/p"], env=env, timeout=60)
     assert_error(r, EXIT_NOT_FOUND, "no-such-bucket-kb", "does not exist")
+
+
+def test_point_in_time_restore_reads_a_small_fraction_from_s3(tmp_path, s3_server):
+    """One minute out of two hours of records (one per 600 ms, 400 B of
+    random hex each), backed up into S3 in 6 segments: the restore skips the
+    segments outside the window and fetches only the blocks it needs with
+    ranged GETs, at most 5% of the stored bytes."""
+    ensure_bucket()
+    topic = unique("s3pitr")
+    create_topic(topic, 1)
+    rng = random.Random(5)
+    hours = [rec(0, f"k{i}", f"{i:05d} " + "%0400x" % rng.getrandbits(1600), timestamp=BASE_TS + 600 * i)
+             for i in range(12000)]
+    produce(topic, hours)
+    prefix = f"pitr/{topic}"
+    cfg = backup_config("unused", [topic], backup_id="hour", segment_max_records=2000, block_size_bytes=8192)
+    cfg["storage"] = s3_storage(prefix)
+    backup = cli_ok(["backup", "--config", write_config(tmp_path, cfg, "backup.yaml"), "--format", "json"],
+                    env=s3_env()).json()
+    start, end = BASE_TS + 600 * 3000, BASE_TS + 600 * 3000 + 59_999     # minute 30, inclusive
+    rcfg = restore_config("unused", backup_id="hour", topic_mapping={topic: f"{topic}-minute"},
+                          time_window_start=start, time_window_end=end)
+    rcfg["storage"] = s3_storage(prefix)
+    report = cli_ok(["restore", "--config", write_config(tmp_path, rcfg, "restore.yaml"), "--format", "json"],
+                    env=s3_env()).json()
+    expected = [r for r in dump(topic) if start <= r["timestamp"] <= end]
+    assert report["records"] == len(expected) == 100, report
+    assert_same_records(expected, dump(f"{topic}-minute", TARGET), what=f"{topic}-minute")
+    fetched, stored = report["bytes_fetched"], backup["stored_bytes"]
+    print(f"one minute of two hours from S3: fetched {fetched} of {stored} stored bytes ({100 * fetched / stored:.1f}%)")
+    assert 0 < fetched <= 0.05 * stored, f"fetched {fetched} bytes of {stored}: more than 5%"
