@@ -53,6 +53,7 @@ struct StorageConfig {
   std::string sse;                 // s3: server-side encryption, AES256 or aws:kms
   std::string kms_key_id;          // s3: the KMS key for aws:kms
   std::string account;             // azure: the storage account
+  uint64_t max_bytes_per_sec = 0;  // object stores: bandwidth cap, 0 = none
 
   // The storage URL these settings describe ("/var/backups/kafka",
   // "s3://bucket/prefix?region=..").

@@ -326,6 +326,7 @@ void ReadStorage(MapReader& r, StorageConfig* s) {
   }
   if (auto v = r.String("kms_key_id")) s->kms_key_id = *v;
   if (auto v = r.String("account")) s->account = *v;
+  if (auto v = r.Int("max_bytes_per_sec", 1024, int64_t{1} << 40)) s->max_bytes_per_sec = static_cast<uint64_t>(*v);
   bool remote = s->backend == "s3" || s->backend == "azure" || s->backend == "gcs";
   if (remote && s->bucket.empty() && !s->path.empty() && s->path.find("://") == std::string::npos) {
     r.FailKey(r.Get("path"), "path",
@@ -430,30 +431,29 @@ std::string StorageConfig::Url() const {
     return a + "/" + b;
   };
   if (backend.empty() || backend == "filesystem") return join(path, prefix);
+  // A remote backend given as a full URL in `path`.
+  if (bucket.empty() && path.find("://") != std::string::npos) return path;
   std::string scheme = backend == "gcs" ? "gs" : backend;
   std::string url = join(scheme + "://" + bucket, prefix);
   std::string query;
-  if (!region.empty()) query += "region=" + region;
   auto add = [&query](const char* key, const std::string& value) {
     if (value.empty()) return;
     query += (query.empty() ? "" : "&") + std::string(key) + "=" + value;
   };
-  if (backend == "gcs") {
-    query.clear();
+  if (backend == "s3") {
+    add("region", region);
     add("endpoint", endpoint);
-    return query.empty() ? url : url + "?" + query;
-  }
-  if (backend == "azure") {
-    query.clear();
+    if (path_style) add("path_style", *path_style ? "true" : "false");
+    add("storage_class", storage_class);
+    add("sse", sse);
+    add("kms_key_id", kms_key_id);
+  } else if (backend == "azure") {
     add("account", account);
     add("endpoint", endpoint);
-    return query.empty() ? url : url + "?" + query;
+  } else {
+    add("endpoint", endpoint);
   }
-  add("endpoint", endpoint);
-  if (path_style) add("path_style", *path_style ? "true" : "false");
-  add("storage_class", storage_class);
-  add("sse", sse);
-  add("kms_key_id", kms_key_id);
+  if (max_bytes_per_sec) add("max_bytes_per_sec", std::to_string(max_bytes_per_sec));
   return query.empty() ? url : url + "?" + query;
 }
 

@@ -243,7 +243,7 @@ Status AzureStore::ErrorOf(const HttpResponse& response, std::string_view what, 
                         "AZURE_STORAGE_CONNECTION_STRING)");
   }
   if (response.status == 416) return Status::Corruption(detail + " (the range lies past the blob's end)");
-  if (response.status == 429 || response.status >= 500) return Status::Unavailable(detail);
+  if (TransientHttpStatus(response.status)) return Status::Unavailable(detail);
   return Status::IoError(detail);
 }
 

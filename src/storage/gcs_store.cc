@@ -156,9 +156,13 @@ Result<std::string> GcsStore::Token() {
   req.body = body;
   KB_ASSIGN_OR_RETURN(HttpResponse r, http_.Send(req));
   json j = json::parse(r.body, nullptr, false);
-  if (r.status / 100 != 2 || j.is_discarded() || !j.contains("access_token")) {
-    std::string why = j.is_discarded() ? "" : j.value("error_description", j.value("error", ""));
-    if (r.status >= 500 || r.status == 429) {
+  if (r.status / 100 != 2 || !j.is_object() || !j.contains("access_token") || !j["access_token"].is_string()) {
+    std::string why;
+    if (!j.is_discarded() && j.is_object()) {
+      why = j.value("error", "");
+      if (std::string d = j.value("error_description", ""); !d.empty()) why += (why.empty() ? "" : ": ") + d;
+    }
+    if (TransientHttpStatus(r.status)) {
       return Status::Unavailable(
           fmt::format("service account {}: token endpoint {}: HTTP {}", key.client_email, key.token_uri, r.status));
     }
@@ -166,7 +170,7 @@ Result<std::string> GcsStore::Token() {
                                     key.client_email, key.token_uri, r.status, why));
   }
   token_ = j["access_token"].get<std::string>();
-  int64_t expires = j.value("expires_in", 3600);
+  int64_t expires = j["expires_in"].is_number_integer() ? j["expires_in"].get<int64_t>() : 3600;
   // Renewed a minute early, so a request never carries an expiring token.
   token_expiry_ = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(expires - 60, 30));
   return token_;
@@ -196,7 +200,7 @@ Status GcsStore::ErrorOf(const HttpResponse& response, std::string_view what, st
     return Status::Auth(detail + "; check the credentials (GOOGLE_APPLICATION_CREDENTIALS) and the bucket's IAM");
   }
   if (response.status == 416) return Status::Corruption(detail + " (the range lies past the object's end)");
-  if (response.status == 429 || response.status >= 500) return Status::Unavailable(detail);
+  if (TransientHttpStatus(response.status)) return Status::Unavailable(detail);
   return Status::IoError(detail);
 }
 

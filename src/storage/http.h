@@ -40,6 +40,12 @@ struct HttpOptions {
   long low_speed_bytes = 1024;
 };
 
+// Statuses worth retrying: throttled (429) and the server errors that pass
+// (500, 502, 503, 504). 501 Not Implemented and other 5xx are answers.
+inline bool TransientHttpStatus(long status) {
+  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
 class HttpClient {
  public:
   explicit HttpClient(HttpOptions options = {});

@@ -35,10 +35,43 @@ std::unique_ptr<ObjectStore> WithFaults(std::unique_ptr<ObjectStore> store) {
   return std::make_unique<FaultInjectingStore>(std::move(store), r, std::random_device{}());
 }
 
+Result<std::unique_ptr<ObjectStore>> OpenBackend(std::string_view url, std::string_view scheme);
+
+// Takes the store-independent max_bytes_per_sec=N parameter out of the URL's
+// query and wraps the backend in a RateLimitedStore.
 Result<std::unique_ptr<ObjectStore>> OpenRemote(std::string_view url, std::string_view scheme) {
+  std::string u(url);
+  uint64_t limit = 0;
+  if (auto q = u.find('?'); q != std::string::npos) {
+    std::string base = u.substr(0, q), kept;
+    std::string_view query = std::string_view(u).substr(q + 1);
+    while (!query.empty()) {
+      auto amp = query.find('&');
+      std::string_view kv = query.substr(0, amp);
+      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+      if (kv.starts_with("max_bytes_per_sec=")) {
+        std::string v(kv.substr(18));
+        char* end = nullptr;
+        limit = std::strtoull(v.c_str(), &end, 10);
+        if (v.empty() || *end != 0 || limit == 0) {
+          return Status::InvalidArgument(
+              fmt::format("storage URL '{}': max_bytes_per_sec must be a positive integer", url));
+        }
+        continue;
+      }
+      kept += (kept.empty() ? "" : "&") + std::string(kv);
+    }
+    u = kept.empty() ? base : base + "?" + kept;
+  }
+  KB_ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store, OpenBackend(u, scheme));
+  if (limit == 0) return store;
+  return std::unique_ptr<ObjectStore>(std::make_unique<RateLimitedStore>(std::move(store), limit));
+}
+
+Result<std::unique_ptr<ObjectStore>> OpenBackend(std::string_view url, std::string_view scheme) {
   if (scheme == "s3") {
     KB_ASSIGN_OR_RETURN(S3Options options, ParseS3Url(url));
-    KB_ASSIGN_OR_RETURN(AwsCredentials credentials, ResolveAwsCredentials());
+    KB_ASSIGN_OR_RETURN(auto credentials, DefaultAwsCredentials(options.region));
     std::unique_ptr<ObjectStore> store = std::make_unique<S3Store>(std::move(options), std::move(credentials));
     return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
   }
@@ -53,7 +86,7 @@ Result<std::unique_ptr<ObjectStore>> OpenRemote(std::string_view url, std::strin
       options.region = "auto";
       options.path_style = true;
       std::unique_ptr<ObjectStore> store =
-          std::make_unique<S3Store>(std::move(options), AwsCredentials{id, secret, ""});
+          std::make_unique<S3Store>(std::move(options), StaticAwsCredentials({id, secret, ""}, "GCS_HMAC_ACCESS_ID"));
       return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
     }
     KB_ASSIGN_OR_RETURN(GcsOptions options, ParseGcsUrl(url));

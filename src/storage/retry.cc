@@ -66,6 +66,38 @@ Status RetryingStore::AbortIncomplete(std::string_view prefix) {
   return Retry([&] { return inner_->AbortIncomplete(prefix); });
 }
 
+RateLimitedStore::RateLimitedStore(std::unique_ptr<ObjectStore> inner, uint64_t bytes_per_sec)
+    : inner_(std::move(inner)),
+      rate_(static_cast<double>(bytes_per_sec)),
+      tokens_(rate_),
+      last_(std::chrono::steady_clock::now()) {}
+
+void RateLimitedStore::Take(uint64_t bytes) {
+  std::chrono::duration<double> wait{0};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    tokens_ = std::min(rate_, tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
+    last_ = now;
+    // Take now and pay the debt by waiting: a request larger than the bucket
+    // still goes through, at the configured average rate.
+    tokens_ -= static_cast<double>(bytes);
+    if (tokens_ < 0) wait = std::chrono::duration<double>(-tokens_ / rate_);
+  }
+  if (wait.count() > 0) std::this_thread::sleep_for(wait);
+}
+
+Status RateLimitedStore::Put(std::string_view key, std::string_view data) {
+  Take(data.size());
+  return inner_->Put(key, data);
+}
+
+Result<std::string> RateLimitedStore::Get(std::string_view key, std::optional<ByteRange> range) {
+  auto r = inner_->Get(key, range);
+  if (r.ok()) Take(r->size());
+  return r;
+}
+
 FaultInjectingStore::FaultInjectingStore(std::unique_ptr<ObjectStore> inner, double rate, uint64_t seed)
     : inner_(std::move(inner)), rate_(rate), rng_(seed) {}
 

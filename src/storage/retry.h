@@ -3,6 +3,8 @@
 //   5xx, timeouts, resets) with full-jitter exponential backoff until a total
 //   deadline; everything else (auth, not found, bad input) returns at once, so
 //   a wrong secret never becomes a retry storm.
+// - RateLimitedStore caps the bytes moved per second (puts and gets
+//   together), so a backup never saturates a shared link.
 // - FaultInjectingStore fails a fraction of calls with Unavailable, before or
 //   after the real call, for tests of the retry path.
 #pragma once
@@ -47,6 +49,32 @@ class RetryingStore : public ObjectStore {
   std::mutex mu_;
   std::mt19937_64 rng_{std::random_device{}()};
   std::atomic<uint64_t> retries_{0};
+};
+
+class RateLimitedStore : public ObjectStore {
+ public:
+  // A token bucket of `bytes_per_sec`, holding at most one second's worth.
+  RateLimitedStore(std::unique_ptr<ObjectStore> inner, uint64_t bytes_per_sec);
+
+  Status Put(std::string_view key, std::string_view data) override;
+  Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override;
+  Result<ObjectInfo> Head(std::string_view key) override { return inner_->Head(key); }
+  Result<ListPage> List(std::string_view prefix, std::string_view continuation) override {
+    return inner_->List(prefix, continuation);
+  }
+  Status Delete(std::string_view key) override { return inner_->Delete(key); }
+  Status AbortIncomplete(std::string_view prefix) override { return inner_->AbortIncomplete(prefix); }
+  std::string Url() const override { return inner_->Url(); }
+
+ private:
+  // Blocks until `bytes` may move.
+  void Take(uint64_t bytes);
+
+  std::unique_ptr<ObjectStore> inner_;
+  double rate_;
+  std::mutex mu_;
+  double tokens_;
+  std::chrono::steady_clock::time_point last_;
 };
 
 class FaultInjectingStore : public ObjectStore {

@@ -68,10 +68,6 @@ Result<AwsCredentials> FromCredentialsFile(const std::filesystem::path& file, co
   return c;
 }
 
-bool Retryable(long status) {
-  return status == 429 || status >= 500;
-}
-
 }  // namespace
 
 Result<S3Options> ParseS3Url(std::string_view url) {
@@ -168,7 +164,7 @@ Result<AwsCredentials> ResolveAwsCredentials() {
       "credentials file (~/.aws/credentials)");
 }
 
-S3Store::S3Store(S3Options options, AwsCredentials credentials, HttpOptions http)
+S3Store::S3Store(S3Options options, std::shared_ptr<AwsCredentialProvider> credentials, HttpOptions http)
     : options_(std::move(options)), credentials_(std::move(credentials)), http_(http) {
   std::string scheme = "https";
   std::string host;
@@ -218,6 +214,7 @@ Result<HttpResponse> S3Store::Send(const Call& call) {
   std::string query = CanonicalQuery(call.query);
   if (!query.empty()) url += "?" + query;
 
+  KB_ASSIGN_OR_RETURN(AwsCredentials credentials, credentials_->Get());
   auto now = std::chrono::system_clock::now();
   std::string amz_date = AmzDate(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
   std::string payload_hash = util::HexEncode(util::Sha256(call.body));
@@ -230,9 +227,9 @@ Result<HttpResponse> S3Store::Send(const Call& call) {
   req.headers.emplace_back("host", host_);
   req.headers.emplace_back("x-amz-date", amz_date);
   req.headers.emplace_back("x-amz-content-sha256", payload_hash);
-  if (!credentials_.session_token.empty()) req.headers.emplace_back("x-amz-security-token", credentials_.session_token);
+  if (!credentials.session_token.empty()) req.headers.emplace_back("x-amz-security-token", credentials.session_token);
   req.payload_hash = payload_hash;
-  SigV4Signature sig = SignV4(req, credentials_, options_.region, "s3", amz_date);
+  SigV4Signature sig = SignV4(req, credentials, options_.region, "s3", amz_date);
 
   HttpRequest http;
   http.method = call.method;
@@ -268,7 +265,7 @@ Status S3Store::ErrorOf(const HttpResponse& response, std::string_view what, std
                         "the bucket policy");
   }
   if (response.status == 416) return Status::Corruption(detail + " (the range lies past the object's end)");
-  if (Retryable(response.status) || code == "SlowDown" || code == "RequestTimeout") {
+  if (TransientHttpStatus(response.status) || code == "SlowDown" || code == "RequestTimeout") {
     return Status::Unavailable(detail);
   }
   if (response.status == 400 && code == "AuthorizationHeaderMalformed") {

@@ -5,9 +5,8 @@
 // &storage_class=C&sse=AES256|aws:kms&kms_key_id=K. Without an endpoint the
 // AWS endpoint of the region is used (virtual-hosted); the endpoint also comes
 // from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, as the AWS CLI takes it.
-// Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN,
-// else the profile AWS_PROFILE (or "default") of the shared credentials file
-// (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials).
+// Credentials: see aws_credentials.h (environment, web identity, shared
+// credentials file, EC2 instance metadata).
 //
 // Objects up to multipart_threshold go in one PUT; larger ones as a multipart
 // upload of part_size parts, aborted if any part fails, so a failed Put leaves
@@ -18,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "storage/aws_credentials.h"
 #include "storage/http.h"
 #include "storage/object_store.h"
 #include "storage/sigv4.h"
@@ -40,12 +40,13 @@ struct S3Options {
 // Parses "s3://bucket/prefix?..." and fills defaults from the environment.
 Result<S3Options> ParseS3Url(std::string_view url);
 
-// From the environment or the shared credentials file (see above).
+// From the environment or the shared credentials file (AWS_PROFILE, else
+// "default", of AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials).
 Result<AwsCredentials> ResolveAwsCredentials();
 
 class S3Store : public ObjectStore {
  public:
-  S3Store(S3Options options, AwsCredentials credentials, HttpOptions http = {});
+  S3Store(S3Options options, std::shared_ptr<AwsCredentialProvider> credentials, HttpOptions http = {});
 
   Status Put(std::string_view key, std::string_view data) override;
   Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override;
@@ -78,7 +79,7 @@ class S3Store : public ObjectStore {
   Status PutMultipart(std::string_view key, std::string_view data);
 
   S3Options options_;
-  AwsCredentials credentials_;
+  std::shared_ptr<AwsCredentialProvider> credentials_;
   HttpClient http_;
   std::string host_;      // Host header value
   std::string base_url_;  // scheme://host[/bucket]

@@ -48,7 +48,7 @@ Result<std::unique_ptr<ObjectStore>> OpenBackend(const std::string& backend) {
   if (backend == "s3") {
     // The bucket is created once; each run works under its own prefix.
     KB_ASSIGN_OR_RETURN(S3Options options, ParseS3Url(url));
-    KB_ASSIGN_OR_RETURN(AwsCredentials credentials, ResolveAwsCredentials());
+    KB_ASSIGN_OR_RETURN(auto credentials, DefaultAwsCredentials(options.region));
     S3Store bucket(options, credentials);
     KB_RETURN_IF_ERROR(bucket.CreateBucket());
   }

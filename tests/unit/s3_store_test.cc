@@ -180,3 +180,29 @@ TEST(FaultInjectingStore, FailsAboutTheRateAndRetryingHidesIt) {
 
 }  // namespace
 }  // namespace kafka_backup::storage
+
+namespace kafka_backup::storage {
+namespace {
+
+TEST(RateLimitedStore, HoldsTheAverageRate) {
+  auto root = std::filesystem::temp_directory_path() / ("kb-rate-" + std::to_string(::getpid()));
+  RateLimitedStore store(std::make_unique<FilesystemStore>(root), 4u << 20);  // 4 MiB/s, 4 MiB burst
+  std::string mib(1u << 20, 'x');
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(store.Put("k" + std::to_string(i), mib).ok());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(store.Get("k" + std::to_string(i), std::nullopt).ok());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // 8 MiB at 4 MiB/s with a 4 MiB burst: about one second, not less.
+  EXPECT_GE(seconds, 0.9);
+  EXPECT_LT(seconds, 3.0);
+  std::filesystem::remove_all(root);
+}
+
+TEST(AwsCredentials, Iso8601) {
+  EXPECT_EQ(ParseIso8601("2015-08-30T12:36:00Z"), 1440938160);
+  EXPECT_EQ(ParseIso8601("2026-11-25T14:00:00.000Z"), 1795615200);
+  EXPECT_FALSE(ParseIso8601("yesterday").has_value());
+}
+
+}  // namespace
+}  // namespace kafka_backup::storage
