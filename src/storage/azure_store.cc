@@ -32,12 +32,6 @@ std::string Trim(std::string_view s) {
   return std::string(s);
 }
 
-std::string StripSlashes(std::string_view s) {
-  while (!s.empty() && s.front() == '/') s.remove_prefix(1);
-  while (!s.empty() && s.back() == '/') s.remove_suffix(1);
-  return std::string(s);
-}
-
 std::string HttpDate() {
   std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
@@ -71,34 +65,17 @@ std::map<std::string, std::string> ParseConnectionString(const std::string& cs) 
 }  // namespace
 
 Result<AzureOptions> ParseAzureUrl(std::string_view url) {
-  if (!url.starts_with("azure://")) return Status::InvalidArgument(fmt::format("'{}' is not an azure:// URL", url));
-  std::string_view rest = url.substr(8), query;
-  if (auto q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
+  KB_ASSIGN_OR_RETURN(StorageUrl parts, SplitStorageUrl(url, "azure", "container"));
   AzureOptions o;
-  auto slash = rest.find('/');
-  o.container = std::string(rest.substr(0, slash));
-  if (slash != std::string_view::npos) o.prefix = StripSlashes(rest.substr(slash + 1));
-  if (o.container.empty()) {
-    return Status::InvalidArgument(
-        fmt::format("storage URL '{}' names no container: use azure://CONTAINER/PREFIX", url));
-  }
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    auto eq = kv.find('=');
-    std::string k(kv.substr(0, eq));
-    std::string v(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1));
+  o.container = std::move(parts.bucket);
+  o.prefix = std::move(parts.prefix);
+  for (const auto& [k, v] : parts.params) {
     if (k == "account") {
       o.account = v;
     } else if (k == "endpoint") {
       o.endpoint = v;
     } else {
-      return Status::InvalidArgument(
-          fmt::format("storage URL '{}': unknown parameter '{}'; known: account, endpoint", url, k));
+      return UnknownUrlParameter(url, k, "account, endpoint");
     }
   }
   if (std::string cs = Env("AZURE_STORAGE_CONNECTION_STRING"); !cs.empty()) {

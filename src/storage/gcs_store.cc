@@ -21,12 +21,6 @@ std::string Env(const char* name) {
   return v ? std::string(v) : std::string();
 }
 
-std::string StripSlashes(std::string_view s) {
-  while (!s.empty() && s.front() == '/') s.remove_prefix(1);
-  while (!s.empty() && s.back() == '/') s.remove_suffix(1);
-  return std::string(s);
-}
-
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -68,32 +62,17 @@ Result<std::string> MakeJwtAssertion(const ServiceAccountKey& key, const std::st
 }
 
 Result<GcsOptions> ParseGcsUrl(std::string_view url) {
-  if (!url.starts_with("gs://")) return Status::InvalidArgument(fmt::format("'{}' is not a gs:// URL", url));
-  std::string_view rest = url.substr(5), query;
-  if (auto q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
+  KB_ASSIGN_OR_RETURN(StorageUrl parts, SplitStorageUrl(url, "gs", "bucket"));
   GcsOptions o;
-  auto slash = rest.find('/');
-  o.bucket = std::string(rest.substr(0, slash));
-  if (slash != std::string_view::npos) o.prefix = StripSlashes(rest.substr(slash + 1));
-  if (o.bucket.empty()) {
-    return Status::InvalidArgument(fmt::format("storage URL '{}' names no bucket: use gs://BUCKET/PREFIX", url));
-  }
+  o.bucket = std::move(parts.bucket);
+  o.prefix = std::move(parts.prefix);
   bool endpoint_given = false;
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    auto eq = kv.find('=');
-    std::string k(kv.substr(0, eq));
-    std::string v(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1));
+  for (const auto& [k, v] : parts.params) {
     if (k == "endpoint") {
       o.endpoint = v;
       endpoint_given = true;
     } else {
-      return Status::InvalidArgument(fmt::format("storage URL '{}': unknown parameter '{}'; known: endpoint", url, k));
+      return UnknownUrlParameter(url, k, "endpoint");
     }
   }
   if (std::string emulator = Env("STORAGE_EMULATOR_HOST"); !emulator.empty()) {

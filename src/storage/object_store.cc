@@ -12,6 +12,42 @@
 
 namespace kafka_backup::storage {
 
+Result<StorageUrl> SplitStorageUrl(std::string_view url, std::string_view scheme, std::string_view bucket_word) {
+  std::string lead = std::string(scheme) + "://";
+  if (!url.starts_with(lead)) return Status::InvalidArgument(fmt::format("'{}' is not a {} URL", url, lead));
+  std::string_view rest = url.substr(lead.size()), query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  StorageUrl out;
+  auto slash = rest.find('/');
+  out.bucket = std::string(rest.substr(0, slash));
+  if (out.bucket.empty()) {
+    std::string upper(bucket_word);
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return Status::InvalidArgument(
+        fmt::format("storage URL '{}' names no {}: use {}{}/PREFIX", url, bucket_word, lead, upper));
+  }
+  std::string_view prefix = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  while (!prefix.empty() && prefix.front() == '/') prefix.remove_prefix(1);
+  while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+  out.prefix = std::string(prefix);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view kv = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = kv.find('=');
+    out.params.emplace_back(std::string(kv.substr(0, eq)),
+                            std::string(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1)));
+  }
+  return out;
+}
+
+Status UnknownUrlParameter(std::string_view url, std::string_view key, std::string_view known) {
+  return Status::InvalidArgument(fmt::format("storage URL '{}': unknown parameter '{}'; known: {}", url, key, known));
+}
+
 Result<std::vector<ObjectInfo>> ListAll(ObjectStore& store, std::string_view prefix) {
   std::vector<ObjectInfo> all;
   std::string continuation;

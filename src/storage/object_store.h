@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kafka_backup/status.h"
@@ -56,6 +57,18 @@ class ObjectStore {
   // The URL this store was opened with, for messages ("file:///var/backups").
   virtual std::string Url() const = 0;
 };
+
+// "scheme://bucket/prefix?k=v&k=v" split into its parts (the prefix without
+// leading or trailing '/'); each backend checks the parameters it knows.
+struct StorageUrl {
+  std::string bucket;
+  std::string prefix;
+  std::vector<std::pair<std::string, std::string>> params;
+};
+// `bucket_word` names the first part in messages ("bucket", "container").
+Result<StorageUrl> SplitStorageUrl(std::string_view url, std::string_view scheme, std::string_view bucket_word);
+// The error for a parameter a backend does not take.
+Status UnknownUrlParameter(std::string_view url, std::string_view key, std::string_view known);
 
 // Lists every object under `prefix`, following continuations.
 Result<std::vector<ObjectInfo>> ListAll(ObjectStore& store, std::string_view prefix);

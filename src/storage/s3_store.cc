@@ -24,12 +24,6 @@ std::string Trim(std::string_view s) {
   return std::string(s);
 }
 
-std::string StripSlashes(std::string_view s) {
-  while (!s.empty() && s.front() == '/') s.remove_prefix(1);
-  while (!s.empty() && s.back() == '/') s.remove_suffix(1);
-  return std::string(s);
-}
-
 // The text of the first child element `name` of `parent`, or "".
 std::string ChildText(const tinyxml2::XMLElement* parent, const char* name) {
   const tinyxml2::XMLElement* e = parent ? parent->FirstChildElement(name) : nullptr;
@@ -71,28 +65,12 @@ Result<AwsCredentials> FromCredentialsFile(const std::filesystem::path& file, co
 }  // namespace
 
 Result<S3Options> ParseS3Url(std::string_view url) {
-  if (!url.starts_with("s3://")) return Status::InvalidArgument(fmt::format("'{}' is not an s3:// URL", url));
-  std::string_view rest = url.substr(5);
-  std::string_view query;
-  if (auto q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
+  KB_ASSIGN_OR_RETURN(StorageUrl parts, SplitStorageUrl(url, "s3", "bucket"));
   S3Options o;
-  auto slash = rest.find('/');
-  o.bucket = std::string(rest.substr(0, slash));
-  if (slash != std::string_view::npos) o.prefix = StripSlashes(rest.substr(slash + 1));
-  if (o.bucket.empty()) {
-    return Status::InvalidArgument(fmt::format("storage URL '{}' names no bucket: use s3://BUCKET/PREFIX", url));
-  }
+  o.bucket = std::move(parts.bucket);
+  o.prefix = std::move(parts.prefix);
   bool path_style_given = false;
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    auto eq = kv.find('=');
-    std::string k(kv.substr(0, eq));
-    std::string v(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1));
+  for (const auto& [k, v] : parts.params) {
     if (k == "region") {
       o.region = v;
     } else if (k == "endpoint") {
@@ -113,10 +91,7 @@ Result<S3Options> ParseS3Url(std::string_view url) {
     } else if (k == "kms_key_id") {
       o.kms_key_id = v;
     } else {
-      return Status::InvalidArgument(fmt::format(
-          "storage URL '{}': unknown parameter '{}'; known: region, endpoint, path_style, storage_class, sse, "
-          "kms_key_id",
-          url, k));
+      return UnknownUrlParameter(url, k, "region, endpoint, path_style, storage_class, sse, kms_key_id");
     }
   }
   if (!o.kms_key_id.empty() && o.sse.empty()) o.sse = "aws:kms";
