@@ -1,7 +1,10 @@
 #include "storage/azure_store.h"
 
 #include <fmt/format.h>
+
 #include <tinyxml2.h>
+#include <atomic>
+#include <random>
 
 #include <algorithm>
 #include <chrono>
@@ -233,21 +236,45 @@ Status AzureStore::Put(std::string_view key, std::string_view data) {
 }
 
 Status AzureStore::PutBlocks(std::string_view key, std::string_view data) {
-  std::string list = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
-  int n = 0;
-  for (uint64_t off = 0; off < data.size(); off += options_.block_size, ++n) {
-    std::string_view chunk = data.substr(off, options_.block_size);
-    // Block ids: base64 of equal-length strings, as the service requires.
-    std::string id = util::Base64Encode(fmt::format("block-{:08d}", n));
-    HttpHeaders headers = {{"Content-MD5", util::Base64Encode(util::Md5(chunk))}};
-    KB_ASSIGN_OR_RETURN(HttpResponse r,
-                        Send("PUT", key, false, {{"comp", "block"}, {"blockid", id}}, std::move(headers), chunk));
-    if (r.status / 100 != 2) return ErrorOf(r, fmt::format("Put Block {}", n), key);
-    list += "<Latest>" + id + "</Latest>";
+  KB_ASSIGN_OR_RETURN(std::string upload_id, StartUpload(key));
+  std::vector<std::string> ids;
+  for (uint64_t off = 0; off < data.size(); off += options_.block_size) {
+    KB_ASSIGN_OR_RETURN(std::string id, UploadPart(key, upload_id, static_cast<int>(ids.size()) + 1,
+                                                   data.substr(off, options_.block_size)));
+    ids.push_back(std::move(id));
   }
+  return CompleteUpload(key, upload_id, ids);
+}
+
+// Staged blocks stay invisible until Put Block List names them; the service
+// drops uncommitted ones after a week, so there is nothing to abort.
+Result<std::string> AzureStore::StartUpload(std::string_view /*key*/) {
+  static std::atomic<uint64_t> counter{0};
+  return fmt::format("{:08x}", static_cast<uint32_t>(std::random_device{}() ^ counter.fetch_add(1)));
+}
+
+Result<std::string> AzureStore::UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                           std::string_view data) {
+  // Block ids: base64 of equal-length strings, as the service requires.
+  std::string id = util::Base64Encode(fmt::format("{}-{:08d}", upload_id, part_number));
+  HttpHeaders headers = {{"Content-MD5", util::Base64Encode(util::Md5(data))}};
+  KB_ASSIGN_OR_RETURN(HttpResponse r,
+                      Send("PUT", key, false, {{"comp", "block"}, {"blockid", id}}, std::move(headers), data));
+  if (r.status / 100 != 2) return ErrorOf(r, fmt::format("Put Block {}", part_number), key);
+  return id;
+}
+
+Status AzureStore::CompleteUpload(std::string_view key, std::string_view /*upload_id*/,
+                                  const std::vector<std::string>& tokens) {
+  std::string list = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
+  for (const auto& id : tokens) list += "<Latest>" + id + "</Latest>";
   list += "</BlockList>";
   KB_ASSIGN_OR_RETURN(HttpResponse r, Send("PUT", key, false, {{"comp", "blocklist"}}, {}, list));
   if (r.status / 100 != 2) return ErrorOf(r, "Put Block List", key);
+  return Status::Ok();
+}
+
+Status AzureStore::AbortUpload(std::string_view /*key*/, std::string_view /*upload_id*/) {
   return Status::Ok();
 }
 

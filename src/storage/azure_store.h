@@ -55,6 +55,13 @@ class AzureStore : public ObjectStore {
   Status Delete(std::string_view key) override;
   Status AbortIncomplete(std::string_view prefix) override;
   std::string Url() const override;
+  uint64_t PartSize() const override { return options_.block_size; }
+  Result<std::string> StartUpload(std::string_view key) override;
+  Result<std::string> UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                 std::string_view data) override;
+  Status CompleteUpload(std::string_view key, std::string_view upload_id,
+                        const std::vector<std::string>& tokens) override;
+  Status AbortUpload(std::string_view key, std::string_view upload_id) override;
 
   // Creates the container (tests and first-time setup); an existing one is OK.
   Status CreateContainer();

@@ -55,6 +55,76 @@ std::string RandomSuffix() {
   return fmt::format("{:016x}", rng());
 }
 
+// Streams into a temporary file beside the target; Commit fsyncs it and
+// renames it into place.
+class FileWriter : public ObjectWriter {
+ public:
+  FileWriter(Result<fs::path> path) : path_(std::move(path)) {}
+  ~FileWriter() override {
+    if (fd_.fd >= 0) ::unlink(tmp_.c_str());
+  }
+
+  Status Write(std::string_view data) override {
+    KB_RETURN_IF_ERROR(Open());
+    Status s = WriteAll(fd_.fd, data, tmp_);
+    if (!s.ok()) Fail();
+    return s;
+  }
+
+  Status Commit() override {
+    KB_RETURN_IF_ERROR(Open());
+    if (::fsync(fd_.fd) != 0) {
+      Status s = ErrnoStatus("cannot fsync", tmp_, errno);
+      Fail();
+      return s;
+    }
+    ::close(fd_.fd);
+    fd_.fd = -1;
+    if (::rename(tmp_.c_str(), path_->c_str()) != 0) {
+      int err = errno;
+      ::unlink(tmp_.c_str());
+      return ErrnoStatus("cannot rename into place", *path_, err);
+    }
+    failed_ = Status::Internal(fmt::format("{} is already committed", path_->string()));
+    return FsyncDir(path_->parent_path());
+  }
+
+  uint64_t buffered() const override { return 0; }
+
+ private:
+  Status Open() {
+    if (!failed_.ok()) return failed_;
+    if (!path_.ok()) return path_.status();
+    if (fd_.fd >= 0) return Status::Ok();
+    fs::path dir = path_->parent_path();
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      return failed_ = Status::IoError(
+                 fmt::format("cannot create directory {}: {} (check the storage path and its permissions)",
+                             dir.string(), ec.message()));
+    }
+    tmp_ = *path_;
+    tmp_ += "." + RandomSuffix() + std::string(kTempSuffix);
+    fd_.fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd_.fd < 0) return failed_ = ErrnoStatus("cannot create", tmp_, errno);
+    return Status::Ok();
+  }
+
+  // A write error leaves the file unusable: drop it and refuse what follows.
+  void Fail() {
+    failed_ = Status::IoError(fmt::format("{}: an earlier write failed", tmp_.string()));
+    ::close(fd_.fd);
+    fd_.fd = -1;
+    ::unlink(tmp_.c_str());
+  }
+
+  Result<fs::path> path_;
+  fs::path tmp_;
+  Fd fd_;
+  Status failed_;
+};
+
 }  // namespace
 
 FilesystemStore::FilesystemStore(fs::path root) : root_(std::move(root)) {}
@@ -72,32 +142,13 @@ Result<fs::path> FilesystemStore::PathFor(std::string_view key) const {
 }
 
 Status FilesystemStore::Put(std::string_view key, std::string_view data) {
-  KB_ASSIGN_OR_RETURN(fs::path path, PathFor(key));
-  fs::path dir = path.parent_path();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    return Status::IoError(fmt::format("cannot create directory {}: {} (check the storage path and its permissions)",
-                                       dir.string(), ec.message()));
-  }
-  fs::path tmp = path;
-  tmp += "." + RandomSuffix() + std::string(kTempSuffix);
-  {
-    Fd f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
-    if (f.fd < 0) return ErrnoStatus("cannot create", tmp, errno);
-    Status s = WriteAll(f.fd, data, tmp);
-    if (s.ok() && ::fsync(f.fd) != 0) s = ErrnoStatus("cannot fsync", tmp, errno);
-    if (!s.ok()) {
-      ::unlink(tmp.c_str());
-      return s;
-    }
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus("cannot rename into place", path, err);
-  }
-  return FsyncDir(dir);
+  FileWriter writer(PathFor(key));
+  KB_RETURN_IF_ERROR(writer.Write(data));
+  return writer.Commit();
+}
+
+std::unique_ptr<ObjectWriter> FilesystemStore::NativeWriter(std::string_view key) {
+  return std::make_unique<FileWriter>(PathFor(key));
 }
 
 Result<std::string> FilesystemStore::Get(std::string_view key, std::optional<ByteRange> range) {

@@ -23,6 +23,7 @@ class FilesystemStore : public ObjectStore {
   Status Delete(std::string_view key) override;
   Status AbortIncomplete(std::string_view prefix) override;
   std::string Url() const override;
+  std::unique_ptr<ObjectWriter> NativeWriter(std::string_view key) override;
 
  private:
   Result<std::filesystem::path> PathFor(std::string_view key) const;

@@ -59,6 +59,83 @@ Result<std::vector<ObjectInfo>> ListAll(ObjectStore& store, std::string_view pre
   return all;
 }
 
+Result<std::string> ObjectStore::StartUpload(std::string_view /*key*/) {
+  return Status::Internal(fmt::format("{} does not take multipart uploads", Url()));
+}
+Result<std::string> ObjectStore::UploadPart(std::string_view key, std::string_view /*upload_id*/, int /*part_number*/,
+                                            std::string_view /*data*/) {
+  return StartUpload(key).status();
+}
+Status ObjectStore::CompleteUpload(std::string_view key, std::string_view /*upload_id*/,
+                                   const std::vector<std::string>& /*tokens*/) {
+  return StartUpload(key).status();
+}
+Status ObjectStore::AbortUpload(std::string_view key, std::string_view /*upload_id*/) {
+  return StartUpload(key).status();
+}
+
+namespace {
+
+// Sends full parts as they fill; an object smaller than one part is a single Put.
+class PartWriter : public ObjectWriter {
+ public:
+  PartWriter(ObjectStore& store, std::string_view key) : store_(store), key_(key), part_size_(store.PartSize()) {}
+  ~PartWriter() override {
+    if (!upload_id_.empty() && !committed_) (void)store_.AbortUpload(key_, upload_id_);
+  }
+
+  Status Write(std::string_view data) override {
+    if (committed_) return Status::Internal(fmt::format("write to '{}' after its commit", key_));
+    buffer_.append(data);
+    while (part_size_ > 0 && buffer_.size() >= part_size_) {
+      KB_RETURN_IF_ERROR(SendPart(std::string_view(buffer_).substr(0, part_size_)));
+      buffer_.erase(0, part_size_);
+    }
+    return Status::Ok();
+  }
+
+  Status Commit() override {
+    if (committed_) return Status::Internal(fmt::format("'{}' committed twice", key_));
+    if (upload_id_.empty()) {
+      KB_RETURN_IF_ERROR(store_.Put(key_, buffer_));
+    } else {
+      if (!buffer_.empty()) KB_RETURN_IF_ERROR(SendPart(buffer_));
+      KB_RETURN_IF_ERROR(store_.CompleteUpload(key_, upload_id_, tokens_));
+    }
+    committed_ = true;
+    std::string().swap(buffer_);
+    return Status::Ok();
+  }
+
+  uint64_t buffered() const override { return buffer_.size(); }
+
+ private:
+  Status SendPart(std::string_view part) {
+    if (upload_id_.empty()) {
+      KB_ASSIGN_OR_RETURN(upload_id_, store_.StartUpload(key_));
+    }
+    KB_ASSIGN_OR_RETURN(std::string token,
+                        store_.UploadPart(key_, upload_id_, static_cast<int>(tokens_.size()) + 1, part));
+    tokens_.push_back(std::move(token));
+    return Status::Ok();
+  }
+
+  ObjectStore& store_;
+  std::string key_;
+  uint64_t part_size_;
+  std::string buffer_;
+  std::string upload_id_;
+  std::vector<std::string> tokens_;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ObjectWriter> OpenWriter(ObjectStore& store, std::string_view key) {
+  if (auto native = store.NativeWriter(key)) return native;
+  return std::make_unique<PartWriter>(store, key);
+}
+
 namespace {
 
 // KAFKA_BACKUP_TEST_FAULT_RATE=0.1 makes 10% of storage calls fail as a

@@ -36,6 +36,19 @@ struct ListPage {
   std::string continuation;         // empty when this is the last page
 };
 
+// Writes one object as a stream (see OpenWriter). Nothing is visible until
+// Commit returns OK; a writer destroyed before that leaves no object and
+// cleans up after itself (best effort; AbortIncomplete removes the rest).
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  virtual Status Write(std::string_view data) = 0;
+  // Makes the object visible, whole and durable. The writer is spent afterwards.
+  virtual Status Commit() = 0;
+  // Bytes held in memory waiting for their upload.
+  virtual uint64_t buffered() const = 0;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -56,7 +69,30 @@ class ObjectStore {
 
   // The URL this store was opened with, for messages ("file:///var/backups").
   virtual std::string Url() const = 0;
+
+  // Multipart uploads: an object sent in parts of PartSize() bytes (the last
+  // may be shorter) and made visible, whole, by CompleteUpload. Each call is
+  // one request and safe to repeat, so the retry decorator can wrap it.
+  // A store without them returns 0 from PartSize(); OpenWriter then buffers
+  // the object and Puts it.
+  virtual uint64_t PartSize() const { return 0; }
+  virtual Result<std::string> StartUpload(std::string_view key);
+  // Returns the token CompleteUpload needs for this part (S3: its ETag).
+  virtual Result<std::string> UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                         std::string_view data);
+  // `tokens[i]` is the token of part i + 1.
+  virtual Status CompleteUpload(std::string_view key, std::string_view upload_id,
+                                const std::vector<std::string>& tokens);
+  virtual Status AbortUpload(std::string_view key, std::string_view upload_id);
+  // A writer the store streams natively (the filesystem: a temporary file),
+  // or null. Decorators forward it to the store they wrap.
+  virtual std::unique_ptr<ObjectWriter> NativeWriter(std::string_view /*key*/) { return nullptr; }
 };
+
+// A writer for `key`: the store's native one, else multipart uploads with one
+// part in memory at a time (through `store`, so decorators such as retries
+// apply to every part), else an in-memory buffer Put on Commit.
+std::unique_ptr<ObjectWriter> OpenWriter(ObjectStore& store, std::string_view key);
 
 // "scheme://bucket/prefix?k=v&k=v" split into its parts (the prefix without
 // leading or trailing '/'); each backend checks the parameters it knows.

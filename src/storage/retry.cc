@@ -66,6 +66,21 @@ Status RetryingStore::AbortIncomplete(std::string_view prefix) {
   return Retry([&] { return inner_->AbortIncomplete(prefix); });
 }
 
+Result<std::string> RetryingStore::StartUpload(std::string_view key) {
+  return Retry([&] { return inner_->StartUpload(key); });
+}
+Result<std::string> RetryingStore::UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                              std::string_view data) {
+  return Retry([&] { return inner_->UploadPart(key, upload_id, part_number, data); });
+}
+Status RetryingStore::CompleteUpload(std::string_view key, std::string_view upload_id,
+                                     const std::vector<std::string>& tokens) {
+  return Retry([&] { return inner_->CompleteUpload(key, upload_id, tokens); });
+}
+Status RetryingStore::AbortUpload(std::string_view key, std::string_view upload_id) {
+  return Retry([&] { return inner_->AbortUpload(key, upload_id); });
+}
+
 RateLimitedStore::RateLimitedStore(std::unique_ptr<ObjectStore> inner, uint64_t bytes_per_sec)
     : inner_(std::move(inner)),
       rate_(static_cast<double>(bytes_per_sec)),
@@ -90,6 +105,12 @@ void RateLimitedStore::Take(uint64_t bytes) {
 Status RateLimitedStore::Put(std::string_view key, std::string_view data) {
   Take(data.size());
   return inner_->Put(key, data);
+}
+
+Result<std::string> RateLimitedStore::UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                                 std::string_view data) {
+  Take(data.size());
+  return inner_->UploadPart(key, upload_id, part_number, data);
 }
 
 Result<std::string> RateLimitedStore::Get(std::string_view key, std::optional<ByteRange> range) {
@@ -140,6 +161,20 @@ Status FaultInjectingStore::Delete(std::string_view key) {
 }
 Status FaultInjectingStore::AbortIncomplete(std::string_view prefix) {
   return Inject("ABORT", [&] { return inner_->AbortIncomplete(prefix); });
+}
+Result<std::string> FaultInjectingStore::StartUpload(std::string_view key) {
+  return Inject("START UPLOAD", [&] { return inner_->StartUpload(key); });
+}
+Result<std::string> FaultInjectingStore::UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                                    std::string_view data) {
+  return Inject("UPLOAD PART", [&] { return inner_->UploadPart(key, upload_id, part_number, data); });
+}
+Status FaultInjectingStore::CompleteUpload(std::string_view key, std::string_view upload_id,
+                                           const std::vector<std::string>& tokens) {
+  return Inject("COMPLETE UPLOAD", [&] { return inner_->CompleteUpload(key, upload_id, tokens); });
+}
+Status FaultInjectingStore::AbortUpload(std::string_view key, std::string_view upload_id) {
+  return Inject("ABORT UPLOAD", [&] { return inner_->AbortUpload(key, upload_id); });
 }
 
 }  // namespace kafka_backup::storage

@@ -37,6 +37,14 @@ class RetryingStore : public ObjectStore {
   Status Delete(std::string_view key) override;
   Status AbortIncomplete(std::string_view prefix) override;
   std::string Url() const override { return inner_->Url(); }
+  uint64_t PartSize() const override { return inner_->PartSize(); }
+  Result<std::string> StartUpload(std::string_view key) override;
+  Result<std::string> UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                 std::string_view data) override;
+  Status CompleteUpload(std::string_view key, std::string_view upload_id,
+                        const std::vector<std::string>& tokens) override;
+  Status AbortUpload(std::string_view key, std::string_view upload_id) override;
+  std::unique_ptr<ObjectWriter> NativeWriter(std::string_view key) override { return inner_->NativeWriter(key); }
 
   uint64_t retries() const { return retries_; }
 
@@ -65,6 +73,18 @@ class RateLimitedStore : public ObjectStore {
   Status Delete(std::string_view key) override { return inner_->Delete(key); }
   Status AbortIncomplete(std::string_view prefix) override { return inner_->AbortIncomplete(prefix); }
   std::string Url() const override { return inner_->Url(); }
+  uint64_t PartSize() const override { return inner_->PartSize(); }
+  Result<std::string> StartUpload(std::string_view key) override { return inner_->StartUpload(key); }
+  Result<std::string> UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                 std::string_view data) override;
+  Status CompleteUpload(std::string_view key, std::string_view upload_id,
+                        const std::vector<std::string>& tokens) override {
+    return inner_->CompleteUpload(key, upload_id, tokens);
+  }
+  Status AbortUpload(std::string_view key, std::string_view upload_id) override {
+    return inner_->AbortUpload(key, upload_id);
+  }
+  std::unique_ptr<ObjectWriter> NativeWriter(std::string_view key) override { return inner_->NativeWriter(key); }
 
  private:
   // Blocks until `bytes` may move.
@@ -90,6 +110,14 @@ class FaultInjectingStore : public ObjectStore {
   Status Delete(std::string_view key) override;
   Status AbortIncomplete(std::string_view prefix) override;
   std::string Url() const override { return inner_->Url(); }
+  uint64_t PartSize() const override { return inner_->PartSize(); }
+  Result<std::string> StartUpload(std::string_view key) override;
+  Result<std::string> UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                 std::string_view data) override;
+  Status CompleteUpload(std::string_view key, std::string_view upload_id,
+                        const std::vector<std::string>& tokens) override;
+  Status AbortUpload(std::string_view key, std::string_view upload_id) override;
+  std::unique_ptr<ObjectWriter> NativeWriter(std::string_view key) override { return inner_->NativeWriter(key); }
 
   uint64_t injected() const { return injected_; }
 

@@ -249,27 +249,45 @@ Status S3Store::ErrorOf(const HttpResponse& response, std::string_view what, std
   return Status::IoError(detail);
 }
 
+void S3Store::AddPutHeaders(HttpHeaders* headers) const {
+  if (!options_.storage_class.empty()) headers->emplace_back("x-amz-storage-class", options_.storage_class);
+  if (!options_.sse.empty()) headers->emplace_back("x-amz-server-side-encryption", options_.sse);
+  if (!options_.kms_key_id.empty()) {
+    headers->emplace_back("x-amz-server-side-encryption-aws-kms-key-id", options_.kms_key_id);
+  }
+}
+
 Status S3Store::Put(std::string_view key, std::string_view data) {
   if (data.size() > options_.multipart_threshold) return PutMultipart(key, data);
+  // No Content-MD5: the signed x-amz-content-sha256 already lets the server
+  // refuse a body damaged on the way.
   Call call{"PUT", std::string(key), {}, {}, data, false};
-  if (!options_.storage_class.empty()) call.headers.emplace_back("x-amz-storage-class", options_.storage_class);
-  if (!options_.sse.empty()) call.headers.emplace_back("x-amz-server-side-encryption", options_.sse);
-  if (!options_.kms_key_id.empty()) {
-    call.headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", options_.kms_key_id);
-  }
-  call.headers.emplace_back("Content-MD5", util::Base64Encode(util::Md5(data)));
+  AddPutHeaders(&call.headers);
   KB_ASSIGN_OR_RETURN(HttpResponse r, Send(call));
   if (r.status / 100 != 2) return ErrorOf(r, "PUT", key);
   return Status::Ok();
 }
 
 Status S3Store::PutMultipart(std::string_view key, std::string_view data) {
-  Call create{"POST", std::string(key), {{"uploads", ""}}, {}, {}, false};
-  if (!options_.storage_class.empty()) create.headers.emplace_back("x-amz-storage-class", options_.storage_class);
-  if (!options_.sse.empty()) create.headers.emplace_back("x-amz-server-side-encryption", options_.sse);
-  if (!options_.kms_key_id.empty()) {
-    create.headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", options_.kms_key_id);
+  KB_ASSIGN_OR_RETURN(std::string upload_id, StartUpload(key));
+  std::vector<std::string> tokens;
+  Status s;
+  for (uint64_t off = 0; off < data.size() && s.ok(); off += options_.part_size) {
+    auto token = UploadPart(key, upload_id, static_cast<int>(tokens.size()) + 1, data.substr(off, options_.part_size));
+    if (token.ok()) {
+      tokens.push_back(std::move(*token));
+    } else {
+      s = token.status();
+    }
   }
+  if (s.ok()) s = CompleteUpload(key, upload_id, tokens);
+  if (!s.ok()) (void)AbortUpload(key, upload_id);  // best effort: AbortIncomplete cleans up what this misses
+  return s;
+}
+
+Result<std::string> S3Store::StartUpload(std::string_view key) {
+  Call create{"POST", std::string(key), {{"uploads", ""}}, {}, {}, false};
+  AddPutHeaders(&create.headers);
   KB_ASSIGN_OR_RETURN(HttpResponse created, Send(create));
   if (created.status / 100 != 2) return ErrorOf(created, "CreateMultipartUpload", key);
   tinyxml2::XMLDocument doc;
@@ -279,32 +297,53 @@ Status S3Store::PutMultipart(std::string_view key, std::string_view data) {
     return Status::IoError(fmt::format("S3 bucket '{}': CreateMultipartUpload of '{}' returned no UploadId",
                                        options_.bucket, FullKey(key)));
   }
-  auto abort = [&](Status cause) {
-    Call a{"DELETE", std::string(key), {{"uploadId", upload_id}}, {}, {}, false};
-    (void)Send(a);  // best effort: AbortIncomplete cleans up what this misses
-    return cause;
-  };
+  return upload_id;
+}
+
+Result<std::string> S3Store::UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                        std::string_view data) {
+  Call up{"PUT",
+          std::string(key),
+          {{"partNumber", std::to_string(part_number)}, {"uploadId", std::string(upload_id)}},
+          {},
+          data,
+          false};
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(up));
+  if (r.status / 100 != 2) return ErrorOf(r, fmt::format("UploadPart {}", part_number), key);
+  std::string etag = r.Header("etag");
+  if (etag.empty()) {
+    return Status::IoError(fmt::format("S3 bucket '{}': UploadPart {} of '{}' returned no ETag", options_.bucket,
+                                       part_number, FullKey(key)));
+  }
+  return etag;
+}
+
+Status S3Store::CompleteUpload(std::string_view key, std::string_view upload_id,
+                               const std::vector<std::string>& tokens) {
   std::string complete = "<CompleteMultipartUpload>";
-  int part = 1;
-  for (uint64_t off = 0; off < data.size(); off += options_.part_size, ++part) {
-    std::string_view chunk = data.substr(off, options_.part_size);
-    Call up{"PUT", std::string(key), {{"partNumber", std::to_string(part)}, {"uploadId", upload_id}}, {}, chunk, false};
-    up.headers.emplace_back("Content-MD5", util::Base64Encode(util::Md5(chunk)));
-    auto r = Send(up);
-    if (!r.ok()) return abort(r.status());
-    if (r->status / 100 != 2) return abort(ErrorOf(*r, fmt::format("UploadPart {}", part), key));
-    complete += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", part, r->Header("etag"));
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    complete += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, tokens[i]);
   }
   complete += "</CompleteMultipartUpload>";
-  Call done{"POST", std::string(key), {{"uploadId", upload_id}}, {{"Content-Type", "application/xml"}}, complete,
-            false};
-  auto r = Send(done);
-  if (!r.ok()) return abort(r.status());
+  Call done{
+      "POST", std::string(key), {{"uploadId", std::string(upload_id)}}, {{"Content-Type", "application/xml"}}, complete,
+      false};
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(done));
+  // A repeated Complete whose first answer was lost finds the upload gone and
+  // the object in place.
+  if (r.status == 404 && r.body.find("NoSuchUpload") != std::string::npos && Head(key).ok()) return Status::Ok();
   // CompleteMultipartUpload can answer 200 with an error document.
-  if (r->status / 100 != 2 || r->body.find("<Error>") != std::string::npos) {
-    if (r->status / 100 == 2) r->status = 500;
-    return abort(ErrorOf(*r, "CompleteMultipartUpload", key));
+  if (r.status / 100 != 2 || r.body.find("<Error>") != std::string::npos) {
+    if (r.status / 100 == 2) r.status = 500;
+    return ErrorOf(r, "CompleteMultipartUpload", key);
   }
+  return Status::Ok();
+}
+
+Status S3Store::AbortUpload(std::string_view key, std::string_view upload_id) {
+  Call a{"DELETE", std::string(key), {{"uploadId", std::string(upload_id)}}, {}, {}, false};
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(a));
+  if (r.status / 100 != 2 && r.status != 404) return ErrorOf(r, "AbortMultipartUpload", key);
   return Status::Ok();
 }
 

@@ -55,6 +55,13 @@ class S3Store : public ObjectStore {
   Status Delete(std::string_view key) override;
   Status AbortIncomplete(std::string_view prefix) override;
   std::string Url() const override;
+  uint64_t PartSize() const override { return options_.part_size; }
+  Result<std::string> StartUpload(std::string_view key) override;
+  Result<std::string> UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                 std::string_view data) override;
+  Status CompleteUpload(std::string_view key, std::string_view upload_id,
+                        const std::vector<std::string>& tokens) override;
+  Status AbortUpload(std::string_view key, std::string_view upload_id) override;
 
   // Checks that the bucket exists and the credentials are accepted.
   Status Probe();
@@ -77,6 +84,8 @@ class S3Store : public ObjectStore {
   std::string FullKey(std::string_view key) const;
   std::string StripPrefix(std::string_view full_key) const;
   Status PutMultipart(std::string_view key, std::string_view data);
+  // Storage class and server-side encryption, for PUT and CreateMultipartUpload.
+  void AddPutHeaders(HttpHeaders* headers) const;
 
   S3Options options_;
   std::shared_ptr<AwsCredentialProvider> credentials_;
