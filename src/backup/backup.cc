@@ -5,10 +5,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "backup/segment_pipeline.h"
 #include "format/manifest.h"
 #include "format/segment.h"
 #include "kafka/client.h"
@@ -73,7 +75,11 @@ struct PartitionState {
   int32_t partition = 0;
   int64_t cut = 0;  // records with offset < cut belong to this backup
   bool done = false;
-  std::unique_ptr<format::SegmentWriter> writer;
+  // The open segment: its records so far, the block being filled, and the
+  // object the pipeline is writing (null when no segment is open).
+  std::shared_ptr<SegmentPipeline::Segment> segment;
+  format::SegmentSummary summary;
+  format::BlockBuilder block;
   format::PartitionManifest manifest;
 };
 
@@ -104,70 +110,115 @@ class BackupRun {
   Result<BackupReport> Run();
 
  private:
-  Status SealSegment(PartitionState& p);
   Status Append(PartitionState& p, format::Record&& r);
+  Status FlushBlock(PartitionState& p);
+  Status SealSegment(PartitionState& p);
+  Status EnforceMemoryBudget();
   Status Drain();
+  // Waits for the pipeline and puts the stored segments into the manifests.
+  Status CollectSegments();
 
   const Config& config_;
   const RunOptions& options_;
   std::unique_ptr<storage::ObjectStore> store_;
+  std::unique_ptr<SegmentPipeline> pipeline_;  // after store_: stops before it goes
   std::unique_ptr<kafka::Consumer> consumer_;
   PartitionMap partitions_;
   format::Codec codec_ = format::Codec::kZstd;
-  size_t buffered_bytes_ = 0;  // sum of the open writers' EstimatedSize()
+  uint64_t raw_bytes_ = 0;  // in the partitions' open blocks
   BackupReport report_;
 };
 
-Status BackupRun::SealSegment(PartitionState& p) {
-  if (!p.writer || p.writer->empty()) return Status::Ok();
-  buffered_bytes_ -= p.writer->EstimatedSize();
-  format::SegmentSummary sum = p.writer->summary();
-  KB_ASSIGN_OR_RETURN(std::string bytes, p.writer->Finish());
-  p.writer.reset();
-  format::SegmentRef ref;
-  ref.key = storage::layout::SegmentKey(config_.backup_id, p.topic, p.partition, sum.first_offset);
-  ref.size = bytes.size();
-  ref.first_offset = sum.first_offset;
-  ref.last_offset = sum.last_offset;
-  ref.record_count = sum.record_count;
-  ref.min_timestamp = sum.min_timestamp;
-  ref.max_timestamp = sum.max_timestamp;
-  Status s = store_->Put(ref.key, bytes);
-  if (!s.ok()) return s.WithContext(fmt::format("cannot store segment {} in {}", ref.key, store_->Url()));
-  auto& m = p.manifest;
-  m.record_count += sum.record_count;
-  m.bytes += sum.payload_bytes;
-  m.min_timestamp = m.min_timestamp ? std::min(*m.min_timestamp, sum.min_timestamp) : sum.min_timestamp;
-  m.max_timestamp = m.max_timestamp ? std::max(*m.max_timestamp, sum.max_timestamp) : sum.max_timestamp;
-  m.segments.push_back(ref);
-  report_.stored_bytes += ref.size;
-  report_.segments++;
-  return Status::Ok();
-}
-
 Status BackupRun::Append(PartitionState& p, format::Record&& r) {
-  if (!p.writer) {
-    p.writer = std::make_unique<format::SegmentWriter>(p.topic, p.partition, codec_, config_.backup.compression_level,
-                                                       config_.backup.block_size_bytes);
-    buffered_bytes_ += p.writer->EstimatedSize();  // the header
+  if (p.summary.record_count > 0 && r.offset <= p.summary.last_offset) {
+    return Status::Internal(fmt::format("{}[{}]: offset {} after {}: the consumer went backwards", p.topic, p.partition,
+                                        r.offset, p.summary.last_offset));
+  }
+  if (!p.segment) {
+    p.segment = pipeline_->Open(storage::layout::SegmentKey(config_.backup_id, p.topic, p.partition, r.offset), p.topic,
+                                p.partition);
+    p.summary = {};
   }
   report_.records++;
   report_.bytes += r.PayloadBytes();
-  size_t before = p.writer->EstimatedSize();
-  KB_RETURN_IF_ERROR(p.writer->Append(r));
-  buffered_bytes_ += p.writer->EstimatedSize() - before;
-  bool full = p.writer->EstimatedSize() >= config_.backup.segment_max_bytes ||
-              (config_.backup.segment_max_records > 0 &&
-               p.writer->summary().record_count >= config_.backup.segment_max_records);
+  size_t before = p.block.size();
+  p.block.Append(r);
+  format::AddToSummary(r, &p.summary);
+  raw_bytes_ += p.block.size() - before;
+  bool flushed = p.block.size() >= config_.backup.block_size_bytes;
+  if (flushed) KB_RETURN_IF_ERROR(FlushBlock(p));
+  bool full = SegmentPipeline::EstimatedSize(*p.segment) + p.block.size() >= config_.backup.segment_max_bytes ||
+              (config_.backup.segment_max_records > 0 && p.summary.record_count >= config_.backup.segment_max_records);
   if (full) return SealSegment(p);
-  // Memory is bounded across partitions: past the budget, the largest open
-  // segment is stored early (a smaller segment, never a lost record).
-  if (buffered_bytes_ > config_.backup.max_buffered_bytes) {
-    PartitionState* largest = &p;
-    for (auto& [_, other] : partitions_) {
-      if (other.writer && other.writer->EstimatedSize() > largest->writer->EstimatedSize()) largest = &other;
+  // Upload parts waiting in object writers count too: checked at each new block.
+  if (flushed || raw_bytes_ > config_.backup.max_buffered_bytes) return EnforceMemoryBudget();
+  return Status::Ok();
+}
+
+Status BackupRun::FlushBlock(PartitionState& p) {
+  if (p.block.empty()) return Status::Ok();
+  raw_bytes_ -= p.block.size();
+  KB_RETURN_IF_ERROR(pipeline_->Add(p.segment, p.block.Take()));
+  return Status::Ok();
+}
+
+Status BackupRun::SealSegment(PartitionState& p) {
+  if (!p.segment) return Status::Ok();
+  KB_RETURN_IF_ERROR(FlushBlock(p));
+  KB_RETURN_IF_ERROR(pipeline_->Seal(p.segment, p.summary));
+  p.segment.reset();
+  p.summary = {};
+  return Status::Ok();
+}
+
+// Memory is bounded across partitions: past the budget, the partition holding
+// the most stores its open block early (a smaller block), or, when most of it
+// is an upload part waiting in its object writer, its whole segment (a smaller
+// segment). Never a lost record.
+Status BackupRun::EnforceMemoryBudget() {
+  uint64_t writers = 0;
+  for (const auto& [_, p] : partitions_) {
+    if (p.segment) writers += SegmentPipeline::Buffered(*p.segment);
+  }
+  while (raw_bytes_ + writers > config_.backup.max_buffered_bytes) {
+    PartitionState* largest = nullptr;
+    uint64_t most = 0;
+    for (auto& [_, p] : partitions_) {
+      if (!p.segment) continue;
+      uint64_t held = p.block.size() + SegmentPipeline::Buffered(*p.segment);
+      if (held > most) {
+        most = held;
+        largest = &p;
+      }
     }
-    return SealSegment(*largest);
+    if (!largest) break;
+    uint64_t buffered = SegmentPipeline::Buffered(*largest->segment);
+    if (buffered > largest->block.size()) {
+      writers -= std::min(writers, buffered);
+      KB_RETURN_IF_ERROR(SealSegment(*largest));
+    } else {
+      raw_bytes_ -= largest->block.size();
+      KB_RETURN_IF_ERROR(pipeline_->Add(largest->segment, largest->block.Take()));
+    }
+  }
+  return Status::Ok();
+}
+
+Status BackupRun::CollectSegments() {
+  KB_RETURN_IF_ERROR(pipeline_->Wait());
+  std::vector<SegmentPipeline::Sealed> sealed = pipeline_->Take();
+  std::sort(sealed.begin(), sealed.end(),
+            [](const auto& a, const auto& b) { return a.ref.first_offset < b.ref.first_offset; });
+  for (auto& s : sealed) {
+    auto& m = partitions_.at({s.topic, s.partition}).manifest;
+    const format::SegmentSummary& sum = s.summary;
+    m.record_count += sum.record_count;
+    m.bytes += sum.payload_bytes;
+    m.min_timestamp = m.min_timestamp ? std::min(*m.min_timestamp, sum.min_timestamp) : sum.min_timestamp;
+    m.max_timestamp = m.max_timestamp ? std::max(*m.max_timestamp, sum.max_timestamp) : sum.max_timestamp;
+    report_.stored_bytes += s.ref.size;
+    report_.segments++;
+    m.segments.push_back(std::move(s.ref));
   }
   return Status::Ok();
 }
@@ -186,6 +237,8 @@ Status BackupRun::Drain() {
   const auto stall_limit = std::chrono::seconds(std::max(60, config_.source.connect_timeout_secs * 2));
   auto last_progress = Clock::now();
   Status last_transient;
+  uint64_t polled = 0;
+  bool progressed = false;  // a record arrived since last_progress was set
   while (open > 0) {
     auto item = consumer_->Poll(200);
     if (!item.ok()) {
@@ -199,7 +252,7 @@ Status BackupRun::Drain() {
         PartitionState& p = it->second;
         bool finished = false;
         if (item->kind == kafka::ConsumedItem::Kind::kRecord) {
-          last_progress = Clock::now();
+          progressed = true;
           if (item->record.offset < p.cut) {
             int64_t offset = item->record.offset;
             KB_RETURN_IF_ERROR(Append(p, std::move(item->record)));
@@ -218,8 +271,14 @@ Status BackupRun::Drain() {
         }
       }
     }
+    // The clock is read once per batch of records, not per record.
+    bool idle = !item.ok() || item->kind != kafka::ConsumedItem::Kind::kRecord;
+    if (++polled % 256 != 0 && !idle) continue;
     progress.Update(report_.records, report_.bytes);
-    if (Clock::now() - last_progress > stall_limit) {
+    auto now = Clock::now();
+    if (progressed) last_progress = now;
+    progressed = false;
+    if (now - last_progress > stall_limit) {
       std::string stuck;
       for (const auto& [_, p] : partitions_) {
         if (!p.done) stuck += fmt::format(" {}[{}] (cut {})", p.topic, p.partition, p.cut);
@@ -319,11 +378,18 @@ Result<BackupReport> BackupRun::Run() {
   KB_RETURN_IF_ERROR(store_->AbortIncomplete(storage::layout::DataPrefix(config_.backup_id)));
   if (!leftovers.empty()) spdlog::info("removed {} segments left by an interrupted run", leftovers.size());
 
+  // Compression and storage on workers, one per core; the queue of raw
+  // blocks waiting for them is a few blocks per worker.
+  int threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 16u));
+  size_t max_pending = std::max<size_t>(8u << 20, 4 * static_cast<size_t>(threads) * config_.backup.block_size_bytes);
+  pipeline_ =
+      std::make_unique<SegmentPipeline>(*store_, codec_, config_.backup.compression_level, threads, max_pending);
   if (!starts.empty()) {
     KB_ASSIGN_OR_RETURN(consumer_, kafka::Consumer::Connect(config_.source));
     KB_RETURN_IF_ERROR(consumer_->Assign(starts));
     KB_RETURN_IF_ERROR(Drain());
   }
+  KB_RETURN_IF_ERROR(CollectSegments());
 
   for (auto& tm : manifest.topics) {
     for (int32_t p = 0; p < tm.partition_count; ++p)

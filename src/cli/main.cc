@@ -1,5 +1,7 @@
 // kafka-backup: the command-line client of the library. It parses arguments,
 // calls the library and maps errors to exit codes (docs/exit-codes.md).
+#include <malloc.h>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -8,6 +10,11 @@
 
 int main(int argc, char** argv) {
   using namespace kafka_backup::cli;
+  // Blocks and segment buffers are megabytes each and come and go all the
+  // time: keep freed memory for reuse instead of returning it to the kernel
+  // (glibc would mmap and munmap each one, a page fault per 4 KiB).
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   CLI::App app{
       "kafka-backup: back up Kafka topics to storage and restore them.\n"
       "Storage is a directory (/var/backups/kafka or file:///var/backups/kafka).\n"

@@ -1,5 +1,7 @@
 #include "format/codec.h"
 
+#include <memory>
+
 #include <lz4frame.h>
 #include <zstd.h>
 
@@ -35,7 +37,10 @@ Status Compress(Codec codec, int level, std::string_view raw, std::string* out) 
       size_t bound = ZSTD_compressBound(raw.size());
       size_t start = out->size();
       out->resize(start + bound);
-      size_t n = ZSTD_compress(out->data() + start, bound, raw.data(), raw.size(), level);
+      // One context per thread, reused: creating one per block costs more
+      // than compressing a small block.
+      thread_local std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), &ZSTD_freeCCtx);
+      size_t n = ZSTD_compressCCtx(cctx.get(), out->data() + start, bound, raw.data(), raw.size(), level);
       if (ZSTD_isError(n)) {
         out->resize(start);
         return Status::Internal(fmt::format("zstd compression failed: {}", ZSTD_getErrorName(n)));

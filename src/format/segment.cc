@@ -41,77 +41,63 @@ Status Corrupt(std::string what) {
 
 }  // namespace
 
-SegmentWriter::SegmentWriter(std::string topic, int32_t partition, Codec codec, int level, size_t block_target_bytes)
-    : codec_(codec), level_(level), block_target_bytes_(block_target_bytes) {
-  out_.append(kSegmentMagic, sizeof(kSegmentMagic));
-  PutFixed16(&out_, kSegmentFormatVersion);
-  out_.push_back(static_cast<char>(codec));
-  out_.push_back(0);  // flags
-  PutFixed32(&out_, static_cast<uint32_t>(partition));
-  PutFixed16(&out_, static_cast<uint16_t>(topic.size()));
-  out_.append(topic);
-  PutFixed32(&out_, Crc32c(out_));
-}
-
-Status SegmentWriter::Append(const Record& record) {
-  if (summary_.record_count > 0 && record.offset <= summary_.last_offset) {
-    return Status::InvalidArgument(fmt::format("offset {} does not follow {}: records must be appended in offset order",
-                                               record.offset, summary_.last_offset));
-  }
-  if (open_info_.record_count == 0) {
-    open_info_ = BlockInfo{};
-    open_info_.first_offset = record.offset;
-    open_info_.min_timestamp = record.timestamp;
-    open_info_.max_timestamp = record.timestamp;
+void BlockBuilder::Append(const Record& record) {
+  BlockInfo& info = block_.info;
+  if (info.record_count == 0) {
+    info = BlockInfo{};
+    info.first_offset = record.offset;
+    info.min_timestamp = record.timestamp;
+    info.max_timestamp = record.timestamp;
     prev_timestamp_ = 0;
   }
-  EncodeRecord(record, open_info_.first_offset, prev_timestamp_, &open_block_);
+  EncodeRecord(record, info.first_offset, prev_timestamp_, &block_.bytes);
   prev_timestamp_ = record.timestamp;
-  open_info_.record_count++;
-  open_info_.last_offset = record.offset;
-  open_info_.min_timestamp = std::min(open_info_.min_timestamp, record.timestamp);
-  open_info_.max_timestamp = std::max(open_info_.max_timestamp, record.timestamp);
-
-  if (summary_.record_count == 0) {
-    summary_.first_offset = record.offset;
-    summary_.min_timestamp = record.timestamp;
-    summary_.max_timestamp = record.timestamp;
-  }
-  summary_.record_count++;
-  summary_.payload_bytes += record.PayloadBytes();
-  summary_.last_offset = record.offset;
-  summary_.min_timestamp = std::min(summary_.min_timestamp, record.timestamp);
-  summary_.max_timestamp = std::max(summary_.max_timestamp, record.timestamp);
-
-  if (open_block_.size() >= block_target_bytes_) return FlushBlock();
-  return Status::Ok();
+  info.record_count++;
+  info.last_offset = record.offset;
+  info.min_timestamp = std::min(info.min_timestamp, record.timestamp);
+  info.max_timestamp = std::max(info.max_timestamp, record.timestamp);
 }
 
-Status SegmentWriter::FlushBlock() {
-  if (open_info_.record_count == 0) return Status::Ok();
-  if (open_block_.size() > UINT32_MAX) return Status::InvalidArgument("block larger than 4 GiB");
-  std::string payload;
-  KB_RETURN_IF_ERROR(Compress(codec_, level_, open_block_, &payload));
-  if (payload.size() > UINT32_MAX) return Status::Internal("compressed block larger than 4 GiB");
+RawBlock BlockBuilder::Take() {
+  RawBlock out = std::move(block_);
+  block_ = RawBlock{};
+  return out;
+}
 
-  BlockInfo info = open_info_;
-  info.position = out_.size();
-  info.size = static_cast<uint32_t>(kBlockHeaderSize + payload.size());
+SegmentEncoder::SegmentEncoder(const std::string& topic, int32_t partition, Codec codec, int level)
+    : codec_(codec), level_(level) {
+  header_.append(kSegmentMagic, sizeof(kSegmentMagic));
+  PutFixed16(&header_, kSegmentFormatVersion);
+  header_.push_back(static_cast<char>(codec));
+  header_.push_back(0);  // flags
+  PutFixed32(&header_, static_cast<uint32_t>(partition));
+  PutFixed16(&header_, static_cast<uint16_t>(topic.size()));
+  header_.append(topic);
+  PutFixed32(&header_, Crc32c(header_));
+  size_ = header_.size();
+}
+
+Result<std::string> SegmentEncoder::EncodeBlock(const RawBlock& block) {
+  if (block.info.record_count == 0) return Status::Internal("empty block");
+  if (block.bytes.size() > UINT32_MAX) return Status::InvalidArgument("block larger than 4 GiB");
+  std::string out(kBlockHeaderSize, '\0');  // the header, filled in below
+  KB_RETURN_IF_ERROR(Compress(codec_, level_, block.bytes, &out));
+  size_t payload_size = out.size() - kBlockHeaderSize;
+  if (payload_size > UINT32_MAX) return Status::Internal("compressed block larger than 4 GiB");
+
+  BlockInfo info = block.info;
+  info.position = size_;
+  info.size = static_cast<uint32_t>(out.size());
   std::string header;
-  EncodeBlockFields(info, static_cast<uint32_t>(payload.size()), static_cast<uint32_t>(open_block_.size()), &header);
-  uint32_t crc = Crc32cExtend(Crc32c(header), payload);
-  PutFixed32(&header, crc);
-  out_.append(header);
-  out_.append(payload);
+  EncodeBlockFields(info, static_cast<uint32_t>(payload_size), static_cast<uint32_t>(block.bytes.size()), &header);
+  PutFixed32(&header, Crc32cExtend(Crc32c(header), std::string_view(out).substr(kBlockHeaderSize)));
+  std::memcpy(out.data(), header.data(), kBlockHeaderSize);
   index_.push_back(info);
-  open_block_.clear();
-  open_info_.record_count = 0;
-  return Status::Ok();
+  size_ += out.size();
+  return out;
 }
 
-Result<std::string> SegmentWriter::Finish() {
-  KB_RETURN_IF_ERROR(FlushBlock());
-  uint64_t index_position = out_.size();
+std::string SegmentEncoder::Tail(uint64_t record_count) const {
   std::string index;
   for (const auto& b : index_) {
     PutFixed64(&index, b.position);
@@ -122,12 +108,52 @@ Result<std::string> SegmentWriter::Finish() {
     PutFixed64(&index, static_cast<uint64_t>(b.min_timestamp));
     PutFixed64(&index, static_cast<uint64_t>(b.max_timestamp));
   }
-  out_.append(index);
-  PutFixed64(&out_, index_position);
-  PutFixed32(&out_, static_cast<uint32_t>(index_.size()));
-  PutFixed32(&out_, Crc32c(index));
-  PutFixed64(&out_, summary_.record_count);
-  out_.append(kSegmentEndMagic, sizeof(kSegmentEndMagic));
+  std::string out = index;
+  PutFixed64(&out, size_);  // the index starts where the blocks end
+  PutFixed32(&out, static_cast<uint32_t>(index_.size()));
+  PutFixed32(&out, Crc32c(index));
+  PutFixed64(&out, record_count);
+  out.append(kSegmentEndMagic, sizeof(kSegmentEndMagic));
+  return out;
+}
+
+void AddToSummary(const Record& record, SegmentSummary* summary) {
+  if (summary->record_count == 0) {
+    summary->first_offset = record.offset;
+    summary->min_timestamp = record.timestamp;
+    summary->max_timestamp = record.timestamp;
+  }
+  summary->record_count++;
+  summary->payload_bytes += record.PayloadBytes();
+  summary->last_offset = record.offset;
+  summary->min_timestamp = std::min(summary->min_timestamp, record.timestamp);
+  summary->max_timestamp = std::max(summary->max_timestamp, record.timestamp);
+}
+
+SegmentWriter::SegmentWriter(std::string topic, int32_t partition, Codec codec, int level, size_t block_target_bytes)
+    : block_target_bytes_(block_target_bytes), encoder_(topic, partition, codec, level), out_(encoder_.header()) {}
+
+Status SegmentWriter::Append(const Record& record) {
+  if (summary_.record_count > 0 && record.offset <= summary_.last_offset) {
+    return Status::InvalidArgument(fmt::format("offset {} does not follow {}: records must be appended in offset order",
+                                               record.offset, summary_.last_offset));
+  }
+  builder_.Append(record);
+  AddToSummary(record, &summary_);
+  if (builder_.size() >= block_target_bytes_) return FlushBlock();
+  return Status::Ok();
+}
+
+Status SegmentWriter::FlushBlock() {
+  if (builder_.empty()) return Status::Ok();
+  KB_ASSIGN_OR_RETURN(std::string stored, encoder_.EncodeBlock(builder_.Take()));
+  out_.append(stored);
+  return Status::Ok();
+}
+
+Result<std::string> SegmentWriter::Finish() {
+  KB_RETURN_IF_ERROR(FlushBlock());
+  out_.append(encoder_.Tail(summary_.record_count));
   return std::move(out_);
 }
 

@@ -43,6 +43,57 @@ struct SegmentSummary {
   int64_t max_timestamp = 0;
 };
 
+// The raw (uncompressed) records of one block and their ranges.
+struct RawBlock {
+  std::string bytes;
+  BlockInfo info;  // position and size are set when the block is encoded
+};
+
+// Encodes records into raw blocks; the cheap half of writing a segment, done
+// by the thread that reads Kafka. Not thread-safe.
+class BlockBuilder {
+ public:
+  // Offsets must strictly increase within a block (the caller checks across blocks).
+  void Append(const Record& record);
+  size_t size() const { return block_.bytes.size(); }
+  bool empty() const { return block_.info.record_count == 0; }
+  // The block so far; the builder starts a new one.
+  RawBlock Take();
+
+ private:
+  RawBlock block_;
+  int64_t prev_timestamp_ = 0;
+};
+
+// Turns raw blocks into a segment's bytes, in order: the header, one encoded
+// (compressed, checksummed) block per raw block, then the index and trailer.
+// The expensive half of writing a segment, done on worker threads. Not
+// thread-safe.
+class SegmentEncoder {
+ public:
+  SegmentEncoder(const std::string& topic, int32_t partition, Codec codec, int level);
+
+  // The header: the object's first bytes.
+  const std::string& header() const { return header_; }
+  // The stored bytes of `block` (header + compressed payload), which follow
+  // everything returned before.
+  Result<std::string> EncodeBlock(const RawBlock& block);
+  // Index and trailer: the object's last bytes.
+  std::string Tail(uint64_t record_count) const;
+  // Bytes returned so far (header and blocks).
+  uint64_t size() const { return size_; }
+
+ private:
+  Codec codec_;
+  int level_;
+  std::string header_;
+  uint64_t size_ = 0;
+  std::vector<BlockInfo> index_;
+};
+
+// Updates a segment summary with one record appended in offset order.
+void AddToSummary(const Record& record, SegmentSummary* summary);
+
 // Builds one segment in memory. Not thread-safe.
 class SegmentWriter {
  public:
@@ -54,7 +105,7 @@ class SegmentWriter {
 
   // Bytes the segment would have if finished now (compressed blocks plus the
   // open block uncompressed): what the caller compares with its size limit.
-  size_t EstimatedSize() const { return out_.size() + open_block_.size(); }
+  size_t EstimatedSize() const { return out_.size() + builder_.size(); }
   const SegmentSummary& summary() const { return summary_; }
   bool empty() const { return summary_.record_count == 0; }
 
@@ -65,14 +116,10 @@ class SegmentWriter {
  private:
   Status FlushBlock();
 
-  Codec codec_;
-  int level_;
   size_t block_target_bytes_;
-  std::string out_;         // header + finished blocks
-  std::string open_block_;  // raw records of the open block
-  BlockInfo open_info_;
-  int64_t prev_timestamp_ = 0;
-  std::vector<BlockInfo> index_;
+  SegmentEncoder encoder_;
+  BlockBuilder builder_;
+  std::string out_;  // header + finished blocks
   SegmentSummary summary_;
 };
 
