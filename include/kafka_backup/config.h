@@ -54,6 +54,7 @@ struct StorageConfig {
   std::string kms_key_id;          // s3: the KMS key for aws:kms
   std::string account;             // azure: the storage account
   uint64_t max_bytes_per_sec = 0;  // object stores: bandwidth cap, 0 = none
+  int stall_timeout_secs = 0;      // object stores: abandon a request stalled this long, 0 = default (60)
 
   // The storage URL these settings describe ("/var/backups/kafka",
   // "s3://bucket/prefix?region=..").

@@ -327,6 +327,7 @@ void ReadStorage(MapReader& r, StorageConfig* s) {
   if (auto v = r.String("kms_key_id")) s->kms_key_id = *v;
   if (auto v = r.String("account")) s->account = *v;
   if (auto v = r.Int("max_bytes_per_sec", 1024, int64_t{1} << 40)) s->max_bytes_per_sec = static_cast<uint64_t>(*v);
+  if (auto v = r.Int("stall_timeout_secs", 1, 3600)) s->stall_timeout_secs = static_cast<int>(*v);
   bool remote = s->backend == "s3" || s->backend == "azure" || s->backend == "gcs";
   if (remote && s->bucket.empty() && !s->path.empty() && s->path.find("://") == std::string::npos) {
     r.FailKey(r.Get("path"), "path",
@@ -454,6 +455,7 @@ std::string StorageConfig::Url() const {
     add("endpoint", endpoint);
   }
   if (max_bytes_per_sec) add("max_bytes_per_sec", std::to_string(max_bytes_per_sec));
+  if (stall_timeout_secs) add("stall_timeout_secs", std::to_string(stall_timeout_secs));
   return query.empty() ? url : url + "?" + query;
 }
 

@@ -148,44 +148,50 @@ std::unique_ptr<ObjectStore> WithFaults(std::unique_ptr<ObjectStore> store) {
   return std::make_unique<FaultInjectingStore>(std::move(store), r, std::random_device{}());
 }
 
-Result<std::unique_ptr<ObjectStore>> OpenBackend(std::string_view url, std::string_view scheme);
+Result<std::unique_ptr<ObjectStore>> OpenBackend(std::string_view url, std::string_view scheme, HttpOptions http);
 
-// Takes the store-independent max_bytes_per_sec=N parameter out of the URL's
-// query and wraps the backend in a RateLimitedStore.
-Result<std::unique_ptr<ObjectStore>> OpenRemote(std::string_view url, std::string_view scheme) {
-  std::string u(url);
-  uint64_t limit = 0;
-  if (auto q = u.find('?'); q != std::string::npos) {
-    std::string base = u.substr(0, q), kept;
-    std::string_view query = std::string_view(u).substr(q + 1);
-    while (!query.empty()) {
-      auto amp = query.find('&');
-      std::string_view kv = query.substr(0, amp);
-      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-      if (kv.starts_with("max_bytes_per_sec=")) {
-        std::string v(kv.substr(18));
-        char* end = nullptr;
-        limit = std::strtoull(v.c_str(), &end, 10);
-        if (v.empty() || *end != 0 || limit == 0) {
-          return Status::InvalidArgument(
-              fmt::format("storage URL '{}': max_bytes_per_sec must be a positive integer", url));
-        }
-        continue;
-      }
-      kept += (kept.empty() ? "" : "&") + std::string(kv);
-    }
-    u = kept.empty() ? base : base + "?" + kept;
+// Reads a positive integer URL parameter.
+Result<uint64_t> PositiveParam(std::string_view url, std::string_view name, std::string_view value, uint64_t max) {
+  std::string v(value);
+  char* end = nullptr;
+  uint64_t n = std::strtoull(v.c_str(), &end, 10);
+  if (v.empty() || *end != 0 || n == 0 || n > max) {
+    return Status::InvalidArgument(
+        fmt::format("storage URL '{}': {} must be a positive integer up to {}", url, name, max));
   }
-  KB_ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store, OpenBackend(u, scheme));
+  return n;
+}
+
+// Takes the store-independent parameters out of the URL's query:
+// max_bytes_per_sec=N wraps the backend in a RateLimitedStore;
+// stall_timeout_secs=N abandons (and retries) a request that stalls that long.
+Result<std::unique_ptr<ObjectStore>> OpenRemote(std::string_view url, std::string_view scheme) {
+  KB_ASSIGN_OR_RETURN(StorageUrl parts, SplitStorageUrl(url, scheme, scheme == "azure" ? "container" : "bucket"));
+  uint64_t limit = 0;
+  HttpOptions http;
+  std::string kept;
+  for (const auto& [k, v] : parts.params) {
+    if (k == "max_bytes_per_sec") {
+      KB_ASSIGN_OR_RETURN(limit, PositiveParam(url, k, v, uint64_t{1} << 40));
+    } else if (k == "stall_timeout_secs") {
+      KB_ASSIGN_OR_RETURN(uint64_t secs, PositiveParam(url, k, v, 3600));
+      http.stall_timeout_secs = static_cast<int>(secs);
+    } else {
+      kept += (kept.empty() ? "" : "&") + k + (v.empty() ? "" : "=" + v);
+    }
+  }
+  std::string u(url.substr(0, url.find('?')));
+  if (!kept.empty()) u += "?" + kept;
+  KB_ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store, OpenBackend(u, scheme, http));
   if (limit == 0) return store;
   return std::unique_ptr<ObjectStore>(std::make_unique<RateLimitedStore>(std::move(store), limit));
 }
 
-Result<std::unique_ptr<ObjectStore>> OpenBackend(std::string_view url, std::string_view scheme) {
+Result<std::unique_ptr<ObjectStore>> OpenBackend(std::string_view url, std::string_view scheme, HttpOptions http) {
   if (scheme == "s3") {
     KB_ASSIGN_OR_RETURN(S3Options options, ParseS3Url(url));
     KB_ASSIGN_OR_RETURN(auto credentials, DefaultAwsCredentials(options.region));
-    std::unique_ptr<ObjectStore> store = std::make_unique<S3Store>(std::move(options), std::move(credentials));
+    std::unique_ptr<ObjectStore> store = std::make_unique<S3Store>(std::move(options), std::move(credentials), http);
     return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
   }
   if (scheme == "gs") {
@@ -198,17 +204,17 @@ Result<std::unique_ptr<ObjectStore>> OpenBackend(std::string_view url, std::stri
       if (s3.find("endpoint=") == std::string::npos) options.endpoint = "https://storage.googleapis.com";
       options.region = "auto";
       options.path_style = true;
-      std::unique_ptr<ObjectStore> store =
-          std::make_unique<S3Store>(std::move(options), StaticAwsCredentials({id, secret, ""}, "GCS_HMAC_ACCESS_ID"));
+      std::unique_ptr<ObjectStore> store = std::make_unique<S3Store>(
+          std::move(options), StaticAwsCredentials({id, secret, ""}, "GCS_HMAC_ACCESS_ID"), http);
       return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
     }
     KB_ASSIGN_OR_RETURN(GcsOptions options, ParseGcsUrl(url));
-    std::unique_ptr<ObjectStore> store = std::make_unique<GcsStore>(std::move(options));
+    std::unique_ptr<ObjectStore> store = std::make_unique<GcsStore>(std::move(options), http);
     return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
   }
   if (scheme == "azure") {
     KB_ASSIGN_OR_RETURN(AzureOptions options, ParseAzureUrl(url));
-    std::unique_ptr<ObjectStore> store = std::make_unique<AzureStore>(std::move(options));
+    std::unique_ptr<ObjectStore> store = std::make_unique<AzureStore>(std::move(options), http);
     return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
   }
   return Status::InvalidArgument(fmt::format(
