@@ -9,6 +9,7 @@
 #   e. s3proxy (S3 test server, scripts/s3-server.sh) jar    -> .cache/s3proxy/libs/
 #   f. Azurite (Azure Blob emulator, scripts/azurite.sh; npm) -> .cache/azurite/
 #   g. fake-gcs-server (GCS emulator, scripts/gcs-server.sh; Go) -> .cache/gcs/bin/
+#   h. moto server (second S3: Object Lock, SSE-KMS; PyPI)     -> .cache/moto/venv/
 #
 # Environment:
 #   KAFKA_VERSION   Kafka version to resolve (default: the one in scripts/kafka/pom.xml)
@@ -17,6 +18,7 @@
 #                   3.36.0 wants Node 21+, 3.37.0 Node 22+)
 #   FAKE_GCS_VERSION fake-gcs-server version to build (default v1.56.1; its go.mod says
 #                   go 1.26: an older local Go needs GOTOOLCHAIN=auto to fetch 1.26)
+#   MOTO_VERSION    moto version to install (default 5.2.5)
 #   KB_SKIP_APT=1   skip the apt step (e.g. no root and packages managed elsewhere)
 set -euo pipefail
 
@@ -40,7 +42,7 @@ APT_PACKAGES=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat ninja-build cmake g++ clang-format clang-tidy
-  openjdk-17-jdk-headless maven
+  openjdk-17-jdk-headless maven python3-venv
 )
 have_pytest() { command -v python3 >/dev/null && python3 -c 'import pytest' >/dev/null 2>&1; }
 
@@ -327,6 +329,24 @@ else
   say "fake-gcs-server: $FAKE_GCS_VERSION in .cache/gcs/bin (built in $((SECONDS - gcs_t0))s)"
 fi
 
+# ------------------------------------------------------ h. moto server (PyPI)
+# A second S3 implementation for what s3proxy lacks (Object Lock, SSE-KMS with
+# a customer key, storage classes), run by scripts/moto-server.sh.  It checks
+# SigV4 signatures against IAM users.  Installed into its own venv.
+MOTO_DIR="$CACHE/moto"
+MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
+if [[ -f "$MOTO_DIR/.resolved" && "$(cat "$MOTO_DIR/.resolved")" == "$MOTO_VERSION" && -x "$MOTO_DIR/venv/bin/moto_server" ]]; then
+  say "moto $MOTO_VERSION: cached in .cache/moto"
+else
+  say "installing moto[server] $MOTO_VERSION into .cache/moto/venv (pip)"
+  rm -rf "$MOTO_DIR"
+  mkdir -p "$MOTO_DIR"
+  python3 -m venv "$MOTO_DIR/venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  "$MOTO_DIR/venv/bin/pip" install --quiet "moto[server]==$MOTO_VERSION" || die "pip install moto[server]==$MOTO_VERSION failed"
+  echo "$MOTO_VERSION" >"$MOTO_DIR/.resolved"
+  say "moto: $MOTO_VERSION in .cache/moto/venv"
+fi
+
 say "done in ${SECONDS}s.  Clusters: scripts/kafka-clusters.sh start; S3: scripts/s3-server.sh start;" \
-  "Azure: scripts/azurite.sh start; GCS: scripts/gcs-server.sh start;" \
+  "Azure: scripts/azurite.sh start; GCS: scripts/gcs-server.sh start; moto: scripts/moto-server.sh start;" \
   "tools: export PATH=$BIN:\$PATH"

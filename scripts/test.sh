@@ -35,7 +35,13 @@ if ! bash scripts/gcs-server.sh status >/dev/null 2>&1; then
   bash scripts/gcs-server.sh start --fresh
   gcs_started=1
 fi
+moto_started=0
+if ! bash scripts/moto-server.sh status >/dev/null 2>&1; then
+  bash scripts/moto-server.sh start
+  moto_started=1
+fi
 cleanup() {
+  if [[ $moto_started == 1 ]]; then bash scripts/moto-server.sh stop || true; fi
   if [[ $started == 1 ]]; then bash scripts/kafka-clusters.sh stop || true; fi
   if [[ $gcs_started == 1 ]]; then bash scripts/gcs-server.sh stop || true; fi
   if [[ $azure_started == 1 ]]; then bash scripts/azurite.sh stop || true; fi
@@ -57,5 +63,6 @@ eval "$(bash scripts/kafka-clusters.sh env)"
 eval "$(bash scripts/s3-server.sh env)"
 eval "$(bash scripts/azurite.sh env)"
 eval "$(bash scripts/gcs-server.sh env)"
+eval "$(bash scripts/moto-server.sh env)"
 # shellcheck disable=SC2086
 python3 -m pytest tests/integration -q ${KB_PYTEST_ARGS:-}

@@ -52,6 +52,8 @@ struct StorageConfig {
   std::string storage_class;       // s3: x-amz-storage-class
   std::string sse;                 // s3: server-side encryption, AES256 or aws:kms
   std::string kms_key_id;          // s3: the KMS key for aws:kms
+  std::string object_lock_mode;    // s3: GOVERNANCE or COMPLIANCE retention of every object written
+  int object_lock_days = 0;        // s3: ... for this many days
   std::string account;             // azure: the storage account
   uint64_t max_bytes_per_sec = 0;  // object stores: bandwidth cap, 0 = none
   int stall_timeout_secs = 0;      // object stores: abandon a request stalled this long, 0 = default (60)

@@ -325,6 +325,14 @@ void ReadStorage(MapReader& r, StorageConfig* s) {
     }
   }
   if (auto v = r.String("kms_key_id")) s->kms_key_id = *v;
+  if (auto v = r.String("object_lock_mode")) {
+    s->object_lock_mode = *v;
+    if (*v != "GOVERNANCE" && *v != "COMPLIANCE") {
+      r.FailKey(r.Get("object_lock_mode"), "object_lock_mode",
+                fmt::format("unknown object_lock_mode '{}': expected GOVERNANCE or COMPLIANCE", *v));
+    }
+  }
+  if (auto v = r.Int("object_lock_days", 1, 36500)) s->object_lock_days = static_cast<int>(*v);
   if (auto v = r.String("account")) s->account = *v;
   if (auto v = r.Int("max_bytes_per_sec", 1024, int64_t{1} << 40)) s->max_bytes_per_sec = static_cast<uint64_t>(*v);
   if (auto v = r.Int("stall_timeout_secs", 1, 3600)) s->stall_timeout_secs = static_cast<int>(*v);
@@ -448,6 +456,8 @@ std::string StorageConfig::Url() const {
     add("storage_class", storage_class);
     add("sse", sse);
     add("kms_key_id", kms_key_id);
+    add("object_lock_mode", object_lock_mode);
+    if (object_lock_days) add("object_lock_days", std::to_string(object_lock_days));
   } else if (backend == "azure") {
     add("account", account);
     add("endpoint", endpoint);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
@@ -90,9 +91,28 @@ Result<S3Options> ParseS3Url(std::string_view url) {
       o.sse = v;
     } else if (k == "kms_key_id") {
       o.kms_key_id = v;
+    } else if (k == "object_lock_mode") {
+      if (v != "GOVERNANCE" && v != "COMPLIANCE") {
+        return Status::InvalidArgument(
+            fmt::format("storage URL '{}': object_lock_mode must be GOVERNANCE or COMPLIANCE", url));
+      }
+      o.object_lock_mode = v;
+    } else if (k == "object_lock_days") {
+      char* end = nullptr;
+      long days = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != 0 || days < 1 || days > 36500) {
+        return Status::InvalidArgument(
+            fmt::format("storage URL '{}': object_lock_days must be a number of days from 1 to 36500", url));
+      }
+      o.object_lock_days = static_cast<int>(days);
     } else {
-      return UnknownUrlParameter(url, k, "region, endpoint, path_style, storage_class, sse, kms_key_id");
+      return UnknownUrlParameter(
+          url, k, "region, endpoint, path_style, storage_class, sse, kms_key_id, object_lock_mode, object_lock_days");
     }
+  }
+  if (o.object_lock_mode.empty() != (o.object_lock_days == 0)) {
+    return Status::InvalidArgument(fmt::format(
+        "storage URL '{}': object_lock_mode and object_lock_days go together (e.g. GOVERNANCE and 30)", url));
   }
   if (!o.kms_key_id.empty() && o.sse.empty()) o.sse = "aws:kms";
   if (o.region.empty()) o.region = Env("AWS_REGION");
@@ -255,6 +275,16 @@ void S3Store::AddPutHeaders(HttpHeaders* headers) const {
   if (!options_.kms_key_id.empty()) {
     headers->emplace_back("x-amz-server-side-encryption-aws-kms-key-id", options_.kms_key_id);
   }
+  if (!options_.object_lock_mode.empty()) {
+    auto until = std::chrono::system_clock::now() + std::chrono::hours(24) * options_.object_lock_days;
+    std::time_t t = std::chrono::system_clock::to_time_t(until);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    headers->emplace_back("x-amz-object-lock-mode", options_.object_lock_mode);
+    headers->emplace_back("x-amz-object-lock-retain-until-date", buf);
+  }
 }
 
 Status S3Store::Put(std::string_view key, std::string_view data) {
@@ -263,6 +293,8 @@ Status S3Store::Put(std::string_view key, std::string_view data) {
   // refuse a body damaged on the way.
   Call call{"PUT", std::string(key), {}, {}, data, false};
   AddPutHeaders(&call.headers);
+  // S3 asks for Content-MD5 on every upload into an Object Lock bucket.
+  if (!options_.object_lock_mode.empty()) call.headers.emplace_back("Content-MD5", util::Base64Encode(util::Md5(data)));
   KB_ASSIGN_OR_RETURN(HttpResponse r, Send(call));
   if (r.status / 100 != 2) return ErrorOf(r, "PUT", key);
   return Status::Ok();
@@ -308,6 +340,7 @@ Result<std::string> S3Store::UploadPart(std::string_view key, std::string_view u
           {},
           data,
           false};
+  if (!options_.object_lock_mode.empty()) up.headers.emplace_back("Content-MD5", util::Base64Encode(util::Md5(data)));
   KB_ASSIGN_OR_RETURN(HttpResponse r, Send(up));
   if (r.status / 100 != 2) return ErrorOf(r, fmt::format("UploadPart {}", part_number), key);
   std::string etag = r.Header("etag");

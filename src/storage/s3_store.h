@@ -2,7 +2,8 @@
 // REST API, signed with SigV4 (sigv4.h).
 //
 // Addressed as s3://bucket/prefix?region=R&endpoint=URL&path_style=true|false
-// &storage_class=C&sse=AES256|aws:kms&kms_key_id=K. Without an endpoint the
+// &storage_class=C&sse=AES256|aws:kms&kms_key_id=K&object_lock_mode=GOVERNANCE|COMPLIANCE
+// &object_lock_days=N. Without an endpoint the
 // AWS endpoint of the region is used (virtual-hosted); the endpoint also comes
 // from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, as the AWS CLI takes it.
 // Credentials: see aws_credentials.h (environment, web identity, shared
@@ -33,6 +34,10 @@ struct S3Options {
   std::string storage_class;  // x-amz-storage-class, e.g. STANDARD_IA
   std::string sse;            // x-amz-server-side-encryption: AES256 or aws:kms
   std::string kms_key_id;     // with sse=aws:kms: the customer-managed key
+  // Object Lock (the bucket must have it enabled): every object written is
+  // retained in this mode for object_lock_days from its upload.
+  std::string object_lock_mode;  // GOVERNANCE or COMPLIANCE; empty: none
+  int object_lock_days = 0;
   uint64_t multipart_threshold = 32ull << 20;
   uint64_t part_size = 16ull << 20;
 };

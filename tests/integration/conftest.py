@@ -540,3 +540,32 @@ def gcs_server() -> str:
         pytest.fail(f"the GCS emulator at {GCS_ENDPOINT} does not answer ({e}); run `bash scripts/gcs-server.sh start`",
                     pytrace=False)
     return GCS_ENDPOINT
+
+
+MOTO_ENDPOINT = os.environ.get("KB_MOTO_ENDPOINT", "")
+MOTO_PYTHON = ROOT / ".cache" / "moto" / "venv" / "bin" / "python"
+
+
+def moto_env(secret: str | None = None) -> dict:
+    """The environment a kafka-backup process needs for the local moto server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=os.environ.get("KB_MOTO_ACCESS_KEY", ""),
+               AWS_SECRET_ACCESS_KEY=secret or os.environ.get("KB_MOTO_SECRET_KEY", ""),
+               AWS_REGION="us-east-1", AWS_SHARED_CREDENTIALS_FILE="/nonexistent")
+    return env
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> str:
+    """moto's S3 endpoint; fails (never skips) when it is not running."""
+    if not MOTO_ENDPOINT:
+        pytest.fail("KB_MOTO_ENDPOINT is not set: eval \"$(bash scripts/moto-server.sh env)\" (scripts/test.sh does)",
+                    pytrace=False)
+    host, _, port = MOTO_ENDPOINT.split("://", 1)[1].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=5):
+            pass
+    except OSError as e:
+        pytest.fail(f"moto at {MOTO_ENDPOINT} does not answer ({e}); run `bash scripts/moto-server.sh start`",
+                    pytrace=False)
+    return MOTO_ENDPOINT
