@@ -108,7 +108,7 @@ struct RestoreConfig {
   uint64_t max_records_per_sec = 0;
   uint64_t max_bytes_per_sec = 0;
   // Records per transaction: the most a crash makes the rerun send again.
-  uint64_t transaction_max_records = 20000;
+  uint64_t transaction_max_records = 200000;
 };
 
 struct Config {

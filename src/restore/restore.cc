@@ -202,6 +202,11 @@ class RestoreRun {
   // consumer: a transaction's commit returns before the broker has written its
   // markers, and until then the partition's stable end stays behind them.
   Status WaitForCommittedData();
+  // Whether read_committed consumers see any record of the partition from
+  // `low` on. Aborted transactions are not data: a restore killed before its
+  // first commit leaves some, and its rerun must not refuse them.
+  Result<bool> HoldsCommittedRecords(kafka::Consumer& reader, const std::string& topic, int32_t partition,
+                                     int64_t low);
 
   const Config& config_;
   const RunOptions& options_;
@@ -227,8 +232,12 @@ class RestoreRun {
   uint64_t committed_part_ = 0;
 };
 
-// A transaction holds at most this much (and restore.transaction_max_records).
-constexpr uint64_t kTransactionBytes = 16 << 20;
+// A transaction holds at most this much (and restore.transaction_max_records)
+// and is committed once it is this old. Each commit drains the producer, so
+// transactions are large; the age bound keeps a throttled restore well inside
+// the producer's transaction.timeout.ms (300 s).
+constexpr uint64_t kTransactionBytes = 128 << 20;
+constexpr auto kTransactionMaxAge = std::chrono::seconds(30);
 constexpr std::string_view kProgressTag = "kafka-backup-progress-v1";
 
 // Progress of lane (topic T, source partition p) is kept on target partition
@@ -358,9 +367,15 @@ Status RestoreRun::PrepareTopic(const TopicPlan& plan, const kafka::ClusterInfo&
           plan.partition_mapping.empty() ? "" : ", with restore.partition_mapping"));
     }
     if (config_.restore.on_existing_data != "append" && !resuming_) {
+      std::unique_ptr<kafka::Consumer> reader;
       for (int32_t p = 0; p < existing->partition_count; ++p) {
         KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(plan.target, p));
-        if (w.high > w.low) {
+        if (w.high <= w.low) continue;
+        if (!reader) {
+          KB_ASSIGN_OR_RETURN(reader, kafka::Consumer::Connect(config_.target));
+        }
+        KB_ASSIGN_OR_RETURN(bool holds, HoldsCommittedRecords(*reader, plan.target, p, w.low));
+        if (holds) {
           return Status::Conflict(fmt::format(
               "target topic '{}' already holds data (partition {} has offsets {}..{}); refusing to mix it with the "
               "backup: delete the topic first, or set restore.on_existing_data: append",
@@ -518,6 +533,26 @@ Result<std::optional<format::TargetPosition>> RestoreRun::PositionFor(const Lane
   return std::optional<format::TargetPosition>(format::TargetPosition{target_partition, offset});
 }
 
+Result<bool> RestoreRun::HoldsCommittedRecords(kafka::Consumer& reader, const std::string& topic, int32_t partition,
+                                               int64_t low) {
+  KB_RETURN_IF_ERROR(reader.Assign({{topic, partition, low}}));
+  auto deadline = Clock::now() + std::chrono::seconds(std::max(60, config_.target.connect_timeout_secs * 2));
+  Status last;
+  while (Clock::now() < deadline) {
+    auto item = reader.Poll(200);
+    if (!item.ok()) {
+      if (item.status().code() != Status::Code::kUnavailable) return item.status();
+      last = item.status();
+      continue;
+    }
+    if (item->topic != topic || item->partition != partition) continue;
+    if (item->kind == kafka::ConsumedItem::Kind::kRecord) return true;
+    if (item->kind == kafka::ConsumedItem::Kind::kPartitionEnd) return false;
+  }
+  return Status::Unavailable(fmt::format("cannot tell whether target {}[{}] holds data: nothing read in time{}", topic,
+                                         partition, last.ok() ? "" : " (" + last.ToString() + ")"));
+}
+
 Status RestoreRun::WaitForCommittedData() {
   std::map<std::pair<std::string, int32_t>, int64_t> last;  // target partition -> last offset written
   for (const Lane& lane : lanes_) {
@@ -641,9 +676,11 @@ Result<RestoreReport> RestoreRun::Run() {
   const std::string txn_id = fmt::format("kafka-backup-restore.{}.{}", backup_id, restore_id);
   std::vector<int64_t> next(lanes_.size());  // per lane: source offsets below are restored
   for (size_t i = 0; i < lanes_.size(); ++i) next[i] = lanes_[i].partition->start_offset;
+  // A dry run (validate-restore) reads the progress too, so that it checks
+  // and reports what a rerun would do: continue, not refuse the target's data.
+  KB_ASSIGN_OR_RETURN(bool resumed, LoadProgress(txn_id, cluster, &next));
+  resuming_ = resumed;
   if (!report.dry_run) {
-    KB_ASSIGN_OR_RETURN(bool resumed, LoadProgress(txn_id, cluster, &next));
-    resuming_ = resumed;
     if (!resuming_) {
       // A fresh start: what an earlier restore under this id left is stale.
       committed_part_ = 0;
@@ -692,6 +729,7 @@ Result<RestoreReport> RestoreRun::Run() {
   Throttle throttle(rc.max_records_per_sec, rc.max_bytes_per_sec);
   uint64_t batch_records = 0;
   uint64_t batch_bytes = 0;
+  auto batch_started = std::chrono::steady_clock::now();
   uint64_t part_sequence = NowMs() * 1000;  // unique across runs, ordered
   auto commit = [&](bool last) -> Status {
     KB_RETURN_IF_ERROR(producer->Flush(300 * 1000).WithContext("restore did not complete"));
@@ -722,6 +760,7 @@ Result<RestoreReport> RestoreRun::Run() {
     KB_RETURN_IF_ERROR(producer->CommitTransaction(txn_id, ProgressOffsets(next)));
     batch_records = 0;
     batch_bytes = 0;
+    batch_started = std::chrono::steady_clock::now();
     if (!last) KB_RETURN_IF_ERROR(producer->BeginTransaction());
     return Status::Ok();
   };
@@ -761,7 +800,10 @@ Result<RestoreReport> RestoreRun::Run() {
             throttle.Wait(1, r.PayloadBytes());
             KB_RETURN_IF_ERROR(producer->Send(plan.target, plan.TargetPartition(*lane.partition, r), r, extra, li));
             next[li] = r.offset + 1;
-            if (++batch_records >= rc.transaction_max_records || batch_bytes >= kTransactionBytes) return commit(false);
+            if (++batch_records >= rc.transaction_max_records || batch_bytes >= kTransactionBytes ||
+                (batch_records % 1024 == 0 && std::chrono::steady_clock::now() - batch_started > kTransactionMaxAge)) {
+              return commit(false);
+            }
             return Status::Ok();
           },
           &stats);

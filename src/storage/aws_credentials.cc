@@ -1,4 +1,5 @@
 #include "storage/aws_credentials.h"
+#include "util/strings.h"
 
 #include <fmt/format.h>
 #include <tinyxml2.h>
@@ -17,10 +18,7 @@
 namespace kafka_backup::storage {
 namespace {
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
+using util::Env;
 
 int64_t Now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -1,4 +1,6 @@
 #include "storage/azure_store.h"
+#include "storage/xml.h"
+#include "util/strings.h"
 
 #include <fmt/format.h>
 
@@ -17,23 +19,11 @@
 namespace kafka_backup::storage {
 namespace {
 
+using util::Env;
+using util::Lower;
+using util::Trim;
+
 constexpr const char* kApiVersion = "2021-08-06";
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-std::string Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
 
 std::string HttpDate() {
   std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -43,11 +33,6 @@ std::string HttpDate() {
   static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   return fmt::format("{}, {:02d} {} {} {:02d}:{:02d}:{:02d} GMT", kDays[tm.tm_wday], tm.tm_mday, kMonths[tm.tm_mon],
                      tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-std::string ChildText(const tinyxml2::XMLElement* parent, const char* name) {
-  const tinyxml2::XMLElement* e = parent ? parent->FirstChildElement(name) : nullptr;
-  return e && e->GetText() ? std::string(e->GetText()) : std::string();
 }
 
 // "k=v;k=v" (values may contain '=').

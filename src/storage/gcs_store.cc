@@ -1,4 +1,5 @@
 #include "storage/gcs_store.h"
+#include "util/strings.h"
 
 #include <fmt/format.h>
 
@@ -12,14 +13,11 @@
 namespace kafka_backup::storage {
 namespace {
 
+using util::Env;
+
 using json = nlohmann::json;
 
 constexpr const char* kScope = "https://www.googleapis.com/auth/devstorage.read_write";
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();

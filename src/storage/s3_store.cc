@@ -1,4 +1,6 @@
 #include "storage/s3_store.h"
+#include "storage/xml.h"
+#include "util/strings.h"
 
 #include <fmt/format.h>
 #include <tinyxml2.h>
@@ -14,22 +16,8 @@
 namespace kafka_backup::storage {
 namespace {
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
-std::string Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
-
-// The text of the first child element `name` of `parent`, or "".
-std::string ChildText(const tinyxml2::XMLElement* parent, const char* name) {
-  const tinyxml2::XMLElement* e = parent ? parent->FirstChildElement(name) : nullptr;
-  return e && e->GetText() ? std::string(e->GetText()) : std::string();
-}
+using util::Env;
+using util::Trim;
 
 // Shared credentials file: INI sections "[profile]" with key = value lines.
 Result<AwsCredentials> FromCredentialsFile(const std::filesystem::path& file, const std::string& profile) {

@@ -1,4 +1,5 @@
 #include "storage/sigv4.h"
+#include "util/strings.h"
 
 #include <fmt/format.h>
 
@@ -10,6 +11,8 @@
 
 namespace kafka_backup::storage {
 namespace {
+
+using util::Lower;
 
 // Trims and collapses runs of spaces, as the canonical header form asks.
 std::string CanonicalHeaderValue(const std::string& v) {
@@ -25,11 +28,6 @@ std::string CanonicalHeaderValue(const std::string& v) {
     out.push_back(c);
   }
   return out;
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 }  // namespace

@@ -285,6 +285,22 @@ def test_restore_into_topic_with_data(tmp_path):
     assert_same_records(src, [r for r in dst if r is not existing[0]], what=topic)
 
 
+def test_restore_into_topic_holding_only_aborted_records_is_not_a_conflict(tmp_path):
+    """A restore killed before its first commit leaves only aborted records
+    in the target; they are no data, and the rerun (or any restore) proceeds."""
+    topic = unique("aborted-target")
+    parallel(lambda: create_topic(topic, 2), lambda: create_topic(topic, 2, TARGET))
+    produce(topic, [rec(p, f"src-{p}-{i}", f"source {p} {i}", timestamp=1_700_000_000_000 + i)
+                    for p in range(2) for i in range(3)])
+    produce(topic, [{"txn": "begin"}] + [rec(p, "aborted", "never visible") for p in range(2)] + [{"txn": "abort"}],
+            TARGET, transactional_id=f"{topic}-killed")
+    storage = tmp_path / "store"
+    run_backup(tmp_path, backup_config(storage, [topic], backup_id="aborted"))
+    run_restore(tmp_path, restore_config(storage, backup_id="aborted"))
+    src, dst = parallel(lambda: dump(topic), lambda: dump(topic, TARGET))
+    assert_same_records(src, dst, what=topic)
+
+
 def test_restore_into_existing_empty_topic_is_not_a_conflict(tmp_path):
     topic = unique("empty-target")
     parallel(lambda: create_topic(topic, 3), lambda: create_topic(topic, 3, TARGET))

@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from conftest import (TARGET, backup_config, binary, cli_ok, create_topic, dump, produce, rec,
-                      restore_config, run_backup, unique, write_config)
+                      restore_config, run_backup, run_cli, unique, write_config)
 
 KILLS = int(os.environ.get("KB_RESTORE_KILLS", "10"))  # the soak script raises this
 PARTITIONS = 3
@@ -48,6 +48,10 @@ def test_killed_restore_resumes_with_no_duplicate_and_no_gap(tmp_path):
             assert proc.returncode == 0, f"restore failed: {err}"
             break  # it finished before the kill
     assert kills >= KILLS, f"only {kills} kills landed while the restore ran (make the restore longer)"
+
+    # validate-restore before the rerun sees a restore to continue, not a target holding foreign data.
+    check = run_cli(["validate-restore", "--config", str(path)])
+    assert check.rc == 0, f"validate-restore of a resumable restore: {check.describe()}"
 
     final = cli_ok(["restore", "--config", path, "--format", "json"]).json()
     target = dump(target_topic, bootstrap=TARGET)  # read_committed
