@@ -68,7 +68,8 @@ figures() { # NAME: MB/s, records/s, RSS, CPU s per GB of payload
 }
 
 echo "[bench] raw drain (kcat)"
-timed drain kcat -C -b "$KB_SOURCE_BOOTSTRAP" -t "$TOPIC" -o beginning -e -q -X isolation.level=read_committed
+timed drain bash -c 'exec kcat -C -b "$1" -t "$2" -o beginning -e -q -X isolation.level=read_committed >/dev/null' _ \
+  "$KB_SOURCE_BOOTSTRAP" "$TOPIC"
 raw_drain=$SECS
 line ""
 line "kafka-backup bench: $RECORDS records x $SIZE B = $((payload / 1000000)) MB payload, $PARTS partitions, $(nproc) cores"
@@ -105,9 +106,10 @@ kafka-peer delete-topic --bootstrap "$KB_TARGET_BOOTSTRAP" --topic "$raw_topic" 
 kafka-peer delete-topic --bootstrap "$KB_TARGET_BOOTSTRAP" --topic "$TOPIC" >/dev/null 2>&1 || true
 sleep 3
 kafka-peer create-topic --bootstrap "$KB_TARGET_BOOTSTRAP" --topic "$raw_topic" --partitions "$PARTS" >/dev/null
-timed produce kcat -P -b "$KB_TARGET_BOOTSTRAP" -t "$raw_topic" -X enable.idempotence=true -X acks=all \
-  -X linger.ms=20 -X batch.size=1000000 -X compression.codec=lz4 -X queue.buffering.max.kbytes=65536 \
-  "$DIR/values.txt"
+# (kcat -P takes a file argument as one message: the values come on stdin, one per line)
+timed produce bash -c 'exec kcat -P -b "$1" -t "$2" -X enable.idempotence=true -X acks=all -X linger.ms=20 \
+  -X batch.size=1000000 -X compression.codec=lz4 -X queue.buffering.max.kbytes=65536 <"$3"' _ \
+  "$KB_TARGET_BOOTSTRAP" "$raw_topic" "$DIR/values.txt"
 raw_produce=$SECS
 rm -f "$DIR/values.txt"
 line "$(figures "raw produce (kcat -P)")"
