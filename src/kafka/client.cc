@@ -528,6 +528,9 @@ Result<std::unique_ptr<Consumer>> Consumer::Connect(const KafkaConfig& config) {
   std::unique_ptr<Consumer> c(new Consumer());
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   // Defaults first; client_properties (applied in Init) may override them.
+  // fetch.max.bytes: a response is held whole while it is parsed, on top of
+  // the queue of fetched messages (queued.max.messages.kbytes), so it stays
+  // small; larger ones bought no speed on the bench and cost 60 MiB of RSS.
   for (auto [k, v] :
        std::initializer_list<std::pair<const char*, const char*>>{{"group.id", "kafka-backup"},
                                                                   {"enable.auto.commit", "false"},
@@ -535,7 +538,7 @@ Result<std::unique_ptr<Consumer>> Consumer::Connect(const KafkaConfig& config) {
                                                                   {"enable.partition.eof", "true"},
                                                                   {"isolation.level", "read_committed"},
                                                                   {"auto.offset.reset", "earliest"},
-                                                                  {"fetch.max.bytes", "67108864"},
+                                                                  {"fetch.max.bytes", "16777216"},
                                                                   {"max.partition.fetch.bytes", "8388608"},
                                                                   {"queued.max.messages.kbytes", "65536"},
                                                                   {"fetch.wait.max.ms", "100"}}) {
