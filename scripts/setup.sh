@@ -40,7 +40,7 @@ SECONDS=0
 APT_PACKAGES=(
   librdkafka-dev libzstd-dev liblz4-dev libssl-dev libcurl4-openssl-dev libtinyxml2-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
   kcat ninja-build cmake g++ clang-format clang-tidy
   openjdk-17-jdk-headless maven python3-venv
 )

@@ -14,6 +14,7 @@
 #include "format/manifest.h"
 #include "format/segment.h"
 #include "kafka/client.h"
+#include "metrics/metrics.h"
 #include "storage/layout.h"
 #include "storage/object_store.h"
 #include "util/glob.h"
@@ -73,7 +74,8 @@ Result<std::vector<format::ConsumerGroupManifest>> CaptureGroups(kafka::Admin& a
 struct PartitionState {
   std::string topic;
   int32_t partition = 0;
-  int64_t cut = 0;  // records with offset < cut belong to this backup
+  int64_t cut = 0;        // records with offset < cut belong to this backup
+  int64_t read_upto = 0;  // offsets below this were read (stored in a sealed segment or skipped)
   bool done = false;
   // The open segment: its records so far, the block being filled, and the
   // object the pipeline is writing (null when no segment is open).
@@ -115,6 +117,7 @@ class BackupRun {
   Status SealSegment(PartitionState& p);
   Status EnforceMemoryBudget();
   Status Drain();
+  void PublishLag();
   // Waits for the pipeline and puts the stored segments into the manifests.
   Status CollectSegments();
 
@@ -166,6 +169,7 @@ Status BackupRun::SealSegment(PartitionState& p) {
   if (!p.segment) return Status::Ok();
   KB_RETURN_IF_ERROR(FlushBlock(p));
   KB_RETURN_IF_ERROR(pipeline_->Seal(p.segment, p.summary));
+  p.read_upto = p.summary.last_offset + 1;
   p.segment.reset();
   p.summary = {};
   return Status::Ok();
@@ -233,6 +237,8 @@ Status BackupRun::Drain() {
     }
   }
   Progress progress("backup", total, options_.show_progress);
+  metrics::RunGauges gauges("backup", total);
+  auto last_lag = Clock::now() - std::chrono::seconds(10);
   // Give up if nothing arrives for this long while partitions are still open.
   const auto stall_limit = std::chrono::seconds(std::max(60, config_.source.connect_timeout_secs * 2));
   auto last_progress = Clock::now();
@@ -275,7 +281,12 @@ Status BackupRun::Drain() {
     bool idle = !item.ok() || item->kind != kafka::ConsumedItem::Kind::kRecord;
     if (++polled % 256 != 0 && !idle) continue;
     progress.Update(report_.records, report_.bytes);
+    gauges.Publish(report_.records, report_.bytes);  // (this point is reached once per 256 records)
     auto now = Clock::now();
+    if (now - last_lag >= std::chrono::seconds(1)) {
+      PublishLag();
+      last_lag = now;
+    }
     if (progressed) last_progress = now;
     progressed = false;
     if (now - last_progress > stall_limit) {
@@ -291,7 +302,21 @@ Status BackupRun::Drain() {
     }
   }
   progress.Finish();
+  gauges.Publish(report_.records, report_.bytes);
+  PublishLag();
   return Status::Ok();
+}
+
+void BackupRun::PublishLag() {
+  std::map<std::string, int64_t> lag;
+  for (const auto& [_, p] : partitions_) {
+    int64_t next = p.summary.record_count > 0 ? p.summary.last_offset + 1 : p.read_upto;
+    lag[p.topic] += p.done ? 0 : std::max<int64_t>(0, p.cut - std::max(next, p.read_upto));
+  }
+  auto& m = metrics::Metrics::Get();
+  for (const auto& [topic, records] : lag) m.Lag(topic).Set(static_cast<double>(records));
+  double payload = m.PayloadBytes("backup").Value();
+  if (payload > 0) m.CompressionRatio().Set(m.StoredBytes("backup").Value() / payload);
 }
 
 Result<BackupReport> BackupRun::Run() {
@@ -357,6 +382,7 @@ Result<BackupReport> BackupRun::Run() {
       st.topic = t.name;
       st.partition = p;
       st.cut = w.high;
+      st.read_upto = w.low;
       st.manifest.partition = p;
       st.manifest.start_offset = w.low;
       st.manifest.end_offset = w.high;
@@ -382,8 +408,10 @@ Result<BackupReport> BackupRun::Run() {
   // blocks waiting for them is a few blocks per worker.
   int threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 16u));
   size_t max_pending = std::max<size_t>(8u << 20, 4 * static_cast<size_t>(threads) * config_.backup.block_size_bytes);
-  pipeline_ =
-      std::make_unique<SegmentPipeline>(*store_, codec_, config_.backup.compression_level, threads, max_pending);
+  // Segments sealed but not yet stored may hold half the memory budget: past
+  // it, a slow store slows the reading instead of filling memory.
+  pipeline_ = std::make_unique<SegmentPipeline>(*store_, codec_, config_.backup.compression_level, threads, max_pending,
+                                                config_.backup.max_buffered_bytes / 2);
   if (!starts.empty()) {
     KB_ASSIGN_OR_RETURN(consumer_, kafka::Consumer::Connect(config_.source));
     KB_RETURN_IF_ERROR(consumer_->Assign(starts));
@@ -399,6 +427,7 @@ Result<BackupReport> BackupRun::Run() {
   // The commit point: written only after every segment above is stored.
   Status s = store_->Put(manifest_key, format::SerializeManifest(manifest));
   if (!s.ok()) return s.WithContext(fmt::format("cannot commit the manifest of backup '{}'", config_.backup_id));
+  metrics::Metrics::Get().CheckpointTime().SetToCurrentTime();
   report_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report_;
 }

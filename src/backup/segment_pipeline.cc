@@ -1,5 +1,7 @@
 #include "backup/segment_pipeline.h"
 
+#include "metrics/metrics.h"
+
 #include <pthread.h>
 
 #include <fmt/format.h>
@@ -7,8 +9,12 @@
 namespace kafka_backup {
 
 SegmentPipeline::SegmentPipeline(storage::ObjectStore& store, format::Codec codec, int level, int threads,
-                                 size_t max_pending_bytes)
-    : store_(store), codec_(codec), level_(level), max_pending_bytes_(max_pending_bytes) {
+                                 size_t max_pending_bytes, size_t max_sealing_bytes)
+    : store_(store),
+      codec_(codec),
+      level_(level),
+      max_pending_bytes_(max_pending_bytes),
+      max_sealing_bytes_(max_sealing_bytes) {
   for (int i = 0; i < std::max(threads, 1); ++i) {
     workers_.emplace_back([this] {
       pthread_setname_np(pthread_self(), "kb:segments");
@@ -47,10 +53,13 @@ Status SegmentPipeline::Add(const std::shared_ptr<Segment>& segment, format::Raw
                             if (!s.writer_) {
                               s.writer_ = storage::OpenWriter(store_, s.key_);
                               KB_RETURN_IF_ERROR(s.writer_->Write(s.encoder_.header()));
+                              metrics::Metrics::Get().StoredBytes("backup").Increment(
+                                  static_cast<double>(s.encoder_.header().size()));
                             }
                             KB_ASSIGN_OR_RETURN(std::string stored, s.encoder_.EncodeBlock(*shared));
                             s.queued_raw_ -= shared->bytes.size();
                             KB_RETURN_IF_ERROR(s.writer_->Write(stored));
+                            metrics::Metrics::Get().StoredBytes("backup").Increment(static_cast<double>(stored.size()));
                             s.stored_ = s.encoder_.size();
                             s.buffered_ = s.writer_->buffered();
                             return Status::Ok();
@@ -64,6 +73,7 @@ Status SegmentPipeline::Seal(const std::shared_ptr<Segment>& segment, const form
                    if (!s.writer_) return Status::Internal(fmt::format("segment {} has no block", s.key_));
                    std::string tail = s.encoder_.Tail(summary.record_count);
                    KB_RETURN_IF_ERROR(s.writer_->Write(tail));
+                   metrics::Metrics::Get().StoredBytes("backup").Increment(static_cast<double>(tail.size()));
                    Status committed = s.writer_->Commit();
                    if (!committed.ok()) {
                      return committed.WithContext(fmt::format("cannot store segment {} in {}", s.key_, store_.Url()));
@@ -85,16 +95,27 @@ Status SegmentPipeline::Seal(const std::shared_ptr<Segment>& segment, const form
                    sealed_.push_back(std::move(out));
                    return Status::Ok();
                  },
-                 0});
+                 0, true});
+}
+
+uint64_t SegmentPipeline::SealingBytes() const {
+  uint64_t total = 0;
+  for (const auto& s : sealing_) total += s->buffered_.load(std::memory_order_relaxed);
+  return total;
 }
 
 Status SegmentPipeline::Submit(const std::shared_ptr<Segment>& segment, Task task) {
   std::unique_lock<std::mutex> lock(mu_);
   // Back-pressure: wait for room, but never refuse a task when nothing is
   // pending (a block larger than the budget still goes through, alone).
-  space_cv_.wait(
-      lock, [&] { return !error_.ok() || pending_bytes_ == 0 || pending_bytes_ + task.bytes <= max_pending_bytes_; });
+  space_cv_.wait(lock, [&] {
+    // (A seal never waits: it is what frees the buffers waited for.)
+    return !error_.ok() || task.bytes == 0 ||
+           ((pending_bytes_ == 0 || pending_bytes_ + task.bytes <= max_pending_bytes_) &&
+            SealingBytes() <= max_sealing_bytes_);
+  });
   if (!error_.ok()) return error_;
+  if (task.seal) sealing_.push_back(segment);
   pending_bytes_ += task.bytes;
   ++pending_tasks_;
   segment->tasks_.push_back(std::move(task));
@@ -131,6 +152,10 @@ void SegmentPipeline::Work() {
     } else {
       segment->scheduled_ = false;
       if (!error_.ok()) segment->writer_.reset();
+    }
+    if (!segment->writer_ && segment->tasks_.empty()) {  // stored or dropped: no longer holds a buffer
+      segment->buffered_ = 0;
+      std::erase(sealing_, segment);
     }
     space_cv_.notify_all();
   }

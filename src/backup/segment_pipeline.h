@@ -5,7 +5,10 @@
 // store; seal: write the index, commit the object) that run in order, one at a
 // time; different segments run in parallel on the workers. Memory is bounded:
 // Submit waits while more than `max_pending_bytes` of raw blocks are queued,
-// and an object writer holds at most one part (see storage::OpenWriter).
+// or while segments sealed but not yet stored hold more than
+// `max_sealing_bytes` in their object writers (a slow store slows the reading
+// instead of filling memory); an object writer holds at most one part (see
+// storage::OpenWriter).
 // After the first failure every queued task is dropped (its object is never
 // committed) and every later call returns that failure.
 #pragma once
@@ -39,7 +42,8 @@ class SegmentPipeline {
     format::SegmentSummary summary;
   };
 
-  SegmentPipeline(storage::ObjectStore& store, format::Codec codec, int level, int threads, size_t max_pending_bytes);
+  SegmentPipeline(storage::ObjectStore& store, format::Codec codec, int level, int threads, size_t max_pending_bytes,
+                  size_t max_sealing_bytes = 64u << 20);
   ~SegmentPipeline();  // drops what is queued and joins the workers
   SegmentPipeline(const SegmentPipeline&) = delete;
   SegmentPipeline& operator=(const SegmentPipeline&) = delete;
@@ -66,7 +70,8 @@ class SegmentPipeline {
  private:
   struct Task {
     std::function<Status(Segment&)> run;
-    size_t bytes = 0;  // raw bytes the task holds, counted against the budget
+    size_t bytes = 0;   // raw bytes the task holds, counted against the budget
+    bool seal = false;  // the segment's last task: it commits the object
   };
   Status Submit(const std::shared_ptr<Segment>& segment, Task task);
   void Work();
@@ -75,6 +80,7 @@ class SegmentPipeline {
   format::Codec codec_;
   int level_;
   size_t max_pending_bytes_;
+  size_t max_sealing_bytes_;
 
   std::mutex mu_;
   std::condition_variable ready_cv_;  // a segment has a task, or stopping
@@ -85,6 +91,8 @@ class SegmentPipeline {
   Status error_;
   bool stopping_ = false;
   std::vector<Sealed> sealed_;
+  std::vector<std::shared_ptr<Segment>> sealing_;  // a Seal queued or running
+  uint64_t SealingBytes() const;                   // their writers' buffers; under mu_
   std::vector<std::thread> workers_;
 };
 

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/common.h"
+#include "metrics/metrics.h"
 #include "util/version.h"
 
 int main(int argc, char** argv) {
@@ -26,6 +27,13 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  int metrics_port = -1;
+  std::string metrics_bind = "0.0.0.0";
+  app.add_option("--metrics-port", metrics_port,
+                 "Serve Prometheus metrics on this port while the command runs: /metrics, and /health for "
+                 "liveness (docs/metrics.md); 0 picks a free port")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--metrics-bind", metrics_bind, "Address the metrics server listens on")->capture_default_str();
 
   Action action;
   AddBackupCommand(app, &action);
@@ -48,5 +56,11 @@ int main(int argc, char** argv) {
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));
+  if (metrics_port >= 0) {
+    auto& metrics = kafka_backup::metrics::Metrics::Get();
+    kafka_backup::Status s = metrics.Serve(fmt::format("{}:{}", metrics_bind, metrics_port));
+    if (!s.ok()) return Fail(s);
+    spdlog::info("metrics on http://{}:{}/metrics", metrics_bind, metrics.port());
+  }
   return action();
 }

@@ -14,6 +14,7 @@
 #include "format/offset_map.h"
 #include "kafka/client.h"
 #include "kafka/partitioner.h"
+#include "metrics/metrics.h"
 #include "storage/layout.h"
 #include "storage/object_store.h"
 #include "util/glob.h"
@@ -205,8 +206,7 @@ class RestoreRun {
   // Whether read_committed consumers see any record of the partition from
   // `low` on. Aborted transactions are not data: a restore killed before its
   // first commit leaves some, and its rerun must not refuse them.
-  Result<bool> HoldsCommittedRecords(kafka::Consumer& reader, const std::string& topic, int32_t partition,
-                                     int64_t low);
+  Result<bool> HoldsCommittedRecords(kafka::Consumer& reader, const std::string& topic, int32_t partition, int64_t low);
 
   const Config& config_;
   const RunOptions& options_;
@@ -724,6 +724,8 @@ Result<RestoreReport> RestoreRun::Run() {
     KB_RETURN_IF_ERROR(producer->BeginTransaction());
   }
   Progress progress("restore", total, options_.show_progress);
+  metrics::RunGauges gauges("restore", total);
+  uint64_t fetched_published = 0;
   catalog::ReadStats stats;
   std::vector<format::RecordHeader> extra;
   Throttle throttle(rc.max_records_per_sec, rc.max_bytes_per_sec);
@@ -758,6 +760,10 @@ Result<RestoreReport> RestoreRun::Run() {
       committed_part_ = sequence;  // committed with the transaction below, or discarded on resume
     }
     KB_RETURN_IF_ERROR(producer->CommitTransaction(txn_id, ProgressOffsets(next)));
+    metrics::Metrics::Get().CheckpointTime().SetToCurrentTime();
+    metrics::Metrics::Get().StoredBytes("restore").Increment(
+        static_cast<double>(stats.bytes_fetched - fetched_published));
+    fetched_published = stats.bytes_fetched;
     batch_records = 0;
     batch_bytes = 0;
     batch_started = std::chrono::steady_clock::now();
@@ -786,6 +792,7 @@ Result<RestoreReport> RestoreRun::Run() {
             report.records++;
             report.bytes += r.PayloadBytes();
             progress.Update(report.records, report.bytes);
+            gauges.Update(report.records, report.bytes);
             if (r.timestamp == 0 && r.timestamp_type != format::TimestampType::kLogAppendTime) {
               report.zero_timestamp_records++;
             }
@@ -813,6 +820,7 @@ Result<RestoreReport> RestoreRun::Run() {
   }
   if (producer) KB_RETURN_IF_ERROR(commit(true));
   progress.Finish();
+  gauges.Publish(report.records, report.bytes);
   for (const auto& [topic, configs] : deferred_configs_) {
     KB_RETURN_IF_ERROR(admin_->SetTopicConfigs(topic, configs));
   }

@@ -140,7 +140,10 @@ namespace {
 
 // KAFKA_BACKUP_TEST_FAULT_RATE=0.1 makes 10% of storage calls fail as a
 // transient fault would (tests of the retry path; never set it in production).
+// Also counts and times every request for the metrics: each attempt, under
+// the retries, so that transient failures show.
 std::unique_ptr<ObjectStore> WithFaults(std::unique_ptr<ObjectStore> store) {
+  store = std::make_unique<InstrumentedStore>(std::move(store));
   const char* rate = std::getenv("KAFKA_BACKUP_TEST_FAULT_RATE");
   if (!rate || !*rate) return store;
   double r = std::strtod(rate, nullptr);
@@ -224,7 +227,9 @@ Result<std::unique_ptr<ObjectStore>> OpenBackend(std::string_view url, std::stri
 
 Result<std::unique_ptr<ObjectStore>> Local(const std::filesystem::path& root) {
   std::unique_ptr<ObjectStore> store = std::make_unique<FilesystemStore>(root);
-  if (!std::getenv("KAFKA_BACKUP_TEST_FAULT_RATE")) return store;
+  if (!std::getenv("KAFKA_BACKUP_TEST_FAULT_RATE")) {
+    return std::unique_ptr<ObjectStore>(std::make_unique<InstrumentedStore>(std::move(store)));
+  }
   return std::unique_ptr<ObjectStore>(std::make_unique<RetryingStore>(WithFaults(std::move(store))));
 }
 

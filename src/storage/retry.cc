@@ -1,5 +1,7 @@
 #include "storage/retry.h"
 
+#include "metrics/metrics.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -175,6 +177,80 @@ Status FaultInjectingStore::CompleteUpload(std::string_view key, std::string_vie
 }
 Status FaultInjectingStore::AbortUpload(std::string_view key, std::string_view upload_id) {
   return Inject("ABORT UPLOAD", [&] { return inner_->AbortUpload(key, upload_id); });
+}
+
+template <typename F>
+auto InstrumentedStore::Measure(std::string_view operation, F&& call) -> decltype(call()) {
+  auto started = std::chrono::steady_clock::now();
+  auto result = call();
+  metrics::Metrics::Get().StorageRequest(operation, StatusOf(result), std::chrono::steady_clock::now() - started);
+  return result;
+}
+
+namespace {
+
+// A native writer's writes and commit, counted like requests.
+class InstrumentedWriter : public ObjectWriter {
+ public:
+  explicit InstrumentedWriter(std::unique_ptr<ObjectWriter> inner) : inner_(std::move(inner)) {}
+  Status Write(std::string_view data) override {
+    return Measure("write", [&] { return inner_->Write(data); });
+  }
+  Status Commit() override {
+    return Measure("commit", [&] { return inner_->Commit(); });
+  }
+  uint64_t buffered() const override { return inner_->buffered(); }
+
+ private:
+  template <typename F>
+  static Status Measure(std::string_view operation, F&& call) {
+    auto started = std::chrono::steady_clock::now();
+    Status s = call();
+    metrics::Metrics::Get().StorageRequest(operation, s, std::chrono::steady_clock::now() - started);
+    return s;
+  }
+  std::unique_ptr<ObjectWriter> inner_;
+};
+
+}  // namespace
+
+std::unique_ptr<ObjectWriter> InstrumentedStore::NativeWriter(std::string_view key) {
+  auto inner = inner_->NativeWriter(key);
+  if (!inner) return nullptr;
+  return std::make_unique<InstrumentedWriter>(std::move(inner));
+}
+
+Status InstrumentedStore::Put(std::string_view key, std::string_view data) {
+  return Measure("put", [&] { return inner_->Put(key, data); });
+}
+Result<std::string> InstrumentedStore::Get(std::string_view key, std::optional<ByteRange> range) {
+  return Measure("get", [&] { return inner_->Get(key, range); });
+}
+Result<ObjectInfo> InstrumentedStore::Head(std::string_view key) {
+  return Measure("head", [&] { return inner_->Head(key); });
+}
+Result<ListPage> InstrumentedStore::List(std::string_view prefix, std::string_view continuation) {
+  return Measure("list", [&] { return inner_->List(prefix, continuation); });
+}
+Status InstrumentedStore::Delete(std::string_view key) {
+  return Measure("delete", [&] { return inner_->Delete(key); });
+}
+Status InstrumentedStore::AbortIncomplete(std::string_view prefix) {
+  return Measure("abort_incomplete", [&] { return inner_->AbortIncomplete(prefix); });
+}
+Result<std::string> InstrumentedStore::StartUpload(std::string_view key) {
+  return Measure("start_upload", [&] { return inner_->StartUpload(key); });
+}
+Result<std::string> InstrumentedStore::UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                                  std::string_view data) {
+  return Measure("upload_part", [&] { return inner_->UploadPart(key, upload_id, part_number, data); });
+}
+Status InstrumentedStore::CompleteUpload(std::string_view key, std::string_view upload_id,
+                                         const std::vector<std::string>& tokens) {
+  return Measure("complete_upload", [&] { return inner_->CompleteUpload(key, upload_id, tokens); });
+}
+Status InstrumentedStore::AbortUpload(std::string_view key, std::string_view upload_id) {
+  return Measure("abort_upload", [&] { return inner_->AbortUpload(key, upload_id); });
 }
 
 }  // namespace kafka_backup::storage

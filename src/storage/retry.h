@@ -7,6 +7,8 @@
 //   together), so a backup never saturates a shared link.
 // - FaultInjectingStore fails a fraction of calls with Unavailable, before or
 //   after the real call, for tests of the retry path.
+// - InstrumentedStore counts and times every call for the metrics
+//   (kafka_backup_storage_requests_total and _request_duration_seconds).
 #pragma once
 
 #include <atomic>
@@ -132,6 +134,33 @@ class FaultInjectingStore : public ObjectStore {
   std::mutex mu_;
   std::mt19937_64 rng_;
   std::atomic<uint64_t> injected_{0};
+};
+
+class InstrumentedStore : public ObjectStore {
+ public:
+  explicit InstrumentedStore(std::unique_ptr<ObjectStore> inner) : inner_(std::move(inner)) {}
+
+  Status Put(std::string_view key, std::string_view data) override;
+  Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override;
+  Result<ObjectInfo> Head(std::string_view key) override;
+  Result<ListPage> List(std::string_view prefix, std::string_view continuation) override;
+  Status Delete(std::string_view key) override;
+  Status AbortIncomplete(std::string_view prefix) override;
+  std::string Url() const override { return inner_->Url(); }
+  uint64_t PartSize() const override { return inner_->PartSize(); }
+  Result<std::string> StartUpload(std::string_view key) override;
+  Result<std::string> UploadPart(std::string_view key, std::string_view upload_id, int part_number,
+                                 std::string_view data) override;
+  Status CompleteUpload(std::string_view key, std::string_view upload_id,
+                        const std::vector<std::string>& tokens) override;
+  Status AbortUpload(std::string_view key, std::string_view upload_id) override;
+  std::unique_ptr<ObjectWriter> NativeWriter(std::string_view key) override;
+
+ private:
+  template <typename F>
+  auto Measure(std::string_view operation, F&& call) -> decltype(call());
+
+  std::unique_ptr<ObjectStore> inner_;
 };
 
 }  // namespace kafka_backup::storage
