@@ -5,14 +5,24 @@
 // uploaded in bounded memory.
 //
 //   stream_upload URL KEY BYTES [--delete]   (--delete: remove the object afterwards)
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <string>
 
 #include "storage/object_store.h"
+
+// This process's own peak RSS: VmHWM of /proc/self/status. (getrusage's
+// ru_maxrss also counts the parent's RSS at fork time, which Linux carries
+// across execve: a child of a big pytest process would inherit its figure.)
+long PeakRssKib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return -1;
+}
 
 int main(int argc, char** argv) {
   using namespace kafka_backup;
@@ -63,10 +73,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
   std::printf("{\"bytes\": %llu, \"stored\": %llu, \"peak_rss_kib\": %ld, \"peak_buffered\": %llu}\n",
-              static_cast<unsigned long long>(written), static_cast<unsigned long long>(head->size), usage.ru_maxrss,
+              static_cast<unsigned long long>(written), static_cast<unsigned long long>(head->size), PeakRssKib(),
               static_cast<unsigned long long>(peak_buffered));
   return head->size == written ? 0 : 1;
 }
