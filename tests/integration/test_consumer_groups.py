@@ -402,8 +402,9 @@ def test_show_offset_mapping_reproduces_target_offsets(groups_scenario):
 
 def start_member(group: str, topic: str) -> subprocess.Popen:
     """A console consumer that stays in `group` on the target; returns once it
-    has read the record waiting in `topic` (so it is a member, with partitions)."""
-    cmd = console_command(TARGET, group, topic)
+    has read the record waiting in `topic` (so it is a member, with partitions).
+    It never commits: the group's offsets stay what the test set them to."""
+    cmd = console_command(TARGET, group, topic, "--command-property", "enable.auto.commit=false")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.monotonic() + 60
