@@ -2,7 +2,7 @@
 # Prepare a machine for building and testing kafka-backup.  Idempotent: every
 # step is skipped when its result is already there, so a second run is quick.
 #
-#   a. Debian packages (build deps, kcat, pytest, JDK, Maven)
+#   a. Debian packages (build deps, kcat, pytest, jsonschema, JDK, Maven)
 #   b. Apache Kafka broker + tools jars from Maven Central -> .cache/kafka/libs/
 #   c. Tool wrappers (kafka-topics, ...)                     -> .cache/kafka/bin/
 #   d. Java test peer (tests/peer/KafkaPeer.java)            -> .cache/peer/ + bin/kafka-peer
@@ -44,17 +44,21 @@ APT_PACKAGES=(
   kcat ninja-build cmake g++ clang-format clang-tidy
   openjdk-17-jdk-headless maven python3-venv
 )
-have_pytest() { command -v python3 >/dev/null && python3 -c 'import pytest' >/dev/null 2>&1; }
+# What the integration tests import; Debian names them python3-<module>.
+PYTHON_MODULES=(pytest jsonschema)
+have_python_module() { command -v python3 >/dev/null && python3 -c "import $1" >/dev/null 2>&1; }
 
 if [[ "${KB_SKIP_APT:-0}" != 1 ]]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
-  # pytest: fine if `python3` (maybe a pyenv one) already imports it.
-  if ! have_pytest && ! dpkg -s python3-pytest >/dev/null 2>&1; then
-    missing+=(python3-pytest)
-  fi
+  # Python modules: fine if `python3` (maybe a pyenv one) already imports them.
+  for m in "${PYTHON_MODULES[@]}"; do
+    if ! have_python_module "$m" && ! dpkg -s "python3-$m" >/dev/null 2>&1; then
+      missing+=("python3-$m")
+    fi
+  done
   if ((${#missing[@]})); then
     SUDO=(); [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
     say "installing apt packages: ${missing[*]}"
@@ -64,12 +68,14 @@ if [[ "${KB_SKIP_APT:-0}" != 1 ]]; then
   else
     say "apt packages: all present"
   fi
-  if ! have_pytest; then
-    # `python3` on PATH is not the system one (e.g. pyenv) and lacks pytest.
-    say "installing pytest for $(command -v python3) with pip"
-    python3 -m pip install --quiet pytest
-  fi
-  have_pytest || die "python3 cannot import pytest"
+  for m in "${PYTHON_MODULES[@]}"; do
+    if ! have_python_module "$m"; then
+      # `python3` on PATH is not the system one (e.g. pyenv) and lacks it.
+      say "installing $m for $(command -v python3) with pip"
+      python3 -m pip install --quiet "$m"
+    fi
+    have_python_module "$m" || die "python3 cannot import $m"
+  done
 fi
 
 for tool in java javac mvn; do
