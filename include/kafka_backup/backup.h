@@ -6,13 +6,10 @@
 #include <string>
 
 #include "kafka_backup/config.h"
+#include "kafka_backup/run_options.h"
 #include "kafka_backup/status.h"
 
 namespace kafka_backup {
-
-struct RunOptions {
-  bool show_progress = true;  // on a terminal: a status line; otherwise periodic log lines
-};
 
 struct BackupReport {
   std::string backup_id;

@@ -111,6 +111,13 @@ struct RestoreConfig {
   uint64_t transaction_max_records = 200000;
 };
 
+// Prometheus metrics served while a command runs (docs/metrics.md). The
+// command line's --metrics-port / --metrics-bind win over these.
+struct MetricsConfig {
+  std::optional<int> port;  // 0 picks a free port; unset: no metrics server
+  std::string bind = "0.0.0.0";
+};
+
 struct Config {
   std::string source_file;  // where it was loaded from, for messages
   std::string mode;         // backup | restore
@@ -122,6 +129,7 @@ struct Config {
   StorageConfig storage;
   BackupConfig backup;
   RestoreConfig restore;
+  MetricsConfig metrics;
 };
 
 // Reads and validates a YAML file.

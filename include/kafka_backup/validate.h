@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kafka_backup/run_options.h"
 #include "kafka_backup/status.h"
 
 namespace kafka_backup {
@@ -34,6 +35,7 @@ struct ValidateReport {
 
 // Errors reaching the storage are returned as a Status; problems found in
 // the backup are listed in the report (its ok() is then false).
-Result<ValidateReport> RunValidate(const std::string& storage_url, const std::string& backup_id, bool deep);
+Result<ValidateReport> RunValidate(const std::string& storage_url, const std::string& backup_id, bool deep,
+                                   const RunOptions& options = {});
 
 }  // namespace kafka_backup

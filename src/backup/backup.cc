@@ -77,6 +77,7 @@ struct PartitionState {
   int64_t cut = 0;        // records with offset < cut belong to this backup
   int64_t read_upto = 0;  // offsets below this were read (stored in a sealed segment or skipped)
   bool done = false;
+  uint64_t payload_bytes = 0;  // read by this run
   // The open segment: its records so far, the block being filled, and the
   // object the pipeline is writing (null when no segment is open).
   std::shared_ptr<SegmentPipeline::Segment> segment;
@@ -118,6 +119,8 @@ class BackupRun {
   Status EnforceMemoryBudget();
   Status Drain();
   void PublishLag();
+  // Each topic's line of the progress display: offsets read of those to read.
+  void ShowTopics(Progress& progress, const std::map<std::string, size_t>& lines) const;
   // Waits for the pipeline and puts the stored segments into the manifests.
   Status CollectSegments();
 
@@ -144,6 +147,7 @@ Status BackupRun::Append(PartitionState& p, format::Record&& r) {
   }
   report_.records++;
   report_.bytes += r.PayloadBytes();
+  p.payload_bytes += r.PayloadBytes();
   size_t before = p.block.size();
   p.block.Append(r);
   format::AddToSummary(r, &p.summary);
@@ -236,7 +240,13 @@ Status BackupRun::Drain() {
       ++open;
     }
   }
-  Progress progress("backup", total, options_.show_progress);
+  Progress progress("backup", total, options_.progress);
+  std::map<std::string, size_t> lines;  // topic -> its line in the display
+  {
+    std::map<std::string, uint64_t> totals;
+    for (const auto& [_, p] : partitions_) totals[p.topic] += static_cast<uint64_t>(p.cut - p.manifest.start_offset);
+    for (const auto& [topic, n] : totals) lines[topic] = progress.AddTopic(topic, n);
+  }
   metrics::RunGauges gauges("backup", total);
   auto last_lag = Clock::now() - std::chrono::seconds(10);
   // Give up if nothing arrives for this long while partitions are still open.
@@ -280,6 +290,7 @@ Status BackupRun::Drain() {
     // The clock is read once per batch of records, not per record.
     bool idle = !item.ok() || item->kind != kafka::ConsumedItem::Kind::kRecord;
     if (++polled % 256 != 0 && !idle) continue;
+    if (progress.Due()) ShowTopics(progress, lines);
     progress.Update(report_.records, report_.bytes);
     gauges.Publish(report_.records, report_.bytes);  // (this point is reached once per 256 records)
     auto now = Clock::now();
@@ -301,10 +312,27 @@ Status BackupRun::Drain() {
                                              stuck, cause));
     }
   }
+  // Every record is read; the display stays up while the last segments are stored.
+  progress.SetNote("storing the last segments");
+  KB_RETURN_IF_ERROR(pipeline_->Wait([&] {
+    if (progress.Due()) ShowTopics(progress, lines);
+    progress.Update(report_.records, report_.bytes);
+  }));
   progress.Finish();
   gauges.Publish(report_.records, report_.bytes);
   PublishLag();
   return Status::Ok();
+}
+
+void BackupRun::ShowTopics(Progress& progress, const std::map<std::string, size_t>& lines) const {
+  std::map<std::string, std::pair<uint64_t, uint64_t>> read;  // topic -> offsets read, payload bytes
+  for (const auto& [_, p] : partitions_) {
+    int64_t next = p.done ? p.cut : std::max(p.summary.record_count > 0 ? p.summary.last_offset + 1 : 0, p.read_upto);
+    auto& [offsets, bytes] = read[p.topic];
+    offsets += static_cast<uint64_t>(std::max<int64_t>(0, next - p.manifest.start_offset));
+    bytes += p.payload_bytes;
+  }
+  for (const auto& [topic, r] : read) progress.UpdateTopic(lines.at(topic), r.first, r.second);
 }
 
 void BackupRun::PublishLag() {

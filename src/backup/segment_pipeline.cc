@@ -161,9 +161,15 @@ void SegmentPipeline::Work() {
   }
 }
 
-Status SegmentPipeline::Wait() {
+Status SegmentPipeline::Wait(const std::function<void()>& tick) {
   std::unique_lock<std::mutex> lock(mu_);
-  space_cv_.wait(lock, [&] { return pending_tasks_ == 0; });
+  while (!space_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return pending_tasks_ == 0; })) {
+    if (tick) {
+      lock.unlock();
+      tick();
+      lock.lock();
+    }
+  }
   return error_;
 }
 

@@ -63,7 +63,8 @@ class SegmentPipeline {
   static uint64_t Buffered(const Segment& segment);
 
   // Waits until every queued task has run; the first failure, if any.
-  Status Wait();
+  // `tick`, when given, is called every 200 ms while waiting.
+  Status Wait(const std::function<void()>& tick = {});
   // The segments sealed since the last call, in no particular order.
   std::vector<Sealed> Take();
 

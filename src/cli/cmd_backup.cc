@@ -22,7 +22,7 @@ void AddBackupCommand(CLI::App& app, Action* action) {
     *action = [flags] {
       auto config = LoadConfig(*flags, true);
       if (!config.ok()) return Fail(config.status());
-      auto report = RunBackup(*config, RunOptions{ShowProgress()});
+      auto report = RunBackup(*config, EngineOptions());
       if (!report.ok()) return Fail(report.status());
       const BackupReport& r = *report;
       if (flags->format == "json") {

@@ -23,7 +23,7 @@ void AddRestoreLikeCommand(CLI::App& app, Action* action, const std::string& nam
       auto config = LoadConfig(*flags, true);
       if (!config.ok()) return Fail(config.status());
       if (*dry_run) config->restore.dry_run = true;
-      auto report = RunRestore(*config, RunOptions{ShowProgress()});
+      auto report = RunRestore(*config, EngineOptions());
       if (!report.ok()) return Fail(report.status());
       PrintRestoreReport(*report, flags->format, phases);
       return static_cast<int>(kExitOk);

@@ -1,6 +1,7 @@
 // `kafka-backup validate --path URL --backup-id ID|latest [--deep] [--format json]`
 #include <fmt/format.h>
 
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
@@ -26,7 +27,7 @@ void AddValidateCommand(CLI::App& app, Action* action) {
     *action = [flags, deep] {
       auto url = StorageUrl(*flags);
       if (!url.ok()) return Fail(url.status());
-      auto report = RunValidate(*url, flags->backup_id, *deep);
+      auto report = RunValidate(*url, flags->backup_id, *deep, EngineOptions());
       if (!report.ok()) return Fail(report.status());
       const ValidateReport& r = *report;
       if (flags->format == "json") {
@@ -47,8 +48,7 @@ void AddValidateCommand(CLI::App& app, Action* action) {
         fmt::print("{}\n", j.dump());
       } else {
         for (const auto& i : r.issues) {
-          std::fprintf(stderr, "problem: %s[%d] %s: %s\n", i.topic.c_str(), i.partition, i.object.c_str(),
-                       i.message.c_str());
+          spdlog::error("problem: {}[{}] {}: {}", i.topic, i.partition, i.object, i.message);
         }
         fmt::print("{} {} validation of backup {}: {} topics, {} partitions, {} segments{}\n",
                    r.ok() ? "passed:" : "FAILED:", r.deep ? "deep" : "shallow", r.backup_id, r.topics, r.partitions,

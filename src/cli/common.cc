@@ -8,6 +8,10 @@
 #include <ctime>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/logging.h"
+#include "metrics/metrics.h"
 
 namespace kafka_backup::cli {
 
@@ -38,8 +42,16 @@ int ExitCodeFor(const Status& status) {
 }
 
 int Fail(const Status& status) {
-  std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
-  return ExitCodeFor(status);
+  int code = ExitCodeFor(status);
+  PrintError(status.ToString(), code);
+  return code;
+}
+
+Status ServeMetrics(int port, const std::string& bind) {
+  auto& metrics = metrics::Metrics::Get();
+  KB_RETURN_IF_ERROR(metrics.Serve(fmt::format("{}:{}", bind, port)));
+  spdlog::info("metrics on http://{}:{}/metrics", bind, metrics.port());
+  return Status::Ok();
 }
 
 Result<Config> LoadConfig(const StorageFlags& flags, bool config_required) {
@@ -48,6 +60,10 @@ Result<Config> LoadConfig(const StorageFlags& flags, bool config_required) {
     KB_ASSIGN_OR_RETURN(config, LoadConfigFile(flags.config));
   } else if (config_required) {
     return Status::InvalidArgument("no configuration: pass --config FILE (see docs/config.md)");
+  }
+  // The config's metrics section, unless --metrics-port already serves them.
+  if (config.metrics.port && metrics::Metrics::Get().port() == 0) {
+    KB_RETURN_IF_ERROR(ServeMetrics(*config.metrics.port, config.metrics.bind));
   }
   if (!flags.path.empty()) {
     config.storage = StorageConfig{};
@@ -93,8 +109,24 @@ std::string FormatTime(int64_t epoch_ms) {
   return fmt::format("{}.{:03}Z", buf, epoch_ms % 1000);
 }
 
-bool ShowProgress() {
-  return ::isatty(STDERR_FILENO) == 1;
+namespace {
+bool progress_wanted = true;
+}
+
+void SetProgressWanted(bool wanted) {
+  progress_wanted = wanted;
+}
+
+RunOptions EngineOptions() {
+  RunOptions options;
+  if (!progress_wanted) {
+    options.progress = ProgressDisplay::kNone;
+  } else if (::isatty(STDOUT_FILENO) == 1 && ::isatty(STDERR_FILENO) == 1 && !JsonLogs()) {
+    options.progress = ProgressDisplay::kTerminal;
+  } else {
+    options.progress = ProgressDisplay::kLog;
+  }
+  return options;
 }
 
 }  // namespace kafka_backup::cli

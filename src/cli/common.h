@@ -41,7 +41,12 @@ struct StorageFlags {
   std::string format = "text";
 };
 
-// Loads --config (if given) and applies --path / --backup-id over it.
+// Serves Prometheus metrics on bind:port (port 0: any free port) for the rest
+// of the process.
+Status ServeMetrics(int port, const std::string& bind);
+
+// Loads --config (if given) and applies --path / --backup-id over it; starts
+// the metrics server its metrics section asks for.
 Result<Config> LoadConfig(const StorageFlags& flags, bool config_required);
 // The storage URL from --path, or else from the config's storage section.
 Result<std::string> StorageUrl(const StorageFlags& flags);
@@ -57,7 +62,10 @@ Result<std::unique_ptr<storage::ObjectStore>> OpenStorage(const StorageFlags& fl
 Result<OpenedBackup> OpenBackup(const StorageFlags& flags);
 
 std::string FormatTime(int64_t epoch_ms);  // "2026-11-25T10:55:38.000Z", or "-" for 0
-bool ShowProgress();
+// How engines show progress: a redrawn display when stdout and stderr are
+// terminals, plain log lines every 30 s otherwise, none with --no-progress.
+RunOptions EngineOptions();
+void SetProgressWanted(bool wanted);
 
 void PrintRestoreReport(const RestoreReport& report, const std::string& format, bool phases);
 

@@ -2,10 +2,8 @@
 // calls the library and maps errors to exit codes (docs/exit-codes.md).
 #include <malloc.h>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include "cli/common.h"
+#include "cli/logging.h"
 #include "metrics/metrics.h"
 #include "util/version.h"
 
@@ -27,11 +25,19 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "Log lines on stderr as text, or as JSON objects (time, level, message; errors add exit_code)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  bool no_progress = false;
+  app.add_flag("--no-progress", no_progress,
+               "No progress display on a terminal, nor progress log lines every 30 s otherwise");
   int metrics_port = -1;
   std::string metrics_bind = "0.0.0.0";
   app.add_option("--metrics-port", metrics_port,
                  "Serve Prometheus metrics on this port while the command runs: /metrics, and /health for "
-                 "liveness (docs/metrics.md); 0 picks a free port")
+                 "liveness (docs/metrics.md); 0 picks a free port. Overrides the config's metrics.port")
       ->check(CLI::Range(0, 65535));
   app.add_option("--metrics-bind", metrics_bind, "Address the metrics server listens on")->capture_default_str();
 
@@ -52,15 +58,11 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
-  auto logger = spdlog::stderr_color_mt("kafka-backup");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  SetUpLogging(log_level, log_format);
+  SetProgressWanted(!no_progress);
   if (metrics_port >= 0) {
-    auto& metrics = kafka_backup::metrics::Metrics::Get();
-    kafka_backup::Status s = metrics.Serve(fmt::format("{}:{}", metrics_bind, metrics_port));
+    kafka_backup::Status s = ServeMetrics(metrics_port, metrics_bind);
     if (!s.ok()) return Fail(s);
-    spdlog::info("metrics on http://{}:{}/metrics", metrics_bind, metrics.port());
   }
   return action();
 }

@@ -348,6 +348,15 @@ void ReadStorage(MapReader& r, StorageConfig* s) {
   r.CheckNoUnknownKeys();
 }
 
+void ReadMetrics(MapReader& r, MetricsConfig* m) {
+  if (auto v = r.Int("port", 0, 65535)) m->port = static_cast<int>(*v);
+  if (auto v = r.String("bind")) {
+    if (v->empty()) r.FailKey(r.Get("bind"), "bind", "expected an address to listen on, e.g. 0.0.0.0 or 127.0.0.1");
+    m->bind = *v;
+  }
+  r.CheckNoUnknownKeys();
+}
+
 void ReadBackup(MapReader& r, BackupConfig* b) {
   if (auto v = r.String("compression")) {
     b->compression = *v;
@@ -499,6 +508,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& name) {
     if (auto m = top.Map("storage")) ReadStorage(*m, &c.storage);
     if (auto m = top.Map("backup")) ReadBackup(*m, &c.backup);
     if (auto m = top.Map("restore")) ReadRestore(*m, &c.restore, name);
+    if (auto m = top.Map("metrics")) ReadMetrics(*m, &c.metrics);
     top.CheckNoUnknownKeys();
   } catch (const ConfigError& e) {
     return Status::InvalidArgument(e.message);

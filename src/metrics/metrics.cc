@@ -85,7 +85,8 @@ Status Metrics::Serve(const std::string& bind_address) {
     exposer_ = std::make_unique<prometheus::Exposer>(bind_address, 1);
   } catch (const std::exception& e) {
     return Status::InvalidArgument(fmt::format(
-        "cannot serve metrics on {}: {} (is the port in use? choose another --metrics-port)", bind_address, e.what()));
+        "cannot serve metrics on {}: {} (is the port in use? choose another --metrics-port or metrics.port)",
+        bind_address, e.what()));
   }
   exposer_->RegisterCollectable(registry_, "/metrics");
   exposer_->RegisterCollectable(health_, "/health");

@@ -723,7 +723,14 @@ Result<RestoreReport> RestoreRun::Run() {
     KB_RETURN_IF_ERROR(producer->InitTransactions());
     KB_RETURN_IF_ERROR(producer->BeginTransaction());
   }
-  Progress progress("restore", total, options_.show_progress);
+  Progress progress("restore", total, options_.progress);
+  std::vector<size_t> lanes_left(plans_.size(), 0);  // per plan: lanes not yet restored
+  for (const auto& plan : plans_) {
+    uint64_t records = 0;
+    for (const auto* p : plan.partitions) records += p->record_count;
+    progress.AddTopic(plan.target, records);
+  }
+  for (const auto& lane : lanes_) ++lanes_left[lane.plan];
   metrics::RunGauges gauges("restore", total);
   uint64_t fetched_published = 0;
   catalog::ReadStats stats;
@@ -791,6 +798,7 @@ Result<RestoreReport> RestoreRun::Run() {
             tr.bytes += r.PayloadBytes();
             report.records++;
             report.bytes += r.PayloadBytes();
+            progress.UpdateTopic(lane.plan, tr.records, tr.bytes);
             progress.Update(report.records, report.bytes);
             gauges.Update(report.records, report.bytes);
             if (r.timestamp == 0 && r.timestamp_type != format::TimestampType::kLogAppendTime) {
@@ -817,6 +825,7 @@ Result<RestoreReport> RestoreRun::Run() {
       KB_RETURN_IF_ERROR(s);
     }
     next[li] = std::max(next[li], lane.partition->end_offset);
+    if (--lanes_left[lane.plan] == 0) progress.FinishTopic(lane.plan);
   }
   if (producer) KB_RETURN_IF_ERROR(commit(true));
   progress.Finish();
@@ -931,7 +940,7 @@ Result<PreflightReport> RunPreflight(const Config& config) {
   Config dry = config;
   dry.restore.dry_run = true;
   dry.backup_id = *id;
-  RestoreRun run(dry, RunOptions{false});
+  RestoreRun run(dry, RunOptions{ProgressDisplay::kNone});
   auto planned = run.Run();
   if (planned.ok()) {
     bool window_failed = std::any_of(report.checks.begin(), report.checks.end(),

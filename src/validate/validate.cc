@@ -1,13 +1,18 @@
 #include "kafka_backup/validate.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "catalog/catalog.h"
+#include "metrics/metrics.h"
 #include "storage/object_store.h"
+#include "util/progress.h"
 
 namespace kafka_backup {
 
-Result<ValidateReport> RunValidate(const std::string& storage_url, const std::string& backup_id, bool deep) {
+Result<ValidateReport> RunValidate(const std::string& storage_url, const std::string& backup_id, bool deep,
+                                   const RunOptions& options) {
   KB_ASSIGN_OR_RETURN(auto store, storage::OpenStore(storage_url));
   catalog::Catalog cat(*store);
   KB_ASSIGN_OR_RETURN(std::string id, cat.Resolve(backup_id));
@@ -21,7 +26,37 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
     return report;
   }
   report.topics = static_cast<int>(manifest->topics.size());
+  // Deep: records checked of those recorded; shallow: segments checked.
+  auto work = [deep](const format::PartitionManifest& p) { return deep ? p.record_count : p.segments.size(); };
+  uint64_t total = 0;
   for (const auto& t : manifest->topics) {
+    for (const auto& p : t.partitions) total += work(p);
+  }
+  Progress progress("validate", total, options.progress);
+  for (const auto& t : manifest->topics) {
+    uint64_t records = 0;
+    for (const auto& p : t.partitions) records += work(p);
+    progress.AddTopic(t.name, records);
+  }
+  std::optional<metrics::RunGauges> gauges;  // records: a deep validation's only
+  if (deep) gauges.emplace("validate", total);
+  uint64_t done = 0;
+  uint64_t payload = 0;  // record payload bytes checked
+  for (size_t ti = 0; ti < manifest->topics.size(); ++ti) {
+    const auto& t = manifest->topics[ti];
+    uint64_t topic_done = 0;
+    uint64_t topic_bytes = 0;
+    auto advance = [&](uint64_t n, uint64_t bytes) {
+      done += n;
+      topic_done += n;
+      topic_bytes += bytes;
+      progress.UpdateTopic(ti, topic_done, topic_bytes);
+      progress.Update(done, report.bytes_read);
+      if (gauges) {
+        gauges->Publish(done, payload);
+        metrics::Metrics::Get().StoredBytes("validate").Increment(static_cast<double>(bytes));
+      }
+    };
     if (static_cast<int32_t>(t.partitions.size()) != t.partition_count) {
       report.issues.push_back({t.name, -1, "manifest",
                                fmt::format("topic has {} partitions recorded but partition_count {}",
@@ -51,6 +86,7 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
           } else if (head->size != seg.size) {
             issue(seg.key, fmt::format("segment is {} bytes, the manifest says {}", head->size, seg.size));
           }
+          advance(1, 0);
           continue;
         }
         uint64_t count = 0;
@@ -66,6 +102,7 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
               }
               prev = r.offset;
               ++count;
+              payload += r.PayloadBytes();
               min_ts = std::min(min_ts, r.timestamp);
               max_ts = std::max(max_ts, r.timestamp);
               return Status::Ok();
@@ -73,6 +110,7 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
             &stats);
         report.bytes_read += stats.bytes_fetched;
         report.records_checked += count;
+        advance(count, stats.bytes_fetched);
         if (!s.ok()) {
           if (s.code() != Status::Code::kCorruption) return s;
           issue(seg.key, s.ToString());
@@ -92,6 +130,8 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
       }
     }
   }
+  progress.Finish();
+  if (gauges) gauges->Publish(done, payload);
   return report;
 }
 

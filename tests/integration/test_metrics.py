@@ -101,3 +101,27 @@ def test_a_metrics_port_in_use_is_a_clear_error(tmp_path):
         port = busy.getsockname()[1]
         r = run_cli(["--metrics-port", str(port), "--metrics-bind", "127.0.0.1", "list", "--path", str(tmp_path)])
     assert_error(r, EXIT_BAD_INPUT, f"127.0.0.1:{port}", "--metrics-port")
+
+
+def test_metrics_from_the_config_file(tmp_path):
+    """`metrics: {port, bind}` in the YAML starts the same server; --metrics-port wins over it."""
+    storage = tmp_path / "store"
+    storage.mkdir()
+    port = free_port()
+    cfg = write_config(tmp_path, {"storage": {"backend": "filesystem", "path": str(storage)},
+                                  "metrics": {"port": port, "bind": "127.0.0.1"}})
+    r = run_cli(["list", "--config", cfg])
+    assert r.rc == 0 and f"metrics on http://127.0.0.1:{port}/metrics" in r.stderr, r.describe()
+    other = free_port()
+    r = run_cli(["--metrics-port", str(other), "--metrics-bind", "127.0.0.1", "list", "--config", cfg])
+    assert r.rc == 0 and f"127.0.0.1:{other}/metrics" in r.stderr and f":{port}/" not in r.stderr, r.describe()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        bad = write_config(tmp_path, {"storage": {"backend": "filesystem", "path": str(storage)},
+                                      "metrics": {"port": taken, "bind": "127.0.0.1"}}, "busy.yaml")
+        r = run_cli(["list", "--config", bad])
+    assert_error(r, EXIT_BAD_INPUT, f"127.0.0.1:{taken}", "metrics.port")
+    wrong = write_config(tmp_path, {"storage": {"path": str(storage)}, "metrics": {"port": "nine"}}, "wrong.yaml")
+    assert_error(run_cli(["list", "--config", wrong]), EXIT_BAD_INPUT, "metrics.port", "integer")

@@ -1,0 +1,64 @@
+#include "util/progress.h"
+
+#include <gtest/gtest.h>
+
+namespace kafka_backup {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ProgressTest, TotalLineHasBarRecordsRateAndEta) {
+  Progress p("backup", 1000, ProgressDisplay::kNone);
+  auto now = Progress::Clock::now();
+  p.Update(250, 250 * 1024);
+  auto lines = p.Render(200, now + 10s);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].rfind("backup [######..................]  25%  250/1000 records  250.0 KiB", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("/s  ETA 0:"), std::string::npos) << lines[0];
+}
+
+TEST(ProgressTest, TopicLinesShowEachTopicsState) {
+  Progress p("restore", 300, ProgressDisplay::kNone);
+  size_t orders = p.AddTopic("orders", 100);
+  size_t payments = p.AddTopic("payments", 100);
+  p.AddTopic("users", 100);
+  p.UpdateTopic(orders, 100, 4096);
+  p.UpdateTopic(payments, 40, 1024);
+  p.Update(140, 5120);
+  auto lines = p.Render(200, Progress::Clock::now() + 1s);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[1], "  orders   [############] 100%  done  100 records  4.0 KiB");
+  EXPECT_EQ(lines[2].rfind("  payments [####........]  40%  40/100  ", 0), 0u) << lines[2];
+  EXPECT_NE(lines[2].find("ETA"), std::string::npos) << lines[2];
+  EXPECT_EQ(lines[3], "  users    [............]   0%  waiting  100 records");
+}
+
+TEST(ProgressTest, FinishedTopicIsDoneEvenBelowItsTotal) {
+  Progress p("restore", 100, ProgressDisplay::kNone);
+  size_t t = p.AddTopic("windowed", 100);
+  p.UpdateTopic(t, 10, 100);
+  p.FinishTopic(t);
+  auto lines = p.Render(200, Progress::Clock::now());
+  EXPECT_EQ(lines[1], "  windowed [############] 100%  done  10 records  100 B");
+}
+
+TEST(ProgressTest, ManyTopicsShowUnfinishedFirstAndCountTheRest) {
+  Progress p("backup", 2000, ProgressDisplay::kNone);
+  for (int i = 0; i < 20; ++i) {
+    size_t t = p.AddTopic("topic-" + std::to_string(i), 100);
+    p.UpdateTopic(t, i < 15 ? 100 : 50, 10);  // 15 done, 5 moving
+  }
+  auto lines = p.Render(200, Progress::Clock::now());
+  ASSERT_EQ(lines.size(), 9u);  // total, 7 topics, "... more"
+  for (int i = 1; i <= 5; ++i) EXPECT_NE(lines[i].find("50/100"), std::string::npos) << lines[i];
+  EXPECT_EQ(lines[8], "  ... 13 more topics (13 done)");
+}
+
+TEST(ProgressTest, LinesAreCutToTheTerminalWidth) {
+  Progress p("validate", 10, ProgressDisplay::kNone);
+  p.AddTopic(std::string(100, 'x'), 10);
+  for (const auto& line : p.Render(40, Progress::Clock::now())) EXPECT_LE(line.size(), 40u) << line;
+}
+
+}  // namespace
+}  // namespace kafka_backup
