@@ -14,7 +14,8 @@ std::string OptionalOffset(const std::optional<int64_t>& o) {
   return o ? std::to_string(*o) : "-";
 }
 
-void PrintPlan(const OffsetResetPlan& plan, const std::string& format) {
+// `snapshot`: the id of the snapshot an execute took (what offset-rollback takes).
+void PrintPlan(const OffsetResetPlan& plan, const std::string& format, const std::string& snapshot = "") {
   if (format == "json") {
     nlohmann::json entries = nlohmann::json::array();
     for (const auto& e : plan.entries) {
@@ -25,9 +26,9 @@ void PrintPlan(const OffsetResetPlan& plan, const std::string& format) {
                          {"new", e.target ? nlohmann::json(*e.target) : nlohmann::json(nullptr)},
                          {"from", e.from}});
     }
-    fmt::print(
-        "{}\n",
-        nlohmann::json{{"backup_id", plan.backup_id}, {"restore_id", plan.restore_id}, {"entries", entries}}.dump());
+    nlohmann::json out{{"backup_id", plan.backup_id}, {"restore_id", plan.restore_id}, {"entries", entries}};
+    if (!snapshot.empty()) out["snapshot_id"] = snapshot;
+    fmt::print("{}\n", out.dump());
     return;
   }
   fmt::print("backup {}, restore {}\n", plan.backup_id, plan.restore_id);
@@ -72,7 +73,7 @@ void AddOffsetCommands(CLI::App& app, Action* action) {
     cmd->add_option("--path", flags->path, "Storage location, overrides storage in the config");
     cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest'");
     cmd->add_option("--restore-id", *restore_id, "Which restore's offset map (default: the newest)");
-    AddFormatFlag(cmd, &flags->format);
+    if (std::string(mode) != "script") AddFormatFlag(cmd, &flags->format);  // script prints a shell script
     std::string m = mode;
     cmd->callback([action, flags, restore_id, m] {
       *action = [flags, restore_id, m] {
@@ -84,12 +85,14 @@ void AddOffsetCommands(CLI::App& app, Action* action) {
           PrintScript(*plan);
           return static_cast<int>(kExitOk);
         }
+        std::string snapshot_id;
         if (m == "execute") {
           auto snapshot = ExecuteOffsetReset(*config, *plan);
           if (!snapshot.ok()) return Fail(snapshot.status());
+          snapshot_id = *snapshot;
           if (flags->format != "json") fmt::print("snapshot {} taken; offsets committed:\n", *snapshot);
         }
-        PrintPlan(*plan, flags->format);
+        PrintPlan(*plan, flags->format, snapshot_id);
         return static_cast<int>(kExitOk);
       };
     });

@@ -2,6 +2,8 @@
 // calls the library and maps errors to exit codes (docs/exit-codes.md).
 #include <malloc.h>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "cli/logging.h"
 #include "metrics/metrics.h"
@@ -64,5 +66,11 @@ int main(int argc, char** argv) {
     kafka_backup::Status s = ServeMetrics(metrics_port, metrics_bind);
     if (!s.ok()) return Fail(s);
   }
-  return action();
+  try {
+    return action();
+  } catch (const std::exception& e) {
+    // Every expected failure is a Status; an exception here is a bug.
+    PrintError(fmt::format("internal error (a bug; please report it with this message): {}", e.what()), kExitFailure);
+    return kExitFailure;
+  }
 }

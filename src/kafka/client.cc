@@ -58,7 +58,12 @@ Status Classify(rd_kafka_resp_err_t err, const std::string& message) {
     case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
       return Status::InvalidArgument(message);
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+      return Status::InvalidArgument(message +
+                                     " (a topic with cleanup.policy compact refuses records without a key: check the "
+                                     "topic's configs and restore.topic_configs)");
     default:
       return Status::Internal(message);
   }

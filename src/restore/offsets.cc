@@ -203,7 +203,7 @@ Result<OffsetResetPlan> PlanRollback(const Config& config, const std::string& re
     return text.status();
   }
   nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded() || j.value("format", "") != "kafka-backup-offset-snapshot") {
+  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "kafka-backup-offset-snapshot") {
     return Status::Corruption(fmt::format("{} is not an offset snapshot", key));
   }
   OffsetResetPlan plan;

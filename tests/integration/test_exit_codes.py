@@ -179,3 +179,31 @@ def test_exit_8_local_io_error_storage_under_a_file(tmp_path, backup):
     r = run_cli(["backup", "--config", write_config(tmp_path, cfg)])
     assert_error(r, EXIT_IO, str(blocker), "Not a directory")
     assert blocker.read_text() == "not a directory\n"
+
+
+def test_exit_2_bad_input_keyless_records_into_a_compacted_topic(tmp_path, backup):
+    """The broker refuses records without a key in a compacted topic: bad input
+    (the restore's topic_configs), not an internal error, and the message says why."""
+    keyless = f"{backup['topic']}-keyless"
+    create_topic(keyless, 1)
+    produce(keyless, [rec(0, None, f"no key {i}") for i in range(3)])
+    storage = tmp_path / "store"
+    run_backup(tmp_path, backup_config(storage, [keyless], backup_id="keyless"))
+    compacted = f"{keyless}-compacted"
+    cfg = restore_config(storage, backup_id="keyless", topic_mapping={keyless: compacted},
+                         topic_configs={keyless: {"cleanup.policy": "compact"}})
+    r = run_cli(["restore", "--config", write_config(tmp_path, cfg, "compacted.yaml")])
+    assert_error(r, EXIT_BAD_INPUT, compacted, "cleanup.policy compact")
+
+
+def test_exit_4_corrupt_offset_snapshot(tmp_path, backup):
+    """offset-rollback of a snapshot that is JSON but not a snapshot: corrupt data, named."""
+    cfg = restore_config(backup["storage"], backup_id="exit-a", restore_id="snap",
+                         topic_mapping={backup["topic"]: f"{backup['topic']}-snap"})
+    path = write_config(tmp_path, cfg, "snap.yaml")
+    cli_ok(["restore", "--config", path])
+    snapshots = backup["storage"] / "restores" / "exit-a" / "snap" / "offset-snapshots"
+    snapshots.mkdir(parents=True, exist_ok=True)
+    (snapshots / "bad.json").write_text("[1, 2]")
+    r = run_cli(["offset-rollback", "--config", path, "--restore-id", "snap", "--snapshot", "bad"])
+    assert_error(r, EXIT_CORRUPT, "bad.json", "is not an offset snapshot")

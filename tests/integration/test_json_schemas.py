@@ -33,9 +33,7 @@ SHARED_SCHEMA = {
     "offset-reset execute": "offset-reset",
 }
 # Commands that take --format json but print no JSON, and why.
-NOT_JSON = {
-    "offset-reset script": "prints a shell script whatever --format says (the flag should not be offered)",
-}
+NOT_JSON: dict[str, str] = {}
 
 BASE_TS = 1_700_000_000_000
 
@@ -387,7 +385,9 @@ def test_offset_reset_and_rollback(world):
     assert plan["entries"] and all(e["current"] is None for e in plan["entries"]), plan
     done = json_output(run_cli(["offset-reset", "execute", *args]), "offset-reset")
     assert done["entries"] == plan["entries"]
-    dry = json_output(run_cli(["offset-rollback", *args, "--dry-run"]), "offset-rollback")
+    assert "snapshot_id" in done and "snapshot_id" not in plan, (done, plan)
+    dry = json_output(run_cli(["offset-rollback", *args, "--snapshot", done["snapshot_id"], "--dry-run"]),
+                      "offset-rollback")
     assert dry["entries"] and all(e["new"] is None and e["current"] is not None for e in dry["entries"]), dry
     back = json_output(run_cli(["offset-rollback", *args]), "offset-rollback")
     assert back["entries"] == dry["entries"]
