@@ -1,5 +1,7 @@
 #include "kafka_backup/backup.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -12,6 +14,7 @@
 
 #include "backup/segment_pipeline.h"
 #include "format/manifest.h"
+#include "format/run_status.h"
 #include "format/segment.h"
 #include "kafka/client.h"
 #include "metrics/metrics.h"
@@ -77,6 +80,7 @@ struct PartitionState {
   int64_t cut = 0;        // records with offset < cut belong to this backup
   int64_t read_upto = 0;  // offsets below this were read (stored in a sealed segment or skipped)
   bool done = false;
+  uint64_t records = 0;        // read by this run
   uint64_t payload_bytes = 0;  // read by this run
   // The open segment: its records so far, the block being filled, and the
   // object the pipeline is writing (null when no segment is open).
@@ -123,7 +127,20 @@ class BackupRun {
   void ShowTopics(Progress& progress, const std::map<std::string, size_t>& lines) const;
   // Waits for the pipeline and puts the stored segments into the manifests.
   Status CollectSegments();
+  // Puts the segments stored so far into the manifests (without waiting).
+  void AbsorbSealed();
+  // Writes the run status document (status/<backup_id>.json and the latest
+  // copy); a failure to write it is logged, never fatal: it is informational.
+  void WriteStatus(const std::string& state, const Status& error = Status::Ok());
+  void WriteStatusIfDue();
 
+ public:
+  // After a failed Run: records the failure, if this run wrote a status.
+  void RecordFailure(const Status& error) {
+    if (status_started_) WriteStatus("failed", error);
+  }
+
+ private:
   const Config& config_;
   const RunOptions& options_;
   std::unique_ptr<storage::ObjectStore> store_;
@@ -133,6 +150,9 @@ class BackupRun {
   format::Codec codec_ = format::Codec::kZstd;
   uint64_t raw_bytes_ = 0;  // in the partitions' open blocks
   BackupReport report_;
+  format::RunStatus status_;
+  bool status_started_ = false;
+  Clock::time_point last_status_{};
 };
 
 Status BackupRun::Append(PartitionState& p, format::Record&& r) {
@@ -147,6 +167,7 @@ Status BackupRun::Append(PartitionState& p, format::Record&& r) {
   }
   report_.records++;
   report_.bytes += r.PayloadBytes();
+  p.records++;
   p.payload_bytes += r.PayloadBytes();
   size_t before = p.block.size();
   p.block.Append(r);
@@ -214,10 +235,17 @@ Status BackupRun::EnforceMemoryBudget() {
 
 Status BackupRun::CollectSegments() {
   KB_RETURN_IF_ERROR(pipeline_->Wait());
-  std::vector<SegmentPipeline::Sealed> sealed = pipeline_->Take();
-  std::sort(sealed.begin(), sealed.end(),
-            [](const auto& a, const auto& b) { return a.ref.first_offset < b.ref.first_offset; });
-  for (auto& s : sealed) {
+  AbsorbSealed();
+  // Segments of a partition are stored in parallel and may finish out of order.
+  for (auto& [_, p] : partitions_) {
+    std::sort(p.manifest.segments.begin(), p.manifest.segments.end(),
+              [](const auto& a, const auto& b) { return a.first_offset < b.first_offset; });
+  }
+  return Status::Ok();
+}
+
+void BackupRun::AbsorbSealed() {
+  for (auto& s : pipeline_->Take()) {
     auto& m = partitions_.at({s.topic, s.partition}).manifest;
     const format::SegmentSummary& sum = s.summary;
     m.record_count += sum.record_count;
@@ -228,7 +256,6 @@ Status BackupRun::CollectSegments() {
     report_.segments++;
     m.segments.push_back(std::move(s.ref));
   }
-  return Status::Ok();
 }
 
 Status BackupRun::Drain() {
@@ -292,6 +319,7 @@ Status BackupRun::Drain() {
     if (++polled % 256 != 0 && !idle) continue;
     if (progress.Due()) ShowTopics(progress, lines);
     progress.Update(report_.records, report_.bytes);
+    WriteStatusIfDue();
     gauges.Publish(report_.records, report_.bytes);  // (this point is reached once per 256 records)
     auto now = Clock::now();
     if (now - last_lag >= std::chrono::seconds(1)) {
@@ -317,6 +345,7 @@ Status BackupRun::Drain() {
   KB_RETURN_IF_ERROR(pipeline_->Wait([&] {
     if (progress.Due()) ShowTopics(progress, lines);
     progress.Update(report_.records, report_.bytes);
+    WriteStatusIfDue();
   }));
   progress.Finish();
   gauges.Publish(report_.records, report_.bytes);
@@ -333,6 +362,51 @@ void BackupRun::ShowTopics(Progress& progress, const std::map<std::string, size_
     bytes += p.payload_bytes;
   }
   for (const auto& [topic, r] : read) progress.UpdateTopic(lines.at(topic), r.first, r.second);
+}
+
+void BackupRun::WriteStatusIfDue() {
+  auto now = Clock::now();
+  if (now - last_status_ < std::chrono::seconds(config_.backup.checkpoint_interval_secs)) return;
+  AbsorbSealed();
+  WriteStatus("running");
+}
+
+void BackupRun::WriteStatus(const std::string& state, const Status& error) {
+  last_status_ = Clock::now();
+  status_started_ = true;
+  format::RunStatus& s = status_;
+  s.backup_id = config_.backup_id;
+  s.state = state;
+  if (s.host.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    s.host = host;
+  }
+  s.pid = ::getpid();
+  s.tool_version = kVersion;
+  s.updated_at_ms = NowMs();
+  s.finished_at_ms = state == "running" ? 0 : s.updated_at_ms;
+  s.update_interval_secs = config_.backup.checkpoint_interval_secs;
+  s.error = error.ok() ? "" : error.ToString();
+  s.records = report_.records;
+  s.bytes = report_.bytes;
+  s.stored_bytes = report_.stored_bytes;
+  s.segments = report_.segments;
+  s.topics.clear();
+  for (const auto& [_, p] : partitions_) {
+    if (s.topics.empty() || s.topics.back().name != p.topic) s.topics.push_back({p.topic});
+    format::TopicRunStatus& t = s.topics.back();
+    t.partitions++;
+    t.records += p.records;
+    t.bytes += p.payload_bytes;
+    int64_t next = p.done ? p.cut : std::max(p.summary.record_count > 0 ? p.summary.last_offset + 1 : 0, p.read_upto);
+    t.lag += std::max<int64_t>(0, p.cut - next);
+  }
+  std::string doc = format::SerializeRunStatus(s);
+  for (const auto& key : {storage::layout::RunStatusKey(config_.backup_id), storage::layout::LatestRunStatusKey()}) {
+    Status put = store_->Put(key, doc);
+    if (!put.ok()) spdlog::warn("cannot write the run status {}: {}", key, put.ToString());
+  }
 }
 
 void BackupRun::PublishLag() {
@@ -431,6 +505,8 @@ Result<BackupReport> BackupRun::Run() {
   for (const auto& o : leftovers) KB_RETURN_IF_ERROR(store_->Delete(o.key));
   KB_RETURN_IF_ERROR(store_->AbortIncomplete(storage::layout::DataPrefix(config_.backup_id)));
   if (!leftovers.empty()) spdlog::info("removed {} segments left by an interrupted run", leftovers.size());
+  status_.started_at_ms = created_at;
+  WriteStatus("running");
 
   // Compression and storage on workers, one per core; the queue of raw
   // blocks waiting for them is a few blocks per worker.
@@ -456,6 +532,8 @@ Result<BackupReport> BackupRun::Run() {
   Status s = store_->Put(manifest_key, format::SerializeManifest(manifest));
   if (!s.ok()) return s.WithContext(fmt::format("cannot commit the manifest of backup '{}'", config_.backup_id));
   metrics::Metrics::Get().CheckpointTime().SetToCurrentTime();
+  status_.last_checkpoint_ms = manifest.completed_at_ms;
+  WriteStatus("completed");
   report_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report_;
 }
@@ -464,7 +542,9 @@ Result<BackupReport> BackupRun::Run() {
 
 Result<BackupReport> RunBackup(const Config& config, const RunOptions& options) {
   BackupRun run(config, options);
-  return run.Run();
+  auto report = run.Run();
+  if (!report.ok()) run.RecordFailure(report.status());
+  return report;
 }
 
 }  // namespace kafka_backup

@@ -67,6 +67,54 @@ Result<std::string> Catalog::Resolve(const std::string& id_or_latest) {
   return newest->backup_id;
 }
 
+namespace {
+
+format::RunStatus StatusFromManifest(const format::Manifest& m) {
+  format::RunStatus s;
+  s.backup_id = m.backup_id;
+  s.state = "completed";
+  s.tool_version = m.tool_version;
+  s.started_at_ms = m.created_at_ms;
+  s.updated_at_ms = m.completed_at_ms;
+  s.finished_at_ms = m.completed_at_ms;
+  s.last_checkpoint_ms = m.completed_at_ms;
+  s.bytes = m.Bytes();
+  s.stored_bytes = m.StoredBytes();
+  for (const auto& t : m.topics) {
+    format::TopicRunStatus ts{t.name, static_cast<int32_t>(t.partitions.size())};
+    for (const auto& p : t.partitions) {
+      ts.records += p.record_count;
+      ts.bytes += p.bytes;
+      s.segments += p.segments.size();
+    }
+    s.records += ts.records;
+    s.topics.push_back(std::move(ts));
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<format::RunStatus> LoadRunStatus(storage::ObjectStore& store, const std::string& id_or_latest,
+                                        bool* from_manifest) {
+  *from_manifest = false;
+  bool latest = id_or_latest.empty() || id_or_latest == "latest";
+  if (!latest) KB_RETURN_IF_ERROR(storage::layout::ValidateBackupId(id_or_latest));
+  std::string key = latest ? storage::layout::LatestRunStatusKey() : storage::layout::RunStatusKey(id_or_latest);
+  auto text = store.Get(key);
+  if (text.ok()) {
+    auto s = format::ParseRunStatus(*text);
+    if (!s.ok()) return s.status().WithContext(key);
+    return s;
+  }
+  if (text.status().code() != Status::Code::kNotFound) return text.status();
+  Catalog cat(store);
+  KB_ASSIGN_OR_RETURN(std::string id, cat.Resolve(latest ? "latest" : id_or_latest));
+  KB_ASSIGN_OR_RETURN(format::Manifest m, cat.LoadManifest(id));
+  *from_manifest = true;
+  return StatusFromManifest(m);
+}
+
 Result<format::OffsetMap> LoadOffsetMap(storage::ObjectStore& store, const std::string& backup_id,
                                         const std::string& restore_id) {
   if (!restore_id.empty()) {

@@ -10,6 +10,7 @@
 
 #include "format/manifest.h"
 #include "format/offset_map.h"
+#include "format/run_status.h"
 #include "format/segment.h"
 #include "kafka_backup/status.h"
 #include "storage/object_store.h"
@@ -33,6 +34,13 @@ class Catalog {
  private:
   storage::ObjectStore& store_;
 };
+
+// What a backup run did: its run status document (status/<id>.json), or for
+// "latest" the one written most recently by any run. A committed backup
+// without one (written by an older version) is described from its manifest.
+// `from_manifest` tells which.
+Result<format::RunStatus> LoadRunStatus(storage::ObjectStore& store, const std::string& id_or_latest,
+                                        bool* from_manifest);
 
 // The offset map of restore `restore_id` of a backup; with an empty id, the
 // newest restore of it. NotFound says the backup was not restored yet.

@@ -78,5 +78,6 @@ void AddRestoreCommand(CLI::App& app, Action* action);
 void AddListCommand(CLI::App& app, Action* action);
 void AddDescribeCommand(CLI::App& app, Action* action);
 void AddValidateCommand(CLI::App& app, Action* action);
+void AddStatusCommand(CLI::App& app, Action* action);
 
 }  // namespace kafka_backup::cli

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   AddListCommand(app, &action);
   AddDescribeCommand(app, &action);
   AddValidateCommand(app, &action);
+  AddStatusCommand(app, &action);
   AddValidateRestoreCommand(app, &action);
   AddThreePhaseRestoreCommand(app, &action);
   AddShowOffsetMappingCommand(app, &action);

@@ -24,6 +24,14 @@ std::string OffsetMapKey(std::string_view backup_id, std::string_view restore_id
   return fmt::format("restores/{}/{}/offset-map.json", backup_id, restore_id);
 }
 
+std::string RunStatusKey(std::string_view backup_id) {
+  return fmt::format("status/{}.json", backup_id);
+}
+
+std::string LatestRunStatusKey() {
+  return "status/_latest.json";  // '_' starts no backup id
+}
+
 std::string OffsetMapPartsPrefix(std::string_view backup_id, std::string_view restore_id) {
   return fmt::format("restores/{}/{}/parts/", backup_id, restore_id);
 }

@@ -30,6 +30,11 @@ std::string OffsetMapPartsPrefix(std::string_view backup_id, std::string_view re
 // "restores/<backup_id>/<restore_id>/parts/0000000042.json"
 std::string OffsetMapPartKey(std::string_view backup_id, std::string_view restore_id, uint64_t sequence);
 
+// "status/production-20261125T105538Z.json" — the backup run's status document.
+std::string RunStatusKey(std::string_view backup_id);
+// "status/_latest.json" — a copy of the status most recently written by any run.
+std::string LatestRunStatusKey();
+
 // The backup id of a manifest key, or nullopt if the key is not one.
 std::optional<std::string> BackupIdFromManifestKey(std::string_view key);
 

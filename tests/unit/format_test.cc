@@ -7,6 +7,7 @@
 #include "format/bytes.h"
 #include "format/crc32c.h"
 #include "format/manifest.h"
+#include "format/run_status.h"
 #include "format/segment.h"
 
 namespace kafka_backup::format {
@@ -40,6 +41,47 @@ std::vector<Record> FidelityRecords() {
   rs.push_back(MakeRecord(9, 86400000, std::string("big"), std::string(900 * 1024, 'x')));
   rs.back().timestamp_type = TimestampType::kLogAppendTime;
   return rs;
+}
+
+TEST(RunStatusTest, RoundTripsEveryField) {
+  RunStatus s;
+  s.backup_id = "hourly-20261125T100000Z";
+  s.state = "failed";
+  s.host = "pod-1";
+  s.pid = 42;
+  s.tool_version = "0.1.0";
+  s.started_at_ms = 1;
+  s.updated_at_ms = 2;
+  s.finished_at_ms = 3;
+  s.last_checkpoint_ms = 0;
+  s.update_interval_secs = 30;
+  s.error = "broker went away";
+  s.records = 10;
+  s.bytes = 11;
+  s.stored_bytes = 12;
+  s.segments = 2;
+  s.topics = {{"orders", 3, 10, 11, 5}};
+  auto back = ParseRunStatus(SerializeRunStatus(s));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(SerializeRunStatus(*back), SerializeRunStatus(s));
+  EXPECT_EQ(back->error, "broker went away");
+  ASSERT_EQ(back->topics.size(), 1u);
+  EXPECT_EQ(back->topics[0].lag, 5);
+}
+
+TEST(RunStatusTest, RejectsWhatIsNotARunStatus) {
+  EXPECT_EQ(ParseRunStatus("[1]").status().code(), Status::Code::kCorruption);
+  EXPECT_EQ(ParseRunStatus(R"({"format":"kafka-backup-manifest"})").status().code(), Status::Code::kCorruption);
+  RunStatus s;
+  s.backup_id = "b";
+  s.state = "exploded";
+  auto r = ParseRunStatus(SerializeRunStatus(s));
+  EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(r.status().ToString().find("exploded"), std::string::npos);
+  s.state = "running";
+  std::string newer = SerializeRunStatus(s);
+  newer.replace(newer.find("\"format_version\": 1"), 19, "\"format_version\": 2");
+  EXPECT_NE(ParseRunStatus(newer).status().ToString().find("newer kafka-backup"), std::string::npos);
 }
 
 TEST(Crc32cTest, MatchesPublishedCheckValues) {

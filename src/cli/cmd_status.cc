@@ -1,0 +1,131 @@
+// `kafka-backup status --path URL [--backup-id ID|latest] [--format json]`
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "cli/common.h"
+#include "util/progress.h"
+
+namespace kafka_backup::cli {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A running backup rewrites its status every interval; one silent for much
+// longer has probably died (it was killed, or its machine went away).
+bool IsStale(const format::RunStatus& s, int64_t now_ms) {
+  if (s.state != "running") return false;
+  int64_t allowed_ms = (2 * static_cast<int64_t>(s.update_interval_secs) + 60) * 1000;
+  return now_ms - s.updated_at_ms > allowed_ms;
+}
+
+std::string Ago(int64_t ms) {
+  int64_t secs = std::max<int64_t>(0, ms / 1000);
+  if (secs < 120) return fmt::format("{}s ago", secs);
+  if (secs < 7200) return fmt::format("{}m ago", secs / 60);
+  return fmt::format("{}h ago", secs / 3600);
+}
+
+nlohmann::json TimeOrNull(int64_t ms) {
+  return ms > 0 ? nlohmann::json(FormatTime(ms)) : nlohmann::json(nullptr);
+}
+
+void PrintJson(const format::RunStatus& s, const std::string& url, bool from_manifest, int64_t now) {
+  nlohmann::json topics = nlohmann::json::array();
+  for (const auto& t : s.topics) {
+    topics.push_back(
+        {{"name", t.name}, {"partitions", t.partitions}, {"records", t.records}, {"bytes", t.bytes}, {"lag", t.lag}});
+  }
+  nlohmann::json j{{"storage", url},
+                   {"from", from_manifest ? "manifest" : "run-status"},
+                   {"backup_id", s.backup_id},
+                   {"state", s.state},
+                   {"stale", IsStale(s, now)},
+                   {"host", s.host},
+                   {"pid", s.pid},
+                   {"tool_version", s.tool_version},
+                   {"started_at", TimeOrNull(s.started_at_ms)},
+                   {"updated_at", TimeOrNull(s.updated_at_ms)},
+                   {"seconds_since_update", std::max<int64_t>(0, (now - s.updated_at_ms) / 1000)},
+                   {"finished_at", TimeOrNull(s.finished_at_ms)},
+                   {"last_checkpoint_at", TimeOrNull(s.last_checkpoint_ms)},
+                   {"update_interval_secs", s.update_interval_secs},
+                   {"error", s.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.error)},
+                   {"records", s.records},
+                   {"bytes", s.bytes},
+                   {"stored_bytes", s.stored_bytes},
+                   {"segments", s.segments},
+                   {"topics", topics}};
+  fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void PrintText(const format::RunStatus& s, bool from_manifest, int64_t now) {
+  std::string where = s.host.empty() ? "" : fmt::format(" on {} (pid {})", s.host, s.pid);
+  if (s.state == "running") {
+    fmt::print("backup {}: running{}, started {}, last update {} ({})\n", s.backup_id, where,
+               FormatTime(s.started_at_ms), FormatTime(s.updated_at_ms), Ago(now - s.updated_at_ms));
+    if (IsStale(s, now)) {
+      fmt::print(
+          "  STALE: no update for much longer than its interval ({}s): the process may have died; a new run "
+          "with the same backup id starts over\n",
+          s.update_interval_secs);
+    }
+  } else if (s.state == "failed") {
+    fmt::print("backup {}: failed{}, started {}, failed {}: {}\n", s.backup_id, where, FormatTime(s.started_at_ms),
+               FormatTime(s.finished_at_ms), s.error);
+  } else {
+    fmt::print("backup {}: completed{}, started {}, completed {} ({}){}\n", s.backup_id, where,
+               FormatTime(s.started_at_ms), FormatTime(s.finished_at_ms), Ago(now - s.finished_at_ms),
+               from_manifest ? "; from its manifest (no run status recorded)" : "");
+  }
+  std::string checkpoint = s.last_checkpoint_ms > 0 ? FormatTime(s.last_checkpoint_ms)
+                                                    : "none yet (a one-shot backup commits once, at its end)";
+  fmt::print("  {} records, {} read; {} segments, {} stored; last checkpoint: {}\n", s.records,
+             Progress::HumanBytes(static_cast<double>(s.bytes)), s.segments,
+             Progress::HumanBytes(static_cast<double>(s.stored_bytes)), checkpoint);
+  fmt::print("{:<40} {:>10} {:>14} {:>10} {:>12}\n", "TOPIC", "PARTITIONS", "RECORDS", "BYTES", "LAG");
+  for (const auto& t : s.topics) {
+    fmt::print("{:<40} {:>10} {:>14} {:>10} {:>12}\n", t.name, t.partitions, t.records,
+               Progress::HumanBytes(static_cast<double>(t.bytes)), t.lag);
+  }
+}
+
+}  // namespace
+
+void AddStatusCommand(CLI::App& app, Action* action) {
+  auto flags = std::make_shared<StorageFlags>();
+  flags->backup_id = "latest";
+  CLI::App* cmd = app.add_subcommand(
+      "status",
+      "What a running backup has done so far, or what the last run did: state, records, bytes, lag and last "
+      "checkpoint per topic. Read from storage, so it works from any machine while the backup runs");
+  cmd->add_option("--path", flags->path, "Storage location (directory or URL)");
+  cmd->add_option("-c,--config", flags->config, "Take the storage location from this configuration");
+  cmd->add_option("--backup-id", flags->backup_id, "Backup id, or 'latest': the run that wrote its status last")
+      ->capture_default_str();
+  AddFormatFlag(cmd, &flags->format);
+  cmd->callback([action, flags] {
+    *action = [flags] {
+      auto store = OpenStorage(*flags);
+      if (!store.ok()) return Fail(store.status());
+      bool from_manifest = false;
+      auto status = catalog::LoadRunStatus(**store, flags->backup_id, &from_manifest);
+      if (!status.ok()) return Fail(status.status());
+      int64_t now = NowMs();
+      if (flags->format == "json") {
+        PrintJson(*status, (*store)->Url(), from_manifest, now);
+      } else {
+        PrintText(*status, from_manifest, now);
+      }
+      return static_cast<int>(kExitOk);
+    };
+  });
+}
+
+}  // namespace kafka_backup::cli

@@ -1,0 +1,51 @@
+// The status document of a backup run (docs/format/manifest.md, "Run
+// status"): what a running backup has done so far, or what the last run did.
+// A running backup overwrites it every checkpoint interval and at its end;
+// `kafka-backup status` reads it. It is informational, never a commit point:
+// restore and validate trust only the manifest.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kafka_backup/status.h"
+
+namespace kafka_backup::format {
+
+inline constexpr std::string_view kRunStatusFormatName = "kafka-backup-run-status";
+inline constexpr int kRunStatusFormatVersion = 1;
+
+struct TopicRunStatus {
+  std::string name;
+  int32_t partitions = 0;
+  uint64_t records = 0;  // read by this run
+  uint64_t bytes = 0;    // record payload bytes read
+  int64_t lag = 0;       // offsets still to read up to the run's cut
+};
+
+struct RunStatus {
+  std::string backup_id;
+  std::string state;  // "running", "completed" or "failed"
+  std::string host;
+  int64_t pid = 0;
+  std::string tool_version;
+  int64_t started_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  int64_t finished_at_ms = 0;      // 0 while running
+  int64_t last_checkpoint_ms = 0;  // the last commit point (a one-shot backup: its manifest); 0 if none yet
+  int update_interval_secs = 0;    // how often a running backup rewrites this document
+  std::string error;               // "failed": what stopped it
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  uint64_t stored_bytes = 0;
+  uint64_t segments = 0;  // segments stored
+  std::vector<TopicRunStatus> topics;
+};
+
+std::string SerializeRunStatus(const RunStatus& s);
+// Corruption when the text is not a run status document of a known version.
+Result<RunStatus> ParseRunStatus(std::string_view text);
+
+}  // namespace kafka_backup::format
