@@ -20,6 +20,7 @@
 #include "metrics/metrics.h"
 #include "storage/layout.h"
 #include "storage/object_store.h"
+#include "util/cpus.h"
 #include "util/glob.h"
 #include "util/progress.h"
 #include "util/version.h"
@@ -510,7 +511,7 @@ Result<BackupReport> BackupRun::Run() {
 
   // Compression and storage on workers, one per core; the queue of raw
   // blocks waiting for them is a few blocks per worker.
-  int threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 16u));
+  int threads = std::clamp(UsableCpus(), 1, 16);
   size_t max_pending = std::max<size_t>(8u << 20, 4 * static_cast<size_t>(threads) * config_.backup.block_size_bytes);
   // Segments sealed but not yet stored may hold half the memory budget: past
   // it, a slow store slows the reading instead of filling memory.

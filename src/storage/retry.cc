@@ -21,7 +21,7 @@ const Status& StatusOf(const Result<T>& r) {
 }  // namespace
 
 RetryingStore::RetryingStore(std::unique_ptr<ObjectStore> inner, RetryPolicy policy)
-    : inner_(std::move(inner)), policy_(policy) {}
+    : ForwardingStore(std::move(inner)), policy_(policy) {}
 
 template <typename F>
 auto RetryingStore::Retry(F&& call) -> decltype(call()) {
@@ -50,41 +50,41 @@ auto RetryingStore::Retry(F&& call) -> decltype(call()) {
 }
 
 Status RetryingStore::Put(std::string_view key, std::string_view data) {
-  return Retry([&] { return inner_->Put(key, data); });
+  return Retry([&] { return inner().Put(key, data); });
 }
 Result<std::string> RetryingStore::Get(std::string_view key, std::optional<ByteRange> range) {
-  return Retry([&] { return inner_->Get(key, range); });
+  return Retry([&] { return inner().Get(key, range); });
 }
 Result<ObjectInfo> RetryingStore::Head(std::string_view key) {
-  return Retry([&] { return inner_->Head(key); });
+  return Retry([&] { return inner().Head(key); });
 }
 Result<ListPage> RetryingStore::List(std::string_view prefix, std::string_view continuation) {
-  return Retry([&] { return inner_->List(prefix, continuation); });
+  return Retry([&] { return inner().List(prefix, continuation); });
 }
 Status RetryingStore::Delete(std::string_view key) {
-  return Retry([&] { return inner_->Delete(key); });
+  return Retry([&] { return inner().Delete(key); });
 }
 Status RetryingStore::AbortIncomplete(std::string_view prefix) {
-  return Retry([&] { return inner_->AbortIncomplete(prefix); });
+  return Retry([&] { return inner().AbortIncomplete(prefix); });
 }
 
 Result<std::string> RetryingStore::StartUpload(std::string_view key) {
-  return Retry([&] { return inner_->StartUpload(key); });
+  return Retry([&] { return inner().StartUpload(key); });
 }
 Result<std::string> RetryingStore::UploadPart(std::string_view key, std::string_view upload_id, int part_number,
                                               std::string_view data) {
-  return Retry([&] { return inner_->UploadPart(key, upload_id, part_number, data); });
+  return Retry([&] { return inner().UploadPart(key, upload_id, part_number, data); });
 }
 Status RetryingStore::CompleteUpload(std::string_view key, std::string_view upload_id,
                                      const std::vector<std::string>& tokens) {
-  return Retry([&] { return inner_->CompleteUpload(key, upload_id, tokens); });
+  return Retry([&] { return inner().CompleteUpload(key, upload_id, tokens); });
 }
 Status RetryingStore::AbortUpload(std::string_view key, std::string_view upload_id) {
-  return Retry([&] { return inner_->AbortUpload(key, upload_id); });
+  return Retry([&] { return inner().AbortUpload(key, upload_id); });
 }
 
 RateLimitedStore::RateLimitedStore(std::unique_ptr<ObjectStore> inner, uint64_t bytes_per_sec)
-    : inner_(std::move(inner)),
+    : ForwardingStore(std::move(inner)),
       rate_(static_cast<double>(bytes_per_sec)),
       tokens_(rate_),
       last_(std::chrono::steady_clock::now()) {}
@@ -106,23 +106,23 @@ void RateLimitedStore::Take(uint64_t bytes) {
 
 Status RateLimitedStore::Put(std::string_view key, std::string_view data) {
   Take(data.size());
-  return inner_->Put(key, data);
+  return inner().Put(key, data);
 }
 
 Result<std::string> RateLimitedStore::UploadPart(std::string_view key, std::string_view upload_id, int part_number,
                                                  std::string_view data) {
   Take(data.size());
-  return inner_->UploadPart(key, upload_id, part_number, data);
+  return inner().UploadPart(key, upload_id, part_number, data);
 }
 
 Result<std::string> RateLimitedStore::Get(std::string_view key, std::optional<ByteRange> range) {
-  auto r = inner_->Get(key, range);
+  auto r = inner().Get(key, range);
   if (r.ok()) Take(r->size());
   return r;
 }
 
 FaultInjectingStore::FaultInjectingStore(std::unique_ptr<ObjectStore> inner, double rate, uint64_t seed)
-    : inner_(std::move(inner)), rate_(rate), rng_(seed) {}
+    : ForwardingStore(std::move(inner)), rate_(rate), rng_(seed) {}
 
 FaultInjectingStore::Fault FaultInjectingStore::Draw() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -147,36 +147,36 @@ auto FaultInjectingStore::Inject(std::string_view what, F&& call) -> decltype(ca
 }
 
 Status FaultInjectingStore::Put(std::string_view key, std::string_view data) {
-  return Inject("PUT", [&] { return inner_->Put(key, data); });
+  return Inject("PUT", [&] { return inner().Put(key, data); });
 }
 Result<std::string> FaultInjectingStore::Get(std::string_view key, std::optional<ByteRange> range) {
-  return Inject("GET", [&] { return inner_->Get(key, range); });
+  return Inject("GET", [&] { return inner().Get(key, range); });
 }
 Result<ObjectInfo> FaultInjectingStore::Head(std::string_view key) {
-  return Inject("HEAD", [&] { return inner_->Head(key); });
+  return Inject("HEAD", [&] { return inner().Head(key); });
 }
 Result<ListPage> FaultInjectingStore::List(std::string_view prefix, std::string_view continuation) {
-  return Inject("LIST", [&] { return inner_->List(prefix, continuation); });
+  return Inject("LIST", [&] { return inner().List(prefix, continuation); });
 }
 Status FaultInjectingStore::Delete(std::string_view key) {
-  return Inject("DELETE", [&] { return inner_->Delete(key); });
+  return Inject("DELETE", [&] { return inner().Delete(key); });
 }
 Status FaultInjectingStore::AbortIncomplete(std::string_view prefix) {
-  return Inject("ABORT", [&] { return inner_->AbortIncomplete(prefix); });
+  return Inject("ABORT", [&] { return inner().AbortIncomplete(prefix); });
 }
 Result<std::string> FaultInjectingStore::StartUpload(std::string_view key) {
-  return Inject("START UPLOAD", [&] { return inner_->StartUpload(key); });
+  return Inject("START UPLOAD", [&] { return inner().StartUpload(key); });
 }
 Result<std::string> FaultInjectingStore::UploadPart(std::string_view key, std::string_view upload_id, int part_number,
                                                     std::string_view data) {
-  return Inject("UPLOAD PART", [&] { return inner_->UploadPart(key, upload_id, part_number, data); });
+  return Inject("UPLOAD PART", [&] { return inner().UploadPart(key, upload_id, part_number, data); });
 }
 Status FaultInjectingStore::CompleteUpload(std::string_view key, std::string_view upload_id,
                                            const std::vector<std::string>& tokens) {
-  return Inject("COMPLETE UPLOAD", [&] { return inner_->CompleteUpload(key, upload_id, tokens); });
+  return Inject("COMPLETE UPLOAD", [&] { return inner().CompleteUpload(key, upload_id, tokens); });
 }
 Status FaultInjectingStore::AbortUpload(std::string_view key, std::string_view upload_id) {
-  return Inject("ABORT UPLOAD", [&] { return inner_->AbortUpload(key, upload_id); });
+  return Inject("ABORT UPLOAD", [&] { return inner().AbortUpload(key, upload_id); });
 }
 
 template <typename F>
@@ -215,42 +215,42 @@ class InstrumentedWriter : public ObjectWriter {
 }  // namespace
 
 std::unique_ptr<ObjectWriter> InstrumentedStore::NativeWriter(std::string_view key) {
-  auto inner = inner_->NativeWriter(key);
-  if (!inner) return nullptr;
-  return std::make_unique<InstrumentedWriter>(std::move(inner));
+  auto writer = inner().NativeWriter(key);
+  if (!writer) return nullptr;
+  return std::make_unique<InstrumentedWriter>(std::move(writer));
 }
 
 Status InstrumentedStore::Put(std::string_view key, std::string_view data) {
-  return Measure("put", [&] { return inner_->Put(key, data); });
+  return Measure("put", [&] { return inner().Put(key, data); });
 }
 Result<std::string> InstrumentedStore::Get(std::string_view key, std::optional<ByteRange> range) {
-  return Measure("get", [&] { return inner_->Get(key, range); });
+  return Measure("get", [&] { return inner().Get(key, range); });
 }
 Result<ObjectInfo> InstrumentedStore::Head(std::string_view key) {
-  return Measure("head", [&] { return inner_->Head(key); });
+  return Measure("head", [&] { return inner().Head(key); });
 }
 Result<ListPage> InstrumentedStore::List(std::string_view prefix, std::string_view continuation) {
-  return Measure("list", [&] { return inner_->List(prefix, continuation); });
+  return Measure("list", [&] { return inner().List(prefix, continuation); });
 }
 Status InstrumentedStore::Delete(std::string_view key) {
-  return Measure("delete", [&] { return inner_->Delete(key); });
+  return Measure("delete", [&] { return inner().Delete(key); });
 }
 Status InstrumentedStore::AbortIncomplete(std::string_view prefix) {
-  return Measure("abort_incomplete", [&] { return inner_->AbortIncomplete(prefix); });
+  return Measure("abort_incomplete", [&] { return inner().AbortIncomplete(prefix); });
 }
 Result<std::string> InstrumentedStore::StartUpload(std::string_view key) {
-  return Measure("start_upload", [&] { return inner_->StartUpload(key); });
+  return Measure("start_upload", [&] { return inner().StartUpload(key); });
 }
 Result<std::string> InstrumentedStore::UploadPart(std::string_view key, std::string_view upload_id, int part_number,
                                                   std::string_view data) {
-  return Measure("upload_part", [&] { return inner_->UploadPart(key, upload_id, part_number, data); });
+  return Measure("upload_part", [&] { return inner().UploadPart(key, upload_id, part_number, data); });
 }
 Status InstrumentedStore::CompleteUpload(std::string_view key, std::string_view upload_id,
                                          const std::vector<std::string>& tokens) {
-  return Measure("complete_upload", [&] { return inner_->CompleteUpload(key, upload_id, tokens); });
+  return Measure("complete_upload", [&] { return inner().CompleteUpload(key, upload_id, tokens); });
 }
 Status InstrumentedStore::AbortUpload(std::string_view key, std::string_view upload_id) {
-  return Measure("abort_upload", [&] { return inner_->AbortUpload(key, upload_id); });
+  return Measure("abort_upload", [&] { return inner().AbortUpload(key, upload_id); });
 }
 
 }  // namespace kafka_backup::storage

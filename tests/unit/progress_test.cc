@@ -1,5 +1,7 @@
 #include "util/progress.h"
 
+#include "util/cpus.h"
+
 #include <gtest/gtest.h>
 
 namespace kafka_backup {
@@ -58,6 +60,15 @@ TEST(ProgressTest, LinesAreCutToTheTerminalWidth) {
   Progress p("validate", 10, ProgressDisplay::kNone);
   p.AddTopic(std::string(100, 'x'), 10);
   for (const auto& line : p.Render(40, Progress::Clock::now())) EXPECT_LE(line.size(), 40u) << line;
+}
+
+TEST(CpusTest, CgroupQuotaRoundsUpAndMaxMeansNoLimit) {
+  EXPECT_EQ(CpusFromCgroupMax("200000 100000\n"), 2);
+  EXPECT_EQ(CpusFromCgroupMax("150000 100000"), 2);
+  EXPECT_EQ(CpusFromCgroupMax("50000 100000"), 1);
+  EXPECT_EQ(CpusFromCgroupMax("max 100000"), 0);
+  EXPECT_EQ(CpusFromCgroupMax("garbage"), 0);
+  EXPECT_GE(UsableCpus(), 1);
 }
 
 }  // namespace
