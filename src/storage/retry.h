@@ -170,7 +170,6 @@ class InstrumentedStore : public ForwardingStore {
  private:
   template <typename F>
   auto Measure(std::string_view operation, F&& call) -> decltype(call());
-
 };
 
 }  // namespace kafka_backup::storage
