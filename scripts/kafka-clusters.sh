@@ -1,18 +1,38 @@
 #!/usr/bin/env bash
-# Two independent single-node Apache Kafka clusters (KRaft, combined
+# Independent single-node Apache Kafka clusters (KRaft, combined
 # broker+controller) for kafka-backup's integration tests:
 #
 #   source  PLAINTEXT 127.0.0.1:19092  controller 127.0.0.1:19093
 #   target  PLAINTEXT 127.0.0.1:29092  controller 127.0.0.1:29093
+#   secure  PLAINTEXT 127.0.0.1:49092  controller 127.0.0.1:49093   (only when named)
+#           SSL            127.0.0.1:49094  TLS, client certificate required (mTLS)
+#           SASL_PLAINTEXT 127.0.0.1:49095  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+#           SASL_SSL       127.0.0.1:49096  same mechanisms over TLS (server auth only)
 #
-# usage: scripts/kafka-clusters.sh start [--fresh] [source|target]
-#        scripts/kafka-clusters.sh stop [--clean] [source|target]
-#        scripts/kafka-clusters.sh status [source|target]
-#        scripts/kafka-clusters.sh env [source|target]     (eval "$(... env)")
+# usage: scripts/kafka-clusters.sh start [--fresh] [source|target|secure]
+#        scripts/kafka-clusters.sh stop [--clean] [source|target|secure]
+#        scripts/kafka-clusters.sh status [source|target|secure]
+#        scripts/kafka-clusters.sh env [source|target|secure]     (eval "$(... env)")
+#
+# Without a name, start/stop/status/env handle source and target; the secure
+# cluster is started and stopped only when named ("start secure").
 #
 # Runs the jars in .cache/kafka/libs (made by scripts/setup.sh).  State, config
 # and logs live in ${KB_BROKER_DIR:-/tmp/kafka-backup-brokers}/<name>/
 # (data/, server.properties, server.log, kafka.pid).
+#
+# The secure cluster (for tests/integration/test_security.py):
+#   - certificates made with openssl on its first start, kept in secure/tls/ and
+#     reused (start --fresh or stop --clean makes new ones): ca.crt (the CA),
+#     broker.pem (the broker's encrypted PKCS#8 key + chain: a PEM keystore,
+#     KIP-651; SAN DNS:localhost, IP:127.0.0.1), client.crt + client.key (mTLS),
+#     client-encrypted.key (the same key, encrypted with the client key password);
+#   - SCRAM users created when the storage is formatted (kafka-storage format
+#     --add-scram): backup-service (SCRAM-SHA-256, as in the DR runbook) and bob
+#     (SCRAM-SHA-512); the PLAIN user carol lives in the SASL listeners' JAAS config;
+#   - the inter-broker and controller listeners are PLAINTEXT, so tests produce
+#     and inspect through 127.0.0.1:49092; no authorizer (authentication is tested).
+#   `env secure` prints the addresses, the file paths and these test-only credentials.
 #
 # Environment:
 #   KB_BROKER_DIR       base directory (default /tmp/kafka-backup-brokers)
@@ -29,6 +49,13 @@ START_TIMEOUT="${KB_START_TIMEOUT:-90}"
 STOP_TIMEOUT=30
 ALL=(source target)
 
+# Test-only credentials of the secure cluster (printed by `env secure`).
+PLAIN_USER=carol PLAIN_PASSWORD=carol-plain-pw-4b1e
+SCRAM256_USER=backup-service SCRAM256_PASSWORD=scram256-pw-9d2c
+SCRAM512_USER=bob SCRAM512_PASSWORD=scram512-pw-6a7f
+CLIENT_KEY_PASSWORD=client-key-pw-3e8b
+BROKER_KEY_PASSWORD=broker-key-pw-51c0
+
 say() { printf '[kafka-clusters] %s\n' "$*"; }
 die() { printf '[kafka-clusters] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -37,10 +64,19 @@ usage() {
   exit 2
 }
 
-port()      { case "$1" in source) echo 19092 ;; target) echo 29092 ;; esac; }
-ctl_port()  { case "$1" in source) echo 19093 ;; target) echo 29093 ;; esac; }
+port()      { case "$1" in source) echo 19092 ;; target) echo 29092 ;; secure) echo 49092 ;; esac; }
+ctl_port()  { case "$1" in source) echo 19093 ;; target) echo 29093 ;; secure) echo 49093 ;; esac; }
 bootstrap() { echo "127.0.0.1:$(port "$1")"; }
 dir()       { echo "$BASE/$1"; }
+tls_dir()   { echo "$BASE/$1/tls"; }
+# The secure cluster's other listeners.
+SSL_PORT=49094 SASL_PLAINTEXT_PORT=49095 SASL_SSL_PORT=49096
+# Every port a cluster listens on.
+ports() {
+  echo "$(port "$1") $(ctl_port "$1")"
+  [[ $1 == secure ]] && echo "$SSL_PORT $SASL_PLAINTEXT_PORT $SASL_SSL_PORT"
+  return 0
+}
 
 require_cache() {
   [[ -f "$LIBS/.resolved" && -x "$BIN/kafka-storage" ]] ||
@@ -60,29 +96,109 @@ pid_of() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# True when the broker answers a metadata request and lists itself.
+# True when the broker answers a metadata request and lists itself (and, for
+# the secure cluster, all its listeners accept connections).
 answers() {
-  local bs
+  local bs p
   bs="$(bootstrap "$1")"
   if command -v kcat >/dev/null; then
-    kcat -L -b "$bs" -m 5 2>/dev/null | grep -q '^ *1 brokers:'
+    kcat -L -b "$bs" -m 5 2>/dev/null | grep -q '^ *1 brokers:' || return 1
   else
-    "$BIN/kafka-topics" --bootstrap-server "$bs" --list >/dev/null 2>&1
+    "$BIN/kafka-topics" --bootstrap-server "$bs" --list >/dev/null 2>&1 || return 1
   fi
+  for p in $(ports "$1"); do port_open "$p" || return 1; done
+}
+
+# The secure cluster's certificates, made once with openssl (kept across
+# restarts; start --fresh / stop --clean remove them with the directory).
+make_certs() {
+  local t
+  t="$(tls_dir "$1")"
+  [[ -f "$t/.complete" ]] && return 0
+  command -v openssl >/dev/null || die "openssl not found (needed for the secure cluster's certificates)"
+  rm -rf "$t" && mkdir -p "$t"
+  (
+    set -e
+    cd "$t"
+    exec >"$t/openssl.log" 2>&1
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout ca.key -out ca.crt \
+      -subj "/CN=kafka-backup test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+    # sign NAME SUBJECT EXTENSIONS: NAME.key (PKCS#8, unencrypted) + NAME.crt signed by the CA.
+    sign() {
+      openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2"
+      printf '%s\n' "$3" >"$1.ext"
+      openssl x509 -req -days 3650 -in "$1.csr" -CA ca.crt -CAkey ca.key -set_serial "0x$(openssl rand -hex 8)" \
+        -extfile "$1.ext" -out "$1.crt"
+      rm -f "$1.csr" "$1.ext"
+    }
+    sign broker "/CN=localhost" "subjectAltName=DNS:localhost,IP:127.0.0.1
+extendedKeyUsage=serverAuth,clientAuth
+keyUsage=critical,digitalSignature,keyEncipherment"
+    sign client "/CN=kafka-backup-client" "extendedKeyUsage=clientAuth
+keyUsage=critical,digitalSignature,keyEncipherment"
+    # The broker's PEM keystore: Kafka wants the key encrypted (ssl.key.password).
+    openssl pkcs8 -topk8 -v1 PBE-SHA1-3DES -in broker.key -passout "pass:$BROKER_KEY_PASSWORD" -out broker-encrypted.key
+    cat broker-encrypted.key broker.crt ca.crt >broker.pem
+    # The client key again, encrypted: exercises ssl_key_password.
+    openssl pkcs8 -topk8 -v2 aes-256-cbc -in client.key -passout "pass:$CLIENT_KEY_PASSWORD" -out client-encrypted.key
+    openssl verify -CAfile ca.crt broker.crt client.crt
+  ) || { cat "$t/openssl.log" >&2; die "$1: making the certificates with openssl failed (log: $t/openssl.log)"; }
+  chmod 600 "$t"/*.key "$t/broker.pem"
+  touch "$t/.complete"
+  say "$1: made a CA, a broker and a client certificate in $t"
+}
+
+# The secure cluster's extra listeners, TLS and SASL settings.
+secure_config() {
+  local t jaas_plain jaas_scram l
+  t="$(tls_dir "$1")"
+  jaas_plain="org.apache.kafka.common.security.plain.PlainLoginModule required user_$PLAIN_USER=\"$PLAIN_PASSWORD\";"
+  jaas_scram="org.apache.kafka.common.security.scram.ScramLoginModule required;"
+  cat <<EOF
+
+# TLS (PEM keystore and truststore, KIP-651), for the SSL and SASL_SSL listeners.
+ssl.keystore.type=PEM
+ssl.keystore.location=$t/broker.pem
+ssl.key.password=$BROKER_KEY_PASSWORD
+ssl.truststore.type=PEM
+ssl.truststore.location=$t/ca.crt
+# The SSL listener requires a client certificate signed by the CA (mTLS);
+# SASL_SSL authenticates the client with SASL only.
+listener.name.ssl.ssl.client.auth=required
+listener.name.sasl_ssl.ssl.client.auth=none
+
+# SASL: PLAIN users in the JAAS config, SCRAM users in the cluster metadata
+# (added by kafka-storage format --add-scram).
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+EOF
+  for l in sasl_plaintext sasl_ssl; do
+    echo "listener.name.$l.plain.sasl.jaas.config=$jaas_plain"
+    echo "listener.name.$l.scram-sha-256.sasl.jaas.config=$jaas_scram"
+    echo "listener.name.$l.scram-sha-512.sasl.jaas.config=$jaas_scram"
+  done
 }
 
 write_config() {
-  local name="$1" d
+  local name="$1" d listeners advertised map
   d="$(dir "$name")"
   mkdir -p "$d/data"
+  listeners="PLAINTEXT://127.0.0.1:$(port "$name")"
+  map="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  if [[ $name == secure ]]; then
+    listeners+=",SSL://127.0.0.1:$SSL_PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PLAINTEXT_PORT"
+    listeners+=",SASL_SSL://127.0.0.1:$SASL_SSL_PORT"
+    map+=",SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"
+  fi
+  advertised="$listeners"
   cat >"$d/server.properties" <<EOF
 # Generated by scripts/kafka-clusters.sh -- single-node KRaft test cluster "$name".
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$(ctl_port "$name")
-listeners=PLAINTEXT://127.0.0.1:$(port "$name"),CONTROLLER://127.0.0.1:$(ctl_port "$name")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(port "$name")
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=$listeners,CONTROLLER://127.0.0.1:$(ctl_port "$name")
+advertised.listeners=$advertised
+listener.security.protocol.map=$map
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$d/data
@@ -112,6 +228,7 @@ log.cleaner.dedupe.buffer.size=33554432
 message.max.bytes=10485760
 replica.fetch.max.bytes=10485760
 EOF
+  if [[ $name == secure ]]; then secure_config "$name" >>"$d/server.properties"; fi
   # Broker logs (INFO) go to stdout, which is appended to server.log.
   cat >"$d/log4j2.properties" <<'EOF'
 status = error
@@ -131,11 +248,15 @@ EOF
 
 # Formats the storage once (new random cluster id per cluster).
 format_storage() {
-  local name="$1" d id
+  local name="$1" d id extra=()
   d="$(dir "$name")"
   [[ -f "$d/data/meta.properties" ]] && return 0
   id="$("$BIN/kafka-storage" random-uuid)"
-  "$BIN/kafka-storage" format -t "$id" -c "$d/server.properties" >"$d/format.log" 2>&1 ||
+  if [[ $name == secure ]]; then
+    extra=(--add-scram "SCRAM-SHA-256=[name=$SCRAM256_USER,password=$SCRAM256_PASSWORD]"
+      --add-scram "SCRAM-SHA-512=[name=$SCRAM512_USER,password=$SCRAM512_PASSWORD]")
+  fi
+  "$BIN/kafka-storage" format -t "$id" -c "$d/server.properties" "${extra[@]}" >"$d/format.log" 2>&1 ||
     { cat "$d/format.log" >&2; die "$name: kafka-storage format failed"; }
   echo "$id" >"$d/cluster.id"
   say "$name: formatted storage, cluster id $id"
@@ -190,7 +311,7 @@ cmd_start() {
     elif ((FRESH)); then
       rm -rf "$(dir "$name")"
     fi
-    for p in "$(port "$name")" "$(ctl_port "$name")"; do
+    for p in $(ports "$name"); do
       port_open "$p" && die "$name: port $p is in use by another process (not started by this script?)"
     done
     to_start+=("$name")
@@ -199,6 +320,7 @@ cmd_start() {
 
   # Format (one JVM each) in parallel, then launch all.
   for name in "${to_start[@]}"; do
+    if [[ $name == secure ]]; then make_certs "$name"; fi
     write_config "$name"
     format_storage "$name" & pids+=($!)
   done
@@ -261,8 +383,28 @@ cmd_status() {
 
 cmd_env() {
   local name
+  local t
   for name in "${NAMES[@]}"; do
     echo "export KB_${name^^}_BOOTSTRAP=$(bootstrap "$name")"
+    if [[ $name == secure ]]; then
+      t="$(tls_dir "$name")"
+      cat <<EOF
+export KB_SECURE_SSL_BOOTSTRAP=127.0.0.1:$SSL_PORT
+export KB_SECURE_SASL_PLAINTEXT_BOOTSTRAP=127.0.0.1:$SASL_PLAINTEXT_PORT
+export KB_SECURE_SASL_SSL_BOOTSTRAP=127.0.0.1:$SASL_SSL_PORT
+export KB_SECURE_CA=$t/ca.crt
+export KB_SECURE_CLIENT_CERT=$t/client.crt
+export KB_SECURE_CLIENT_KEY=$t/client.key
+export KB_SECURE_CLIENT_KEY_ENCRYPTED=$t/client-encrypted.key
+export KB_SECURE_CLIENT_KEY_PASSWORD=$CLIENT_KEY_PASSWORD
+export KB_SECURE_PLAIN_USER=$PLAIN_USER
+export KB_SECURE_PLAIN_PASSWORD=$PLAIN_PASSWORD
+export KB_SECURE_SCRAM256_USER=$SCRAM256_USER
+export KB_SECURE_SCRAM256_PASSWORD=$SCRAM256_PASSWORD
+export KB_SECURE_SCRAM512_USER=$SCRAM512_USER
+export KB_SECURE_SCRAM512_PASSWORD=$SCRAM512_PASSWORD
+EOF
+    fi
   done
   echo "export PATH=$BIN:\$PATH"
 }
@@ -273,7 +415,7 @@ main() {
   FRESH=0 CLEAN=0 NAMES=()
   for a in "$@"; do
     case "$cmd:$a" in
-      *:source | *:target) NAMES+=("$a") ;;
+      *:source | *:target | *:secure) NAMES+=("$a") ;;
       start:--fresh) FRESH=1 ;;
       stop:--clean) CLEAN=1 ;;
       *) usage ;;

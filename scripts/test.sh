@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command of the README: sets up the machine, builds, starts the two
-# local Kafka clusters (unless already running), runs the unit tests (ctest)
-# and the integration tests (pytest, against the real brokers), then stops the
-# clusters it started.
+# local Kafka clusters and the secure one (TLS/SASL listeners, for
+# test_security.py) unless already running, runs the unit tests (ctest) and the
+# integration tests (pytest, against the real brokers), then stops the clusters
+# it started.
 #
 #   KB_ASAN=1      also build with ASan+UBSan and run the unit tests under it (CI does)
 #   KB_PYTEST_ARGS extra pytest arguments (e.g. "-k fidelity")
@@ -19,6 +20,11 @@ started=0
 if ! bash scripts/kafka-clusters.sh status >/dev/null 2>&1; then
   bash scripts/kafka-clusters.sh start --fresh
   started=1
+fi
+secure_started=0
+if ! bash scripts/kafka-clusters.sh status secure >/dev/null 2>&1; then
+  bash scripts/kafka-clusters.sh start --fresh secure
+  secure_started=1
 fi
 s3_started=0
 if ! bash scripts/s3-server.sh status >/dev/null 2>&1; then
@@ -43,6 +49,7 @@ fi
 cleanup() {
   if [[ $moto_started == 1 ]]; then bash scripts/moto-server.sh stop || true; fi
   if [[ $started == 1 ]]; then bash scripts/kafka-clusters.sh stop || true; fi
+  if [[ $secure_started == 1 ]]; then bash scripts/kafka-clusters.sh stop secure || true; fi
   if [[ $gcs_started == 1 ]]; then bash scripts/gcs-server.sh stop || true; fi
   if [[ $azure_started == 1 ]]; then bash scripts/azurite.sh stop || true; fi
   if [[ $s3_started == 1 ]]; then bash scripts/s3-server.sh stop || true; fi
@@ -60,6 +67,7 @@ fi
 
 say "integration tests against the local Kafka clusters"
 eval "$(bash scripts/kafka-clusters.sh env)"
+eval "$(bash scripts/kafka-clusters.sh env secure)"
 eval "$(bash scripts/s3-server.sh env)"
 eval "$(bash scripts/azurite.sh env)"
 eval "$(bash scripts/gcs-server.sh env)"

@@ -69,6 +69,61 @@ Status Classify(rd_kafka_resp_err_t err, const std::string& message) {
   }
 }
 
+bool Contains(const std::string& s, const char* needle) {
+  return s.find(needle) != std::string::npos;
+}
+
+// A TLS failure that no retry mends: the broker's certificate is not trusted
+// (or does not name the host), the broker refused ours, or the handshake
+// itself failed. A connection dropped during the handshake is not one: a
+// broker restarting does that too (and so does a listener that does not speak
+// TLS, which then times out as unreachable, the reason in the message).
+bool TlsRefused(int err, const std::string& reason) {
+  for (const char* needle : {"certificate verify failed", "alert bad certificate", "alert certificate required",
+                             "alert unknown ca", "alert certificate unknown"}) {
+    if (Contains(reason, needle)) return true;
+  }
+  if (err != RD_KAFKA_RESP_ERR__SSL && !Contains(reason, "SSL handshake failed")) return false;
+  for (const char* needle : {"Disconnected", "onnection reset", "roken pipe", "timed out", "unexpected eof"}) {
+    if (Contains(reason, needle)) return false;
+  }
+  return true;
+}
+
+// What to check, for the security failure the error callback recorded.
+std::string SecurityHint(const std::string& reason) {
+  if (Contains(reason, "SASL")) {
+    std::string hint = "check the security settings (security_protocol, sasl_mechanism, sasl_username, sasl_password)";
+    // librdkafka before 2.6.1 sends a SCRAM client-final-message that Kafka
+    // 4.0 and later refuse (confluentinc/librdkafka#4895): the right
+    // password fails too.
+    if (Contains(reason, "SCRAM") && rd_kafka_version() < 0x020601ff) {
+      hint += fmt::format(
+          "; note: this kafka-backup uses librdkafka {}, whose SCRAM is refused by Kafka 4.0 and later brokers even "
+          "with the right password (fixed in librdkafka 2.6.1): against such brokers use PLAIN over SASL_SSL, or a "
+          "build with a newer librdkafka",
+          rd_kafka_version_str());
+    }
+    return hint;
+  }
+  if (Contains(reason, "certificate verify failed")) {
+    return "the broker's TLS certificate could not be verified: check that ssl_ca_location is the CA that signed "
+           "it, and that the certificate names the host in bootstrap_servers";
+  }
+  if (Contains(reason, "alert bad certificate") || Contains(reason, "alert certificate required") ||
+      Contains(reason, "alert unknown ca") || Contains(reason, "alert certificate unknown")) {
+    return "the broker refused the client's TLS certificate: it requires one it trusts (set "
+           "ssl_certificate_location and ssl_key_location)";
+  }
+  return "check the TLS settings (security_protocol, ssl_ca_location, ssl_certificate_location, ssl_key_location)";
+}
+
+// The admin handle has no poll loop: the error callback runs only when its
+// main queue is served, so every admin error path serves it first.
+void ServeErrors(rd_kafka_t* rk) {
+  rd_kafka_poll(rk, 0);
+}
+
 void LogCallback(const rd_kafka_t* /*rk*/, int level, const char* facility, const char* message) {
   // librdkafka is chatty about connection attempts; its errors reach us
   // through the error callback and are reported there with context.
@@ -164,6 +219,7 @@ struct AdminCall {
   // Waits for the result event; a request-level error becomes a Status.
   Status Wait(const Client& client, int timeout_ms, const std::string& what) {
     event = rd_kafka_queue_poll(queue, timeout_ms + 5000);
+    ServeErrors(client.handle());
     if (!event) return client.ErrorStatus(RD_KAFKA_RESP_ERR__TIMED_OUT, what);
     if (rd_kafka_event_error(event)) {
       return client.ErrorStatus(rd_kafka_event_error(event),
@@ -188,9 +244,13 @@ Client::~Client() {
 void Client::OnError(int err, const std::string& reason) {
   spdlog::debug("Kafka client error ({}): {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), reason);
   std::lock_guard<std::mutex> lock(errors_mu_);
+  // A refused authentication (SASL, or TLS certificates) is what the user
+  // must hear about: the "brokers are down" errors that follow it do not
+  // replace it.
+  if (auth_failed_) return;
   last_error_code_ = err;
   last_error_ = reason;
-  if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) auth_failed_ = true;
+  if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || TlsRefused(err, reason)) auth_failed_ = true;
 }
 
 Status Client::ErrorStatus(int err, const std::string& what) const {
@@ -203,8 +263,11 @@ Status Client::ErrorStatus(int err, const std::string& what) const {
   }
   auto code = static_cast<rd_kafka_resp_err_t>(err);
   std::string msg = fmt::format("{} (Kafka at {}): {}", what, bootstrap_, rd_kafka_err2str(code));
+  if (auth) {
+    return Status::Auth(
+        fmt::format("{} (Kafka at {}): authentication failed: {}; {}", what, bootstrap_, last, SecurityHint(last)));
+  }
   if (!last.empty() && last != rd_kafka_err2str(code)) msg += fmt::format("; last broker error: {}", last);
-  if (auth) return Status::Auth(msg + "; check the security settings (protocol, mechanism, username, password)");
   Status s = Classify(code, msg);
   if (s.code() == Status::Code::kUnavailable) {
     return Status::Unavailable(msg + "; check that the brokers are running and reachable");
@@ -222,7 +285,15 @@ Status Client::Init(const KafkaConfig& config, int type, rd_kafka_conf_t* raw_co
   rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
   char errstr[512];
   rk_ = rd_kafka_new(static_cast<rd_kafka_type_t>(type), conf.get(), errstr, sizeof(errstr));
-  if (!rk_) return Status::InvalidArgument(fmt::format("cannot create Kafka client: {}", errstr));
+  if (!rk_) {
+    std::string hint;
+    if (Contains(errstr, "ssl.key")) {
+      hint = " (check ssl_key_location, and ssl_key_password for an encrypted key)";
+    } else if (Contains(errstr, "ssl.")) {
+      hint = " (check the ssl_* settings: files that exist and are PEM)";
+    }
+    return Status::InvalidArgument(fmt::format("cannot create Kafka client: {}{}", errstr, hint));
+  }
   conf.release();  // owned by rk_ now
   return Status::Ok();
 }
@@ -237,9 +308,22 @@ Result<std::unique_ptr<Admin>> Admin::Connect(const KafkaConfig& config) {
 
 Result<ClusterInfo> Admin::Describe() {
   const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 1, nullptr, &md, timeout_ms_);
-  if (err) {
-    return ErrorStatus(err, fmt::format("cannot read cluster metadata within {}s", timeout_ms_ / 1000));
+  // In slices of at most a second, so that a refused authentication (which
+  // librdkafka would retry until the timeout) ends the wait at once.
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    err = rd_kafka_metadata(rk_, 1, nullptr, &md, static_cast<int>(std::clamp<int64_t>(left, 1, 1000)));
+    if (!err) break;
+    ServeErrors(rk_);
+    Status refused = ErrorStatus(err, "cannot read cluster metadata");
+    if (refused.code() == Status::Code::kAuth) return refused;
+    bool waiting = err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                   err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN;
+    if (!waiting || Clock::now() >= deadline) {
+      return ErrorStatus(err, fmt::format("cannot read cluster metadata within {}s", timeout_ms_ / 1000));
+    }
   }
   ClusterInfo info;
   info.broker_count = md->broker_cnt;
@@ -346,6 +430,7 @@ Result<Watermarks> Admin::QueryWatermarks(const std::string& topic, int32_t part
                      err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
                      err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
     if (!transient || Clock::now() > deadline) {
+      ServeErrors(rk_);
       return ErrorStatus(err, fmt::format("cannot read the offsets of {}[{}]", topic, partition));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
