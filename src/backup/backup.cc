@@ -411,12 +411,15 @@ void BackupRun::WriteStatus(const std::string& state, const Status& error) {
 }
 
 void BackupRun::PublishLag() {
+  auto& m = metrics::Metrics::Get();
+  bool per_partition = partitions_.size() <= metrics::Metrics::kMaxPartitionSeries;
   std::map<std::string, int64_t> lag;
   for (const auto& [_, p] : partitions_) {
     int64_t next = p.summary.record_count > 0 ? p.summary.last_offset + 1 : p.read_upto;
-    lag[p.topic] += p.done ? 0 : std::max<int64_t>(0, p.cut - std::max(next, p.read_upto));
+    int64_t left = p.done ? 0 : std::max<int64_t>(0, p.cut - std::max(next, p.read_upto));
+    lag[p.topic] += left;
+    if (per_partition) m.PartitionLag(p.topic, p.partition).Set(static_cast<double>(left));
   }
-  auto& m = metrics::Metrics::Get();
   for (const auto& [topic, records] : lag) m.Lag(topic).Set(static_cast<double>(records));
   double payload = m.PayloadBytes("backup").Value();
   if (payload > 0) m.CompressionRatio().Set(m.StoredBytes("backup").Value() / payload);

@@ -60,6 +60,11 @@ Metrics::Metrics()
                .Name("kafka_backup_consumer_lag_records")
                .Help("Records of the topic the backup has still to read up to its cut")
                .Register(*registry_)),
+      partition_lag_(prometheus::BuildGauge()
+                         .Name("kafka_backup_partition_lag_records")
+                         .Help("Records of the partition the backup has still to read up to its cut (backups of at "
+                               "most 256 partitions)")
+                         .Register(*registry_)),
       compression_ratio_(prometheus::BuildGauge()
                              .Name("kafka_backup_compression_ratio")
                              .Help("Stored bytes over payload bytes of the backup so far")
@@ -114,6 +119,10 @@ prometheus::Gauge& Metrics::Progress(std::string_view operation) {
 prometheus::Gauge& Metrics::Eta(std::string_view operation) {
   return eta_.Add({{"operation", std::string(operation)}});
 }
+prometheus::Gauge& Metrics::PartitionLag(const std::string& topic, int32_t partition) {
+  return partition_lag_.Add({{"topic", topic}, {"partition", std::to_string(partition)}});
+}
+
 prometheus::Gauge& Metrics::Lag(const std::string& topic) {
   return lag_.Add({{"topic", topic}});
 }

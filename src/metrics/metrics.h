@@ -44,8 +44,12 @@ class Metrics {
   prometheus::Gauge& Progress(std::string_view operation);  // 0..1
   prometheus::Gauge& Eta(std::string_view operation);       // seconds, -1 when unknown
   prometheus::Gauge& Lag(const std::string& topic);         // records left to read, per topic
-  prometheus::Gauge& CompressionRatio();                    // stored / payload bytes of the backup
-  prometheus::Gauge& CheckpointTime();                      // unix seconds of the last commit point
+  // Per partition too, for backups of at most kMaxPartitionSeries partitions
+  // (the label count stays bounded).
+  static constexpr size_t kMaxPartitionSeries = 256;
+  prometheus::Gauge& PartitionLag(const std::string& topic, int32_t partition);
+  prometheus::Gauge& CompressionRatio();  // stored / payload bytes of the backup
+  prometheus::Gauge& CheckpointTime();    // unix seconds of the last commit point
   // One storage request: its operation ("put", "get", ...), outcome
   // ("ok", "not_found", "unavailable", "auth", "corruption", "other") and duration.
   void StorageRequest(std::string_view operation, const Status& outcome, std::chrono::duration<double> took);
@@ -62,6 +66,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& progress_;
   prometheus::Family<prometheus::Gauge>& eta_;
   prometheus::Family<prometheus::Gauge>& lag_;
+  prometheus::Family<prometheus::Gauge>& partition_lag_;
   prometheus::Family<prometheus::Gauge>& compression_ratio_;
   prometheus::Family<prometheus::Gauge>& checkpoint_time_;
   prometheus::Family<prometheus::Counter>& storage_requests_;

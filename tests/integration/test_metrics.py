@@ -92,6 +92,10 @@ def test_metrics_rise_during_a_backup_and_parse(tmp_path, s3_server):
     assert any(k.startswith("kafka_backup_storage_request_duration_seconds_bucket") for k in last)
     assert 0 < last['kafka_backup_progress_ratio{operation="backup"}'] <= 1
     assert f'kafka_backup_consumer_lag_records{{topic="{topic}"}}' in last
+    partition_lag = {k: v for k, v in last.items() if k.startswith("kafka_backup_partition_lag_records")}
+    assert f'kafka_backup_partition_lag_records{{partition="0",topic="{topic}"}}' in partition_lag, partition_lag
+    lags = [sum(v for k, v in s.items() if k.startswith("kafka_backup_partition_lag_records")) for s in scrapes]
+    assert any(v > 0 for v in lags), f"the partitions' lag never showed records left: {lags}"
 
 
 def test_a_metrics_port_in_use_is_a_clear_error(tmp_path):
