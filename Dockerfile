@@ -36,13 +36,14 @@ RUN apt-get update \
         liblz4-1 \
         libprometheus-cpp-core1.0 \
         libprometheus-cpp-pull1.0 \
-        librdkafka1 \
+        libsasl2-2 \
         libspdlog1.10 \
         libssl3 \
         libstdc++6 \
         libtinyxml2-9 \
         libyaml-cpp0.7 \
         libzstd1 \
+        zlib1g \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 kafka-backup \
     && useradd --system --uid 10001 --gid 10001 --no-create-home \

@@ -58,10 +58,10 @@ if ((SHOW_HELP)); then usage; exit 0; fi
 # What scripts/build.sh needs (pkg-config: CMake's find_package(PkgConfig); a fresh
 # Debian 12 lacks it, and no -dev package here depends on it).
 APT_BUILD_PACKAGES=(
-  librdkafka-dev libzstd-dev liblz4-dev libssl-dev libcurl4-openssl-dev libtinyxml2-dev
+  libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libssl-dev libcurl4-openssl-dev libtinyxml2-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev prometheus-cpp-dev
-  ninja-build cmake g++ pkg-config
+  ninja-build cmake g++ pkg-config curl ca-certificates
 )
 # What tests, benchmarks and lints need on top.
 APT_DEV_PACKAGES=(
@@ -103,6 +103,38 @@ if [[ "${KB_SKIP_APT:-0}" != 1 ]]; then
     fi
     have_python_module "$m" || die "python3 cannot import $m"
   done
+fi
+
+# ------------------------------------------- a2. librdkafka, built from source
+# Debian 12's librdkafka (2.0.2) cannot log in with SCRAM to Kafka 4
+# (confluentinc/librdkafka#4895, fixed in 2.6.1) and its fetcher stalls for a
+# second whenever its queue fills (fetch.queue.backoff.ms, 2.4). The source
+# comes from crates.io (the rdkafka-sys crate vendors it), pinned by hash;
+# built once with CMake into .cache/librdkafka/prefix and linked statically.
+RDKAFKA_CRATE="rdkafka-sys-4.9.0+2.10.0"
+RDKAFKA_SHA256="5230dca48bc354d718269f3e4353280e188b610f7af7e2fcf54b7a79d5802872"
+RDKAFKA_DIR="$CACHE/librdkafka"
+if [[ -f "$RDKAFKA_DIR/prefix/.built" && "$(cat "$RDKAFKA_DIR/prefix/.built")" == "$RDKAFKA_CRATE" ]]; then
+  say "librdkafka: cached ($RDKAFKA_CRATE) in .cache/librdkafka"
+else
+  say "building librdkafka from $RDKAFKA_CRATE (crates.io; first time: ~1 min)"
+  rm -rf "$RDKAFKA_DIR" && mkdir -p "$RDKAFKA_DIR"
+  crate="$RDKAFKA_DIR/$RDKAFKA_CRATE.crate"
+  curl -fsSL --retry 3 -o "$crate" "https://static.crates.io/crates/rdkafka-sys/$RDKAFKA_CRATE.crate" ||
+    die "cannot download $RDKAFKA_CRATE from static.crates.io"
+  echo "$RDKAFKA_SHA256  $crate" | sha256sum -c --quiet - || die "$RDKAFKA_CRATE: checksum mismatch"
+  tar -xzf "$crate" -C "$RDKAFKA_DIR"
+  src="$RDKAFKA_DIR/$RDKAFKA_CRATE/librdkafka"
+  cmake -S "$src" -B "$RDKAFKA_DIR/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$RDKAFKA_DIR/prefix" \
+    -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DRDKAFKA_BUILD_STATIC=ON -DRDKAFKA_BUILD_EXAMPLES=OFF \
+    -DRDKAFKA_BUILD_TESTS=OFF -DWITH_SSL=ON -DWITH_SASL=ON -DWITH_ZSTD=ON -DWITH_ZLIB=ON -DENABLE_LZ4_EXT=ON \
+    -DWITH_CURL=OFF >"$RDKAFKA_DIR/build.log" 2>&1 || die "librdkafka: cmake failed (see $RDKAFKA_DIR/build.log)"
+  { ninja -C "$RDKAFKA_DIR/build" -j "$(nproc)" && ninja -C "$RDKAFKA_DIR/build" install; } >>"$RDKAFKA_DIR/build.log" 2>&1 ||
+    die "librdkafka: build failed (see $RDKAFKA_DIR/build.log)"
+  grep -q "define WITH_SASL_SCRAM 1" "$RDKAFKA_DIR/build/generated/config.h" || die "librdkafka built without SCRAM"
+  rm -rf "$RDKAFKA_DIR/build" "$RDKAFKA_DIR/$RDKAFKA_CRATE"
+  echo "$RDKAFKA_CRATE" >"$RDKAFKA_DIR/prefix/.built"
+  say "librdkafka: built in .cache/librdkafka/prefix"
 fi
 
 if ((BUILD_ONLY)); then

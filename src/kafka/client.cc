@@ -93,18 +93,7 @@ bool TlsRefused(int err, const std::string& reason) {
 // What to check, for the security failure the error callback recorded.
 std::string SecurityHint(const std::string& reason) {
   if (Contains(reason, "SASL")) {
-    std::string hint = "check the security settings (security_protocol, sasl_mechanism, sasl_username, sasl_password)";
-    // librdkafka before 2.6.1 sends a SCRAM client-final-message that Kafka
-    // 4.0 and later refuse (confluentinc/librdkafka#4895): the right
-    // password fails too.
-    if (Contains(reason, "SCRAM") && rd_kafka_version() < 0x020601ff) {
-      hint += fmt::format(
-          "; note: this kafka-backup uses librdkafka {}, whose SCRAM is refused by Kafka 4.0 and later brokers even "
-          "with the right password (fixed in librdkafka 2.6.1): against such brokers use PLAIN over SASL_SSL, or a "
-          "build with a newer librdkafka",
-          rd_kafka_version_str());
-    }
-    return hint;
+    return "check the security settings (security_protocol, sasl_mechanism, sasl_username, sasl_password)";
   }
   if (Contains(reason, "certificate verify failed")) {
     return "the broker's TLS certificate could not be verified: check that ssl_ca_location is the CA that signed "
@@ -631,6 +620,9 @@ Result<std::unique_ptr<Consumer>> Consumer::Connect(const KafkaConfig& config) {
                                                                   {"fetch.max.bytes", "16777216"},
                                                                   {"max.partition.fetch.bytes", "8388608"},
                                                                   {"queued.max.messages.kbytes", "65536"},
+                                                                  // When that queue is full, fetch again as soon as
+                                                                  // it drains (the default waits a whole second).
+                                                                  {"fetch.queue.backoff.ms", "10"},
                                                                   {"fetch.wait.max.ms", "100"}}) {
     Status s = SetProp(conf, k, v);
     if (!s.ok()) {

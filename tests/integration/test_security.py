@@ -20,11 +20,8 @@ script's): KB_SECURE_BOOTSTRAP, KB_SECURE_SSL_BOOTSTRAP, KB_SECURE_SASL_PLAINTEX
 KB_SECURE_SASL_SSL_BOOTSTRAP, KB_SECURE_CA, KB_SECURE_CLIENT_CERT, KB_SECURE_CLIENT_KEY,
 KB_SECURE_CLIENT_KEY_ENCRYPTED, KB_SECURE_CLIENT_KEY_PASSWORD, KB_SECURE_{PLAIN,SCRAM256,SCRAM512}_{USER,PASSWORD}.
 
-SCRAM: librdkafka before 2.6.1 builds a SCRAM client-final-message that Kafka 4.0 and
-later refuse even with the right password (confluentinc/librdkafka#4895). When the binary
-reports exactly that (its error names the librdkafka version and the fix), the SCRAM
-round trips are marked xfail, not passed: they run, and pass, once kafka-backup is built
-with a fixed librdkafka.
+SCRAM needs librdkafka 2.6.1 or later against Kafka 4 (confluentinc/librdkafka#4895):
+scripts/setup.sh builds one, and the SCRAM round trips here must pass.
 """
 
 from __future__ import annotations
@@ -66,7 +63,6 @@ USERS = {
 
 SECURE_HINT = ("run `bash scripts/kafka-clusters.sh start secure` (scripts/test.sh does; "
                "`bash scripts/setup.sh` once before)")
-LIBRDKAFKA_SCRAM_BUG = "fixed in librdkafka 2.6.1"
 
 
 # ------------------------------------------------------------------ fixtures
@@ -143,15 +139,6 @@ def restore_and_compare(tmp_path: Path, storage: Path, backup_id: str, topic: st
     assert_same_records(expected, dump(renamed, bootstrap=TARGET), what=what)
 
 
-def xfail_if_librdkafka_scram_bug(r) -> None:
-    """A SCRAM refusal that the binary attributes to librdkafka's known bug
-    (its hint names the fix) is an expected failure; anything else is not."""
-    if r.rc == EXIT_AUTH and any(LIBRDKAFKA_SCRAM_BUG in l for l in r.error_lines):
-        pytest.xfail("kafka-backup is built with a librdkafka older than 2.6.1, whose SCRAM is refused by "
-                     "Kafka 4.x brokers even with the right password (confluentinc/librdkafka#4895): "
-                     + r.error_lines[0][:300])
-
-
 # -------------------------------------------------------------- the matrix
 
 MATRIX = [
@@ -183,8 +170,6 @@ def test_backup_through_listener_then_restore_matches(tmp_path, secure_topic, ca
         cfg["source"]["security"] = security
     cfg["source"]["connect_timeout_secs"] = 20
     r = run_cli(["backup", "--config", write_config(tmp_path, cfg), "--format", "json"], timeout=120)
-    if security and security.get("sasl_mechanism", "").startswith("SCRAM"):
-        xfail_if_librdkafka_scram_bug(r)
     assert r.rc == 0, f"expected exit 0 from {r.describe()}"
     summary = r.json()
     assert summary["records"] == len(secure_topic["records"]), summary
@@ -224,7 +209,6 @@ def test_restore_into_secure_cluster_through_sasl_ssl_scram(tmp_path, secure_top
     cfg["target"]["security"] = sasl("SASL_SSL", "SCRAM-SHA-256", ssl_ca_location=CA)
     cfg["target"]["connect_timeout_secs"] = 20
     r = run_cli(["restore", "--config", write_config(tmp_path, cfg, "restore.yaml"), "--format", "json"])
-    xfail_if_librdkafka_scram_bug(r)
     assert r.rc == 0, f"expected exit 0 from {r.describe()}"
     assert_same_records(secure_topic["records"], dump(renamed, bootstrap=SECURE), what="restore into secure (SCRAM)")
 
