@@ -20,6 +20,7 @@
 #include "metrics/metrics.h"
 #include "storage/layout.h"
 #include "storage/object_store.h"
+#include "util/clock.h"
 #include "util/cpus.h"
 #include "util/glob.h"
 #include "util/progress.h"
@@ -29,11 +30,6 @@ namespace kafka_backup {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool IsInternalTopic(const std::string& name) {
   return name == "__consumer_offsets" || name == "__transaction_state" || name == "_schemas" || name.starts_with("__");
@@ -89,6 +85,15 @@ struct PartitionState {
   format::SegmentSummary summary;
   format::BlockBuilder block;
   format::PartitionManifest manifest;
+
+  // The next offset to read: past the open segment's last record, or what
+  // sealed segments and skips covered; the cut once the partition is done.
+  int64_t Position() const {
+    if (done) return cut;
+    return std::max(summary.record_count > 0 ? summary.last_offset + 1 : 0, read_upto);
+  }
+  // Offsets still to read up to the cut.
+  int64_t Lag() const { return std::max<int64_t>(0, cut - Position()); }
 };
 
 Result<std::vector<format::ConsumerGroupManifest>> CaptureGroups(kafka::Admin& admin,
@@ -357,9 +362,8 @@ Status BackupRun::Drain() {
 void BackupRun::ShowTopics(Progress& progress, const std::map<std::string, size_t>& lines) const {
   std::map<std::string, std::pair<uint64_t, uint64_t>> read;  // topic -> offsets read, payload bytes
   for (const auto& [_, p] : partitions_) {
-    int64_t next = p.done ? p.cut : std::max(p.summary.record_count > 0 ? p.summary.last_offset + 1 : 0, p.read_upto);
     auto& [offsets, bytes] = read[p.topic];
-    offsets += static_cast<uint64_t>(std::max<int64_t>(0, next - p.manifest.start_offset));
+    offsets += static_cast<uint64_t>(std::max<int64_t>(0, p.Position() - p.manifest.start_offset));
     bytes += p.payload_bytes;
   }
   for (const auto& [topic, r] : read) progress.UpdateTopic(lines.at(topic), r.first, r.second);
@@ -400,8 +404,7 @@ void BackupRun::WriteStatus(const std::string& state, const Status& error) {
     t.partitions++;
     t.records += p.records;
     t.bytes += p.payload_bytes;
-    int64_t next = p.done ? p.cut : std::max(p.summary.record_count > 0 ? p.summary.last_offset + 1 : 0, p.read_upto);
-    t.lag += std::max<int64_t>(0, p.cut - next);
+    t.lag += p.Lag();
   }
   std::string doc = format::SerializeRunStatus(s);
   for (const auto& key : {storage::layout::RunStatusKey(config_.backup_id), storage::layout::LatestRunStatusKey()}) {
@@ -415,8 +418,7 @@ void BackupRun::PublishLag() {
   bool per_partition = partitions_.size() <= metrics::Metrics::kMaxPartitionSeries;
   std::map<std::string, int64_t> lag;
   for (const auto& [_, p] : partitions_) {
-    int64_t next = p.summary.record_count > 0 ? p.summary.last_offset + 1 : p.read_upto;
-    int64_t left = p.done ? 0 : std::max<int64_t>(0, p.cut - std::max(next, p.read_upto));
+    int64_t left = p.Lag();
     lag[p.topic] += left;
     if (per_partition) m.PartitionLag(p.topic, p.partition).Set(static_cast<double>(left));
   }

@@ -1,5 +1,4 @@
 // `kafka-backup status --path URL [--backup-id ID|latest] [--format json]`
-#include <chrono>
 
 #include <fmt/format.h>
 
@@ -7,15 +6,11 @@
 
 #include "catalog/catalog.h"
 #include "cli/common.h"
+#include "util/clock.h"
 #include "util/progress.h"
 
 namespace kafka_backup::cli {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // A running backup rewrites its status every interval; one silent for much
 // longer has probably died (it was killed, or its machine went away).

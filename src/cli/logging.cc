@@ -1,8 +1,9 @@
 #include "cli/logging.h"
 
+#include "cli/common.h"
+
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 
 #include <fmt/format.h>
 #include <spdlog/pattern_formatter.h>
@@ -16,13 +17,7 @@ namespace {
 bool json_logs = false;
 
 std::string UtcTime(std::chrono::system_clock::time_point t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = ms / 1000;
-  std::tm utc{};
-  gmtime_r(&secs, &utc);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
-  return fmt::format("{}.{:03}Z", buf, ms % 1000);
+  return FormatTime(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
 }
 
 std::string JsonLine(std::chrono::system_clock::time_point t, std::string_view level, std::string_view message) {

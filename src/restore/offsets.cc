@@ -13,15 +13,11 @@
 #include "kafka_backup/restore.h"
 #include "storage/layout.h"
 #include "storage/object_store.h"
+#include "util/clock.h"
 #include "util/glob.h"
 
 namespace kafka_backup {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string SnapshotPrefix(const std::string& backup_id, const std::string& restore_id) {
   return fmt::format("restores/{}/{}/offset-snapshots/", backup_id, restore_id);

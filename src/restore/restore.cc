@@ -17,6 +17,7 @@
 #include "metrics/metrics.h"
 #include "storage/layout.h"
 #include "storage/object_store.h"
+#include "util/clock.h"
 #include "util/glob.h"
 #include "util/progress.h"
 
@@ -31,11 +32,6 @@ constexpr const char* kHeaderOriginalTimestamp = "x-original-timestamp";
 constexpr const char* kHeaderSourceCluster = "x-source-cluster";
 
 constexpr const char* kTimestampTypeConfig = "message.timestamp.type";
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Status CheckGroupOptions(const RestoreConfig& r, const std::string& file) {
   if (r.reset_consumer_offsets && r.consumer_group_strategy == "skip") {
