@@ -2,7 +2,7 @@
 # Prepare a machine for building and testing kafka-backup.  Idempotent: every
 # step is skipped when its result is already there, so a second run is quick.
 #
-#   a. Debian packages (build deps, kcat, pytest, jsonschema, JDK, Maven)
+#   a. Debian packages (build deps, kcat, pytest, jsonschema, JDK, Maven, clang + libFuzzer)
 #   b. Apache Kafka broker + tools jars from Maven Central -> .cache/kafka/libs/
 #   c. Tool wrappers (kafka-topics, ...)                     -> .cache/kafka/bin/
 #   d. Java test peer (tests/peer/KafkaPeer.java)            -> .cache/peer/ + bin/kafka-peer
@@ -63,9 +63,11 @@ APT_BUILD_PACKAGES=(
   libgtest-dev libgmock-dev prometheus-cpp-dev
   ninja-build cmake g++ pkg-config curl ca-certificates
 )
-# What tests, benchmarks and lints need on top.
+# What tests, benchmarks and lints need on top (clang-14 and its runtimes, with
+# libFuzzer: scripts/fuzz.sh).
 APT_DEV_PACKAGES=(
   libbenchmark-dev kcat clang-format clang-tidy
+  clang-14 libclang-rt-14-dev
   openjdk-17-jdk-headless maven python3-venv
 )
 APT_PACKAGES=("${APT_BUILD_PACKAGES[@]}")

@@ -6,6 +6,8 @@
 # it started.
 #
 #   KB_ASAN=1      also build with ASan+UBSan and run the unit tests under it (CI does)
+#   KB_FUZZ_SECONDS  run every fuzz target this long (scripts/fuzz.sh); when unset
+#                  and CI is set (CI=true), 20 s each (scripts/fuzz.sh --ci)
 #   KB_PYTEST_ARGS extra pytest arguments (e.g. "-k fidelity")
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -63,6 +65,14 @@ if [[ "${KB_ASAN:-0}" == 1 ]]; then
   say "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
   bash scripts/build.sh asan
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
+fi
+
+if [[ -n "${KB_FUZZ_SECONDS:-}" ]]; then
+  say "fuzz targets, ${KB_FUZZ_SECONDS}s each"
+  bash scripts/fuzz.sh "$KB_FUZZ_SECONDS"
+elif [[ -n "${CI:-}" && "${CI:-}" != false && "${CI:-}" != 0 ]]; then
+  say "fuzz targets, a short run (CI)"
+  bash scripts/fuzz.sh --ci
 fi
 
 say "integration tests against the local Kafka clusters"

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include <lz4frame.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_decompressBound (zstd >= 1.4.0)
 #include <zstd.h>
 
 #include <fmt/format.h>
@@ -66,8 +67,14 @@ Status Compress(Codec codec, int level, std::string_view raw, std::string* out) 
   return Status::Internal("unknown codec");
 }
 
+// An LZ4 frame whose header does not give its content size decompresses to at
+// most 255 times its size: a match grows by at most 255 bytes per input byte.
+constexpr uint64_t kLz4MaxRatio = 255;
+
 Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std::string* out) {
-  out->resize(raw_size);
+  // `raw_size` comes from the block header and is allocated up front: check
+  // first that the payload can hold that much, so a corrupt header is an
+  // error and not an allocation of up to 4 GiB.
   switch (codec) {
     case Codec::kNone:
       if (compressed.size() != raw_size) {
@@ -76,6 +83,13 @@ Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std
       out->assign(compressed);
       return Status::Ok();
     case Codec::kZstd: {
+      unsigned long long bound = ZSTD_decompressBound(compressed.data(), compressed.size());
+      if (bound == ZSTD_CONTENTSIZE_ERROR) return Status::Corruption("zstd: the payload is not a zstd frame");
+      if (raw_size > bound) {
+        return Status::Corruption(
+            fmt::format("zstd block holds at most {} bytes, its header says {}", bound, raw_size));
+      }
+      out->resize(raw_size);
       size_t n = ZSTD_decompress(out->data(), raw_size, compressed.data(), compressed.size());
       if (ZSTD_isError(n)) return Status::Corruption(fmt::format("zstd: {}", ZSTD_getErrorName(n)));
       if (n != raw_size) {
@@ -88,12 +102,21 @@ Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std
       if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION))) {
         return Status::Internal("lz4: cannot create decompression context");
       }
-      size_t dst_size = raw_size;
-      size_t src_size = compressed.size();
-      size_t r = LZ4F_decompress(dctx, out->data(), &dst_size, compressed.data(), &src_size, nullptr);
-      LZ4F_freeDecompressionContext(dctx);
+      std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)> owner(dctx, &LZ4F_freeDecompressionContext);
+      LZ4F_frameInfo_t info{};
+      size_t header_size = compressed.size();
+      size_t r = LZ4F_getFrameInfo(dctx, &info, compressed.data(), &header_size);
       if (LZ4F_isError(r)) return Status::Corruption(fmt::format("lz4: {}", LZ4F_getErrorName(r)));
-      if (r != 0 || dst_size != raw_size || src_size != compressed.size()) {
+      uint64_t bound = info.contentSize != 0 ? info.contentSize : kLz4MaxRatio * compressed.size();
+      if (raw_size > bound) {
+        return Status::Corruption(fmt::format("lz4 block holds at most {} bytes, its header says {}", bound, raw_size));
+      }
+      out->resize(raw_size);
+      size_t dst_size = raw_size;
+      size_t src_size = compressed.size() - header_size;
+      r = LZ4F_decompress(dctx, out->data(), &dst_size, compressed.data() + header_size, &src_size, nullptr);
+      if (LZ4F_isError(r)) return Status::Corruption(fmt::format("lz4: {}", LZ4F_getErrorName(r)));
+      if (r != 0 || dst_size != raw_size || header_size + src_size != compressed.size()) {
         return Status::Corruption(fmt::format("lz4 block decompressed to {} bytes, expected {}", dst_size, raw_size));
       }
       return Status::Ok();

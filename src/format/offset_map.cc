@@ -1,10 +1,13 @@
 #include "format/offset_map.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+
+#include "format/json_numbers.h"
 
 namespace kafka_backup::format {
 
@@ -83,8 +86,12 @@ std::string SerializeOffsetMap(const OffsetMap& m) {
 
 Result<OffsetMap> ParseOffsetMap(std::string_view text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", "") != "kafka-backup-offset-map") {
+  // value() with a json default: a "format" that is not a string is no error here.
+  if (j.is_discarded() || !j.is_object() || j.value("format", json()) != "kafka-backup-offset-map") {
     return Status::Corruption("not a kafka-backup offset map");
+  }
+  if (auto where = FindFractionalNumber(j)) {
+    return Status::Corruption(fmt::format("offset map is malformed: {} is not an integer", *where));
   }
   try {
     OffsetMap m;
@@ -106,8 +113,18 @@ Result<OffsetMap> ParseOffsetMap(std::string_view text) {
         PartitionOffsetMap p;
         p.source_partition = pj.at("source_partition").get<int32_t>();
         for (const auto& rj : pj.at("runs")) {
-          p.runs.push_back(
-              {rj.at(0).get<int64_t>(), rj.at(1).get<int32_t>(), rj.at(2).get<int64_t>(), rj.at(3).get<int64_t>()});
+          OffsetRun r{rj.at(0).get<int64_t>(), rj.at(1).get<int32_t>(), rj.at(2).get<int64_t>(),
+                      rj.at(3).get<int64_t>()};
+          // Offsets are Kafka offsets and a run ends within int64: what
+          // MergeRuns, TrimRuns and FirstAtOrAfter add up cannot overflow.
+          if (r.source_offset < 0 || r.target_partition < 0 || r.target_offset < 0 || r.count < 1 ||
+              r.source_offset > INT64_MAX - r.count || r.target_offset > INT64_MAX - r.count) {
+            return Status::Corruption(fmt::format(
+                "offset map is malformed: topic {} partition {} has the run [{}, {}, {}, {}] (offsets and partition "
+                "must be >= 0, count >= 1, offset + count < 2^63)",
+                t.source_topic, p.source_partition, r.source_offset, r.target_partition, r.target_offset, r.count));
+          }
+          p.runs.push_back(r);
         }
         t.partitions.push_back(std::move(p));
       }

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "format/json_numbers.h"
+
 namespace kafka_backup::format {
 
 using nlohmann::json;
@@ -37,8 +39,12 @@ std::string SerializeRunStatus(const RunStatus& s) {
 
 Result<RunStatus> ParseRunStatus(std::string_view text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", "") != kRunStatusFormatName) {
+  // value() with a json default: a "format" that is not a string is no error here.
+  if (j.is_discarded() || !j.is_object() || j.value("format", json()) != std::string(kRunStatusFormatName)) {
     return Status::Corruption("not a kafka-backup run status document (field 'format')");
+  }
+  if (auto where = FindFractionalNumber(j)) {
+    return Status::Corruption(fmt::format("run status document is malformed: {} is not an integer", *where));
   }
   try {
     if (int v = j.at("format_version").get<int>(); v != kRunStatusFormatVersion) {

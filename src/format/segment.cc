@@ -11,10 +11,19 @@
 namespace kafka_backup::format {
 namespace {
 
+// Timestamp deltas are taken modulo 2^64 (docs/format/segment.md, "Record"):
+// any two int64 timestamps have one, and neither side can overflow.
+int64_t WrappingSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+int64_t WrappingAdd(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+
 void EncodeRecord(const Record& r, int64_t first_offset, int64_t prev_timestamp, std::string* dst) {
   dst->push_back(static_cast<char>(static_cast<uint8_t>(r.timestamp_type) & 0x3));
   PutVarint(dst, static_cast<uint64_t>(r.offset - first_offset));
-  PutVarint(dst, ZigZag(r.timestamp - prev_timestamp));
+  PutVarint(dst, ZigZag(WrappingSub(r.timestamp, prev_timestamp)));
   PutNullableBytes(dst, r.key);
   PutNullableBytes(dst, r.value);
   PutVarint(dst, r.headers.size());
@@ -171,10 +180,13 @@ Result<SegmentTrailer> ParseTrailer(std::string_view last_bytes, uint64_t object
   trailer.block_count = DecodeFixed32(t.data() + 8);
   trailer.index_crc = DecodeFixed32(t.data() + 12);
   trailer.record_count = DecodeFixed64(t.data() + 16);
-  uint64_t index_end = trailer.index_position + uint64_t{trailer.block_count} * kIndexEntrySize;
-  if (index_end != object_size - kTrailerSize) {
+  // The index fills [index_position, object_size - kTrailerSize) exactly
+  // (written so that no sum can wrap around).
+  const uint64_t index_end = object_size - kTrailerSize;
+  if (trailer.index_position > index_end ||
+      uint64_t{trailer.block_count} * kIndexEntrySize != index_end - trailer.index_position) {
     return Corrupt(fmt::format("segment index at {} with {} blocks does not end at the trailer ({})",
-                               trailer.index_position, trailer.block_count, object_size - kTrailerSize));
+                               trailer.index_position, trailer.block_count, index_end));
   }
   return trailer;
 }
@@ -199,7 +211,8 @@ Result<std::vector<BlockInfo>> ParseIndex(std::string_view index_bytes, const Se
     b.min_timestamp = static_cast<int64_t>(DecodeFixed64(p + 32));
     b.max_timestamp = static_cast<int64_t>(DecodeFixed64(p + 40));
     if (b.size < kBlockHeaderSize || b.record_count == 0 || b.last_offset < b.first_offset ||
-        (i > 0 && b.position != expected_position) || b.position + b.size > trailer.index_position) {
+        (i > 0 && b.position != expected_position) || b.position > trailer.index_position ||
+        b.size > trailer.index_position - b.position) {
       return Corrupt(fmt::format("segment index entry {} is inconsistent", i));
     }
     expected_position = b.position + b.size;
@@ -276,6 +289,11 @@ Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec code
       stored.last_offset != expected.last_offset) {
     return Corrupt("block header disagrees with the segment index");
   }
+  if (stored.last_offset < stored.first_offset) {
+    return Corrupt(
+        fmt::format("block's last offset {} is before its first {}", stored.last_offset, stored.first_offset));
+  }
+  const uint64_t offset_span = static_cast<uint64_t>(stored.last_offset) - static_cast<uint64_t>(stored.first_offset);
   std::string raw;
   KB_RETURN_IF_ERROR(Decompress(codec, payload, raw_len, &raw));
 
@@ -295,12 +313,16 @@ Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec code
     if ((attributes & ~0x3) != 0 || (attributes & 0x3) == 0x3) {
       return Corrupt(fmt::format("record {} has unknown attributes 0x{:02x}", i, attributes));
     }
+    if (offset_delta > offset_span) {
+      return Corrupt(fmt::format("record {} has offset delta {}, beyond the block's last offset {}", i, offset_delta,
+                                 stored.last_offset));
+    }
     r.timestamp_type = static_cast<TimestampType>(attributes & 0x3);
     r.offset = stored.first_offset + static_cast<int64_t>(offset_delta);
-    r.timestamp = prev_timestamp + UnZigZag(ts_delta);
+    r.timestamp = WrappingAdd(prev_timestamp, UnZigZag(ts_delta));
     prev_timestamp = r.timestamp;
-    if (r.offset <= prev_offset || r.offset > stored.last_offset) {
-      return Corrupt(fmt::format("record {} has offset {} outside the block's order or range", i, r.offset));
+    if (r.offset <= prev_offset) {
+      return Corrupt(fmt::format("record {} has offset {}, not after the previous record's", i, r.offset));
     }
     prev_offset = r.offset;
     if (header_count > in.remaining()) return Corrupt(fmt::format("record {} header count is implausible", i));

@@ -170,6 +170,36 @@ TEST(SegmentTest, OutOfOrderOffsetIsRejected) {
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
 }
 
+TEST(SegmentTest, TimestampsAtBothEndsOfInt64RoundTrip) {
+  // The deltas between them wrap around (docs/format/segment.md, "Record").
+  SegmentWriter w("t", 0, Codec::kNone, 0);
+  std::vector<Record> records = {
+      MakeRecord(0, INT64_MAX, std::nullopt, std::nullopt), MakeRecord(1, INT64_MIN, std::nullopt, std::nullopt),
+      MakeRecord(2, INT64_MAX, std::nullopt, std::nullopt), MakeRecord(3, -1, std::nullopt, std::nullopt)};
+  for (const auto& r : records) ASSERT_TRUE(w.Append(r).ok());
+  auto bytes = w.Finish();
+  ASSERT_TRUE(bytes.ok());
+  SegmentHeader header;
+  std::vector<Record> decoded;
+  Status s = DecodeSegment(*bytes, &header, &decoded);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(decoded, records);
+}
+
+class CodecTest : public ::testing::TestWithParam<Codec> {};
+
+TEST_P(CodecTest, RawSizeBeyondWhatThePayloadHoldsIsCorruptionNotAnAllocation) {
+  std::string compressed;
+  ASSERT_TRUE(Compress(GetParam(), 3, "a block's records", &compressed).ok());
+  std::string raw;
+  Status s = Decompress(GetParam(), compressed, size_t{UINT32_MAX}, &raw);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+  EXPECT_LT(raw.capacity(), size_t{1} << 20);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCodecs, CodecTest, ::testing::Values(Codec::kNone, Codec::kZstd, Codec::kLz4),
+                         [](const auto& info) { return std::string(CodecName(info.param)); });
+
 TEST(SegmentTest, EmptySegmentRoundTrips) {
   SegmentWriter w("t", 3, Codec::kZstd, 3);
   auto bytes = w.Finish();
