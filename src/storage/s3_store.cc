@@ -241,11 +241,13 @@ Status S3Store::ErrorOf(const HttpResponse& response, std::string_view what, std
                                         options_.bucket, options_.endpoint.empty() ? "" : " at " + options_.endpoint));
   }
   if (response.status == 404) return Status::NotFound(detail);
+  // A session token that is wrong or expired is an HTTP 400 with one of the last three codes.
   if (response.status == 401 || response.status == 403 || code == "SignatureDoesNotMatch" ||
-      code == "InvalidAccessKeyId") {
+      code == "InvalidAccessKeyId" || code == "InvalidToken" || code == "ExpiredToken" ||
+      code == "TokenRefreshRequired") {
     return Status::Auth(detail +
-                        "; check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile) and "
-                        "the bucket policy");
+                        "; check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or "
+                        "the profile) and the bucket policy");
   }
   if (response.status == 416) return Status::Corruption(detail + " (the range lies past the object's end)");
   if (TransientHttpStatus(response.status) || code == "SlowDown" || code == "RequestTimeout") {

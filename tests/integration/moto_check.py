@@ -4,6 +4,12 @@ it stored: run by test_s3_features.py with .cache/moto/venv/bin/python.
   moto_check.py create-locked-bucket BUCKET
   moto_check.py describe BUCKET PREFIX        -> one JSON object per line
   moto_check.py delete-version BUCKET KEY     -> prints the error code, or "deleted"
+  moto_check.py create-bucket BUCKET          (no error if it exists)
+  moto_check.py temporary-credentials ROLE SESSION
+      -> one JSON object: AccessKeyId, SecretAccessKey, SessionToken, Expiration.
+         Creates ROLE (trusting the kafka-backup user, allowed s3:*) if needed and
+         assumes it at moto's STS, signed with the user's key: moto, with IAM
+         auth on, refuses unsigned STS calls such as AssumeRoleWithWebIdentity.
 """
 
 from __future__ import annotations
@@ -16,10 +22,27 @@ import boto3
 from botocore.exceptions import ClientError
 
 
-def client():
-    return boto3.client("s3", endpoint_url=os.environ["KB_MOTO_ENDPOINT"], region_name="us-east-1",
+def client(service: str = "s3"):
+    return boto3.client(service, endpoint_url=os.environ["KB_MOTO_ENDPOINT"], region_name="us-east-1",
                         aws_access_key_id=os.environ["KB_MOTO_ACCESS_KEY"],
                         aws_secret_access_key=os.environ["KB_MOTO_SECRET_KEY"])
+
+
+def temporary_credentials(role: str, session: str) -> dict:
+    iam = client("iam")
+    user_arn = iam.get_user(UserName="kafka-backup")["User"]["Arn"]
+    try:
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "sts:AssumeRole"}]}))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    iam.put_role_policy(RoleName=role, PolicyName="s3", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    arn = iam.get_role(RoleName=role)["Role"]["Arn"]
+    c = client("sts").assume_role(RoleArn=arn, RoleSessionName=session, DurationSeconds=3600)["Credentials"]
+    return {"AccessKeyId": c["AccessKeyId"], "SecretAccessKey": c["SecretAccessKey"],
+            "SessionToken": c["SessionToken"], "Expiration": c["Expiration"].strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def main() -> None:
@@ -44,6 +67,14 @@ def main() -> None:
             print("deleted")
         except ClientError as e:
             print(e.response["Error"]["Code"])
+    elif cmd == "create-bucket":
+        try:
+            s3.create_bucket(Bucket=sys.argv[2])
+        except ClientError as e:
+            if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
+    elif cmd == "temporary-credentials":
+        print(json.dumps(temporary_credentials(sys.argv[2], sys.argv[3])))
     else:
         sys.exit(f"unknown command {cmd}")
 

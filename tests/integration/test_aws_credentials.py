@@ -1,12 +1,19 @@
 """S3 credentials that are not static keys, each against a small local
-endpoint that follows the documented protocol and hands out the local S3
-server's keys: web identity (Kubernetes IRSA: STS AssumeRoleWithWebIdentity
-with the projected token) and the EC2 instance metadata service (IMDSv2: a
-session token first, then the role's credentials).
+endpoint that follows the documented protocol: web identity (Kubernetes IRSA:
+STS AssumeRoleWithWebIdentity with the projected token) and the EC2 instance
+metadata service (IMDSv2: a session token first, then the role's credentials).
 
-The stub hands out no session token: s3proxy answers 501 to any request that
-carries x-amz-security-token, and signing with a token is covered by the SigV4
-test-suite vector in tests/unit/sigv4_test.cc."""
+Against s3proxy the stub hands out s3proxy's static keys and no session token:
+s3proxy answers 501 to any request that carries x-amz-security-token.
+
+Session tokens are tested end to end against moto, which checks them: its STS
+issues temporary credentials (AssumeRole of a role allowed s3:*, signed by
+moto's IAM user; moto with IAM auth on refuses unsigned STS calls, so the
+binary's own AssumeRoleWithWebIdentity goes to the stub, which hands out those
+credentials), and its S3 accepts a request signed with the temporary key only
+if x-amz-security-token is that session's token. A backup, validate and list
+succeed with them from the environment and from web identity; a tampered or
+missing token is refused with exit 6."""
 
 from __future__ import annotations
 
@@ -20,18 +27,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import EXIT_AUTH, S3_ACCESS_KEY, S3_SECRET_KEY, assert_error, cli_ok, run_cli
+from conftest import (EXIT_AUTH, S3_ACCESS_KEY, S3_SECRET_KEY, assert_error, backup_config, cli_ok, create_topic,
+                      produce, rec, run_cli, unique, write_config)
+from test_s3_features import moto_check
 from test_storage import BUCKET, ensure_bucket
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/kafka-backup"
 IMDS_TOKEN = "imds-session-token-0123"
-SESSION_TOKEN = ""
+S3PROXY_CREDENTIALS = {"AccessKeyId": S3_ACCESS_KEY, "SecretAccessKey": S3_SECRET_KEY, "SessionToken": ""}
+MOTO_BUCKET = "kb-temporary-credentials"
 
 
 class Stub(BaseHTTPRequestHandler):
-    """STS (POST /) and IMDSv2 (/latest/...). Records what it was asked."""
+    """STS (POST /) and IMDSv2 (/latest/...). Records what it was asked;
+    hands out `credentials` (AccessKeyId, SecretAccessKey, SessionToken)."""
     calls: list = []
     web_identity_token = ""
+    credentials = S3PROXY_CREDENTIALS
 
     def log_message(self, *args):  # quiet
         pass
@@ -54,10 +66,11 @@ class Stub(BaseHTTPRequestHandler):
                             "</ErrorResponse>", "text/xml")
             return
         expires = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        c = Stub.credentials
         self._send(200, f"""<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleWithWebIdentityResult><Credentials>
-    <AccessKeyId>{S3_ACCESS_KEY}</AccessKeyId><SecretAccessKey>{S3_SECRET_KEY}</SecretAccessKey>
-    <SessionToken>{SESSION_TOKEN}</SessionToken><Expiration>{expires}</Expiration>
+    <AccessKeyId>{c["AccessKeyId"]}</AccessKeyId><SecretAccessKey>{c["SecretAccessKey"]}</SecretAccessKey>
+    <SessionToken>{c["SessionToken"]}</SessionToken><Expiration>{expires}</Expiration>
   </Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>""", "text/xml")
 
     def do_PUT(self):  # noqa: N802 - IMDSv2 session token
@@ -77,8 +90,9 @@ class Stub(BaseHTTPRequestHandler):
             self._send(200, "kb-role")
         elif self.path == "/latest/meta-data/iam/security-credentials/kb-role":
             expires = (datetime.now(timezone.utc) + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            self._send(200, json.dumps({"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": S3_ACCESS_KEY,
-                                        "SecretAccessKey": S3_SECRET_KEY, "Token": SESSION_TOKEN,
+            c = Stub.credentials
+            self._send(200, json.dumps({"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": c["AccessKeyId"],
+                                        "SecretAccessKey": c["SecretAccessKey"], "Token": c["SessionToken"],
                                         "Expiration": expires}), "application/json")
         else:
             self._send(404, "")
@@ -87,6 +101,7 @@ class Stub(BaseHTTPRequestHandler):
 @pytest.fixture
 def stub():
     Stub.calls = []
+    Stub.credentials = S3PROXY_CREDENTIALS
     server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -143,3 +158,69 @@ def test_no_credentials_anywhere_is_a_clear_error(tmp_path, s3_server):
     r = run_cli(["list", "--path", f"s3://kb-none?endpoint={s3_server}"], env=env, unset=AWS_VARS[:6], timeout=60)
     assert_error(r, EXIT_AUTH, "no AWS credentials", "AWS_ACCESS_KEY_ID", "instance metadata")
     assert time.monotonic() - t0 < 15, "looking for credentials must not hang"
+
+
+# ------------------------------------------------- session tokens, against moto
+
+@pytest.fixture
+def moto_session(moto_server) -> dict:
+    """Temporary credentials from moto's STS, with their session token."""
+    moto_check("create-bucket", MOTO_BUCKET)
+    creds = json.loads(moto_check("temporary-credentials", "kafka-backup-temporary", unique("session")))
+    assert creds["SessionToken"] and creds["AccessKeyId"].startswith("ASIA"), creds
+    return creds
+
+
+def session_env(creds: dict, token: str | None = None) -> dict:
+    env = bare_env()
+    env.update(AWS_ACCESS_KEY_ID=creds["AccessKeyId"], AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
+               AWS_SESSION_TOKEN=creds["SessionToken"] if token is None else token)
+    return env
+
+
+def test_session_token_signs_a_backup_that_validates(tmp_path, moto_server, moto_session):
+    topic = unique("sessiontoken")
+    create_topic(topic, 2)
+    produce(topic, [rec(p, f"k{i}", f"value {i}") for p in range(2) for i in range(50)])
+    prefix = f"session/{topic}"
+    cfg = backup_config("unused", [topic], backup_id="temporary", segment_max_records=30)
+    cfg["storage"] = {"backend": "s3", "bucket": MOTO_BUCKET, "prefix": prefix, "region": "us-east-1",
+                      "endpoint": moto_server}
+    env = session_env(moto_session)
+    cli_ok(["backup", "--config", write_config(tmp_path, cfg, "backup.yaml")], env=env, unset=AWS_VARS[3:],
+           timeout=300)
+    url = f"s3://{MOTO_BUCKET}/{prefix}?endpoint={moto_server}"
+    cli_ok(["validate", "--path", url, "--backup-id", "temporary", "--deep"], env=env, unset=AWS_VARS[3:])
+    listed = cli_ok(["list", "--path", url, "--format", "json"], env=env, unset=AWS_VARS[3:]).json()
+    assert "temporary" in json.dumps(listed), listed
+
+
+def test_web_identity_session_token_reaches_s3(tmp_path, moto_server, moto_session, stub):
+    token_file = tmp_path / "token"
+    Stub.web_identity_token = "eyJhbGciOiJSUzI1NiJ9.projected-service-account-token.sig"
+    Stub.credentials = moto_session
+    token_file.write_text(Stub.web_identity_token + "\n")
+    env = bare_env()
+    env.update(AWS_WEB_IDENTITY_TOKEN_FILE=str(token_file), AWS_ROLE_ARN=ROLE_ARN, AWS_ENDPOINT_URL_STS=stub)
+    cli_ok(["list", "--path", f"s3://{MOTO_BUCKET}/webidentity?endpoint={moto_server}"], env=env,
+           unset=AWS_VARS[:4])
+    assert len([c for c in Stub.calls if c[0] == "STS"]) == 1, Stub.calls
+
+    Stub.credentials = dict(moto_session, SessionToken=moto_session["SessionToken"][::-1])  # STS hands out junk
+    r = run_cli(["list", "--path", f"s3://{MOTO_BUCKET}/webidentity?endpoint={moto_server}"], env=env,
+                unset=AWS_VARS[:4])
+    assert_error(r, EXIT_AUTH, MOTO_BUCKET, "InvalidToken")
+
+
+def test_tampered_or_missing_session_token_is_refused(moto_server, moto_session):
+    url = f"s3://{MOTO_BUCKET}/tampered?endpoint={moto_server}"
+    token = moto_session["SessionToken"]
+    tampered = token[:-8] + ("A" * 8 if not token.endswith("A" * 8) else "B" * 8)
+    r = run_cli(["list", "--path", url], env=session_env(moto_session, tampered), unset=AWS_VARS[3:])
+    line = assert_error(r, EXIT_AUTH, MOTO_BUCKET, "InvalidToken", "AWS_SESSION_TOKEN")
+    assert tampered not in r.stdout + r.stderr and moto_session["SecretAccessKey"] not in line
+
+    env = session_env(moto_session)
+    del env["AWS_SESSION_TOKEN"]
+    r = run_cli(["list", "--path", url], env=env, unset=AWS_VARS[2:])
+    assert_error(r, EXIT_AUTH, MOTO_BUCKET, "InvalidAccessKeyId")
