@@ -88,7 +88,10 @@ struct RestoreConfig {
   std::optional<int64_t> time_window_end;    // epoch ms, inclusive
   bool create_topics = true;
   std::optional<int32_t> default_replication_factor;
-  std::string on_existing_data = "fail";       // fail | append
+  std::string on_existing_data = "fail";  // fail | append
+  // fail: stop at the first unreadable block or segment; skip: leave it out,
+  // restore the rest and report what was skipped (docs/config.md).
+  std::string on_corruption = "fail";
   std::optional<bool> include_offset_headers;  // default: the backup's setting
   // skip | exact | header-based | timestamp-based (docs/config.md).
   std::string consumer_group_strategy = "skip";

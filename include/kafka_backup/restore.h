@@ -32,6 +32,20 @@ struct GroupPosition {
   std::string from;
 };
 
+// Records of the backup a restore with restore.on_corruption: skip left out
+// because they could not be read (a corrupt block, a missing, truncated or
+// overwritten segment). They have no entry in the offset map.
+struct SkippedRange {
+  std::string topic;  // in the backup
+  int32_t partition = 0;
+  std::string object;        // the segment's key
+  uint64_t position = 0;     // byte in the object where the unreadable part starts
+  int64_t first_offset = 0;  // the source offsets (inclusive) the skipped records lie in
+  int64_t last_offset = 0;
+  uint64_t records = 0;  // records the backup holds there (some may lie outside a time window)
+  std::string reason;
+};
+
 struct RestoreReport {
   std::string backup_id;
   std::string restore_id;
@@ -48,11 +62,15 @@ struct RestoreReport {
   // as "now", so the target holds the restore time for them (reported, never
   // silent). Their original timestamp stays in the backup.
   uint64_t zero_timestamp_records = 0;
+  std::vector<SkippedRange> skipped;  // only with restore.on_corruption: skip
+  uint64_t records_skipped = 0;       // the sum of skipped[].records
   double seconds = 0;
 };
 
 // Refuses (Conflict) to write into a target topic that already holds data,
-// unless restore.on_existing_data is "append". Runs three phases: the data
+// unless restore.on_existing_data is "append". Data that cannot be read stops
+// the restore (Corruption) unless restore.on_corruption is "skip": then it is
+// left out and listed in the report's `skipped`. Runs three phases: the data
 // (phase 1), the offset map stored beside the backup (phase 2), consumer
 // group positions computed and, with reset_consumer_offsets, committed
 // (phase 3).

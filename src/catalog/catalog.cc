@@ -159,83 +159,293 @@ bool RecordFilter::Matches(const format::Record& r) const {
   return true;
 }
 
-Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
-                   const std::function<Status(format::Record&&)>& sink, ReadStats* stats) {
-  ReadStats local;
-  ReadStats& st = stats ? *stats : local;
-  auto where = [&](const std::string& detail) { return fmt::format("segment {}/{}{}", store.Url(), ref.key, detail); };
+namespace {
 
-  uint64_t tail_len = std::min(ref.size, kTailReadBytes);
-  auto tail = store.Get(ref.key, storage::ByteRange{ref.size - tail_len, tail_len});
+// One read of one segment (ReadSegment).
+class SegmentReader {
+ public:
+  SegmentReader(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
+                const std::function<Status(format::Record&&)>& sink, ReadStats& stats, const DamageHandler& on_damage)
+      : store_(store), ref_(ref), filter_(filter), sink_(sink), st_(stats), on_damage_(on_damage) {}
+
+  Status Read();
+
+ private:
+  std::string Where(const std::string& detail) const {
+    return fmt::format("segment {}/{}{}", store_.Url(), ref_.key, detail);
+  }
+  static std::string BlockWhere(const format::BlockInfo& b) {
+    return fmt::format(", block at byte {} (offsets {}..{})", b.position, b.first_offset, b.last_offset);
+  }
+  // Reports damage to the handler or, without one, returns it.
+  Status Damage(SegmentDamage d) { return on_damage_ ? on_damage_(d) : d.status; }
+  // The whole segment is unreadable.
+  Status Lost(Status why, uint64_t position = 0) {
+    return Damage({std::move(why), position, ref_.first_offset, ref_.last_offset, ref_.record_count});
+  }
+  // The trailer or index cannot be read (`why`): without a handler that is
+  // the error; with one, the blocks are read in order from the start.
+  Status Unreadable(Status why) { return on_damage_ ? Scan(why) : why; }
+  Status Scan(const Status& trailer_error);
+  // Bytes [offset, offset + length), served from the tail already fetched
+  // when they lie in it. Corruption if the object holds fewer.
+  Result<std::string> Fetch(uint64_t offset, uint64_t length);
+  // Checks and decodes one block; Corruption naming it when it fails.
+  Status Decode(std::string_view bytes, const format::BlockInfo& b, format::Codec codec,
+                std::vector<format::Record>* out) const;
+  // Passes the records that match the filter to the sink.
+  Status Deliver(std::vector<format::Record>& records, const format::BlockInfo& b);
+
+  storage::ObjectStore& store_;
+  const format::SegmentRef& ref_;
+  const RecordFilter& filter_;
+  const std::function<Status(format::Record&&)>& sink_;
+  ReadStats& st_;
+  const DamageHandler& on_damage_;
+  std::string tail_;
+  uint64_t tail_start_ = 0;
+};
+
+Result<std::string> SegmentReader::Fetch(uint64_t offset, uint64_t length) {
+  if (offset >= tail_start_ && offset + length <= tail_start_ + tail_.size()) {
+    return tail_.substr(offset - tail_start_, length);
+  }
+  auto bytes = store_.Get(ref_.key, storage::ByteRange{offset, length});
+  if (!bytes.ok()) return bytes.status().WithContext(Where(""));
+  st_.bytes_fetched += bytes->size();
+  if (bytes->size() != length) {
+    return Status::Corruption(
+        Where(fmt::format(": read {} bytes at byte {}, expected {}: the object is shorter than "
+                          "the {} bytes the manifest records",
+                          bytes->size(), offset, length, ref_.size)));
+  }
+  return bytes;
+}
+
+Status SegmentReader::Decode(std::string_view bytes, const format::BlockInfo& b, format::Codec codec,
+                             std::vector<format::Record>* out) const {
+  out->clear();
+  Status s = format::DecodeBlock(bytes, b, codec, [&](format::Record&& r) {
+    out->push_back(std::move(r));
+    return Status::Ok();
+  });
+  return s.ok() ? s : s.WithContext(Where(BlockWhere(b)));
+}
+
+Status SegmentReader::Deliver(std::vector<format::Record>& records, const format::BlockInfo& b) {
+  for (auto& r : records) {
+    if (!filter_.Matches(r)) continue;
+    Status s = sink_(std::move(r));
+    if (!s.ok()) return s.code() == Status::Code::kCorruption ? s.WithContext(Where(BlockWhere(b))) : s;
+  }
+  ++st_.blocks_read;
+  return Status::Ok();
+}
+
+Status SegmentReader::Read() {
+  uint64_t tail_len = std::min(ref_.size, kTailReadBytes);
+  tail_start_ = ref_.size - tail_len;
+  auto tail = Fetch(tail_start_, tail_len);
   if (!tail.ok()) {
     if (tail.status().code() == Status::Code::kNotFound) {
-      return Status::Corruption(where(" is missing: the manifest names it but the store does not have it"));
+      return Lost(Status::Corruption(Where(" is missing: the manifest names it but the store does not have it")));
     }
-    return tail.status().WithContext(where(""));
+    if (tail.status().code() != Status::Code::kCorruption) return tail.status();
+    return Unreadable(tail.status());
   }
-  st.bytes_fetched += tail->size();
-  auto trailer = format::ParseTrailer(*tail, ref.size);
-  if (!trailer.ok()) return trailer.status().WithContext(where(""));
-  // Ranges inside the tail already fetched are served from it: a small
-  // segment costs one GET.
-  const uint64_t tail_start = ref.size - tail_len;
-  auto fetch = [&](uint64_t offset, uint64_t length) -> Result<std::string> {
-    if (offset >= tail_start && offset + length <= ref.size) return tail->substr(offset - tail_start, length);
-    auto bytes = store.Get(ref.key, storage::ByteRange{offset, length});
-    if (bytes.ok()) st.bytes_fetched += length;
-    return bytes;
-  };
+  tail_ = std::move(*tail);
+  auto trailer = format::ParseTrailer(tail_, ref_.size);
+  if (!trailer.ok()) return Unreadable(trailer.status().WithContext(Where("")));
   uint64_t index_len = uint64_t{trailer->block_count} * format::kIndexEntrySize;
-  KB_ASSIGN_OR_RETURN(std::string index_bytes, fetch(trailer->index_position, index_len));
-  auto index = format::ParseIndex(index_bytes, *trailer);
-  if (!index.ok()) return index.status().WithContext(where(""));
+  auto index_bytes = Fetch(trailer->index_position, index_len);
+  if (!index_bytes.ok()) {
+    if (index_bytes.status().code() != Status::Code::kCorruption) return index_bytes.status();
+    return Unreadable(index_bytes.status());
+  }
+  auto index = format::ParseIndex(*index_bytes, *trailer);
+  if (!index.ok()) return Unreadable(index.status().WithContext(Where("")));
 
-  KB_ASSIGN_OR_RETURN(std::string header_bytes, fetch(0, format::HeaderRegionSize(*trailer, *index)));
-  auto header = format::ParseHeader(header_bytes);
-  if (!header.ok()) return header.status().WithContext(where(""));
+  auto header_bytes = Fetch(0, format::HeaderRegionSize(*trailer, *index));
+  if (!header_bytes.ok()) {
+    if (header_bytes.status().code() != Status::Code::kCorruption) return header_bytes.status();
+    return Lost(header_bytes.status());
+  }
+  // Without the header the codec is unknown: no block can be decoded.
+  auto header = format::ParseHeader(*header_bytes);
+  if (!header.ok()) {
+    return Lost(
+        Status::Corruption(Where(fmt::format(": {}; no block can be decoded without it", header.status().message()))));
+  }
 
   uint64_t total = 0;
   for (const auto& b : *index) total += b.record_count;
-  if (total != trailer->record_count || total != ref.record_count) {
-    return Status::Corruption(where(fmt::format(": holds {} records, its trailer says {} and the manifest {}", total,
-                                                trailer->record_count, ref.record_count)));
+  if (total != ref_.record_count) {
+    // Not the segment the manifest describes: none of it can be trusted.
+    return Lost(Status::Corruption(
+        Where(fmt::format(": its index holds {} records, the manifest says {}", total, ref_.record_count))));
+  }
+  if (total != trailer->record_count) {
+    // The trailer's count is covered by no checksum; index and manifest agree.
+    KB_RETURN_IF_ERROR(
+        Damage({Status::Corruption(Where(fmt::format(": its trailer says {} records, its index and the manifest {}",
+                                                     trailer->record_count, total))),
+                ref_.size - format::kTrailerSize, 0, -1, 0}));
   }
 
   // Read runs of adjacent wanted blocks with one ranged GET each.
   const auto& blocks = *index;
+  std::vector<format::Record> records;
   size_t i = 0;
   while (i < blocks.size()) {
-    if (!filter.BlockMayMatch(blocks[i])) {
-      ++st.blocks_skipped;
+    if (!filter_.BlockMayMatch(blocks[i])) {
+      ++st_.blocks_skipped;
       ++i;
       continue;
     }
     size_t j = i;
     uint64_t run_len = blocks[i].size;
-    while (j + 1 < blocks.size() && filter.BlockMayMatch(blocks[j + 1]) &&
+    while (j + 1 < blocks.size() && filter_.BlockMayMatch(blocks[j + 1]) &&
            run_len + blocks[j + 1].size <= kMaxRangedRead) {
       ++j;
       run_len += blocks[j].size;
     }
-    auto run = fetch(blocks[i].position, run_len);
-    if (!run.ok()) return run.status().WithContext(where(""));
+    auto run = Fetch(blocks[i].position, run_len);
+    if (!run.ok()) {
+      if (run.status().code() != Status::Code::kCorruption) return run.status();
+      uint64_t lost = 0;
+      for (size_t k = i; k <= j; ++k) lost += blocks[k].record_count;
+      KB_RETURN_IF_ERROR(
+          Damage({run.status(), blocks[i].position, blocks[i].first_offset, blocks[j].last_offset, lost}));
+      i = j + 1;
+      continue;
+    }
     for (size_t k = i; k <= j; ++k) {
       const auto& b = blocks[k];
       std::string_view bytes = std::string_view(*run).substr(b.position - blocks[i].position, b.size);
-      Status s = format::DecodeBlock(bytes, b, header->codec, [&](format::Record&& r) {
-        if (!filter.Matches(r)) return Status::Ok();
-        return sink(std::move(r));
-      });
+      Status s = Decode(bytes, b, header->codec, &records);
       if (!s.ok()) {
         if (s.code() != Status::Code::kCorruption) return s;
-        return s.WithContext(
-            where(fmt::format(", block at byte {} (offsets {}..{})", b.position, b.first_offset, b.last_offset)));
+        KB_RETURN_IF_ERROR(Damage({s, b.position, b.first_offset, b.last_offset, b.record_count}));
+        continue;
       }
-      ++st.blocks_read;
+      KB_RETURN_IF_ERROR(Deliver(records, b));
     }
     i = j + 1;
   }
   return Status::Ok();
+}
+
+Status SegmentReader::Scan(const Status& trailer_error) {
+  auto head = store_.Head(ref_.key);
+  if (!head.ok()) {
+    if (head.status().code() == Status::Code::kNotFound) {
+      return Lost(Status::Corruption(Where(" is missing: the manifest names it but the store does not have it")));
+    }
+    return head.status().WithContext(Where(""));
+  }
+  const uint64_t limit = head->size;
+  // A size other than the recorded one says more than what it broke.
+  const Status why = limit == ref_.size
+                         ? trailer_error
+                         : Status::Corruption(Where(fmt::format(
+                               " is {} bytes, the manifest records {}: truncated or overwritten", limit, ref_.size)));
+  // A window of the object, refilled as the walk leaves it.
+  std::string window;
+  uint64_t window_start = 0;
+  auto view = [&](uint64_t offset, uint64_t length) -> Result<std::string_view> {
+    if (offset < window_start || offset + length > window_start + window.size()) {
+      uint64_t want = std::min(std::max(length, kMaxRangedRead), limit - offset);
+      tail_.clear();  // Fetch must not serve from the tail: its positions assume the manifest's size
+      tail_start_ = 0;
+      KB_ASSIGN_OR_RETURN(window, Fetch(offset, want));
+      window_start = offset;
+    }
+    return std::string_view(window).substr(offset - window_start, length);
+  };
+
+  std::string_view first;
+  if (limit > 0) {
+    auto v = view(0, std::min<uint64_t>(limit, kMaxRangedRead));
+    if (!v.ok()) {
+      if (v.status().code() != Status::Code::kCorruption) return v.status();
+      return Lost(Status::Corruption(
+          fmt::format("{}; reading it from the start failed too: {}", why.message(), v.status().message())));
+    }
+    first = *v;
+  }
+  auto header = format::ParseHeader(first);
+  if (!header.ok()) {
+    return Lost(Status::Corruption(fmt::format("{}; its header cannot be read either ({}): no block can be decoded",
+                                               why.message(), header.status().message())));
+  }
+
+  // Walk the blocks: each header gives the next one's position, and a block
+  // counts only if it passes its checks and follows the previous one.
+  uint64_t pos = format::EncodedHeaderSize(*header);
+  int64_t prev_last = ref_.first_offset - 1;
+  uint64_t recovered = 0;
+  std::string stop;
+  std::vector<format::Record> records;
+  while (true) {
+    if (pos + format::kBlockHeaderSize > limit) {
+      stop = fmt::format("the object ends at byte {}", limit);
+      break;
+    }
+    auto bh = view(pos, format::kBlockHeaderSize);
+    if (!bh.ok()) {
+      if (bh.status().code() != Status::Code::kCorruption) return bh.status();
+      stop = bh.status().message();
+      break;
+    }
+    format::BlockInfo b = format::ParseBlockHeader(*bh);
+    b.position = pos;
+    if (pos + b.size > limit) {
+      stop = fmt::format("the block at byte {} would end at byte {}, past the object's end ({})", pos, pos + b.size,
+                         limit);
+      break;
+    }
+    if (b.record_count == 0 || b.first_offset <= prev_last || b.last_offset < b.first_offset ||
+        b.last_offset > ref_.last_offset) {
+      stop = fmt::format("the bytes at {} are not a block following offset {}", pos, prev_last);
+      break;
+    }
+    auto bytes = view(pos, b.size);
+    if (!bytes.ok()) {
+      if (bytes.status().code() != Status::Code::kCorruption) return bytes.status();
+      stop = bytes.status().message();
+      break;
+    }
+    Status s = Decode(*bytes, b, header->codec, &records);
+    if (!s.ok()) {
+      if (s.code() != Status::Code::kCorruption) return s;
+      stop = s.message();
+      break;
+    }
+    KB_RETURN_IF_ERROR(Deliver(records, b));
+    recovered += b.record_count;
+    prev_last = b.last_offset;
+    pos += b.size;
+  }
+  if (prev_last >= ref_.last_offset && recovered >= ref_.record_count) {
+    return Damage({Status::Corruption(fmt::format("{}; every block was read from the start instead", why.message())),
+                   pos, 0, -1, 0});
+  }
+  uint64_t lost = ref_.record_count > recovered ? ref_.record_count - recovered : 0;
+  return Damage({Status::Corruption(fmt::format(
+                     "{}; read block by block from the start instead: offsets {}..{} ({} records) cannot be read, "
+                     "from byte {} on ({})",
+                     why.message(), prev_last + 1, ref_.last_offset, lost, pos, stop)),
+                 pos, prev_last + 1, ref_.last_offset, lost});
+}
+
+}  // namespace
+
+Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
+                   const std::function<Status(format::Record&&)>& sink, ReadStats* stats,
+                   const DamageHandler& on_damage) {
+  ReadStats local;
+  SegmentReader reader(store, ref, filter, sink, stats ? *stats : local, on_damage);
+  return reader.Read();
 }
 
 }  // namespace kafka_backup::catalog

@@ -64,11 +64,36 @@ struct ReadStats {
   uint64_t bytes_fetched = 0;
 };
 
+// Damage found in a segment: what is wrong, and which records it costs.
+struct SegmentDamage {
+  Status status;          // Corruption naming the object, the byte position and the offsets
+  uint64_t position = 0;  // where in the object the unreadable part starts
+  // The offsets (inclusive) the unreadable records lie in and how many the
+  // index or the manifest records there. records == 0: the damage costs no
+  // record (a damaged index or trailer, every block read without it).
+  int64_t first_offset = 0;
+  int64_t last_offset = -1;
+  uint64_t records = 0;
+};
+// Told of each damage; a non-OK return stops the read with that status.
+using DamageHandler = std::function<Status(const SegmentDamage&)>;
+
 // Reads the records of one segment with ranged GETs: trailer and index
 // first, then only the blocks the filter may match. Every check of
-// docs/format/segment.md is applied; a failure is Corruption naming the
-// object, the byte position and the first offset of the block.
+// docs/format/segment.md is applied. The sink sees a block's records only
+// once the whole block has passed its checks.
+//
+// Without `on_damage`, the first damage is returned: Corruption naming the
+// object, the byte position and the offsets of the block. With it, each
+// damage is reported there and the read goes on (docs/format/segment.md,
+// "Damaged segments"): a corrupt block is skipped whole; a missing segment,
+// or one whose header cannot be read, is one damage covering all its
+// records; a segment whose trailer or index cannot be read (truncated,
+// overwritten) is read block by block from its start, and everything after
+// the first block that fails is one damage. Failures that are not about the
+// stored bytes (storage unavailable, access refused) are returned either way.
 Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
-                   const std::function<Status(format::Record&&)>& sink, ReadStats* stats = nullptr);
+                   const std::function<Status(format::Record&&)>& sink, ReadStats* stats = nullptr,
+                   const DamageHandler& on_damage = {});
 
 }  // namespace kafka_backup::catalog

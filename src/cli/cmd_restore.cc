@@ -1,4 +1,5 @@
-// `kafka-backup restore|three-phase-restore --config FILE [--path URL] [--backup-id ID] [--dry-run]`
+// `kafka-backup restore|three-phase-restore --config FILE [--path URL] [--backup-id ID] [--dry-run]
+// [--skip-corrupt]`
 #include <fmt/format.h>
 
 #include "cli/common.h"
@@ -12,21 +13,28 @@ void AddRestoreLikeCommand(CLI::App& app, Action* action, const std::string& nam
                            bool phases) {
   auto flags = std::make_shared<StorageFlags>();
   auto dry_run = std::make_shared<bool>(false);
+  auto skip_corrupt = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand(name, help);
   cmd->add_option("-c,--config", flags->config, "YAML configuration (mode: restore)")->required();
   cmd->add_option("--path", flags->path, "Storage location, overrides storage in the config");
   cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest', overrides backup_id in the config");
   cmd->add_flag("--dry-run", *dry_run, "Report what would be restored; write nothing");
+  cmd->add_flag("--skip-corrupt", *skip_corrupt,
+                "Leave out blocks and segments that cannot be read (restore.on_corruption: skip), restore the rest "
+                "and list what was skipped; exit code 4 if anything was");
   AddFormatFlag(cmd, &flags->format);
-  cmd->callback([action, flags, dry_run, phases] {
-    *action = [flags, dry_run, phases] {
+  cmd->callback([action, flags, dry_run, skip_corrupt, phases] {
+    *action = [flags, dry_run, skip_corrupt, phases] {
       auto config = LoadConfig(*flags, true);
       if (!config.ok()) return Fail(config.status());
       if (*dry_run) config->restore.dry_run = true;
+      if (*skip_corrupt) config->restore.on_corruption = "skip";
       auto report = RunRestore(*config, EngineOptions());
       if (!report.ok()) return Fail(report.status());
       PrintRestoreReport(*report, flags->format, phases);
-      return static_cast<int>(kExitOk);
+      // Completed, but without records the backup holds: corrupt data (4),
+      // as validate reports it; the report lists what is missing.
+      return static_cast<int>(report->skipped.empty() ? kExitOk : kExitCorruption);
     };
   });
 }

@@ -15,8 +15,9 @@ void AddValidateRestoreCommand(CLI::App& app, Action* action) {
       "Check a restore configuration without writing anything: the backup exists, the target is reachable and "
       "authenticated, topics exist or can be created, partition counts fit the mappings, target topics are empty "
       "(or on_existing_data allows data), groups to reset are inactive, the time window selects data. Exit code 0 "
-      "when every check passes, 2 when a check fails (each failure is listed), 3 when the backup is not found, 5 "
-      "or 6 when storage or the target cannot be reached or refuses the credentials");
+      "when every check passes, 2 when a check fails (each failure is listed), 3 when the backup is not found, 4 "
+      "when the data to restore cannot be read (restore.on_corruption: fail), 5 or 6 when storage or the target "
+      "cannot be reached or refuses the credentials");
   cmd->add_option("-c,--config", flags->config, "YAML configuration (mode: restore)")->required();
   cmd->add_option("--path", flags->path, "Storage location, overrides storage in the config");
   cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest', overrides backup_id in the config");
@@ -36,14 +37,14 @@ void AddValidateRestoreCommand(CLI::App& app, Action* action) {
         for (const auto& c : report->checks) fmt::print("{:<6} {:<30} {}\n", c.ok ? "ok" : "FAIL", c.name, c.detail);
         fmt::print("{}\n", report->ok() ? "restore configuration is valid" : "restore configuration has problems");
       }
-      // A check that failed because something is missing or unreachable
-      // keeps that exit code (3, 5, 6); any other failed check means the
-      // configuration would not restore: 2.
+      // A check that failed because something is missing, unreachable or
+      // corrupt keeps that exit code (3, 4, 5, 6); any other failed check
+      // means the configuration would not restore: 2.
       for (const auto& c : report->checks) {
         if (c.ok) continue;
         auto code = c.status.code();
-        bool keeps =
-            code == Status::Code::kNotFound || code == Status::Code::kAuth || code == Status::Code::kUnavailable;
+        bool keeps = code == Status::Code::kNotFound || code == Status::Code::kAuth ||
+                     code == Status::Code::kUnavailable || code == Status::Code::kCorruption;
         return keeps ? ExitCodeFor(c.status) : static_cast<int>(kExitUsage);
       }
       return static_cast<int>(kExitOk);

@@ -26,6 +26,17 @@ void PrintRestoreReport(const RestoreReport& r, const std::string& format, bool 
                         {"offset", g.offset},
                         {"from", g.from}});
     }
+    nlohmann::json skipped = nlohmann::json::array();
+    for (const auto& k : r.skipped) {
+      skipped.push_back({{"topic", k.topic},
+                         {"partition", k.partition},
+                         {"object", k.object},
+                         {"position", k.position},
+                         {"first_offset", k.first_offset},
+                         {"last_offset", k.last_offset},
+                         {"records", k.records},
+                         {"reason", k.reason}});
+    }
     nlohmann::json j{{"backup_id", r.backup_id},
                      {"restore_id", r.restore_id},
                      {"dry_run", r.dry_run},
@@ -34,6 +45,8 @@ void PrintRestoreReport(const RestoreReport& r, const std::string& format, bool 
                      {"bytes_fetched", r.bytes_fetched},
                      {"seconds", r.seconds},
                      {"zero_timestamp_records", r.zero_timestamp_records},
+                     {"records_skipped", r.records_skipped},
+                     {"skipped", skipped},
                      {"offset_map", r.offset_map_key},
                      {"consumer_group_strategy", r.group_strategy},
                      {"consumer_group_offsets", groups},
@@ -49,6 +62,14 @@ void PrintRestoreReport(const RestoreReport& r, const std::string& format, bool 
     std::string name = t.source_name == t.name ? t.name : t.source_name + " -> " + t.name;
     const char* created = !t.created ? "" : t.dry_run ? "  (topic would be created)" : "  (topic created)";
     fmt::print("  {:<40} {:>12} records{}\n", name, t.records, created);
+  }
+  if (!r.skipped.empty()) {
+    fmt::print("  SKIPPED {} records that cannot be read, in {} range{} (on_corruption: skip):\n", r.records_skipped,
+               r.skipped.size(), r.skipped.size() == 1 ? "" : "s");
+    for (const auto& k : r.skipped) {
+      fmt::print("    {}[{}] offsets {}..{} ({} records) in {} at byte {}: {}\n", k.topic, k.partition, k.first_offset,
+                 k.last_offset, k.records, k.object, k.position, k.reason);
+    }
   }
   if (phases || !r.offset_map_key.empty()) {
     if (phases) fmt::print("phase 2 (offset mapping):\n");

@@ -391,6 +391,12 @@ void ReadRestore(MapReader& r, RestoreConfig* o, const std::string& file) {
       r.FailKey(r.Get("on_existing_data"), "on_existing_data", fmt::format("expected fail or append, got '{}'", *v));
     }
   }
+  if (auto v = r.String("on_corruption")) {
+    o->on_corruption = *v;
+    if (*v != "fail" && *v != "skip") {
+      r.FailKey(r.Get("on_corruption"), "on_corruption", fmt::format("expected fail or skip, got '{}'", *v));
+    }
+  }
   if (auto v = r.Bool("include_offset_headers")) o->include_offset_headers = *v;
   if (auto v = r.String("restore_id")) o->restore_id = *v;
   if (auto v = r.String("consumer_group_strategy")) {

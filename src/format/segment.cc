@@ -258,6 +258,22 @@ Result<SegmentHeader> ParseHeader(std::string_view bytes) {
   return h;
 }
 
+uint64_t EncodedHeaderSize(const SegmentHeader& header) {
+  return sizeof(kSegmentMagic) + 2 + 1 + 1 + 4 + 2 + header.topic.size() + 4;
+}
+
+BlockInfo ParseBlockHeader(std::string_view bytes) {
+  const char* p = bytes.data();
+  BlockInfo b;
+  b.size = static_cast<uint32_t>(std::min<uint64_t>(kBlockHeaderSize + uint64_t{DecodeFixed32(p)}, UINT32_MAX));
+  b.record_count = DecodeFixed32(p + 8);
+  b.first_offset = static_cast<int64_t>(DecodeFixed64(p + 12));
+  b.last_offset = static_cast<int64_t>(DecodeFixed64(p + 20));
+  b.min_timestamp = static_cast<int64_t>(DecodeFixed64(p + 28));
+  b.max_timestamp = static_cast<int64_t>(DecodeFixed64(p + 36));
+  return b;
+}
+
 uint64_t HeaderRegionSize(const SegmentTrailer& trailer, const std::vector<BlockInfo>& index) {
   return index.empty() ? trailer.index_position : index.front().position;
 }
@@ -270,12 +286,7 @@ Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec code
   const char* p = bytes.data();
   uint32_t payload_len = DecodeFixed32(p);
   uint32_t raw_len = DecodeFixed32(p + 4);
-  BlockInfo stored;
-  stored.record_count = DecodeFixed32(p + 8);
-  stored.first_offset = static_cast<int64_t>(DecodeFixed64(p + 12));
-  stored.last_offset = static_cast<int64_t>(DecodeFixed64(p + 20));
-  stored.min_timestamp = static_cast<int64_t>(DecodeFixed64(p + 28));
-  stored.max_timestamp = static_cast<int64_t>(DecodeFixed64(p + 36));
+  BlockInfo stored = ParseBlockHeader(bytes);
   uint32_t stored_crc = DecodeFixed32(p + 44);
   if (kBlockHeaderSize + payload_len != bytes.size()) {
     return Corrupt(fmt::format("block payload length {} does not match its size {}", payload_len, bytes.size()));

@@ -143,6 +143,14 @@ Result<SegmentTrailer> ParseTrailer(std::string_view last_bytes, uint64_t object
 Result<std::vector<BlockInfo>> ParseIndex(std::string_view index_bytes, const SegmentTrailer& trailer);
 // `bytes` starts at offset 0 and holds at least the whole header.
 Result<SegmentHeader> ParseHeader(std::string_view bytes);
+// The header's size in bytes (where the first block starts).
+uint64_t EncodedHeaderSize(const SegmentHeader& header);
+// The ranges a block header records, and its size (header + payload);
+// position is left 0. `bytes` holds at least kBlockHeaderSize bytes. Nothing
+// is checked: DecodeBlock checks them against the block's CRC. For a reader
+// that walks blocks without the index (catalog::ReadSegment, when the index
+// cannot be read).
+BlockInfo ParseBlockHeader(std::string_view bytes);
 // The byte range [0, n) that holds the header: up to the first block, or the index.
 uint64_t HeaderRegionSize(const SegmentTrailer& trailer, const std::vector<BlockInfo>& index);
 

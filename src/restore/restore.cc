@@ -514,12 +514,19 @@ Result<std::optional<format::TargetPosition>> RestoreRun::PositionFor(const Lane
   std::optional<int64_t> timestamp;
   catalog::RecordFilter from;
   from.min_offset = committed;
+  // With on_corruption: skip, unreadable records were not restored: the
+  // first readable one at or after `committed` is where the group resumes.
+  catalog::DamageHandler skip;
+  if (config_.restore.on_corruption == "skip") skip = [](const catalog::SegmentDamage&) { return Status::Ok(); };
   for (const auto& seg : lane.partition->segments) {
     if (seg.last_offset < committed) continue;
-    Status s = catalog::ReadSegment(store, seg, from, [&](format::Record&& r) {
-      timestamp = r.timestamp;
-      return kFound;
-    });
+    Status s = catalog::ReadSegment(
+        store, seg, from,
+        [&](format::Record&& r) {
+          timestamp = r.timestamp;
+          return kFound;
+        },
+        nullptr, skip);
     if (timestamp) break;
     KB_RETURN_IF_ERROR(s);
   }
@@ -787,6 +794,22 @@ Result<RestoreReport> RestoreRun::Run() {
                         (filter.max_timestamp && seg.min_timestamp > *filter.max_timestamp))) {
         continue;
       }
+      // With on_corruption: skip, what cannot be read is left out and reported.
+      catalog::DamageHandler skip;
+      if (rc.on_corruption == "skip") {
+        skip = [&](const catalog::SegmentDamage& d) {
+          if (d.records == 0) {
+            spdlog::warn("{} (no record is lost)", d.status.ToString());
+            return Status::Ok();
+          }
+          spdlog::warn("skipping offsets {}..{} of {}[{}] ({} records): {}", d.first_offset, d.last_offset,
+                       plan.source->name, lane.partition->partition, d.records, d.status.ToString());
+          report.skipped.push_back({plan.source->name, lane.partition->partition, seg.key, d.position, d.first_offset,
+                                    d.last_offset, d.records, d.status.message()});
+          report.records_skipped += d.records;
+          return Status::Ok();
+        };
+      }
       Status s = catalog::ReadSegment(
           *store, seg, lane_filter,
           [&](format::Record&& r) -> Status {
@@ -817,7 +840,7 @@ Result<RestoreReport> RestoreRun::Run() {
             }
             return Status::Ok();
           },
-          &stats);
+          &stats, skip);
       KB_RETURN_IF_ERROR(s);
     }
     next[li] = std::max(next[li], lane.partition->end_offset);
@@ -952,6 +975,12 @@ Result<PreflightReport> RunPreflight(const Config& config) {
     for (const auto& t : planned->topics) {
       std::string what = t.created ? "will be created" : "exists and may be written";
       check("topic " + t.name, Status::Ok(), fmt::format("{}; {} records to restore", what, t.records));
+    }
+    if (!planned->skipped.empty()) {
+      check("data", Status::Ok(),
+            fmt::format("{} records in {} range{} cannot be read and will be skipped (restore.on_corruption: skip); "
+                        "`validate --deep` lists them",
+                        planned->records_skipped, planned->skipped.size(), planned->skipped.size() == 1 ? "" : "s"));
     }
     check("target", Status::Ok(), fmt::format("{} reachable", fmt::join(config.target.bootstrap_servers, ",")));
   } else {

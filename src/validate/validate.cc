@@ -22,7 +22,7 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
   auto manifest = cat.LoadManifest(id);
   if (!manifest.ok()) {
     if (manifest.status().code() != Status::Code::kCorruption) return manifest.status();
-    report.issues.push_back({"", -1, "manifest", manifest.status().ToString()});
+    report.issues.push_back({"", -1, "manifest", manifest.status().ToString(), std::nullopt});
     return report;
   }
   report.topics = static_cast<int>(manifest->topics.size());
@@ -60,17 +60,33 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
     if (static_cast<int32_t>(t.partitions.size()) != t.partition_count) {
       report.issues.push_back({t.name, -1, "manifest",
                                fmt::format("topic has {} partitions recorded but partition_count {}",
-                                           t.partitions.size(), t.partition_count)});
+                                           t.partitions.size(), t.partition_count),
+                               std::nullopt});
     }
     for (const auto& p : t.partitions) {
       report.partitions++;
-      auto issue = [&](const std::string& object, const std::string& msg) {
-        report.issues.push_back({t.name, p.partition, object, msg});
+      ValidatePartition& part = report.partition_results.emplace_back();
+      part.topic = t.name;
+      part.partition = p.partition;
+      part.records = p.record_count;
+      auto issue = [&](const std::string& object, const std::string& msg,
+                       std::optional<UnreadableRecords> unreadable = std::nullopt) {
+        report.issues.push_back({t.name, p.partition, object, msg, unreadable});
+        part.issues++;
+        if (unreadable) part.records_unreadable += unreadable->records;
+      };
+      // The partition's offset and time ranges, as read or as recorded.
+      auto span = [&](int64_t first, int64_t last, int64_t min_ts, int64_t max_ts) {
+        if (!part.first_offset || first < *part.first_offset) part.first_offset = first;
+        if (!part.last_offset || last > *part.last_offset) part.last_offset = last;
+        if (!part.min_timestamp || min_ts < *part.min_timestamp) part.min_timestamp = min_ts;
+        if (!part.max_timestamp || max_ts > *part.max_timestamp) part.max_timestamp = max_ts;
       };
       uint64_t seg_records = 0;
       int64_t prev_last = p.start_offset - 1;
       for (const auto& seg : p.segments) {
         report.segments++;
+        part.segments++;
         seg_records += seg.record_count;
         if (seg.first_offset <= prev_last || seg.last_offset >= p.end_offset || seg.first_offset < p.start_offset) {
           issue(seg.key,
@@ -79,20 +95,25 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
         }
         prev_last = seg.last_offset;
         if (!deep) {
+          if (seg.record_count > 0) span(seg.first_offset, seg.last_offset, seg.min_timestamp, seg.max_timestamp);
           auto head = store->Head(seg.key);
           if (!head.ok()) {
             if (head.status().code() != Status::Code::kNotFound) return head.status();
-            issue(seg.key, "segment object is missing");
+            issue(seg.key, "segment object is missing",
+                  UnreadableRecords{0, seg.first_offset, seg.last_offset, seg.record_count});
           } else if (head->size != seg.size) {
-            issue(seg.key, fmt::format("segment is {} bytes, the manifest says {}", head->size, seg.size));
+            issue(seg.key, fmt::format("segment is {} bytes, the manifest says {}: truncated or overwritten",
+                                       head->size, seg.size));
           }
           advance(1, 0);
           continue;
         }
         uint64_t count = 0;
         int64_t prev = seg.first_offset - 1;
+        int64_t first = -1;
         int64_t min_ts = INT64_MAX;
         int64_t max_ts = INT64_MIN;
+        bool damaged = false;
         catalog::ReadStats stats;
         Status s = catalog::ReadSegment(
             *store, seg, {},
@@ -100,6 +121,7 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
               if (r.offset <= prev) {
                 return Status::Corruption(fmt::format("offset {} follows {}: out of order", r.offset, prev));
               }
+              if (count == 0) first = r.offset;
               prev = r.offset;
               ++count;
               payload += r.PayloadBytes();
@@ -107,17 +129,26 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
               max_ts = std::max(max_ts, r.timestamp);
               return Status::Ok();
             },
-            &stats);
+            &stats,
+            [&](const catalog::SegmentDamage& d) {
+              damaged = true;
+              std::optional<UnreadableRecords> lost;
+              if (d.records > 0) lost = UnreadableRecords{d.position, d.first_offset, d.last_offset, d.records};
+              issue(seg.key, d.status.ToString(), lost);
+              return Status::Ok();
+            });
         report.bytes_read += stats.bytes_fetched;
         report.records_checked += count;
+        part.records_checked += count;
+        if (count > 0) span(first, prev, min_ts, max_ts);
         advance(count, stats.bytes_fetched);
         if (!s.ok()) {
           if (s.code() != Status::Code::kCorruption) return s;
           issue(seg.key, s.ToString());
           continue;
         }
-        if (count != seg.record_count || prev != seg.last_offset ||
-            (count > 0 && (min_ts != seg.min_timestamp || max_ts != seg.max_timestamp))) {
+        if (!damaged && (count != seg.record_count || prev != seg.last_offset ||
+                         (count > 0 && (min_ts != seg.min_timestamp || max_ts != seg.max_timestamp)))) {
           issue(seg.key, fmt::format("segment content (records {}, last offset {}, timestamps {}..{}) disagrees with "
                                      "the manifest (records {}, last offset {}, timestamps {}..{})",
                                      count, prev, min_ts, max_ts, seg.record_count, seg.last_offset, seg.min_timestamp,

@@ -147,6 +147,19 @@ TEST(ConfigTest, UnknownGroupStrategyListsTheKnownOnes) {
   EXPECT_NE(c.status().message().find("header-based"), std::string::npos);
 }
 
+TEST(ConfigTest, OnCorruptionIsFailUnlessSetToSkip) {
+  auto c = ParseConfig("restore:\n  topics: [orders]\n", "r.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->restore.on_corruption, "fail");
+  c = ParseConfig("restore:\n  on_corruption: skip\n", "r.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->restore.on_corruption, "skip");
+  c = ParseConfig("restore:\n  on_corruption: ignore\n", "r.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("on_corruption"), std::string::npos);
+  EXPECT_NE(c.status().message().find("expected fail or skip, got 'ignore'"), std::string::npos);
+}
+
 TEST(ConfigTest, PartitionMappingNeedsNumbers) {
   auto c = ParseConfig("restore:\n  partition_mapping: {orders: {zero: 1}}\n", "r.yaml");
   ASSERT_FALSE(c.ok());
