@@ -1,5 +1,8 @@
-// One-shot backup: copies the selected topics, up to the cut taken at start,
-// into the storage named by the config, and commits a manifest last.
+// Backup: copies the selected topics into the storage named by the config.
+// One-shot: up to the cut taken at start, then commits a manifest. Continuous
+// (backup.continuous): follows the topics until options.stop is set. Both
+// write a checkpoint every checkpoint_interval_secs; a run of a backup id that
+// has a checkpoint journal but no manifest resumes from its last checkpoint.
 #pragma once
 
 #include <cstdint>
@@ -21,12 +24,19 @@ struct BackupReport {
   uint64_t stored_bytes = 0;  // segment bytes written
   uint64_t segments = 0;
   double seconds = 0;
+  uint64_t deleted_offsets = 0;          // deleted by the broker before they were read: gaps in the manifest
+  bool committed = false;                // the manifest was written (a continuous run only checkpoints)
+  int64_t resumed_from_checkpoint = -1;  // the checkpoint a resumed run started from
+  uint64_t checkpoints = 0;              // entries written by this run
+  uint64_t checkpoint_bytes = 0;         // ... their bytes
+  double checkpoint_max_ms = 0;          // the slowest one
 };
 
 // Requires config.mode backup (or empty), a source and a storage location.
-// Fails with AlreadyExists if the backup id is already committed; a run that
-// died earlier under the same id left no manifest, and its leftover segments
-// are deleted before this run starts.
+// Fails with AlreadyExists if the backup id is already committed, Conflict if
+// another live run writes it; segments a killed run stored after its last
+// checkpoint are deleted before this run starts. A one-shot run stopped by
+// options.stop returns Unavailable (resumable) after its checkpoint.
 Result<BackupReport> RunBackup(const Config& config, const RunOptions& options);
 
 }  // namespace kafka_backup

@@ -66,7 +66,13 @@ struct StorageConfig {
 struct BackupConfig {
   std::string compression = "zstd";
   int compression_level = 3;
-  int checkpoint_interval_secs = 30;  // continuous mode; a one-shot run commits once
+  // Follow the topics until stopped (SIGTERM/SIGINT) instead of stopping at
+  // the offsets seen at start; nothing is committed but checkpoints.
+  bool continuous = false;
+  // How often a checkpoint records what is stored (a continuous run first
+  // stores what it holds): the RPO of a continuous backup, the work a killed
+  // run repeats.
+  int checkpoint_interval_secs = 30;
   bool include_offset_headers = false;
   std::string source_cluster_id;
   uint64_t segment_max_bytes = 64ull << 20;

@@ -1,6 +1,8 @@
 // Options every long-running engine (backup, restore, validate) takes.
 #pragma once
 
+#include <atomic>
+
 namespace kafka_backup {
 
 enum class ProgressDisplay {
@@ -11,6 +13,9 @@ enum class ProgressDisplay {
 
 struct RunOptions {
   ProgressDisplay progress = ProgressDisplay::kLog;
+  // When set (by a SIGTERM/SIGINT handler), a backup stores what it holds,
+  // writes a checkpoint and returns.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 }  // namespace kafka_backup

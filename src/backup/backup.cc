@@ -1,18 +1,25 @@
 #include "kafka_backup/backup.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "backup/segment_pipeline.h"
+#include "catalog/catalog.h"
+#include "format/checkpoint.h"
 #include "format/manifest.h"
 #include "format/run_status.h"
 #include "format/segment.h"
@@ -71,10 +78,14 @@ Result<std::vector<format::ConsumerGroupManifest>> CaptureGroups(kafka::Admin& a
                                                                  const std::vector<std::string>& patterns,
                                                                  const PartitionMap& partitions);
 
+// A continuous run has no cut.
+constexpr int64_t kNoCut = INT64_MAX;
+
 struct PartitionState {
   std::string topic;
   int32_t partition = 0;
-  int64_t cut = 0;        // records with offset < cut belong to this backup
+  int64_t cut = 0;        // records with offset < cut belong to this backup (kNoCut: continuous)
+  int64_t high = -1;      // continuous: the high watermark last seen
   int64_t read_upto = 0;  // offsets below this were read (stored in a sealed segment or skipped)
   bool done = false;
   uint64_t records = 0;        // read by this run
@@ -82,9 +93,26 @@ struct PartitionState {
   // The open segment: its records so far, the block being filled, and the
   // object the pipeline is writing (null when no segment is open).
   std::shared_ptr<SegmentPipeline::Segment> segment;
+  std::string segment_key;
+  int64_t segment_from = 0;  // the position when it was opened
   format::SegmentSummary summary;
   format::BlockBuilder block;
+  // Segments sealed, in order, until they are stored and every one before
+  // them is: only then do they count as durable.
+  struct Sealed {
+    std::string key;
+    int64_t covers_to = 0;  // the position after it
+    bool stored = false;
+    format::SegmentRef ref;
+    uint64_t bytes = 0;
+  };
+  std::deque<Sealed> sealed;
+  // What is durable: segments and end_offset (the durable position); what the
+  // journal has of it is `journaled_end` plus `delta`, written at the next
+  // checkpoint.
   format::PartitionManifest manifest;
+  format::PartitionDelta delta;
+  int64_t journaled_end = 0;
 
   // The next offset to read: past the open segment's last record, or what
   // sealed segments and skips covered; the cut once the partition is done.
@@ -92,8 +120,11 @@ struct PartitionState {
     if (done) return cut;
     return std::max(summary.record_count > 0 ? summary.last_offset + 1 : 0, read_upto);
   }
-  // Offsets still to read up to the cut.
-  int64_t Lag() const { return std::max<int64_t>(0, cut - Position()); }
+  // Offsets still to read up to the cut (continuous: up to the high watermark).
+  int64_t Lag() const {
+    int64_t upto = cut == kNoCut ? high : cut;
+    return std::max<int64_t>(0, upto - Position());
+  }
 };
 
 Result<std::vector<format::ConsumerGroupManifest>> CaptureGroups(kafka::Admin& admin,
@@ -128,6 +159,37 @@ class BackupRun {
   Status SealSegment(PartitionState& p);
   Status EnforceMemoryBudget();
   Status Drain();
+  // Stores what the open segments hold (continuous runs and an interrupted
+  // run) and waits until it is stored.
+  Status StoreEverything(const std::function<void()>& tick);
+  // Moves a partition's stored segments, in order, into what is durable.
+  void AdvanceDurable(PartitionState& p);
+  // Writes a checkpoint entry with what became durable since the last one (a
+  // base entry, with everything, every kBaseEvery entries or when `base`).
+  Status Checkpoint(bool base);
+  // At most every checkpoint_interval_secs: a checkpoint (a continuous run
+  // stores its open segments first) and the run status.
+  Status CheckpointIfDue(const std::function<void()>& tick);
+  // The same while the reading thread waits for the pipeline: a checkpoint
+  // of what is stored, nothing new stored (that is what is being waited
+  // for); a failure is returned by the next Drain step.
+  void CheckpointWhileWaiting();
+  // Continuous runs: topics and partitions that appeared since the start.
+  Status DiscoverTopics();
+  // Removes the journal of a committed backup; a failure only leaves garbage.
+  void DropJournal();
+  // The backup as far as it is durable.
+  format::Manifest BuildManifest() const;
+  // A fresh run: the cut, the topics and the groups; a resumed run: the journal.
+  Status StartFresh(const std::vector<kafka::TopicInfo>& topics, const kafka::ClusterInfo& cluster);
+  Status Resume(const format::Journal& journal);
+  Status RemoveOrphans(const std::set<std::string>& keep);
+  // The broker deleted offsets of `p` the backup had not read (retention,
+  // delete-records): records them as a gap and moves past them.
+  Status SkipDeleted(PartitionState& p, int64_t low);
+  // Conflict if the run status shows another run of this backup id alive.
+  Status RefuseIfRunning();
+  bool StopRequested() const { return options_.stop && options_.stop->load(); }
   void PublishLag();
   // Each topic's line of the progress display: offsets read of those to read.
   void ShowTopics(Progress& progress, const std::map<std::string, size_t>& lines) const;
@@ -138,7 +200,6 @@ class BackupRun {
   // Writes the run status document (status/<backup_id>.json and the latest
   // copy); a failure to write it is logged, never fatal: it is informational.
   void WriteStatus(const std::string& state, const Status& error = Status::Ok());
-  void WriteStatusIfDue();
 
  public:
   // After a failed Run: records the failure, if this run wrote a status.
@@ -152,14 +213,27 @@ class BackupRun {
   std::unique_ptr<storage::ObjectStore> store_;
   std::unique_ptr<SegmentPipeline> pipeline_;  // after store_: stops before it goes
   std::unique_ptr<kafka::Consumer> consumer_;
+  std::unique_ptr<kafka::Admin> admin_;
   PartitionMap partitions_;
+  format::Manifest meta_;  // the backup's fields and topics; partitions come from partitions_
+  bool continuous_ = false;
+  uint64_t next_sequence_ = 0;  // of the next checkpoint entry
+  bool force_base_ = true;      // the next entry must be a base (a topic appeared, or none written yet)
+  Clock::time_point last_checkpoint_{};
+  Clock::time_point last_status_{};
+  bool waiting_checkpoint_ = false;  // CheckpointWhileWaiting is running
+  Status waiting_error_;
+  Clock::time_point last_discovery_{};
   format::Codec codec_ = format::Codec::kZstd;
   uint64_t raw_bytes_ = 0;  // in the partitions' open blocks
   BackupReport report_;
   format::RunStatus status_;
   bool status_started_ = false;
-  Clock::time_point last_status_{};
 };
+
+// Every this many entries the journal starts again from a base entry, and
+// the entries before it are deleted: a reader reads at most this many.
+constexpr uint64_t kBaseEvery = 64;
 
 Status BackupRun::Append(PartitionState& p, format::Record&& r) {
   if (p.summary.record_count > 0 && r.offset <= p.summary.last_offset) {
@@ -167,8 +241,9 @@ Status BackupRun::Append(PartitionState& p, format::Record&& r) {
                                         r.offset, p.summary.last_offset));
   }
   if (!p.segment) {
-    p.segment = pipeline_->Open(storage::layout::SegmentKey(config_.backup_id, p.topic, p.partition, r.offset), p.topic,
-                                p.partition);
+    p.segment_key = storage::layout::SegmentKey(config_.backup_id, p.topic, p.partition, r.offset);
+    p.segment_from = p.read_upto;
+    p.segment = pipeline_->Open(p.segment_key, p.topic, p.partition);
     p.summary = {};
   }
   report_.records++;
@@ -201,6 +276,10 @@ Status BackupRun::SealSegment(PartitionState& p) {
   KB_RETURN_IF_ERROR(FlushBlock(p));
   KB_RETURN_IF_ERROR(pipeline_->Seal(p.segment, p.summary));
   p.read_upto = p.summary.last_offset + 1;
+  PartitionState::Sealed sealed;
+  sealed.key = p.segment_key;
+  sealed.covers_to = p.read_upto;
+  p.sealed.push_back(std::move(sealed));
   p.segment.reset();
   p.summary = {};
   return Status::Ok();
@@ -242,53 +321,196 @@ Status BackupRun::EnforceMemoryBudget() {
 Status BackupRun::CollectSegments() {
   KB_RETURN_IF_ERROR(pipeline_->Wait());
   AbsorbSealed();
-  // Segments of a partition are stored in parallel and may finish out of order.
-  for (auto& [_, p] : partitions_) {
-    std::sort(p.manifest.segments.begin(), p.manifest.segments.end(),
-              [](const auto& a, const auto& b) { return a.first_offset < b.first_offset; });
-  }
   return Status::Ok();
 }
 
 void BackupRun::AbsorbSealed() {
-  for (auto& s : pipeline_->Take()) {
-    auto& m = partitions_.at({s.topic, s.partition}).manifest;
-    const format::SegmentSummary& sum = s.summary;
-    m.record_count += sum.record_count;
-    m.bytes += sum.payload_bytes;
-    m.min_timestamp = m.min_timestamp ? std::min(*m.min_timestamp, sum.min_timestamp) : sum.min_timestamp;
-    m.max_timestamp = m.max_timestamp ? std::max(*m.max_timestamp, sum.max_timestamp) : sum.max_timestamp;
+  std::vector<SegmentPipeline::Sealed> stored;
+  if (pipeline_) stored = pipeline_->Take();  // (none before the pipeline starts)
+  for (auto& s : stored) {
+    PartitionState& p = partitions_.at({s.topic, s.partition});
+    auto it = std::find_if(p.sealed.begin(), p.sealed.end(), [&](const auto& f) { return f.key == s.ref.key; });
+    if (it == p.sealed.end()) {
+      spdlog::error("{}: stored but never sealed (a bug); it is left out of the backup", s.ref.key);
+      continue;
+    }
     report_.stored_bytes += s.ref.size;
     report_.segments++;
-    m.segments.push_back(std::move(s.ref));
+    it->stored = true;
+    it->bytes = s.summary.payload_bytes;
+    it->ref = std::move(s.ref);
   }
+  for (auto& [_, p] : partitions_) AdvanceDurable(p);
+}
+
+void BackupRun::AdvanceDurable(PartitionState& p) {
+  // Segments of a partition are stored in parallel and may finish out of
+  // order; they become durable in order.
+  while (!p.sealed.empty() && p.sealed.front().stored) {
+    PartitionState::Sealed& f = p.sealed.front();
+    format::PartitionDelta one;
+    one.end_offset = f.covers_to;
+    one.bytes = f.bytes;
+    one.segments.push_back(f.ref);
+    format::ApplyDelta(one, &p.manifest);
+    p.delta.segments.push_back(std::move(f.ref));
+    p.delta.bytes += f.bytes;
+    p.sealed.pop_front();
+  }
+  if (!p.sealed.empty()) return;
+  // Nothing in flight: everything read before the open segment (or, with
+  // none open, everything read) is stored; offsets in between hold no
+  // committed record (compaction, transaction markers).
+  int64_t durable = p.done ? p.cut : p.segment ? p.segment_from : std::min(p.Position(), p.cut);
+  p.manifest.end_offset = std::max(p.manifest.end_offset, durable);
+}
+
+format::Manifest BackupRun::BuildManifest() const {
+  format::Manifest m = meta_;
+  for (auto& t : m.topics) {
+    t.partitions.clear();
+    for (int32_t i = 0; i < t.partition_count; ++i) {
+      auto it = partitions_.find({t.name, i});
+      if (it != partitions_.end()) t.partitions.push_back(it->second.manifest);
+    }
+  }
+  return m;
+}
+
+Status BackupRun::Checkpoint(bool base) {
+  auto started = Clock::now();
+  AbsorbSealed();
+  format::CheckpointEntry e;
+  e.backup_id = config_.backup_id;
+  e.sequence = next_sequence_;
+  e.written_at_ms = NowMs();
+  e.continuous = continuous_;
+  base = base || force_base_ || next_sequence_ % kBaseEvery == 0;
+  if (base) {
+    e.base = BuildManifest();
+    e.base->completed_at_ms = e.written_at_ms;
+    if (!continuous_) {
+      for (const auto& [key, p] : partitions_) e.cuts[key] = p.cut;
+    }
+  } else {
+    for (const auto& [_, p] : partitions_) {
+      if (p.delta.segments.empty() && p.delta.gaps.empty() && p.manifest.end_offset == p.journaled_end) continue;
+      format::PartitionDelta d = p.delta;
+      d.topic = p.topic;
+      d.partition = p.partition;
+      d.end_offset = p.manifest.end_offset;
+      e.partitions.push_back(std::move(d));
+    }
+    if (e.partitions.empty()) return Status::Ok();  // nothing new: nothing to write
+  }
+  std::string doc = format::SerializeCheckpoint(e);
+  Status s = store_->Put(storage::layout::CheckpointKey(config_.backup_id, e.sequence), doc);
+  if (!s.ok())
+    return s.WithContext(fmt::format("cannot write checkpoint {} of backup '{}'", e.sequence, config_.backup_id));
+  for (auto& [_, p] : partitions_) {
+    p.delta = {};
+    p.journaled_end = p.manifest.end_offset;
+  }
+  ++next_sequence_;
+  force_base_ = false;
+  report_.checkpoints++;
+  report_.checkpoint_bytes += doc.size();
+  double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  report_.checkpoint_max_ms = std::max(report_.checkpoint_max_ms, ms);
+  metrics::Metrics::Get().CheckpointTime().SetToCurrentTime();
+  status_.last_checkpoint_ms = e.written_at_ms;
+  size_t added = 0;
+  for (const auto& d : e.partitions) added += d.segments.size();
+  spdlog::debug("checkpoint {} of {}: {}, {} segments stored in all ({} bytes, {:.1f} ms)", e.sequence,
+                config_.backup_id, base ? "base" : fmt::format("{} new segments", added), report_.segments, doc.size(),
+                ms);
+  if (base && e.sequence > 0) {
+    // The entries before a base are no longer read.
+    auto old = storage::ListAll(*store_, storage::layout::CheckpointPrefix(config_.backup_id));
+    if (old.ok()) {
+      for (const auto& o : *old) {
+        auto key = storage::layout::ParseCheckpointKey(o.key);
+        if (key && key->second < e.sequence) (void)store_->Delete(o.key);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status BackupRun::StoreEverything(const std::function<void()>& tick) {
+  for (auto& [_, p] : partitions_) KB_RETURN_IF_ERROR(SealSegment(p));
+  KB_RETURN_IF_ERROR(pipeline_->Wait(tick));
+  AbsorbSealed();
+  return Status::Ok();
+}
+
+Status BackupRun::CheckpointIfDue(const std::function<void()>& tick) {
+  auto now = Clock::now();
+  if (now - last_checkpoint_ < std::chrono::seconds(config_.backup.checkpoint_interval_secs)) return Status::Ok();
+  if (continuous_) {
+    KB_RETURN_IF_ERROR(StoreEverything(tick));
+    if (now - last_discovery_ >= std::chrono::seconds(std::max(10, config_.backup.checkpoint_interval_secs))) {
+      KB_RETURN_IF_ERROR(DiscoverTopics());
+    }
+  }
+  KB_RETURN_IF_ERROR(Checkpoint(false));
+  last_checkpoint_ = Clock::now();
+  WriteStatus("running");
+  return Status::Ok();
+}
+
+void BackupRun::CheckpointWhileWaiting() {
+  if (waiting_checkpoint_ || !waiting_error_.ok()) return;
+  auto now = Clock::now();
+  if (now - last_checkpoint_ < std::chrono::seconds(config_.backup.checkpoint_interval_secs)) return;
+  waiting_checkpoint_ = true;
+  waiting_error_ = Checkpoint(false);
+  last_checkpoint_ = Clock::now();
+  if (waiting_error_.ok()) WriteStatus("running");
+  waiting_checkpoint_ = false;
+}
+
+void BackupRun::DropJournal() {
+  auto entries = storage::ListAll(*store_, storage::layout::CheckpointPrefix(config_.backup_id));
+  if (!entries.ok()) return;
+  for (const auto& o : *entries) (void)store_->Delete(o.key);
 }
 
 Status BackupRun::Drain() {
-  uint64_t total = 0;
+  uint64_t total = 0;  // offsets to read; unknown (0) for a continuous run
   size_t open = 0;
   for (auto& [_, p] : partitions_) {
     if (!p.done) {
-      total += static_cast<uint64_t>(p.cut - p.manifest.start_offset);
+      if (!continuous_) total += static_cast<uint64_t>(p.cut - p.read_upto);
       ++open;
     }
   }
   Progress progress("backup", total, options_.progress);
   std::map<std::string, size_t> lines;  // topic -> its line in the display
-  {
+  auto add_lines = [&] {
     std::map<std::string, uint64_t> totals;
-    for (const auto& [_, p] : partitions_) totals[p.topic] += static_cast<uint64_t>(p.cut - p.manifest.start_offset);
-    for (const auto& [topic, n] : totals) lines[topic] = progress.AddTopic(topic, n);
-  }
+    for (const auto& [_, p] : partitions_) {
+      totals[p.topic] += continuous_ ? 0 : static_cast<uint64_t>(p.cut - p.manifest.start_offset);
+    }
+    for (const auto& [topic, n] : totals) {
+      if (!lines.contains(topic)) lines[topic] = progress.AddTopic(topic, n);
+    }
+  };
+  add_lines();
   metrics::RunGauges gauges("backup", total);
+  auto tick = [&] {
+    if (progress.Due()) ShowTopics(progress, lines);
+    progress.Update(report_.records, report_.bytes);
+  };
   auto last_lag = Clock::now() - std::chrono::seconds(10);
-  // Give up if nothing arrives for this long while partitions are still open.
+  // Give up if nothing arrives for this long while partitions are still open
+  // (one-shot runs: a continuous run waits for records as long as it runs).
   const auto stall_limit = std::chrono::seconds(std::max(60, config_.source.connect_timeout_secs * 2));
   auto last_progress = Clock::now();
   Status last_transient;
   uint64_t polled = 0;
   bool progressed = false;  // a record arrived since last_progress was set
-  while (open > 0) {
+  while ((continuous_ || open > 0) && !StopRequested()) {
     auto item = consumer_->Poll(200);
     if (!item.ok()) {
       Status s = item.status();
@@ -309,7 +531,13 @@ Status BackupRun::Drain() {
           } else {
             finished = true;
           }
+        } else if (item->kind == kafka::ConsumedItem::Kind::kOffsetOutOfRange) {
+          KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(p.topic, p.partition));
+          KB_RETURN_IF_ERROR(SkipDeleted(p, w.low));
+          KB_RETURN_IF_ERROR(consumer_->Seek(p.topic, p.partition, p.Position()));
+          finished = p.Position() >= p.cut;
         } else {
+          p.read_upto = std::max(p.read_upto, std::min(item->next_offset, p.cut));
           finished = item->next_offset >= p.cut;
         }
         if (finished) {
@@ -323,9 +551,11 @@ Status BackupRun::Drain() {
     // The clock is read once per batch of records, not per record.
     bool idle = !item.ok() || item->kind != kafka::ConsumedItem::Kind::kRecord;
     if (++polled % 256 != 0 && !idle) continue;
-    if (progress.Due()) ShowTopics(progress, lines);
-    progress.Update(report_.records, report_.bytes);
-    WriteStatusIfDue();
+    tick();
+    size_t known = partitions_.size();
+    KB_RETURN_IF_ERROR(waiting_error_);
+    KB_RETURN_IF_ERROR(CheckpointIfDue(tick));
+    if (partitions_.size() != known) add_lines();
     gauges.Publish(report_.records, report_.bytes);  // (this point is reached once per 256 records)
     auto now = Clock::now();
     if (now - last_lag >= std::chrono::seconds(1)) {
@@ -334,7 +564,7 @@ Status BackupRun::Drain() {
     }
     if (progressed) last_progress = now;
     progressed = false;
-    if (now - last_progress > stall_limit) {
+    if (!continuous_ && now - last_progress > stall_limit) {
       std::string stuck;
       for (const auto& [_, p] : partitions_) {
         if (!p.done) stuck += fmt::format(" {}[{}] (cut {})", p.topic, p.partition, p.cut);
@@ -346,12 +576,14 @@ Status BackupRun::Drain() {
                                              stuck, cause));
     }
   }
-  // Every record is read; the display stays up while the last segments are stored.
+  // Every record is read (or a stop was asked for); the display stays up
+  // while the last segments are stored.
   progress.SetNote("storing the last segments");
-  KB_RETURN_IF_ERROR(pipeline_->Wait([&] {
-    if (progress.Due()) ShowTopics(progress, lines);
-    progress.Update(report_.records, report_.bytes);
-    WriteStatusIfDue();
+  KB_RETURN_IF_ERROR(StoreEverything([&] {
+    tick();
+    if (Clock::now() - last_status_ >= std::chrono::seconds(config_.backup.checkpoint_interval_secs)) {
+      WriteStatus("running");
+    }
   }));
   progress.Finish();
   gauges.Publish(report_.records, report_.bytes);
@@ -367,13 +599,6 @@ void BackupRun::ShowTopics(Progress& progress, const std::map<std::string, size_
     bytes += p.payload_bytes;
   }
   for (const auto& [topic, r] : read) progress.UpdateTopic(lines.at(topic), r.first, r.second);
-}
-
-void BackupRun::WriteStatusIfDue() {
-  auto now = Clock::now();
-  if (now - last_status_ < std::chrono::seconds(config_.backup.checkpoint_interval_secs)) return;
-  AbsorbSealed();
-  WriteStatus("running");
 }
 
 void BackupRun::WriteStatus(const std::string& state, const Status& error) {
@@ -417,7 +642,8 @@ void BackupRun::PublishLag() {
   auto& m = metrics::Metrics::Get();
   bool per_partition = partitions_.size() <= metrics::Metrics::kMaxPartitionSeries;
   std::map<std::string, int64_t> lag;
-  for (const auto& [_, p] : partitions_) {
+  for (auto& [_, p] : partitions_) {
+    if (continuous_ && consumer_) p.high = std::max(p.high, consumer_->CachedHighWatermark(p.topic, p.partition));
     int64_t left = p.Lag();
     lag[p.topic] += left;
     if (per_partition) m.PartitionLag(p.topic, p.partition).Set(static_cast<double>(left));
@@ -425,6 +651,180 @@ void BackupRun::PublishLag() {
   for (const auto& [topic, records] : lag) m.Lag(topic).Set(static_cast<double>(records));
   double payload = m.PayloadBytes("backup").Value();
   if (payload > 0) m.CompressionRatio().Set(m.StoredBytes("backup").Value() / payload);
+}
+
+Status BackupRun::RemoveOrphans(const std::set<std::string>& keep) {
+  std::string prefix = storage::layout::DataPrefix(config_.backup_id);
+  KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(*store_, prefix));
+  size_t removed = 0;
+  for (const auto& o : objects) {
+    if (keep.contains(o.key)) continue;
+    KB_RETURN_IF_ERROR(store_->Delete(o.key));
+    ++removed;
+  }
+  KB_RETURN_IF_ERROR(store_->AbortIncomplete(prefix));
+  if (removed > 0) spdlog::info("removed {} segments an interrupted run stored after its last checkpoint", removed);
+  return Status::Ok();
+}
+
+Status BackupRun::StartFresh(const std::vector<kafka::TopicInfo>& topics, const kafka::ClusterInfo& cluster) {
+  format::Manifest& m = meta_;
+  m.backup_id = config_.backup_id;
+  m.tool_version = kVersion;
+  m.created_at_ms = NowMs();
+  m.kafka_cluster_id = cluster.cluster_id;
+  m.source_cluster_id =
+      config_.backup.source_cluster_id.empty() ? cluster.cluster_id : config_.backup.source_cluster_id;
+  m.compression = format::CodecName(codec_);
+  m.compression_level = codec_ == format::Codec::kZstd ? config_.backup.compression_level : 0;
+  m.include_offset_headers = config_.backup.include_offset_headers;
+  // The cut: each partition's high watermark now. Read committed stops at the
+  // last stable offset, so records of transactions still open at the cut are
+  // waited for, and aborted ones never arrive. A continuous run has no cut.
+  for (const auto& t : topics) {
+    format::TopicManifest tm;
+    tm.name = t.name;
+    tm.partition_count = t.partition_count;
+    tm.replication_factor = t.replication_factor;
+    KB_ASSIGN_OR_RETURN(tm.configs, admin_->TopicConfigs(t.name));
+    m.topics.push_back(std::move(tm));
+    for (int32_t p = 0; p < t.partition_count; ++p) {
+      KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(t.name, p));
+      PartitionState& st = partitions_[{t.name, p}];
+      st.topic = t.name;
+      st.partition = p;
+      st.cut = continuous_ ? kNoCut : w.high;
+      st.high = w.high;
+      st.read_upto = w.low;
+      st.manifest.partition = p;
+      st.manifest.start_offset = w.low;
+      st.manifest.end_offset = w.low;
+      st.journaled_end = w.low;
+      st.done = !continuous_ && w.low >= w.high;
+    }
+  }
+  // Consumer groups' committed offsets, read right after the cut so that
+  // restored data and restored positions agree.
+  KB_ASSIGN_OR_RETURN(m.consumer_groups, CaptureGroups(*admin_, config_.backup.consumer_groups, partitions_));
+  // Segments of an earlier run of this id that died before its first checkpoint.
+  KB_RETURN_IF_ERROR(RemoveOrphans({}));
+  // The journal exists from here on: a run killed later resumes from it.
+  return Checkpoint(true);
+}
+
+Status BackupRun::Resume(const format::Journal& journal) {
+  if (journal.continuous != continuous_) {
+    return Status::InvalidArgument(
+        fmt::format("backup '{}' was started {}; resume it with backup.continuous: {} (or choose another backup_id)",
+                    config_.backup_id, journal.continuous ? "as a continuous backup" : "as a one-shot backup",
+                    journal.continuous ? "true" : "false"));
+  }
+  meta_ = journal.manifest;
+  meta_.state.clear();
+  std::set<std::string> keep;
+  uint64_t records = 0;
+  for (auto& t : meta_.topics) {
+    for (auto& pm : t.partitions) {
+      PartitionState& st = partitions_[{t.name, pm.partition}];
+      st.topic = t.name;
+      st.partition = pm.partition;
+      if (continuous_) {
+        st.cut = kNoCut;
+      } else {
+        auto cut = journal.cuts.find({t.name, pm.partition});
+        if (cut == journal.cuts.end()) {
+          return Status::Corruption(fmt::format("the checkpoint journal of backup '{}' has no cut for {}[{}]",
+                                                config_.backup_id, t.name, pm.partition));
+        }
+        st.cut = cut->second;
+      }
+      st.read_upto = pm.end_offset;
+      st.journaled_end = pm.end_offset;
+      st.done = st.read_upto >= st.cut;
+      for (const auto& seg : pm.segments) keep.insert(seg.key);
+      records += pm.record_count;
+      st.manifest = std::move(pm);
+      if (!st.done) {
+        KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(t.name, st.partition));
+        st.high = w.high;
+        KB_RETURN_IF_ERROR(SkipDeleted(st, w.low));
+        st.done = st.read_upto >= st.cut;
+      }
+    }
+    t.partitions.clear();
+  }
+  next_sequence_ = journal.last_sequence + 1;
+  force_base_ = false;
+  report_.resumed_from_checkpoint = static_cast<int64_t>(journal.last_sequence);
+  spdlog::info("backup {}: resuming from checkpoint {} ({} records in {} segments already stored)", config_.backup_id,
+               journal.last_sequence, records, keep.size());
+  return RemoveOrphans(keep);
+}
+
+Status BackupRun::SkipDeleted(PartitionState& p, int64_t low) {
+  int64_t from = p.Position();
+  int64_t to = std::min(low, p.cut);  // exclusive
+  if (to <= from) return Status::Ok();
+  format::OffsetGap gap{from, to - 1, "deleted by the broker (retention or delete-records) before it was read"};
+  spdlog::warn("{}[{}]: offsets {}..{} were deleted by the broker before this backup read them; recorded as a gap",
+               p.topic, p.partition, gap.first_offset, gap.last_offset);
+  p.manifest.gaps.push_back(gap);
+  p.delta.gaps.push_back(std::move(gap));
+  p.read_upto = to;
+  report_.deleted_offsets += static_cast<uint64_t>(to - from);
+  return Status::Ok();
+}
+
+Status BackupRun::DiscoverTopics() {
+  last_discovery_ = Clock::now();
+  auto cluster = admin_->Describe();
+  if (!cluster.ok()) {
+    spdlog::warn("cannot look for new topics: {}", cluster.status().ToString());
+    return Status::Ok();
+  }
+  auto topics =
+      SelectTopics(*cluster, config_.source.topics, config_.backup.include_internal_topics, admin_->bootstrap());
+  if (!topics.ok()) return Status::Ok();  // nothing matches now; what is followed stays followed
+  std::vector<kafka::Consumer::Start> starts;
+  for (const auto& t : *topics) {
+    auto tm = std::find_if(meta_.topics.begin(), meta_.topics.end(), [&](const auto& x) { return x.name == t.name; });
+    if (tm == meta_.topics.end()) {
+      format::TopicManifest added;
+      added.name = t.name;
+      added.replication_factor = t.replication_factor;
+      auto configs = admin_->TopicConfigs(t.name);
+      if (!configs.ok()) {
+        spdlog::warn("new topic {}: {} (trying again later)", t.name, configs.status().ToString());
+        continue;
+      }
+      added.configs = std::move(*configs);
+      meta_.topics.push_back(std::move(added));
+      tm = std::prev(meta_.topics.end());
+    }
+    for (int32_t p = tm->partition_count; p < t.partition_count; ++p) {
+      auto w = admin_->QueryWatermarks(t.name, p);
+      if (!w.ok()) {
+        spdlog::warn("new partition {}[{}]: {} (trying again later)", t.name, p, w.status().ToString());
+        break;
+      }
+      PartitionState& st = partitions_[{t.name, p}];
+      st.topic = t.name;
+      st.partition = p;
+      st.cut = kNoCut;
+      st.high = w->high;
+      st.read_upto = w->low;
+      st.manifest.partition = p;
+      st.manifest.start_offset = w->low;
+      st.manifest.end_offset = w->low;
+      st.journaled_end = w->low;
+      starts.push_back({t.name, p, w->low});
+      tm->partition_count = p + 1;
+    }
+  }
+  if (starts.empty()) return Status::Ok();
+  spdlog::info("backup {}: following {} new partitions", config_.backup_id, starts.size());
+  force_base_ = true;
+  return consumer_->AssignMore(starts);
 }
 
 Result<BackupReport> BackupRun::Run() {
@@ -444,6 +844,7 @@ Result<BackupReport> BackupRun::Run() {
   KB_RETURN_IF_ERROR(storage::layout::ValidateBackupId(config_.backup_id));
   KB_ASSIGN_OR_RETURN(codec_, format::ParseCodec(config_.backup.compression));
   KB_ASSIGN_OR_RETURN(store_, storage::OpenStore(config_.storage.Url()));
+  continuous_ = config_.backup.continuous;
   report_.backup_id = config_.backup_id;
   report_.storage_url = store_->Url();
 
@@ -455,63 +856,28 @@ Result<BackupReport> BackupRun::Run() {
                     config_.backup_id, store_->Url()));
   }
   if (existing.status().code() != Status::Code::kNotFound) return existing.status();
+  KB_RETURN_IF_ERROR(RefuseIfRunning());
 
-  int64_t created_at = NowMs();
-  KB_ASSIGN_OR_RETURN(auto admin, kafka::Admin::Connect(config_.source));
-  KB_ASSIGN_OR_RETURN(kafka::ClusterInfo cluster, admin->Describe());
-  KB_ASSIGN_OR_RETURN(auto topics, SelectTopics(cluster, config_.source.topics, config_.backup.include_internal_topics,
-                                                admin->bootstrap()));
-
-  format::Manifest manifest;
-  manifest.backup_id = config_.backup_id;
-  manifest.tool_version = kVersion;
-  manifest.created_at_ms = created_at;
-  manifest.kafka_cluster_id = cluster.cluster_id;
-  manifest.source_cluster_id =
-      config_.backup.source_cluster_id.empty() ? cluster.cluster_id : config_.backup.source_cluster_id;
-  manifest.compression = format::CodecName(codec_);
-  manifest.compression_level = codec_ == format::Codec::kZstd ? config_.backup.compression_level : 0;
-  manifest.include_offset_headers = config_.backup.include_offset_headers;
-
-  // The cut: each partition's high watermark now. Read committed stops at the
-  // last stable offset, so records of transactions still open at the cut are
-  // waited for, and aborted ones never arrive.
-  std::vector<kafka::Consumer::Start> starts;
-  for (const auto& t : topics) {
-    format::TopicManifest tm;
-    tm.name = t.name;
-    tm.partition_count = t.partition_count;
-    tm.replication_factor = t.replication_factor;
-    KB_ASSIGN_OR_RETURN(tm.configs, admin->TopicConfigs(t.name));
-    manifest.topics.push_back(std::move(tm));
-    for (int32_t p = 0; p < t.partition_count; ++p) {
-      KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin->QueryWatermarks(t.name, p));
-      PartitionState& st = partitions_[{t.name, p}];
-      st.topic = t.name;
-      st.partition = p;
-      st.cut = w.high;
-      st.read_upto = w.low;
-      st.manifest.partition = p;
-      st.manifest.start_offset = w.low;
-      st.manifest.end_offset = w.high;
-      st.done = w.low >= w.high;
-      if (!st.done) starts.push_back({t.name, p, w.low});
-    }
+  KB_ASSIGN_OR_RETURN(admin_, kafka::Admin::Connect(config_.source));
+  auto journal = catalog::LoadJournal(*store_, config_.backup_id);
+  if (journal.ok()) {
+    KB_RETURN_IF_ERROR(Resume(*journal));
+  } else if (journal.status().code() == Status::Code::kNotFound) {
+    KB_ASSIGN_OR_RETURN(kafka::ClusterInfo cluster, admin_->Describe());
+    KB_ASSIGN_OR_RETURN(auto topics, SelectTopics(cluster, config_.source.topics,
+                                                  config_.backup.include_internal_topics, admin_->bootstrap()));
+    KB_RETURN_IF_ERROR(StartFresh(topics, cluster));
+  } else {
+    return journal.status();
   }
-  // Consumer groups' committed offsets, read right after the cut so that
-  // restored data and restored positions agree.
-  KB_ASSIGN_OR_RETURN(manifest.consumer_groups, CaptureGroups(*admin, config_.backup.consumer_groups, partitions_));
-  report_.topics = static_cast<int>(topics.size());
+  last_checkpoint_ = Clock::now();
+  last_discovery_ = Clock::now();
+  report_.topics = static_cast<int>(meta_.topics.size());
   report_.partitions = static_cast<int>(partitions_.size());
-  spdlog::info("backup {}: {} topics, {} partitions from {} into {}", config_.backup_id, report_.topics,
-               report_.partitions, admin->bootstrap(), store_->Url());
-
-  // Segments left by an earlier run of this id that died before its manifest.
-  KB_ASSIGN_OR_RETURN(auto leftovers, storage::ListAll(*store_, storage::layout::DataPrefix(config_.backup_id)));
-  for (const auto& o : leftovers) KB_RETURN_IF_ERROR(store_->Delete(o.key));
-  KB_RETURN_IF_ERROR(store_->AbortIncomplete(storage::layout::DataPrefix(config_.backup_id)));
-  if (!leftovers.empty()) spdlog::info("removed {} segments left by an interrupted run", leftovers.size());
-  status_.started_at_ms = created_at;
+  spdlog::info("backup {}: {} topics, {} partitions from {} into {}{}", config_.backup_id, report_.topics,
+               report_.partitions, admin_->bootstrap(), store_->Url(),
+               continuous_ ? " (continuous: until stopped)" : "");
+  status_.started_at_ms = NowMs();
   WriteStatus("running");
 
   // Compression and storage on workers, one per core; the queue of raw
@@ -522,26 +888,68 @@ Result<BackupReport> BackupRun::Run() {
   // it, a slow store slows the reading instead of filling memory.
   pipeline_ = std::make_unique<SegmentPipeline>(*store_, codec_, config_.backup.compression_level, threads, max_pending,
                                                 config_.backup.max_buffered_bytes / 2);
-  if (!starts.empty()) {
+  pipeline_->SetWaitTick([this] { CheckpointWhileWaiting(); });
+  std::vector<kafka::Consumer::Start> starts;
+  for (const auto& [_, p] : partitions_) {
+    if (!p.done) starts.push_back({p.topic, p.partition, p.read_upto});
+  }
+  if (!starts.empty() || continuous_) {
     KB_ASSIGN_OR_RETURN(consumer_, kafka::Consumer::Connect(config_.source));
     KB_RETURN_IF_ERROR(consumer_->Assign(starts));
     KB_RETURN_IF_ERROR(Drain());
   }
   KB_RETURN_IF_ERROR(CollectSegments());
 
-  for (auto& tm : manifest.topics) {
-    for (int32_t p = 0; p < tm.partition_count; ++p)
-      tm.partitions.push_back(std::move(partitions_[{tm.name, p}].manifest));
+  bool complete = !continuous_ && std::all_of(partitions_.begin(), partitions_.end(), [](const auto& e) {
+    return e.second.done && e.second.manifest.end_offset == e.second.cut;
+  });
+  if (!complete) {
+    // Stopped (continuous) or interrupted (one-shot): everything read is
+    // stored; the checkpoint says so.
+    KB_RETURN_IF_ERROR(Checkpoint(false));
+    report_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    if (continuous_) {
+      WriteStatus("stopped");
+      return report_;
+    }
+    WriteStatus("interrupted");
+    return Status::Unavailable(fmt::format(
+        "backup '{}' was interrupted after storing {} records; what it stored is checkpointed: run the same "
+        "command with --backup-id {} to resume",
+        config_.backup_id, report_.records, config_.backup_id));
   }
+  format::Manifest manifest = BuildManifest();
   manifest.completed_at_ms = NowMs();
   // The commit point: written only after every segment above is stored.
   Status s = store_->Put(manifest_key, format::SerializeManifest(manifest));
   if (!s.ok()) return s.WithContext(fmt::format("cannot commit the manifest of backup '{}'", config_.backup_id));
+  DropJournal();
   metrics::Metrics::Get().CheckpointTime().SetToCurrentTime();
   status_.last_checkpoint_ms = manifest.completed_at_ms;
   WriteStatus("completed");
+  report_.committed = true;
   report_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report_;
+}
+
+Status BackupRun::RefuseIfRunning() {
+  bool from_manifest = false;
+  auto status = catalog::LoadRunStatus(*store_, config_.backup_id, &from_manifest);
+  if (!status.ok() || from_manifest || status->state != "running") return Status::Ok();
+  int64_t age_ms = NowMs() - status->updated_at_ms;
+  int64_t fresh_ms = (2 * int64_t{status->update_interval_secs} + 60) * 1000;
+  if (age_ms > fresh_ms) return Status::Ok();  // it died: its status went stale
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  // The same host: the process tells whether it still runs.
+  if (status->host == host) {
+    if (status->pid <= 0 || status->pid == ::getpid()) return Status::Ok();
+    if (::kill(status->pid, 0) != 0 && errno == ESRCH) return Status::Ok();
+  }
+  return Status::Conflict(fmt::format(
+      "backup '{}' is being written by another run (host {}, pid {}, status updated {} s ago); stop it first, or "
+      "wait until its status is older than {} s if it died",
+      config_.backup_id, status->host, status->pid, age_ms / 1000, fresh_ms / 1000));
 }
 
 }  // namespace

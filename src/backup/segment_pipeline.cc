@@ -108,12 +108,19 @@ Status SegmentPipeline::Submit(const std::shared_ptr<Segment>& segment, Task tas
   std::unique_lock<std::mutex> lock(mu_);
   // Back-pressure: wait for room, but never refuse a task when nothing is
   // pending (a block larger than the budget still goes through, alone).
-  space_cv_.wait(lock, [&] {
+  auto room = [&] {
     // (A seal never waits: it is what frees the buffers waited for.)
     return !error_.ok() || task.bytes == 0 ||
            ((pending_bytes_ == 0 || pending_bytes_ + task.bytes <= max_pending_bytes_) &&
             SealingBytes() <= max_sealing_bytes_);
-  });
+  };
+  while (!space_cv_.wait_for(lock, std::chrono::milliseconds(200), room)) {
+    if (wait_tick_) {
+      lock.unlock();
+      wait_tick_();
+      lock.lock();
+    }
+  }
   if (!error_.ok()) return error_;
   if (task.seal) sealing_.push_back(segment);
   pending_bytes_ += task.bytes;

@@ -62,6 +62,12 @@ class SegmentPipeline {
   // Bytes its object writer holds in memory waiting for an upload.
   static uint64_t Buffered(const Segment& segment);
 
+  // Called every 200 ms while Add or Seal wait for room (a slow store), on
+  // the waiting thread, with no lock held: a caller whose only thread is the
+  // one submitting keeps its periodic work (checkpoints) going. Set before
+  // the first Add.
+  void SetWaitTick(std::function<void()> tick) { wait_tick_ = std::move(tick); }
+
   // Waits until every queued task has run; the first failure, if any.
   // `tick`, when given, is called every 200 ms while waiting.
   Status Wait(const std::function<void()>& tick = {});
@@ -82,6 +88,7 @@ class SegmentPipeline {
   int level_;
   size_t max_pending_bytes_;
   size_t max_sealing_bytes_;
+  std::function<void()> wait_tick_;
 
   std::mutex mu_;
   std::condition_variable ready_cv_;  // a segment has a task, or stopping

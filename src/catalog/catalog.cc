@@ -14,13 +14,23 @@ constexpr uint64_t kMaxRangedRead = 8 * 1024 * 1024;
 
 }  // namespace
 
-Result<std::vector<std::string>> Catalog::BackupIds() {
+Result<std::vector<std::string>> Catalog::CommittedIds() {
   KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(store_, storage::layout::kManifestPrefix));
   std::vector<std::string> ids;
   for (const auto& o : objects) {
     if (auto id = storage::layout::BackupIdFromManifestKey(o.key)) ids.push_back(*id);
   }
+  return ids;
+}
+
+Result<std::vector<std::string>> Catalog::BackupIds() {
+  KB_ASSIGN_OR_RETURN(auto ids, CommittedIds());
+  KB_ASSIGN_OR_RETURN(auto entries, storage::ListAll(store_, storage::layout::kCheckpointPrefix));
+  for (const auto& o : entries) {
+    if (auto key = storage::layout::ParseCheckpointKey(o.key)) ids.push_back(key->first);
+  }
   std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   return ids;
 }
 
@@ -29,6 +39,9 @@ Result<format::Manifest> Catalog::LoadManifest(const std::string& backup_id) {
   auto text = store_.Get(key);
   if (!text.ok()) {
     if (text.status().code() != Status::Code::kNotFound) return text.status();
+    auto journal = LoadJournal(store_, backup_id);
+    if (journal.ok()) return std::move(journal->manifest);
+    if (journal.status().code() != Status::Code::kNotFound) return journal.status();
     KB_ASSIGN_OR_RETURN(auto ids, BackupIds());
     std::string available;
     for (const auto& id : ids) available += (available.empty() ? "" : ", ") + id;
@@ -58,6 +71,7 @@ Result<std::string> Catalog::Resolve(const std::string& id_or_latest) {
     return id_or_latest;
   }
   KB_ASSIGN_OR_RETURN(auto all, LoadAll());
+  std::erase_if(all, [](const format::Manifest& m) { return m.state == "partial"; });
   if (all.empty()) {
     return Status::NotFound(fmt::format("no backups in {}: 'latest' has nothing to resolve to", store_.Url()));
   }
@@ -65,6 +79,45 @@ Result<std::string> Catalog::Resolve(const std::string& id_or_latest) {
     return std::tie(a.completed_at_ms, a.backup_id) < std::tie(b.completed_at_ms, b.backup_id);
   });
   return newest->backup_id;
+}
+
+Result<format::Journal> LoadJournal(storage::ObjectStore& store, const std::string& backup_id) {
+  std::string prefix = storage::layout::CheckpointPrefix(backup_id);
+  // A running backup may replace old entries by a new base while we read:
+  // an entry gone between listing and reading means reading again.
+  for (int attempt = 0;; ++attempt) {
+    KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(store, prefix));
+    std::vector<std::pair<uint64_t, std::string>> keys;
+    for (const auto& o : objects) {
+      auto parsed = storage::layout::ParseCheckpointKey(o.key);
+      if (parsed && parsed->first == backup_id) keys.emplace_back(parsed->second, o.key);
+    }
+    if (keys.empty()) return Status::NotFound(fmt::format("backup '{}' has no checkpoint journal", backup_id));
+    std::sort(keys.begin(), keys.end());
+    // Newest first, back to the newest base.
+    std::vector<format::CheckpointEntry> entries;
+    bool vanished = false;
+    for (auto it = keys.rbegin(); it != keys.rend(); ++it) {
+      auto text = store.Get(it->second);
+      if (!text.ok()) {
+        if (text.status().code() == Status::Code::kNotFound && attempt < 3) {
+          vanished = true;
+          break;
+        }
+        return text.status();
+      }
+      auto entry = format::ParseCheckpoint(*text);
+      if (!entry.ok()) return entry.status().WithContext(fmt::format("{}/{}", store.Url(), it->second));
+      bool base = entry->base.has_value();
+      entries.push_back(std::move(*entry));
+      if (base) break;
+    }
+    if (vanished) continue;
+    std::reverse(entries.begin(), entries.end());
+    auto journal = format::ReplayJournal(entries);
+    if (!journal.ok()) return journal.status().WithContext(fmt::format("{}/{}", store.Url(), prefix));
+    return journal;
+  }
 }
 
 namespace {

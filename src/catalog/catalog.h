@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "format/checkpoint.h"
 #include "format/manifest.h"
 #include "format/offset_map.h"
 #include "format/run_status.h"
@@ -21,19 +22,30 @@ class Catalog {
  public:
   explicit Catalog(storage::ObjectStore& store) : store_(store) {}
 
-  // Committed backup ids, sorted by name.
+  // Ids of the backups stored: committed ones and those with only a
+  // checkpoint journal (running, interrupted or continuous), sorted by name.
   Result<std::vector<std::string>> BackupIds();
-  // "latest" resolves to the backup completed last; any other id must exist.
-  // NotFound lists the ids that do.
+  // "latest" resolves to the committed or continuous backup whose last commit
+  // or checkpoint is newest (an interrupted one-shot run is never "latest");
+  // any other id must exist. NotFound lists the ids that do.
   Result<std::string> Resolve(const std::string& id_or_latest);
+  // The committed manifest, else the backup as its checkpoint journal
+  // describes it (manifest.state says which).
   Result<format::Manifest> LoadManifest(const std::string& backup_id);
   Result<std::vector<format::Manifest>> LoadAll();
 
   storage::ObjectStore& store() { return store_; }
 
  private:
+  Result<std::vector<std::string>> CommittedIds();
+
+ private:
   storage::ObjectStore& store_;
 };
+
+// The checkpoint journal of a backup (format/checkpoint.h): its newest base
+// entry with the deltas after it applied. NotFound if it has none.
+Result<format::Journal> LoadJournal(storage::ObjectStore& store, const std::string& backup_id);
 
 // What a backup run did: its run status document (status/<id>.json), or for
 // "latest" the one written most recently by any run. A committed backup

@@ -1,4 +1,8 @@
-// `kafka-backup backup --config FILE [--path URL] [--backup-id ID]`
+// `kafka-backup backup --config FILE [--path URL] [--backup-id ID] [--continuous]`
+#include <signal.h>
+
+#include <atomic>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -8,35 +12,83 @@
 #include "util/progress.h"
 
 namespace kafka_backup::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+// The first SIGTERM or SIGINT asks the backup to store what it holds and
+// checkpoint; a second one ends the process at once (a checkpoint still
+// leaves the backup resumable).
+extern "C" void OnStopSignal(int signo) {
+  g_stop.store(true);
+  ::signal(signo, SIG_DFL);
+}
+
+void InstallStopHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+}
+
+}  // namespace
 
 void AddBackupCommand(CLI::App& app, Action* action) {
   auto flags = std::make_shared<StorageFlags>();
-  CLI::App* cmd = app.add_subcommand("backup",
-                                     "Back up topics from the source cluster (one-shot: up to the offsets "
-                                     "seen at start), committing a manifest last");
+  auto continuous = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand(
+      "backup",
+      "Back up topics from the source cluster. One-shot: up to the offsets seen at start, then the manifest is "
+      "committed. Continuous (--continuous or backup.continuous): follows the topics until SIGTERM/SIGINT. Both "
+      "checkpoint every backup.checkpoint_interval_secs; running the same backup id again resumes an "
+      "interrupted run from its last checkpoint");
   cmd->add_option("-c,--config", flags->config, "YAML configuration (mode: backup)")->required();
   cmd->add_option("--path", flags->path, "Storage location, overrides storage in the config");
-  cmd->add_option("--backup-id", flags->backup_id, "Backup id, overrides backup_id in the config");
+  cmd->add_option("--backup-id", flags->backup_id,
+                  "Backup id, overrides backup_id in the config (give an interrupted run's id to resume it)");
+  cmd->add_flag("--continuous", *continuous, "Follow the topics until stopped (backup.continuous: true)");
   AddFormatFlag(cmd, &flags->format);
-  cmd->callback([action, flags] {
-    *action = [flags] {
+  cmd->callback([action, flags, continuous] {
+    *action = [flags, continuous] {
       auto config = LoadConfig(*flags, true);
       if (!config.ok()) return Fail(config.status());
-      auto report = RunBackup(*config, EngineOptions());
+      if (*continuous) config->backup.continuous = true;
+      InstallStopHandlers();
+      RunOptions options = EngineOptions();
+      options.stop = &g_stop;
+      auto report = RunBackup(*config, options);
       if (!report.ok()) return Fail(report.status());
       const BackupReport& r = *report;
       if (flags->format == "json") {
-        nlohmann::json j{{"backup_id", r.backup_id},       {"storage", r.storage_url}, {"topics", r.topics},
-                         {"partitions", r.partitions},     {"records", r.records},     {"bytes", r.bytes},
-                         {"stored_bytes", r.stored_bytes}, {"segments", r.segments},   {"seconds", r.seconds}};
+        nlohmann::json j{{"backup_id", r.backup_id},
+                         {"storage", r.storage_url},
+                         {"state", r.committed ? "committed" : "stopped"},
+                         {"topics", r.topics},
+                         {"partitions", r.partitions},
+                         {"records", r.records},
+                         {"bytes", r.bytes},
+                         {"stored_bytes", r.stored_bytes},
+                         {"segments", r.segments},
+                         {"checkpoints", r.checkpoints},
+                         {"deleted_offsets", r.deleted_offsets},
+                         {"seconds", r.seconds}};
+        if (r.resumed_from_checkpoint >= 0) j["resumed_from_checkpoint"] = r.resumed_from_checkpoint;
         fmt::print("{}\n", j.dump());
       } else {
         fmt::print(
-            "backup {} committed to {}: {} topics, {} partitions, {} records, {} ({} stored in {} segments) "
-            "in {:.1f}s\n",
-            r.backup_id, r.storage_url, r.topics, r.partitions, r.records,
-            Progress::HumanBytes(static_cast<double>(r.bytes)),
-            Progress::HumanBytes(static_cast<double>(r.stored_bytes)), r.segments, r.seconds);
+            "backup {} {} {}: {} topics, {} partitions, {} records, {} ({} stored in {} segments) in {:.1f}s{}\n",
+            r.backup_id, r.committed ? "committed to" : "stopped (continuous; checkpointed) in", r.storage_url,
+            r.topics, r.partitions, r.records, Progress::HumanBytes(static_cast<double>(r.bytes)),
+            Progress::HumanBytes(static_cast<double>(r.stored_bytes)), r.segments, r.seconds,
+            r.resumed_from_checkpoint >= 0 ? fmt::format(", resumed from checkpoint {}", r.resumed_from_checkpoint)
+                                           : std::string());
+        if (r.deleted_offsets > 0) {
+          fmt::print(
+              "warning: {} offsets were deleted by the broker before they were read; they are recorded as gaps "
+              "(kafka-backup describe shows them)\n",
+              r.deleted_offsets);
+        }
       }
       return static_cast<int>(kExitOk);
     };

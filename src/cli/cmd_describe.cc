@@ -37,14 +37,16 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
         for (const auto& t : m->topics) {
           nlohmann::json parts = nlohmann::json::array();
           for (const auto& p : t.partitions) {
-            parts.push_back({{"partition", p.partition},
-                             {"start_offset", p.start_offset},
-                             {"end_offset", p.end_offset},
-                             {"records", p.record_count},
-                             {"bytes", p.bytes},
-                             {"segments", p.segments.size()},
-                             {"min_timestamp", OptionalTime(p.min_timestamp)},
-                             {"max_timestamp", OptionalTime(p.max_timestamp)}});
+            nlohmann::json part{{"partition", p.partition},
+                                {"start_offset", p.start_offset},
+                                {"end_offset", p.end_offset},
+                                {"records", p.record_count},
+                                {"bytes", p.bytes},
+                                {"segments", p.segments.size()},
+                                {"min_timestamp", OptionalTime(p.min_timestamp)},
+                                {"max_timestamp", OptionalTime(p.max_timestamp)}};
+            if (!p.gaps.empty()) part["gaps"] = format::GapsToJson(p.gaps);
+            parts.push_back(std::move(part));
           }
           topics.push_back({{"name", t.name},
                             {"partition_count", t.partition_count},
@@ -55,6 +57,7 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
                             {"partitions", parts}});
         }
         nlohmann::json j{{"backup_id", m->backup_id},
+                         {"state", m->committed() ? "committed" : m->state},
                          {"created_at", FormatTime(m->created_at_ms)},
                          {"completed_at", FormatTime(m->completed_at_ms)},
                          {"source_cluster_id", m->source_cluster_id},
@@ -69,7 +72,13 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
       }
       fmt::print("backup:          {}\n", m->backup_id);
       fmt::print("created:         {}\n", FormatTime(m->created_at_ms));
-      fmt::print("completed:       {}\n", FormatTime(m->completed_at_ms));
+      if (m->committed()) {
+        fmt::print("completed:       {}\n", FormatTime(m->completed_at_ms));
+      } else {
+        fmt::print("state:           {} (no manifest yet: what its last checkpoint, at {}, says is stored)\n",
+                   m->state == "continuous" ? "continuous backup" : "partial: running or interrupted",
+                   FormatTime(m->completed_at_ms));
+      }
       fmt::print("source cluster:  {} (Kafka cluster id {})\n", m->source_cluster_id, m->kafka_cluster_id);
       fmt::print("compression:     {}\n", m->compression);
       fmt::print("records:         {} ({}, {} stored)\n", m->RecordCount(),
@@ -83,6 +92,9 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
           fmt::print("  partition {:>4}: offsets [{}, {})  {} records  {}  {} .. {}\n", p.partition, p.start_offset,
                      p.end_offset, p.record_count, Progress::HumanBytes(static_cast<double>(p.bytes)),
                      FormatTime(p.min_timestamp.value_or(0)), FormatTime(p.max_timestamp.value_or(0)));
+          for (const auto& g : p.gaps) {
+            fmt::print("    gap: offsets {}..{} not in the backup: {}\n", g.first_offset, g.last_offset, g.reason);
+          }
         }
       }
       return static_cast<int>(kExitOk);

@@ -29,6 +29,7 @@ void AddListCommand(CLI::App& app, Action* action) {
         nlohmann::json arr = nlohmann::json::array();
         for (const auto& m : *all) {
           arr.push_back({{"backup_id", m.backup_id},
+                         {"state", m.committed() ? "committed" : m.state},
                          {"created_at", FormatTime(m.created_at_ms)},
                          {"completed_at", FormatTime(m.completed_at_ms)},
                          {"source_cluster_id", m.source_cluster_id},
@@ -44,12 +45,12 @@ void AddListCommand(CLI::App& app, Action* action) {
         fmt::print("no backups in {}\n", (*store)->Url());
         return static_cast<int>(kExitOk);
       }
-      fmt::print("{:<40} {:<25} {:<20} {:>6} {:>14} {:>10}\n", "BACKUP ID", "CREATED", "SOURCE CLUSTER", "TOPICS",
-                 "RECORDS", "SIZE");
+      fmt::print("{:<40} {:<11} {:<25} {:<20} {:>6} {:>14} {:>10}\n", "BACKUP ID", "STATE", "CREATED", "SOURCE CLUSTER",
+                 "TOPICS", "RECORDS", "SIZE");
       for (const auto& m : *all) {
-        fmt::print("{:<40} {:<25} {:<20} {:>6} {:>14} {:>10}\n", m.backup_id, FormatTime(m.created_at_ms),
-                   m.source_cluster_id, m.topics.size(), m.RecordCount(),
-                   Progress::HumanBytes(static_cast<double>(m.StoredBytes())));
+        fmt::print("{:<40} {:<11} {:<25} {:<20} {:>6} {:>14} {:>10}\n", m.backup_id,
+                   m.committed() ? "committed" : m.state, FormatTime(m.created_at_ms), m.source_cluster_id,
+                   m.topics.size(), m.RecordCount(), Progress::HumanBytes(static_cast<double>(m.StoredBytes())));
       }
       return static_cast<int>(kExitOk);
     };

@@ -4,20 +4,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "format/json_fields.h"
+
 namespace kafka_backup::format {
 namespace {
 
+using json_fields::Field;
+using json_fields::OptionalField;
 using nlohmann::json;
-
-json SegmentToJson(const SegmentRef& s) {
-  return json{{"key", s.key},
-              {"size", s.size},
-              {"first_offset", s.first_offset},
-              {"last_offset", s.last_offset},
-              {"record_count", s.record_count},
-              {"min_timestamp", s.min_timestamp},
-              {"max_timestamp", s.max_timestamp}};
-}
 
 json PartitionToJson(const PartitionManifest& p) {
   json j{{"partition", p.partition},
@@ -28,29 +22,53 @@ json PartitionToJson(const PartitionManifest& p) {
   if (p.min_timestamp) j["min_timestamp"] = *p.min_timestamp;
   if (p.max_timestamp) j["max_timestamp"] = *p.max_timestamp;
   j["segments"] = json::array();
-  for (const auto& s : p.segments) j["segments"].push_back(SegmentToJson(s));
+  for (const auto& s : p.segments) j["segments"].push_back(SegmentRefToJson(s));
+  if (!p.gaps.empty()) j["gaps"] = GapsToJson(p.gaps);
   return j;
 }
 
-// Reads a required field, naming it (with its path) when absent or mistyped.
-template <typename T>
-T Field(const json& j, const char* name, const std::string& path) {
-  auto it = j.find(name);
-  if (it == j.end()) throw std::runtime_error(fmt::format("field '{}{}' is missing", path, name));
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    throw std::runtime_error(fmt::format("field '{}{}' has the wrong type", path, name));
-  }
-}
-
-template <typename T>
-std::optional<T> OptionalField(const json& j, const char* name, const std::string& path) {
-  if (!j.contains(name)) return std::nullopt;
-  return Field<T>(j, name, path);
-}
-
 }  // namespace
+
+json GapsToJson(const std::vector<OffsetGap>& gaps) {
+  json arr = json::array();
+  for (const auto& g : gaps) {
+    arr.push_back({{"first_offset", g.first_offset}, {"last_offset", g.last_offset}, {"reason", g.reason}});
+  }
+  return arr;
+}
+
+std::vector<OffsetGap> GapsFromJson(const json& j, const std::string& path) {
+  std::vector<OffsetGap> gaps;
+  if (!j.is_array()) throw std::runtime_error(fmt::format("field '{}gaps' has the wrong type", path));
+  for (const auto& gj : j) {
+    gaps.push_back({Field<int64_t>(gj, "first_offset", path + "gaps[]."),
+                    Field<int64_t>(gj, "last_offset", path + "gaps[]."),
+                    Field<std::string>(gj, "reason", path + "gaps[].")});
+  }
+  return gaps;
+}
+
+json SegmentRefToJson(const SegmentRef& s) {
+  return json{{"key", s.key},
+              {"size", s.size},
+              {"first_offset", s.first_offset},
+              {"last_offset", s.last_offset},
+              {"record_count", s.record_count},
+              {"min_timestamp", s.min_timestamp},
+              {"max_timestamp", s.max_timestamp}};
+}
+
+SegmentRef SegmentRefFromJson(const json& sj, const std::string& path) {
+  SegmentRef s;
+  s.key = Field<std::string>(sj, "key", path);
+  s.size = Field<uint64_t>(sj, "size", path);
+  s.first_offset = Field<int64_t>(sj, "first_offset", path);
+  s.last_offset = Field<int64_t>(sj, "last_offset", path);
+  s.record_count = Field<uint64_t>(sj, "record_count", path);
+  s.min_timestamp = Field<int64_t>(sj, "min_timestamp", path);
+  s.max_timestamp = Field<int64_t>(sj, "max_timestamp", path);
+  return s;
+}
 
 uint64_t TopicManifest::RecordCount() const {
   uint64_t n = 0;
@@ -160,16 +178,9 @@ Result<Manifest> ParseManifest(std::string_view text) {
         p.min_timestamp = OptionalField<int64_t>(pj, "min_timestamp", pp);
         p.max_timestamp = OptionalField<int64_t>(pj, "max_timestamp", pp);
         for (const auto& sj : Field<json>(pj, "segments", pp)) {
-          SegmentRef s;
-          s.key = Field<std::string>(sj, "key", pp + "segments[].");
-          s.size = Field<uint64_t>(sj, "size", pp + "segments[].");
-          s.first_offset = Field<int64_t>(sj, "first_offset", pp + "segments[].");
-          s.last_offset = Field<int64_t>(sj, "last_offset", pp + "segments[].");
-          s.record_count = Field<uint64_t>(sj, "record_count", pp + "segments[].");
-          s.min_timestamp = Field<int64_t>(sj, "min_timestamp", pp + "segments[].");
-          s.max_timestamp = Field<int64_t>(sj, "max_timestamp", pp + "segments[].");
-          p.segments.push_back(std::move(s));
+          p.segments.push_back(SegmentRefFromJson(sj, pp + "segments[]."));
         }
+        if (pj.contains("gaps")) p.gaps = GapsFromJson(pj["gaps"], pp);
         t.partitions.push_back(std::move(p));
       }
       m.topics.push_back(std::move(t));

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "kafka_backup/status.h"
 
 namespace kafka_backup::format {
@@ -25,6 +27,15 @@ struct SegmentRef {
   int64_t max_timestamp = 0;
 };
 
+// Offsets of a partition that are not in the backup although they were
+// below its end: the broker deleted them (retention, delete-records) before
+// the backup read them.
+struct OffsetGap {
+  int64_t first_offset = 0;
+  int64_t last_offset = 0;  // inclusive
+  std::string reason;
+};
+
 struct PartitionManifest {
   int32_t partition = 0;
   int64_t start_offset = 0;
@@ -34,6 +45,7 @@ struct PartitionManifest {
   std::optional<int64_t> min_timestamp;
   std::optional<int64_t> max_timestamp;
   std::vector<SegmentRef> segments;
+  std::vector<OffsetGap> gaps;  // in offset order; absent from the JSON when empty
 };
 
 struct TopicManifest {
@@ -74,7 +86,13 @@ struct Manifest {
   bool include_offset_headers = false;
   std::vector<TopicManifest> topics;
   std::vector<ConsumerGroupManifest> consumer_groups;
+  // Not stored: empty for a committed backup (its manifest object exists);
+  // "partial" (a run still going or interrupted) or "continuous" when read
+  // from the checkpoint journal (checkpoint.h), completed_at_ms then being the
+  // last checkpoint's time.
+  std::string state;
 
+  bool committed() const { return state.empty(); }
   uint64_t RecordCount() const;
   uint64_t Bytes() const;
   uint64_t StoredBytes() const;  // sum of segment object sizes
@@ -82,6 +100,13 @@ struct Manifest {
 };
 
 std::string SerializeManifest(const Manifest& manifest);
+// A segment reference as the manifest and the checkpoint journal store it;
+// the reader throws std::runtime_error naming a missing or mistyped field
+// (prefixed with `path`).
+nlohmann::json SegmentRefToJson(const SegmentRef& segment);
+nlohmann::json GapsToJson(const std::vector<OffsetGap>& gaps);
+std::vector<OffsetGap> GapsFromJson(const nlohmann::json& j, const std::string& path);
+SegmentRef SegmentRefFromJson(const nlohmann::json& j, const std::string& path);
 // Corruption if the JSON is malformed or a field is missing or of the wrong
 // type; the message names the field. Newer format versions are rejected with a
 // message naming the version found and the versions supported.

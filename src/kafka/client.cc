@@ -616,7 +616,9 @@ Result<std::unique_ptr<Consumer>> Consumer::Connect(const KafkaConfig& config) {
                                                                   {"enable.auto.offset.store", "false"},
                                                                   {"enable.partition.eof", "true"},
                                                                   {"isolation.level", "read_committed"},
-                                                                  {"auto.offset.reset", "earliest"},
+                                                                  // Never skip silently: a position the broker
+                                                                  // deleted is reported (kOffsetOutOfRange).
+                                                                  {"auto.offset.reset", "error"},
                                                                   {"fetch.max.bytes", "16777216"},
                                                                   {"max.partition.fetch.bytes", "8388608"},
                                                                   {"queued.max.messages.kbytes", "65536"},
@@ -645,6 +647,44 @@ Status Consumer::Assign(const std::vector<Start>& starts) {
   return Status::Ok();
 }
 
+Status Consumer::AssignMore(const std::vector<Start>& starts) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(starts.size()));
+  for (const auto& s : starts) rd_kafka_topic_partition_list_add(list, s.topic.c_str(), s.partition)->offset = s.offset;
+  rd_kafka_error_t* error = rd_kafka_incremental_assign(rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (error) {
+    std::string msg = rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    return Status::Internal(fmt::format("cannot add partitions to the consumer: {}", msg));
+  }
+  assigned_.insert(assigned_.end(), starts.begin(), starts.end());
+  return Status::Ok();
+}
+
+Status Consumer::Seek(const std::string& topic, int32_t partition, int64_t offset) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = offset;
+  rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list, 10000);
+  rd_kafka_resp_err_t err = list->elems[0].err;
+  rd_kafka_topic_partition_list_destroy(list);
+  if (error) {
+    std::string msg = rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    return Status::Unavailable(fmt::format("cannot move {}[{}] to offset {}: {}", topic, partition, offset, msg));
+  }
+  if (err) return ErrorStatus(err, fmt::format("cannot move {}[{}] to offset {}", topic, partition, offset));
+  return Status::Ok();
+}
+
+int64_t Consumer::CachedHighWatermark(const std::string& topic, int32_t partition) {
+  int64_t low = -1;
+  int64_t high = -1;
+  if (rd_kafka_get_watermark_offsets(rk_, topic.c_str(), partition, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return -1;
+  }
+  return high;
+}
+
 Status Consumer::Unassign(const std::string& topic, int32_t partition) {
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(list, topic.c_str(), partition);
@@ -670,6 +710,11 @@ Result<ConsumedItem> Consumer::Poll(int timeout_ms) {
   item.partition = m->partition;
   if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
     item.kind = ConsumedItem::Kind::kPartitionEnd;
+    item.next_offset = m->offset;
+    return item;
+  }
+  if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && m->rkt) {
+    item.kind = ConsumedItem::Kind::kOffsetOutOfRange;
     item.next_offset = m->offset;
     return item;
   }

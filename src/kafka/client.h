@@ -119,7 +119,9 @@ class Admin : public Client {
 // What the consumer yields: a record of a partition, or the end of a partition
 // (the next fetch offset reached the end of the log as read_committed sees it).
 struct ConsumedItem {
-  enum class Kind { kRecord, kPartitionEnd, kNothing } kind = Kind::kNothing;
+  // kOffsetOutOfRange: the partition's next offset is gone (the broker
+  // deleted it); the consumer stops fetching it until Seek.
+  enum class Kind { kRecord, kPartitionEnd, kOffsetOutOfRange, kNothing } kind = Kind::kNothing;
   std::string topic;
   int32_t partition = 0;
   int64_t next_offset = 0;  // kPartitionEnd: where the end was seen
@@ -137,6 +139,13 @@ class Consumer : public Client {
     int64_t offset = 0;
   };
   Status Assign(const std::vector<Start>& starts);
+  // Adds partitions to the assignment (a topic found while running).
+  Status AssignMore(const std::vector<Start>& starts);
+  // The partition's high watermark as last seen in fetch responses (no
+  // request); -1 before the first fetch.
+  int64_t CachedHighWatermark(const std::string& topic, int32_t partition);
+  // Moves an assigned partition's position (after kOffsetOutOfRange).
+  Status Seek(const std::string& topic, int32_t partition, int64_t offset);
   // Removes one partition from the assignment (it is complete).
   Status Unassign(const std::string& topic, int32_t partition);
   // Waits up to `timeout_ms` for the next item.

@@ -40,6 +40,27 @@ std::string OffsetMapPartKey(std::string_view backup_id, std::string_view restor
   return fmt::format("restores/{}/{}/parts/{:010}.json", backup_id, restore_id, sequence);
 }
 
+std::string CheckpointPrefix(std::string_view backup_id) {
+  return fmt::format("{}{}/", kCheckpointPrefix, backup_id);
+}
+
+std::string CheckpointKey(std::string_view backup_id, uint64_t sequence) {
+  return fmt::format("{}{}/{:010}.json", kCheckpointPrefix, backup_id, sequence);
+}
+
+std::optional<std::pair<std::string, uint64_t>> ParseCheckpointKey(std::string_view key) {
+  if (!key.starts_with(kCheckpointPrefix) || !key.ends_with(".json")) return std::nullopt;
+  key.remove_prefix(kCheckpointPrefix.size());
+  key.remove_suffix(5);
+  size_t slash = key.find('/');
+  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+  std::string_view seq = key.substr(slash + 1);
+  if (seq.empty() || seq.size() > 19 || seq.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::make_pair(std::string(key.substr(0, slash)), std::stoull(std::string(seq)));
+}
+
 std::optional<std::string> BackupIdFromManifestKey(std::string_view key) {
   if (!key.starts_with(kManifestPrefix) || !key.ends_with(kManifestSuffix)) return std::nullopt;
   key.remove_prefix(kManifestPrefix.size());

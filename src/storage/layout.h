@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "kafka_backup/status.h"
 
@@ -34,6 +35,14 @@ std::string OffsetMapPartKey(std::string_view backup_id, std::string_view restor
 std::string RunStatusKey(std::string_view backup_id);
 // "status/_latest.json" — a copy of the status most recently written by any run.
 std::string LatestRunStatusKey();
+
+inline constexpr std::string_view kCheckpointPrefix = "checkpoints/";
+// "checkpoints/production-20261125T105538Z/" — the backup's checkpoint journal.
+std::string CheckpointPrefix(std::string_view backup_id);
+// "checkpoints/production-20261125T105538Z/0000000042.json"
+std::string CheckpointKey(std::string_view backup_id, uint64_t sequence);
+// The backup id and sequence of a checkpoint key, or nullopt if the key is not one.
+std::optional<std::pair<std::string, uint64_t>> ParseCheckpointKey(std::string_view key);
 
 // The backup id of a manifest key, or nullopt if the key is not one.
 std::optional<std::string> BackupIdFromManifestKey(std::string_view key);

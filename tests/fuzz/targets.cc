@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "format/bytes.h"
+#include "format/checkpoint.h"
 #include "format/crc32c.h"
 #include "format/manifest.h"
 #include "format/offset_map.h"
@@ -184,6 +185,15 @@ Status Manifest(std::string_view data) {
         }
       }
     }
+  }
+
+  // A checkpoint entry, alone and as the start of a journal.
+  auto checkpoint = format::ParseCheckpoint(data);
+  ExpectOkOr(checkpoint.status(), Status::Code::kCorruption, "ParseCheckpoint");
+  CheckRoundTrip("checkpoint round trip", checkpoint, format::ParseCheckpoint, format::SerializeCheckpoint);
+  if (checkpoint.ok()) {
+    auto journal = format::ReplayJournal({*checkpoint});
+    ExpectOkOr(journal.status(), Status::Code::kCorruption, "ReplayJournal");
   }
 
   auto run_status = format::ParseRunStatus(data);

@@ -1,0 +1,324 @@
+"""Checkpoints (docs/format/manifest.md, "Checkpoints"): a one-shot backup
+killed with SIGKILL at many random points resumes from its last checkpoint
+each time and ends with every record exactly once; a continuous backup follows
+its topics, stops cleanly on SIGTERM, survives SIGKILL, picks up new topics,
+and restores with nothing lost and nothing duplicated."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from conftest import (BINARY, KAFKA_BIN, S3_ENDPOINT, SOURCE, TARGET, assert_same_records, backup_config, cli_ok, create_topic,
+                      delete_topic, dump, parallel, produce, rec, restore_config, run_cli, run_restore, s3_env,
+                      unique, write_config)
+from test_json_schemas import json_output
+from test_storage import BUCKET, ensure_bucket, s3_storage
+
+KILLS = int(os.environ.get("KB_CRASH_KILLS", "20"))
+
+
+def start(cfg: Path, env: dict | None = None, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([str(BINARY), "--no-progress", "backup", "--config", str(cfg), "--format", "json", *extra],
+                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def describe(path: str, backup_id: str, env: dict | None = None) -> dict | None:
+    r = run_cli(["describe", "--path", path, "--backup-id", backup_id, "--format", "json"], env=env)
+    return json_output(r, "describe") if r.rc == 0 else None
+
+
+def wait_for_records(path: str, backup_id: str, n: int, proc: subprocess.Popen, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    doc = None
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the backup ended early: rc={proc.returncode}\n{proc.communicate()[1][-3000:]}"
+        doc = describe(path, backup_id)
+        if doc and doc["records"] >= n:
+            return doc
+        time.sleep(0.25)
+    raise AssertionError(f"the backup's checkpoints never showed {n} records: {doc and doc['records']}")
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
+def records(topic: str, partitions: int, first: int, n: int) -> list[dict]:
+    return [rec(i % partitions, f"k{i}", f"v{i}-".encode() + os.urandom(200), headers=[("i", str(i))],
+                timestamp=1_700_000_000_000 + i) for i in range(first, first + n)]
+
+
+def test_continuous_backup_stops_resumes_and_restores_exactly(tmp_path):
+    topic = unique("cont")
+    create_topic(topic, 3)
+    storage = tmp_path / "store"
+    cfg = write_config(tmp_path, backup_config(storage, [topic], backup_id="live", continuous=True,
+                                               checkpoint_interval_secs=1, segment_max_records=500))
+    try:
+        produce(topic, records(topic, 3, 0, 3000))
+        proc = start(cfg)
+        first = wait_for_records(str(storage), "live", 3000, proc)
+        assert first["state"] == "continuous", first
+        produce(topic, records(topic, 3, 3000, 3000))          # while it runs
+        wait_for_records(str(storage), "live", 6000, proc)
+        rc, out, err = stop(proc)
+        assert rc == 0, f"SIGTERM must end a continuous backup cleanly: rc={rc}\n{err[-3000:]}"
+        summary = json.loads(out)
+        assert summary["state"] == "stopped" and summary["records"] == 6000, summary
+        assert not (storage / "manifests").exists() or not list((storage / "manifests").iterdir()), \
+            "a continuous backup commits no manifest"
+
+        produce(topic, records(topic, 3, 6000, 3000))          # while it is down
+        proc = start(cfg)
+        time.sleep(1.5)
+        rc, _, err = stop(proc, signal.SIGKILL)                  # anywhere: mid-read, mid-checkpoint
+        assert rc == -signal.SIGKILL, err
+        produce(topic, records(topic, 3, 9000, 3000))
+        proc = start(cfg)
+        wait_for_records(str(storage), "live", 12000, proc)
+        rc, out, err = stop(proc, signal.SIGINT)
+        assert rc == 0, err[-3000:]
+        summary = json.loads(out)
+        assert "resumed_from_checkpoint" in summary, summary
+
+        doc = describe(str(storage), "live")
+        assert doc["state"] == "continuous" and doc["records"] == 12000, doc
+        listed = cli_ok(["list", "--path", storage, "--format", "json"]).json()["backups"]
+        assert [(b["backup_id"], b["state"]) for b in listed] == [("live", "continuous")], listed
+        assert cli_ok(["validate", "--path", storage, "--backup-id", "latest", "--deep"]).rc == 0
+
+        result = run_restore(tmp_path, restore_config(storage, backup_id="live"))
+        assert result["records"] == 12000, result
+        src, dst = parallel(lambda: dump(topic), lambda: dump(topic, TARGET))
+        assert len(src) == 12000
+        assert_same_records(src, dst, what=topic)
+    finally:
+        parallel(lambda: delete_topic(topic), lambda: delete_topic(topic, TARGET))
+
+
+def test_continuous_backup_follows_a_new_topic(tmp_path):
+    base = unique("follow")
+    first, later = f"{base}-a", f"{base}-b"
+    create_topic(first, 1)
+    storage = tmp_path / "store"
+    cfg = write_config(tmp_path, backup_config(storage, [f"{base}-*"], backup_id="follow", continuous=True,
+                                               checkpoint_interval_secs=1))
+    produce(first, records(first, 1, 0, 100))
+    proc = start(cfg)
+    try:
+        wait_for_records(str(storage), "follow", 100, proc)
+        create_topic(later, 2)
+        produce(later, records(later, 2, 0, 50))
+        doc = wait_for_records(str(storage), "follow", 150, proc, timeout=60)
+        topics = {t["name"]: t for t in doc["topics"]}
+        assert set(topics) == {first, later}, doc
+        assert topics[later]["partition_count"] == 2 and topics[later]["records"] == 50, topics[later]
+    finally:
+        if proc.poll() is None:
+            rc, _, err = stop(proc)
+            assert rc == 0, err[-2000:]
+
+
+def test_one_shot_backup_a_second_run_of_a_running_id_is_refused(tmp_path, s3_server):
+    """Two live runs of one backup id would delete each other's segments."""
+    topic = unique("twice")
+    create_topic(topic, 1)
+    produce(topic, [rec(0, f"k{i}", os.urandom(1000)) for i in range(6000)])
+    ensure_bucket()
+    prefix = f"twice/{topic}"
+    storage = s3_storage(prefix)
+    storage["max_bytes_per_sec"] = 1_000_000
+    cfg = backup_config("unused", [topic], backup_id="twice", checkpoint_interval_secs=1)
+    cfg["storage"] = storage
+    path = write_config(tmp_path, cfg)
+    env = s3_env()
+    proc = start(path, env)
+    try:
+        url = f"s3://{BUCKET}/{prefix}?endpoint={S3_ENDPOINT}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and describe(url, "twice", env) is None:
+            time.sleep(0.2)
+        r = run_cli(["backup", "--config", path], env=env)
+        assert r.rc == 7 and "being written by another run" in r.stderr and f"pid {proc.pid}" in r.stderr, \
+            r.describe()
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_one_shot_backup_killed_at_random_points_resumes_exactly(tmp_path, s3_server):
+    """The crash matrix: SIGKILL at KILLS random points (KB_CRASH_KILLS; the
+    soak script takes more), each run resuming the last; then every record of
+    the source is in the backup exactly once."""
+    topic = unique("kill")
+    partitions = 4
+    create_topic(topic, partitions)
+    total = 1000 * KILLS             # enough work that KILLS kills land before it is done
+    produce(topic, [rec(i % partitions, f"k{i}", f"{i}:".encode() + os.urandom(1500), headers=[("i", str(i))],
+                        timestamp=1_700_000_000_000 + i) for i in range(total)])
+    ensure_bucket()
+    env = s3_env()
+    prefix = f"kill/{topic}"
+    storage = s3_storage(prefix)
+    storage["max_bytes_per_sec"] = 1_000_000     # 1.5 MB per kill: about 1.5 s of work each
+    cfg = backup_config("unused", [topic], backup_id="kill", checkpoint_interval_secs=1,
+                        segment_max_bytes=64 << 10, max_buffered_bytes=1 << 20)
+    cfg["storage"] = storage
+    path = write_config(tmp_path, cfg)
+    url = f"s3://{BUCKET}/{prefix}?endpoint={S3_ENDPOINT}"
+    rng = random.Random(int(os.environ.get("KB_CRASH_SEED", "7")))
+    kills, resumed, seen = 0, 0, []
+    try:
+        for attempt in range(KILLS * 3):
+            proc = start(path, env)
+            if kills < KILLS:
+                time.sleep(rng.uniform(0.3, 2.5))
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+                    kills += 1
+                    doc = describe(url, "kill", env)
+                    if doc is not None:
+                        assert doc["state"] == "partial", doc
+                        seen.append(doc["records"])
+                        # What the journal names is there, whole.
+                        cli_ok(["validate", "--path", url, "--backup-id", "kill"], env=env)
+                    continue
+            out, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, f"run {attempt} failed: {err[-3000:]}"
+            summary = json.loads(out)
+            resumed += "resumed_from_checkpoint" in summary
+            break
+        assert kills >= KILLS, f"only {kills} kills landed before the backup finished"
+        assert seen and seen == sorted(seen), f"checkpointed records went backwards: {seen}"
+        assert seen[-1] > 0, f"no checkpoint ever recorded progress: {seen}"
+        doc = describe(url, "kill", env)
+        assert doc["state"] == "committed" and doc["records"] == total, doc
+        cli_ok(["validate", "--path", url, "--backup-id", "kill", "--deep"], env=env)
+        cfg_r = restore_config("unused", backup_id="kill")
+        cfg_r["storage"] = s3_storage(prefix)
+        r = cli_ok(["restore", "--config", write_config(tmp_path, cfg_r, "restore.yaml"), "--format", "json"],
+                   env=env, timeout=300)
+        assert r.json()["records"] == total
+        src, dst = parallel(lambda: dump(topic), lambda: dump(topic, TARGET))
+        assert len(src) == total
+        assert_same_records(src, dst, what=topic)
+        print(f"{kills} kills, checkpointed records after each: {seen}")
+    finally:
+        parallel(lambda: delete_topic(topic), lambda: delete_topic(topic, TARGET))
+
+
+def test_continuous_backup_killed_at_random_points_loses_and_repeats_nothing(tmp_path):
+    """The crash matrix for a continuous backup: KILLS SIGKILLs at random
+    points while records keep arriving; then every record is in the backup
+    exactly once."""
+    topic = unique("ckill")
+    create_topic(topic, 3)
+    storage = tmp_path / "store"
+    cfg = write_config(tmp_path, backup_config(storage, [topic], backup_id="ckill", continuous=True,
+                                               checkpoint_interval_secs=1, segment_max_records=200))
+    rng = random.Random(int(os.environ.get("KB_CRASH_SEED", "11")))
+    produced, seen = 0, []
+    try:
+        for _ in range(KILLS):
+            proc = start(cfg)
+            t0 = time.monotonic()
+            produce(topic, records(topic, 3, produced, 600))       # while it runs
+            produced += 600
+            time.sleep(max(0.0, rng.uniform(0.3, 2.5) - (time.monotonic() - t0)))
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            proc.kill()
+            proc.communicate()
+            doc = describe(str(storage), "ckill")
+            seen.append(doc["records"] if doc else 0)
+        proc = start(cfg)
+        wait_for_records(str(storage), "ckill", produced, proc)
+        rc, out, err = stop(proc)
+        assert rc == 0, err[-3000:]
+        assert seen == sorted(seen) and seen[-1] > 0, seen
+        assert json.loads(out)["state"] == "stopped"
+        cli_ok(["validate", "--path", storage, "--backup-id", "ckill", "--deep"])
+        result = run_restore(tmp_path, restore_config(storage, backup_id="ckill"))
+        assert result["records"] == produced, result
+        src, dst = parallel(lambda: dump(topic), lambda: dump(topic, TARGET))
+        assert len(src) == produced
+        assert_same_records(src, dst, what=topic)
+        print(f"{KILLS} kills, checkpointed records after each: {seen}")
+    finally:
+        parallel(lambda: delete_topic(topic), lambda: delete_topic(topic, TARGET))
+
+
+def delete_records(topic: str, partition: int, before: int) -> None:
+    """Kafka's delete-records: the broker drops every offset below `before`."""
+    spec = json.dumps({"version": 1, "partitions": [{"topic": topic, "partition": partition, "offset": before}]})
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        f.write(spec)
+    p = subprocess.run([str(KAFKA_BIN / "kafka-run-class"), "org.apache.kafka.tools.DeleteRecordsCommand",
+                        "--bootstrap-server", SOURCE, "--offset-json-file", f.name],
+                       capture_output=True, text=True, timeout=120)
+    os.unlink(f.name)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_offsets_deleted_before_they_were_read_are_a_recorded_gap(tmp_path, s3_server):
+    """A one-shot backup stopped by SIGTERM (exit 5, checkpointed); the broker
+    then deletes offsets it had not read yet; the resumed run records them as
+    a gap (describe shows it), never skipping them silently."""
+    topic = unique("gap")
+    create_topic(topic, 1)
+    total = 12000
+    produce(topic, [rec(0, f"k{i}", os.urandom(1000)) for i in range(total)])
+    ensure_bucket()
+    env = s3_env()
+    prefix = f"gap/{topic}"
+    storage = s3_storage(prefix)
+    storage["max_bytes_per_sec"] = 1_000_000
+    cfg = backup_config("unused", [topic], backup_id="gap", checkpoint_interval_secs=1, segment_max_bytes=256 << 10,
+                        max_buffered_bytes=1 << 20)
+    cfg["storage"] = storage
+    # Little read-ahead, as with a topic much larger than the consumer's queue:
+    # the stop lands while records are still being read.
+    cfg["source"]["client_properties"] = {"queued.max.messages.kbytes": "1024", "fetch.max.bytes": "1048576",
+                                          "max.partition.fetch.bytes": "1048576"}
+    path = write_config(tmp_path, cfg)
+    url = f"s3://{BUCKET}/{prefix}?endpoint={S3_ENDPOINT}"
+    try:
+        proc = start(path, env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            doc = describe(url, "gap", env)
+            if doc and doc["records"] > 0:
+                break
+            time.sleep(0.2)
+        rc, out, err = stop(proc)
+        assert rc == 5 and "was interrupted" in err and "--backup-id gap" in err, (rc, err[-2000:])
+        stored_upto = describe(url, "gap", env)["topics"][0]["partitions"][0]["end_offset"]
+        assert 0 < stored_upto < total - 2000, stored_upto
+        delete_from = stored_upto + 1000
+        delete_records(topic, 0, delete_from)
+
+        r = cli_ok(["backup", "--config", path, "--format", "json"], env=env, timeout=300)
+        summary = r.json()
+        assert summary["deleted_offsets"] == delete_from - stored_upto, summary
+        doc = json_output(run_cli(["describe", "--path", url, "--backup-id", "gap", "--format", "json"], env=env),
+                          "describe")
+        part = doc["topics"][0]["partitions"][0]
+        assert part["gaps"] == [{"first_offset": stored_upto, "last_offset": delete_from - 1,
+                                 "reason": part["gaps"][0]["reason"]}], part
+        assert "deleted by the broker" in part["gaps"][0]["reason"]
+        assert part["records"] == total - (delete_from - stored_upto) and part["end_offset"] == total, part
+        text = cli_ok(["describe", "--path", url, "--backup-id", "gap"], env=env).stdout
+        assert f"gap: offsets {stored_upto}..{delete_from - 1}" in text, text
+        cli_ok(["validate", "--path", url, "--backup-id", "gap", "--deep"], env=env)
+    finally:
+        parallel(lambda: delete_topic(topic), lambda: delete_topic(topic, TARGET))
