@@ -7,6 +7,7 @@
 
 #include "format/bytes.h"
 #include "format/crc32c.h"
+#include "util/crypto.h"
 
 namespace kafka_backup::format {
 namespace {
@@ -48,6 +49,14 @@ Status Corrupt(std::string what) {
   return Status::Corruption(std::move(what));
 }
 
+// What a block's GCM tag authenticates besides its payload: the block header
+// up to its CRC, then the block's position in the object.
+std::string BlockAad(std::string_view header_fields, uint64_t position) {
+  std::string aad(header_fields.substr(0, kBlockHeaderSize - 4));
+  PutFixed64(&aad, position);
+  return aad;
+}
+
 }  // namespace
 
 void BlockBuilder::Append(const Record& record) {
@@ -73,32 +82,58 @@ RawBlock BlockBuilder::Take() {
   return out;
 }
 
-SegmentEncoder::SegmentEncoder(const std::string& topic, int32_t partition, Codec codec, int level)
+SegmentEncoder::SegmentEncoder(const std::string& topic, int32_t partition, Codec codec, int level,
+                               const EncryptionKey* key)
     : codec_(codec), level_(level) {
   header_.append(kSegmentMagic, sizeof(kSegmentMagic));
-  PutFixed16(&header_, kSegmentFormatVersion);
+  PutFixed16(&header_, key ? kEncryptedSegmentFormatVersion : kSegmentFormatVersion);
   header_.push_back(static_cast<char>(codec));
-  header_.push_back(0);  // flags
+  header_.push_back(static_cast<char>(key ? kSegmentFlagEncrypted : 0));  // flags
   PutFixed32(&header_, static_cast<uint32_t>(partition));
   PutFixed16(&header_, static_cast<uint16_t>(topic.size()));
   header_.append(topic);
+  if (key) {
+    header_.append(key->id_bytes());
+    if (!util::RandomBytes(kKeySize, &data_key_) || !util::RandomBytes(kNoncePrefixSize, &nonce_prefix_)) {
+      init_ = Status::Internal("the random number generator failed");
+    } else {
+      // The wrap authenticates every header byte before it.
+      init_ = WrapDataKey(*key, data_key_, std::string(header_), &header_);
+    }
+  }
   PutFixed32(&header_, Crc32c(header_));
   size_ = header_.size();
 }
 
+SegmentEncoder::~SegmentEncoder() {
+  util::Cleanse(&data_key_);
+}
+
 Result<std::string> SegmentEncoder::EncodeBlock(const RawBlock& block) {
+  KB_RETURN_IF_ERROR(init_);
   if (block.info.record_count == 0) return Status::Internal("empty block");
   if (block.bytes.size() > UINT32_MAX) return Status::InvalidArgument("block larger than 4 GiB");
   std::string out(kBlockHeaderSize, '\0');  // the header, filled in below
-  KB_RETURN_IF_ERROR(Compress(codec_, level_, block.bytes, &out));
-  size_t payload_size = out.size() - kBlockHeaderSize;
+  std::string compressed;                   // when encrypting: the plaintext
+  KB_RETURN_IF_ERROR(Compress(codec_, level_, block.bytes, data_key_.empty() ? &out : &compressed));
+  size_t payload_size =
+      data_key_.empty() ? out.size() - kBlockHeaderSize : compressed.size() + kBlockEncryptionOverhead;
   if (payload_size > UINT32_MAX) return Status::Internal("compressed block larger than 4 GiB");
 
   BlockInfo info = block.info;
   info.position = size_;
-  info.size = static_cast<uint32_t>(out.size());
+  info.size = static_cast<uint32_t>(kBlockHeaderSize + payload_size);
   std::string header;
   EncodeBlockFields(info, static_cast<uint32_t>(payload_size), static_cast<uint32_t>(block.bytes.size()), &header);
+  if (!data_key_.empty()) {
+    // Compressed, then encrypted: nonce | ciphertext | tag.
+    std::string nonce = nonce_prefix_;
+    PutFixed64(&nonce, block_sequence_++);
+    out.append(nonce);
+    if (!util::AesGcmEncrypt(data_key_, nonce, BlockAad(header, info.position), compressed, &out)) {
+      return Status::Internal("AES-256-GCM encryption failed (OpenSSL)");
+    }
+  }
   PutFixed32(&header, Crc32cExtend(Crc32c(header), std::string_view(out).substr(kBlockHeaderSize)));
   std::memcpy(out.data(), header.data(), kBlockHeaderSize);
   index_.push_back(info);
@@ -139,8 +174,9 @@ void AddToSummary(const Record& record, SegmentSummary* summary) {
   summary->max_timestamp = std::max(summary->max_timestamp, record.timestamp);
 }
 
-SegmentWriter::SegmentWriter(std::string topic, int32_t partition, Codec codec, int level, size_t block_target_bytes)
-    : block_target_bytes_(block_target_bytes), encoder_(topic, partition, codec, level), out_(encoder_.header()) {}
+SegmentWriter::SegmentWriter(std::string topic, int32_t partition, Codec codec, int level, size_t block_target_bytes,
+                             const EncryptionKey* key)
+    : block_target_bytes_(block_target_bytes), encoder_(topic, partition, codec, level, key), out_(encoder_.header()) {}
 
 Status SegmentWriter::Append(const Record& record) {
   if (summary_.record_count > 0 && record.offset <= summary_.last_offset) {
@@ -240,18 +276,37 @@ Result<SegmentHeader> ParseHeader(std::string_view bytes) {
       !in.ReadFixed16(&topic_len) || !in.ReadBytes(topic_len, &topic)) {
     return Corrupt("segment header is truncated");
   }
-  if (h.version != kSegmentFormatVersion) {
-    return Corrupt(
-        fmt::format("segment format version {} is not supported (this build reads version {}); "
-                    "use a newer kafka-backup",
-                    h.version, kSegmentFormatVersion));
+  if (h.version != kSegmentFormatVersion && h.version != kEncryptedSegmentFormatVersion) {
+    return Corrupt(fmt::format(
+        "segment format version {} is not supported (this build reads version {}, and version {} for encrypted "
+        "segments); "
+        "use a newer kafka-backup",
+        h.version, kSegmentFormatVersion, kEncryptedSegmentFormatVersion));
+  }
+  h.encrypted = h.version == kEncryptedSegmentFormatVersion;
+  std::string_view key_id;
+  std::string_view wrapped_key;
+  size_t wrap_aad_size = 0;
+  if (h.encrypted) {
+    wrap_aad_size = bytes.size() - in.remaining() + kKeyIdSize;
+    if (!in.ReadBytes(kKeyIdSize, &key_id) || !in.ReadBytes(kWrappedKeySize, &wrapped_key)) {
+      return Corrupt("segment header is truncated");
+    }
   }
   uint32_t stored_crc = 0;
   size_t covered = bytes.size() - in.remaining();
   if (!in.ReadFixed32(&stored_crc)) return Corrupt("segment header is truncated");
   if (Crc32c(bytes.substr(0, covered)) != stored_crc) return Corrupt("segment header checksum mismatch");
   if (codec > static_cast<uint8_t>(Codec::kLz4)) return Corrupt(fmt::format("unknown codec id {}", codec));
-  if (flags != 0) return Corrupt(fmt::format("unknown segment flags 0x{:02x}", flags));
+  const uint8_t expected_flags = h.encrypted ? kSegmentFlagEncrypted : 0;
+  if (flags != expected_flags) {
+    return Corrupt(fmt::format("unknown segment flags 0x{:02x} for format version {}", flags, h.version));
+  }
+  if (h.encrypted) {
+    h.key_id = std::string(key_id);
+    h.wrapped_key = std::string(wrapped_key);
+    h.wrap_aad = std::string(bytes.substr(0, wrap_aad_size));
+  }
   h.codec = static_cast<Codec>(codec);
   h.partition = static_cast<int32_t>(partition);
   h.topic = std::string(topic);
@@ -259,7 +314,24 @@ Result<SegmentHeader> ParseHeader(std::string_view bytes) {
 }
 
 uint64_t EncodedHeaderSize(const SegmentHeader& header) {
-  return sizeof(kSegmentMagic) + 2 + 1 + 1 + 4 + 2 + header.topic.size() + 4;
+  return sizeof(kSegmentMagic) + 2 + 1 + 1 + 4 + 2 + header.topic.size() +
+         (header.encrypted ? kEncryptionHeaderSize : 0) + 4;
+}
+
+Result<std::string> SegmentDataKey(const SegmentHeader& header, const EncryptionKey* key) {
+  if (!header.encrypted) return std::string();
+  const std::string id = KeyIdHex(header.key_id);
+  if (!key) {
+    return Status::InvalidArgument(
+        fmt::format("the segment is encrypted (key id {}): give its key with --encryption-key-file or "
+                    "encryption.key_file/key_env",
+                    id));
+  }
+  if (key->id_bytes() != header.key_id) {
+    return Status::Auth(
+        fmt::format("the key given (id {}) is not the key the segment was encrypted with (key id {})", key->id(), id));
+  }
+  return UnwrapDataKey(*key, header.wrapped_key, header.wrap_aad);
 }
 
 BlockInfo ParseBlockHeader(std::string_view bytes) {
@@ -279,6 +351,11 @@ uint64_t HeaderRegionSize(const SegmentTrailer& trailer, const std::vector<Block
 }
 
 Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec codec,
+                   const std::function<Status(Record&&)>& sink) {
+  return DecodeBlock(bytes, expected, codec, {}, sink);
+}
+
+Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec codec, std::string_view data_key,
                    const std::function<Status(Record&&)>& sink) {
   if (bytes.size() != expected.size || bytes.size() < kBlockHeaderSize) {
     return Corrupt(fmt::format("block is {} bytes, the index says {}", bytes.size(), expected.size));
@@ -305,6 +382,18 @@ Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec code
         fmt::format("block's last offset {} is before its first {}", stored.last_offset, stored.first_offset));
   }
   const uint64_t offset_span = static_cast<uint64_t>(stored.last_offset) - static_cast<uint64_t>(stored.first_offset);
+  std::string plain;  // the compressed bytes of an encrypted block
+  if (!data_key.empty()) {
+    if (payload.size() < kBlockEncryptionOverhead) {
+      return Corrupt(
+          fmt::format("encrypted block payload is {} bytes, shorter than its nonce and tag", payload.size()));
+    }
+    if (!util::AesGcmDecrypt(data_key, payload.substr(0, kNonceSize), BlockAad(bytes, expected.position),
+                             payload.substr(kNonceSize), &plain)) {
+      return Corrupt("block fails its authentication tag: the block was altered, or moved from elsewhere");
+    }
+    payload = plain;
+  }
   std::string raw;
   KB_RETURN_IF_ERROR(Decompress(codec, payload, raw_len, &raw));
 
@@ -355,15 +444,21 @@ Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec code
   return Status::Ok();
 }
 
-Status DecodeSegment(std::string_view bytes, SegmentHeader* header, std::vector<Record>* records) {
+Status DecodeSegment(std::string_view bytes, SegmentHeader* header, std::vector<Record>* records,
+                     const EncryptionKey* key) {
   KB_ASSIGN_OR_RETURN(SegmentTrailer trailer, ParseTrailer(bytes, bytes.size()));
   KB_ASSIGN_OR_RETURN(
       std::vector<BlockInfo> index,
       ParseIndex(bytes.substr(trailer.index_position, size_t{trailer.block_count} * kIndexEntrySize), trailer));
   KB_ASSIGN_OR_RETURN(*header, ParseHeader(bytes.substr(0, HeaderRegionSize(trailer, index))));
+  KB_ASSIGN_OR_RETURN(std::string data_key, SegmentDataKey(*header, key));
+  struct Wipe {
+    std::string* s;
+    ~Wipe() { util::Cleanse(s); }
+  } wipe{&data_key};
   uint64_t total = 0;
   for (const auto& b : index) {
-    Status s = DecodeBlock(bytes.substr(b.position, b.size), b, header->codec, [&](Record&& r) {
+    Status s = DecodeBlock(bytes.substr(b.position, b.size), b, header->codec, data_key, [&](Record&& r) {
       records->push_back(std::move(r));
       return Status::Ok();
     });

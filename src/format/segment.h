@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "format/codec.h"
+#include "format/encryption.h"
 #include "format/record.h"
 #include "kafka_backup/status.h"
 
@@ -18,6 +19,13 @@ namespace kafka_backup::format {
 inline constexpr char kSegmentMagic[8] = {'K', 'B', 'S', 'E', 'G', '\r', '\n', '\x1a'};
 inline constexpr char kSegmentEndMagic[8] = {'K', 'B', 'S', 'E', 'G', 'E', 'N', 'D'};
 inline constexpr uint16_t kSegmentFormatVersion = 1;
+// Written only for encrypted segments: version 1 plus the encrypted flag.
+inline constexpr uint16_t kEncryptedSegmentFormatVersion = 2;
+inline constexpr uint8_t kSegmentFlagEncrypted = 0x01;
+// Header bytes an encrypted segment adds: key id and wrapped data key.
+inline constexpr size_t kEncryptionHeaderSize = kKeyIdSize + kWrappedKeySize;
+// Bytes encryption adds to a block's payload: nonce and tag.
+inline constexpr size_t kBlockEncryptionOverhead = kNonceSize + kTagSize;
 inline constexpr size_t kBlockHeaderSize = 48;
 inline constexpr size_t kIndexEntrySize = 48;
 inline constexpr size_t kTrailerSize = 32;
@@ -66,17 +74,24 @@ class BlockBuilder {
 };
 
 // Turns raw blocks into a segment's bytes, in order: the header, one encoded
-// (compressed, checksummed) block per raw block, then the index and trailer.
-// The expensive half of writing a segment, done on worker threads. Not
-// thread-safe.
+// (compressed, encrypted when a key is given, checksummed) block per raw
+// block, then the index and trailer. The expensive half of writing a segment,
+// done on worker threads. Not thread-safe; encoders of different segments
+// share nothing and may run on different threads at once.
 class SegmentEncoder {
  public:
-  SegmentEncoder(const std::string& topic, int32_t partition, Codec codec, int level);
+  // With `key`, the segment is encrypted (version 2): a fresh data key,
+  // wrapped with `key`, goes in the header. The key is only used here.
+  SegmentEncoder(const std::string& topic, int32_t partition, Codec codec, int level,
+                 const EncryptionKey* key = nullptr);
+  ~SegmentEncoder();
+  SegmentEncoder(const SegmentEncoder&) = delete;
+  SegmentEncoder& operator=(const SegmentEncoder&) = delete;
 
   // The header: the object's first bytes.
   const std::string& header() const { return header_; }
   // The stored bytes of `block` (header + compressed payload), which follow
-  // everything returned before.
+  // everything returned before. Internal if setting up encryption failed.
   Result<std::string> EncodeBlock(const RawBlock& block);
   // Index and trailer: the object's last bytes.
   std::string Tail(uint64_t record_count) const;
@@ -86,6 +101,10 @@ class SegmentEncoder {
  private:
   Codec codec_;
   int level_;
+  Status init_;           // a failure generating or wrapping the data key
+  std::string data_key_;  // empty: not encrypted
+  std::string nonce_prefix_;
+  uint64_t block_sequence_ = 0;
   std::string header_;
   uint64_t size_ = 0;
   std::vector<BlockInfo> index_;
@@ -98,7 +117,7 @@ void AddToSummary(const Record& record, SegmentSummary* summary);
 class SegmentWriter {
  public:
   SegmentWriter(std::string topic, int32_t partition, Codec codec, int level,
-                size_t block_target_bytes = kDefaultBlockTargetBytes);
+                size_t block_target_bytes = kDefaultBlockTargetBytes, const EncryptionKey* key = nullptr);
 
   // Offsets must strictly increase; an out-of-order offset is InvalidArgument.
   Status Append(const Record& record);
@@ -128,6 +147,11 @@ struct SegmentHeader {
   Codec codec = Codec::kNone;
   int32_t partition = 0;
   std::string topic;
+  // Encrypted segments (version 2) only:
+  bool encrypted = false;
+  std::string key_id;       // kKeyIdSize raw bytes
+  std::string wrapped_key;  // kWrappedKeySize bytes
+  std::string wrap_aad;     // the header bytes the wrap authenticates
 };
 
 struct SegmentTrailer {
@@ -145,6 +169,11 @@ Result<std::vector<BlockInfo>> ParseIndex(std::string_view index_bytes, const Se
 Result<SegmentHeader> ParseHeader(std::string_view bytes);
 // The header's size in bytes (where the first block starts).
 uint64_t EncodedHeaderSize(const SegmentHeader& header);
+// The data key that decrypts the blocks of the segment with `header`: empty
+// for an unencrypted segment. InvalidArgument when it is encrypted and no key
+// is given, Auth when `key` is not the key it was encrypted with (both errors
+// name the key ids), Corruption when the wrapped key fails its tag.
+Result<std::string> SegmentDataKey(const SegmentHeader& header, const EncryptionKey* key);
 // The ranges a block header records, and its size (header + payload);
 // position is left 0. `bytes` holds at least kBlockHeaderSize bytes. Nothing
 // is checked: DecodeBlock checks them against the block's CRC. For a reader
@@ -158,8 +187,15 @@ uint64_t HeaderRegionSize(const SegmentTrailer& trailer, const std::vector<Block
 // and calls `sink` for each record in order. Stops at the first error.
 Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec codec,
                    const std::function<Status(Record&&)>& sink);
+// The same for a block of an encrypted segment when `data_key` (from
+// SegmentDataKey) is not empty; `expected.position` must be the block's
+// position in the object (the tag covers it). A failed tag is Corruption.
+Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec codec, std::string_view data_key,
+                   const std::function<Status(Record&&)>& sink);
 
-// Decodes a whole segment held in memory; for tests and small objects.
-Status DecodeSegment(std::string_view bytes, SegmentHeader* header, std::vector<Record>* records);
+// Decodes a whole segment held in memory; for tests and small objects. An
+// encrypted segment needs its `key`.
+Status DecodeSegment(std::string_view bytes, SegmentHeader* header, std::vector<Record>* records,
+                     const EncryptionKey* key = nullptr);
 
 }  // namespace kafka_backup::format

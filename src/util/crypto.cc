@@ -4,7 +4,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 
@@ -139,6 +141,93 @@ bool Base64Decode(std::string_view text, std::string* out) {
   buf.resize(static_cast<size_t>(n) - pad);
   *out = std::move(buf);
   return true;
+}
+
+bool RandomBytes(size_t n, std::string* out) {
+  out->assign(n, '\0');
+  return n == 0 || RAND_bytes(reinterpret_cast<unsigned char*>(out->data()), static_cast<int>(n)) == 1;
+}
+
+namespace {
+
+constexpr size_t kGcmKeySize = 32;
+constexpr size_t kGcmIvSize = 12;
+constexpr size_t kGcmTagSize = 16;
+
+struct CipherCtxDeleter {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
+
+const unsigned char* Bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+// A context set up for AES-256-GCM in one direction, with the AAD fed in.
+CipherCtx GcmContext(bool encrypt, std::string_view key, std::string_view iv, std::string_view aad) {
+  if (key.size() != kGcmKeySize || iv.size() != kGcmIvSize || aad.size() > INT32_MAX) return nullptr;
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  if (!ctx || EVP_CipherInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr, encrypt ? 1 : 0) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(kGcmIvSize), nullptr) != 1 ||
+      EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, Bytes(key), Bytes(iv), encrypt ? 1 : 0) != 1 ||
+      (!aad.empty() && EVP_CipherUpdate(ctx.get(), nullptr, &len, Bytes(aad), static_cast<int>(aad.size())) != 1)) {
+    return nullptr;
+  }
+  return ctx;
+}
+
+}  // namespace
+
+bool AesGcmEncrypt(std::string_view key, std::string_view iv, std::string_view aad, std::string_view plaintext,
+                   std::string* out) {
+  if (plaintext.size() > INT32_MAX) return false;
+  CipherCtx ctx = GcmContext(true, key, iv, aad);
+  if (!ctx) return false;
+  const size_t start = out->size();
+  out->resize(start + plaintext.size() + kGcmTagSize);
+  auto* dst = reinterpret_cast<unsigned char*>(out->data() + start);
+  int len = 0;
+  int final_len = 0;
+  if ((!plaintext.empty() &&
+       EVP_CipherUpdate(ctx.get(), dst, &len, Bytes(plaintext), static_cast<int>(plaintext.size())) != 1) ||
+      EVP_CipherFinal_ex(ctx.get(), dst + len, &final_len) != 1 ||
+      static_cast<size_t>(len + final_len) != plaintext.size() ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kGcmTagSize), dst + plaintext.size()) !=
+          1) {
+    out->resize(start);
+    return false;
+  }
+  return true;
+}
+
+bool AesGcmDecrypt(std::string_view key, std::string_view iv, std::string_view aad, std::string_view ciphertext_and_tag,
+                   std::string* out) {
+  if (ciphertext_and_tag.size() < kGcmTagSize || ciphertext_and_tag.size() > INT32_MAX) return false;
+  std::string_view ciphertext = ciphertext_and_tag.substr(0, ciphertext_and_tag.size() - kGcmTagSize);
+  std::string tag(ciphertext_and_tag.substr(ciphertext.size()));
+  CipherCtx ctx = GcmContext(false, key, iv, aad);
+  if (!ctx) return false;
+  const size_t start = out->size();
+  out->resize(start + ciphertext.size());
+  auto* dst = reinterpret_cast<unsigned char*>(out->data() + start);
+  int len = 0;
+  int final_len = 0;
+  if ((!ciphertext.empty() &&
+       EVP_CipherUpdate(ctx.get(), dst, &len, Bytes(ciphertext), static_cast<int>(ciphertext.size())) != 1) ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kGcmTagSize), tag.data()) != 1 ||
+      EVP_CipherFinal_ex(ctx.get(), dst + len, &final_len) != 1 ||
+      static_cast<size_t>(len + final_len) != ciphertext.size()) {
+    OPENSSL_cleanse(out->data() + start, ciphertext.size());  // never hand out unauthenticated plaintext
+    out->resize(start);
+    return false;
+  }
+  return true;
+}
+
+void Cleanse(std::string* s) {
+  if (!s->empty()) OPENSSL_cleanse(s->data(), s->size());
+  s->clear();
 }
 
 std::string UriEncode(std::string_view s, bool keep_slash) {

@@ -3,6 +3,7 @@
 // are std::string; "hex" is lower-case.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,21 @@ bool SignRs256(std::string_view pem_private_key, std::string_view data, std::str
 bool VerifyRs256(std::string_view pem_public_key, std::string_view data, std::string_view signature);
 // Empty optional-free form: returns false on malformed input.
 bool Base64Decode(std::string_view text, std::string* out);
+// Cryptographically strong random bytes (OpenSSL RAND_bytes); false if the
+// generator fails.
+bool RandomBytes(size_t n, std::string* out);
+// AES-256-GCM (NIST SP 800-38D) with a 12-byte IV and a 16-byte tag, over
+// OpenSSL EVP; each call has its own cipher context, so calls may run on any
+// threads at once. Encrypt appends ciphertext then tag to `*out`; false when
+// the key or IV has the wrong size or OpenSSL fails. Decrypt takes ciphertext
+// followed by its tag and appends the plaintext to `*out` only when the tag
+// verifies; false otherwise (`*out` is then unchanged).
+bool AesGcmEncrypt(std::string_view key, std::string_view iv, std::string_view aad, std::string_view plaintext,
+                   std::string* out);
+bool AesGcmDecrypt(std::string_view key, std::string_view iv, std::string_view aad, std::string_view ciphertext_and_tag,
+                   std::string* out);
+// Overwrites `s` with zeros in a way the compiler does not optimize away.
+void Cleanse(std::string* s);
 // RFC 3986 percent-encoding: every byte but A-Z a-z 0-9 - _ . ~ is encoded
 // (upper-case hex), and '/' too unless keep_slash.
 std::string UriEncode(std::string_view s, bool keep_slash = false);
