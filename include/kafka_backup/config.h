@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kafka_backup/status.h"
@@ -127,6 +128,28 @@ struct MetricsConfig {
   std::string bind = "0.0.0.0";
 };
 
+// Which committed backups `prune` keeps (docs/retention.md). Counts of 0 and
+// an unset max_age are rules not in use; a policy with none in use keeps
+// everything, and prune refuses it.
+struct RetentionConfig {
+  int keep_last = 0;     // the newest N
+  int keep_hourly = 0;   // the newest of each of the N most recent UTC hours that have a backup
+  int keep_daily = 0;    // ... UTC days
+  int keep_weekly = 0;   // ... ISO weeks (Monday to Sunday, UTC)
+  int keep_monthly = 0;  // ... calendar months (UTC)
+  // Nothing created longer ago than this is kept (except by min_keep).
+  std::optional<int64_t> max_age_secs;
+  // The newest N candidates are kept whatever the rules say.
+  int min_keep = 1;
+  // Only backups whose id starts with this are candidates; others are kept.
+  std::string backup_prefix;
+
+  bool HasRule() const {
+    return keep_last > 0 || keep_hourly > 0 || keep_daily > 0 || keep_weekly > 0 || keep_monthly > 0 ||
+           max_age_secs.has_value();
+  }
+};
+
 struct Config {
   std::string source_file;  // where it was loaded from, for messages
   std::string mode;         // backup | restore
@@ -139,12 +162,20 @@ struct Config {
   BackupConfig backup;
   RestoreConfig restore;
   MetricsConfig metrics;
+  RetentionConfig retention;
 };
 
 // Reads and validates a YAML file.
 Result<Config> LoadConfigFile(const std::string& path);
 // Parses YAML text; `name` is used in messages.
 Result<Config> ParseConfig(const std::string& text, const std::string& name);
+
+// A duration as the config and the command line take it: a positive integer
+// and a unit, s, m, h, d or w ("30d", "12h"); returns seconds.
+// InvalidArgument says what was expected.
+Result<int64_t> ParseDurationSecs(std::string_view text);
+// "30d", "90m", "45s": the largest unit that divides `secs` exactly.
+std::string FormatDurationSecs(int64_t secs);
 
 // The timestamp that ${TIMESTAMP} expands to: UTC, ISO 8601 basic format,
 // "20261125T105538Z". Fixed once per process.

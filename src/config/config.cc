@@ -436,7 +436,66 @@ void ReadRestore(MapReader& r, RestoreConfig* o, const std::string& file) {
   }
 }
 
+void ReadRetention(MapReader& r, RetentionConfig* o) {
+  auto count = [&r](const char* key, int* out) {
+    if (auto v = r.Int(key, 0, 1000000)) *out = static_cast<int>(*v);
+  };
+  count("keep_last", &o->keep_last);
+  count("keep_hourly", &o->keep_hourly);
+  count("keep_daily", &o->keep_daily);
+  count("keep_weekly", &o->keep_weekly);
+  count("keep_monthly", &o->keep_monthly);
+  count("min_keep", &o->min_keep);
+  if (auto v = r.String("max_age")) {
+    auto secs = ParseDurationSecs(*v);
+    if (!secs.ok()) r.FailKey(r.Get("max_age"), "max_age", secs.status().message());
+    o->max_age_secs = *secs;
+  }
+  if (auto v = r.String("backup_prefix")) o->backup_prefix = *v;
+  r.CheckNoUnknownKeys();
+}
+
 }  // namespace
+
+Result<int64_t> ParseDurationSecs(std::string_view text) {
+  auto bad = [text] {
+    return Status::InvalidArgument(fmt::format(
+        "expected a duration such as 30d, 12h, 90m, 45s or 2w (a positive integer and a unit), got '{}'", text));
+  };
+  if (text.size() < 2) return bad();
+  std::string_view digits = text.substr(0, text.size() - 1);
+  if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string_view::npos) return bad();
+  int64_t n = std::stoll(std::string(digits));
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    case 'w':
+      unit = 7 * 86400;
+      break;
+    default:
+      return bad();
+  }
+  if (n <= 0) return bad();
+  return n * unit;
+}
+
+std::string FormatDurationSecs(int64_t secs) {
+  for (auto [unit, name] : {std::pair<int64_t, char>{7 * 86400, 'w'}, {86400, 'd'}, {3600, 'h'}, {60, 'm'}}) {
+    if (secs > 0 && secs % unit == 0) return fmt::format("{}{}", secs / unit, name);
+  }
+  return fmt::format("{}s", secs);
+}
 
 const std::string& ProcessTimestamp() {
   static const std::string ts = [] {
@@ -516,6 +575,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& name) {
     if (auto m = top.Map("backup")) ReadBackup(*m, &c.backup);
     if (auto m = top.Map("restore")) ReadRestore(*m, &c.restore, name);
     if (auto m = top.Map("metrics")) ReadMetrics(*m, &c.metrics);
+    if (auto m = top.Map("retention")) ReadRetention(*m, &c.retention);
     top.CheckNoUnknownKeys();
   } catch (const ConfigError& e) {
     return Status::InvalidArgument(e.message);
