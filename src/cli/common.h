@@ -79,5 +79,6 @@ void AddListCommand(CLI::App& app, Action* action);
 void AddDescribeCommand(CLI::App& app, Action* action);
 void AddValidateCommand(CLI::App& app, Action* action);
 void AddStatusCommand(CLI::App& app, Action* action);
+void AddPruneCommand(CLI::App& app, Action* action);
 
 }  // namespace kafka_backup::cli

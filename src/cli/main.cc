@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   AddDescribeCommand(app, &action);
   AddValidateCommand(app, &action);
   AddStatusCommand(app, &action);
+  AddPruneCommand(app, &action);
   AddValidateRestoreCommand(app, &action);
   AddThreePhaseRestoreCommand(app, &action);
   AddShowOffsetMappingCommand(app, &action);

@@ -9,7 +9,7 @@ std::string ManifestKey(std::string_view backup_id) {
 }
 
 std::string DataPrefix(std::string_view backup_id) {
-  return fmt::format("data/{}/", backup_id);
+  return fmt::format("{}{}/", kDataPrefix, backup_id);
 }
 
 std::string SegmentKey(std::string_view backup_id, std::string_view topic, int32_t partition, int64_t first_offset) {
@@ -67,6 +67,26 @@ std::optional<std::string> BackupIdFromManifestKey(std::string_view key) {
   key.remove_suffix(kManifestSuffix.size());
   if (key.empty() || key.find('/') != std::string_view::npos) return std::nullopt;
   return std::string(key);
+}
+
+std::optional<std::string> OwnerBackupId(std::string_view key) {
+  if (auto id = BackupIdFromManifestKey(key)) return id;
+  std::string_view id;
+  if (key.starts_with(kRunStatusPrefix) && key.ends_with(".json")) {
+    id = key.substr(kRunStatusPrefix.size(), key.size() - kRunStatusPrefix.size() - 5);
+    if (id.find('/') != std::string_view::npos) return std::nullopt;
+  } else {
+    for (std::string_view prefix : {kDataPrefix, kCheckpointPrefix, kRestorePrefix}) {
+      if (!key.starts_with(prefix)) continue;
+      std::string_view rest = key.substr(prefix.size());
+      size_t slash = rest.find('/');
+      if (slash == std::string_view::npos) return std::nullopt;
+      id = rest.substr(0, slash);
+      break;
+    }
+  }
+  if (!ValidateBackupId(id).ok()) return std::nullopt;
+  return std::string(id);
 }
 
 Status ValidateBackupId(std::string_view id) {

@@ -44,6 +44,14 @@ std::string CheckpointKey(std::string_view backup_id, uint64_t sequence);
 // The backup id and sequence of a checkpoint key, or nullopt if the key is not one.
 std::optional<std::pair<std::string, uint64_t>> ParseCheckpointKey(std::string_view key);
 
+inline constexpr std::string_view kDataPrefix = "data/";
+inline constexpr std::string_view kRunStatusPrefix = "status/";
+inline constexpr std::string_view kRestorePrefix = "restores/";
+// The backup a key of the layout belongs to: "data/<id>/...",
+// "checkpoints/<id>/...", "restores/<id>/...", "status/<id>.json",
+// "manifests/<id>.json"; nullopt for any other key (status/_latest.json).
+std::optional<std::string> OwnerBackupId(std::string_view key);
+
 // The backup id of a manifest key, or nullopt if the key is not one.
 std::optional<std::string> BackupIdFromManifestKey(std::string_view key);
 
