@@ -391,3 +391,22 @@ def test_offset_reset_and_rollback(world):
     assert dry["entries"] and all(e["new"] is None and e["current"] is not None for e in dry["entries"]), dry
     back = json_output(run_cli(["offset-rollback", *args]), "offset-rollback")
     assert back["entries"] == dry["entries"]
+
+
+# ------------------------------------------------------------------ prune
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "real"])
+def test_prune(world, tmp_path, dry_run):
+    """On a copy of the store: schemas-b kept (last 1), schemas-a pruned with
+    its segments, run status and restore "dr"; an orphan's segment swept."""
+    storage = store_copy(world, tmp_path)
+    orphan = storage / "data" / "crashed" / "t" / "0" / "00000000000000000000.kbseg"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"left by a run that died")
+    args = ["prune", "--path", storage, "--keep-last", "1", "--format", "json"]
+    doc = json_output(run_cli(args + (["--dry-run"] if dry_run else [])), "prune")
+    actions = {b["backup_id"]: (b["state"], b["action"]) for b in doc["backups"]}
+    assert actions == {"schemas-b": ("committed", "keep"), "schemas-a": ("committed", "prune"),
+                       "crashed": ("orphan", "prune")}, doc
+    assert doc["dry_run"] is dry_run and doc["pruned"] == 1 and doc["orphans"] == 1, doc
+    assert any(p.is_file() for p in (storage / "restores" / "schemas-a").rglob("*")) is dry_run
