@@ -127,6 +127,22 @@ TEST(LayoutTest, KeysMatchTheDocumentedExamples) {
   EXPECT_EQ(layout::BackupIdFromManifestKey("manifests/a/b.json"), std::nullopt);
 }
 
+TEST(LayoutTest, EveryKeyOfABackupNamesItsOwner) {
+  using O = std::optional<std::string>;
+  EXPECT_EQ(layout::OwnerBackupId("data/b-1/orders/3/00000000000000001000.kbseg"), O("b-1"));
+  EXPECT_EQ(layout::OwnerBackupId("checkpoints/b-1/0000000042.json"), O("b-1"));
+  EXPECT_EQ(layout::OwnerBackupId("restores/b-1/dr/offset-map.json"), O("b-1"));
+  EXPECT_EQ(layout::OwnerBackupId("status/b-1.json"), O("b-1"));
+  EXPECT_EQ(layout::OwnerBackupId("manifests/b-1.json"), O("b-1"));
+  // Not a backup's: the latest-status copy, keys outside the layout, ids that are not valid.
+  EXPECT_EQ(layout::OwnerBackupId("status/_latest.json"), std::nullopt);
+  EXPECT_EQ(layout::OwnerBackupId("status/a/b.json"), std::nullopt);
+  EXPECT_EQ(layout::OwnerBackupId("data/b-1"), std::nullopt);
+  EXPECT_EQ(layout::OwnerBackupId("data//x.kbseg"), std::nullopt);
+  EXPECT_EQ(layout::OwnerBackupId("other/b-1/x"), std::nullopt);
+  EXPECT_EQ(layout::OwnerBackupId("datax/b-1/x"), std::nullopt);
+}
+
 TEST(LayoutTest, BackupIdValidation) {
   EXPECT_TRUE(layout::ValidateBackupId("production-20261125T105538Z").ok());
   EXPECT_FALSE(layout::ValidateBackupId("latest").ok());
