@@ -150,6 +150,16 @@ struct RetentionConfig {
   }
 };
 
+// Encryption at rest (docs/config.md, "encryption"): where the 32-byte key
+// is; the key itself is never part of the configuration. At most one of the
+// two is set. Backup encrypts when one is; restore and validate read
+// encrypted backups with it (or KAFKA_BACKUP_ENCRYPTION_KEY).
+struct EncryptionConfig {
+  std::string key_file;  // a file holding the key (64 hex digits or base64)
+  std::string key_env;   // the name of an environment variable holding it
+  bool configured() const { return !key_file.empty() || !key_env.empty(); }
+};
+
 struct Config {
   std::string source_file;  // where it was loaded from, for messages
   std::string mode;         // backup | restore
@@ -162,6 +172,7 @@ struct Config {
   BackupConfig backup;
   RestoreConfig restore;
   MetricsConfig metrics;
+  EncryptionConfig encryption;
   RetentionConfig retention;
 };
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kafka_backup/config.h"
 #include "kafka_backup/run_options.h"
 #include "kafka_backup/status.h"
 
@@ -66,8 +67,12 @@ struct ValidateReport {
 };
 
 // Errors reaching the storage are returned as a Status; problems found in
-// the backup are listed in the report (its ok() is then false).
+// the backup are listed in the report (its ok() is then false). A deep
+// validation of an encrypted backup needs its key (`encryption`, else
+// KAFKA_BACKUP_ENCRYPTION_KEY): InvalidArgument without one, Auth with
+// another; a block that fails its authentication tag is a problem reported
+// like a checksum failure.
 Result<ValidateReport> RunValidate(const std::string& storage_url, const std::string& backup_id, bool deep,
-                                   const RunOptions& options = {});
+                                   const RunOptions& options = {}, const EncryptionConfig& encryption = {});
 
 }  // namespace kafka_backup

@@ -19,6 +19,7 @@
 
 #include "backup/segment_pipeline.h"
 #include "catalog/catalog.h"
+#include "catalog/keys.h"
 #include "format/checkpoint.h"
 #include "format/manifest.h"
 #include "format/run_status.h"
@@ -225,6 +226,8 @@ class BackupRun {
   Status waiting_error_;
   Clock::time_point last_discovery_{};
   format::Codec codec_ = format::Codec::kZstd;
+  // encryption.key_file/key_env: the key the segments are encrypted with.
+  std::optional<format::EncryptionKey> key_;
   uint64_t raw_bytes_ = 0;  // in the partitions' open blocks
   BackupReport report_;
   format::RunStatus status_;
@@ -678,6 +681,7 @@ Status BackupRun::StartFresh(const std::vector<kafka::TopicInfo>& topics, const 
   m.compression = format::CodecName(codec_);
   m.compression_level = codec_ == format::Codec::kZstd ? config_.backup.compression_level : 0;
   m.include_offset_headers = config_.backup.include_offset_headers;
+  if (key_) m.encryption = catalog::ManifestEncryptionFor(*key_);
   // The cut: each partition's high watermark now. Read committed stops at the
   // last stable offset, so records of transactions still open at the cut are
   // waited for, and aborted ones never arrive. A continuous run has no cut.
@@ -718,6 +722,25 @@ Status BackupRun::Resume(const format::Journal& journal) {
         fmt::format("backup '{}' was started {}; resume it with backup.continuous: {} (or choose another backup_id)",
                     config_.backup_id, journal.continuous ? "as a continuous backup" : "as a one-shot backup",
                     journal.continuous ? "true" : "false"));
+  }
+  // A resumed run stores its segments as the run it resumes did.
+  const std::string was = journal.manifest.encryption ? journal.manifest.encryption->key_id : "";
+  const std::string now = key_ ? key_->id() : "";
+  if (was.empty() && !now.empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "backup '{}' was started without encryption; resume it without an encryption key (or choose another "
+        "backup_id)",
+        config_.backup_id));
+  }
+  if (!was.empty() && now.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("backup '{}' was started encrypted (key id {}); resume it with that key "
+                    "(encryption.key_file/key_env or --encryption-key-file)",
+                    config_.backup_id, was));
+  }
+  if (was != now) {
+    return Status::Auth(fmt::format("the key given (id {}) is not the key backup '{}' was started with (key id {})",
+                                    now, config_.backup_id, was));
   }
   meta_ = journal.manifest;
   meta_.state.clear();
@@ -843,6 +866,7 @@ Result<BackupReport> BackupRun::Run() {
   }
   KB_RETURN_IF_ERROR(storage::layout::ValidateBackupId(config_.backup_id));
   KB_ASSIGN_OR_RETURN(codec_, format::ParseCodec(config_.backup.compression));
+  KB_ASSIGN_OR_RETURN(key_, catalog::LoadKey(config_.encryption));
   KB_ASSIGN_OR_RETURN(store_, storage::OpenStore(config_.storage.Url()));
   continuous_ = config_.backup.continuous;
   report_.backup_id = config_.backup_id;
@@ -889,6 +913,7 @@ Result<BackupReport> BackupRun::Run() {
   pipeline_ = std::make_unique<SegmentPipeline>(*store_, codec_, config_.backup.compression_level, threads, max_pending,
                                                 config_.backup.max_buffered_bytes / 2);
   pipeline_->SetWaitTick([this] { CheckpointWhileWaiting(); });
+  if (key_) pipeline_->SetEncryptionKey(*key_);
   std::vector<kafka::Consumer::Start> starts;
   for (const auto& [_, p] : partitions_) {
     if (!p.done) starts.push_back({p.topic, p.partition, p.read_upto});

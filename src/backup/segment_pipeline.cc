@@ -34,7 +34,8 @@ SegmentPipeline::~SegmentPipeline() {
 }
 
 std::shared_ptr<SegmentPipeline::Segment> SegmentPipeline::Open(std::string key, std::string topic, int32_t partition) {
-  return std::make_shared<Segment>(std::move(key), std::move(topic), partition, codec_, level_);
+  return std::make_shared<Segment>(std::move(key), std::move(topic), partition, codec_, level_,
+                                   key_ ? &*key_ : nullptr);
 }
 
 uint64_t SegmentPipeline::EstimatedSize(const Segment& segment) {

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -67,6 +68,10 @@ class SegmentPipeline {
   // one submitting keeps its periodic work (checkpoints) going. Set before
   // the first Add.
   void SetWaitTick(std::function<void()> tick) { wait_tick_ = std::move(tick); }
+  // Segments opened afterwards are encrypted with `key` (each with a data key
+  // of its own, wrapped with it: docs/format/segment.md, "Encryption"). Set
+  // before the first Open.
+  void SetEncryptionKey(const format::EncryptionKey& key) { key_ = key; }
 
   // Waits until every queued task has run; the first failure, if any.
   // `tick`, when given, is called every 200 ms while waiting.
@@ -86,6 +91,7 @@ class SegmentPipeline {
   storage::ObjectStore& store_;
   format::Codec codec_;
   int level_;
+  std::optional<format::EncryptionKey> key_;
   size_t max_pending_bytes_;
   size_t max_sealing_bytes_;
   std::function<void()> wait_tick_;
@@ -106,11 +112,12 @@ class SegmentPipeline {
 
 class SegmentPipeline::Segment {
  public:
-  Segment(std::string key, std::string topic, int32_t partition, format::Codec codec, int level)
+  Segment(std::string key, std::string topic, int32_t partition, format::Codec codec, int level,
+          const format::EncryptionKey* encryption_key)
       : key_(std::move(key)),
         topic_(std::move(topic)),
         partition_(partition),
-        encoder_(topic_, partition, codec, level) {}
+        encoder_(topic_, partition, codec, level, encryption_key) {}
 
  private:
   friend class SegmentPipeline;

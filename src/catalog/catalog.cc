@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "storage/layout.h"
+#include "util/crypto.h"
 
 namespace kafka_backup::catalog {
 namespace {
@@ -218,8 +219,10 @@ namespace {
 class SegmentReader {
  public:
   SegmentReader(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
-                const std::function<Status(format::Record&&)>& sink, ReadStats& stats, const DamageHandler& on_damage)
-      : store_(store), ref_(ref), filter_(filter), sink_(sink), st_(stats), on_damage_(on_damage) {}
+                const std::function<Status(format::Record&&)>& sink, ReadStats& stats, const DamageHandler& on_damage,
+                const format::EncryptionKey* key)
+      : store_(store), ref_(ref), filter_(filter), sink_(sink), st_(stats), on_damage_(on_damage), key_(key) {}
+  ~SegmentReader() { util::Cleanse(&data_key_); }
 
   Status Read();
 
@@ -243,6 +246,10 @@ class SegmentReader {
   // Bytes [offset, offset + length), served from the tail already fetched
   // when they lie in it. Corruption if the object holds fewer.
   Result<std::string> Fetch(uint64_t offset, uint64_t length);
+  // Unwraps the data key of an encrypted segment (`header`). A key that is
+  // missing or not the segment's is returned; a wrapped key that fails its
+  // tag loses the whole segment.
+  Status UseHeader(const format::SegmentHeader& header);
   // Checks and decodes one block; Corruption naming it when it fails.
   Status Decode(std::string_view bytes, const format::BlockInfo& b, format::Codec codec,
                 std::vector<format::Record>* out) const;
@@ -255,6 +262,8 @@ class SegmentReader {
   const std::function<Status(format::Record&&)>& sink_;
   ReadStats& st_;
   const DamageHandler& on_damage_;
+  const format::EncryptionKey* key_;
+  std::string data_key_;  // an encrypted segment's, once its header is read
   std::string tail_;
   uint64_t tail_start_ = 0;
 };
@@ -278,11 +287,22 @@ Result<std::string> SegmentReader::Fetch(uint64_t offset, uint64_t length) {
 Status SegmentReader::Decode(std::string_view bytes, const format::BlockInfo& b, format::Codec codec,
                              std::vector<format::Record>* out) const {
   out->clear();
-  Status s = format::DecodeBlock(bytes, b, codec, [&](format::Record&& r) {
+  Status s = format::DecodeBlock(bytes, b, codec, data_key_, [&](format::Record&& r) {
     out->push_back(std::move(r));
     return Status::Ok();
   });
   return s.ok() ? s : s.WithContext(Where(BlockWhere(b)));
+}
+
+Status SegmentReader::UseHeader(const format::SegmentHeader& header) {
+  auto data_key = format::SegmentDataKey(header, key_);
+  if (!data_key.ok()) {
+    if (data_key.status().code() != Status::Code::kCorruption) return data_key.status().WithContext(Where(""));
+    return Lost(Status::Corruption(
+        Where(fmt::format(": {}; no block can be decoded without it", data_key.status().message()))));
+  }
+  data_key_ = std::move(*data_key);
+  return Status::Ok();
 }
 
 Status SegmentReader::Deliver(std::vector<format::Record>& records, const format::BlockInfo& b) {
@@ -328,6 +348,10 @@ Status SegmentReader::Read() {
   if (!header.ok()) {
     return Lost(
         Status::Corruption(Where(fmt::format(": {}; no block can be decoded without it", header.status().message()))));
+  }
+  if (header->encrypted) {
+    Status keyed = UseHeader(*header);
+    if (!keyed.ok() || data_key_.empty()) return keyed;  // empty: the segment was reported lost
   }
 
   uint64_t total = 0;
@@ -431,6 +455,10 @@ Status SegmentReader::Scan(const Status& trailer_error) {
     return Lost(Status::Corruption(fmt::format("{}; its header cannot be read either ({}): no block can be decoded",
                                                why.message(), header.status().message())));
   }
+  if (header->encrypted) {
+    Status keyed = UseHeader(*header);
+    if (!keyed.ok() || data_key_.empty()) return keyed;
+  }
 
   // Walk the blocks: each header gives the next one's position, and a block
   // counts only if it passes its checks and follows the previous one.
@@ -495,9 +523,9 @@ Status SegmentReader::Scan(const Status& trailer_error) {
 
 Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
                    const std::function<Status(format::Record&&)>& sink, ReadStats* stats,
-                   const DamageHandler& on_damage) {
+                   const DamageHandler& on_damage, const format::EncryptionKey* key) {
   ReadStats local;
-  SegmentReader reader(store, ref, filter, sink, stats ? *stats : local, on_damage);
+  SegmentReader reader(store, ref, filter, sink, stats ? *stats : local, on_damage, key);
   return reader.Read();
 }
 

@@ -104,8 +104,13 @@ using DamageHandler = std::function<Status(const SegmentDamage&)>;
 // overwritten) is read block by block from its start, and everything after
 // the first block that fails is one damage. Failures that are not about the
 // stored bytes (storage unavailable, access refused) are returned either way.
+//
+// An encrypted segment is read with `key` (catalog/keys.h): without one the
+// read fails with InvalidArgument, with another key (its id differs) with
+// Auth; neither is damage. A block or a wrapped data key that fails its
+// authentication tag is damage, like a checksum failure.
 Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
                    const std::function<Status(format::Record&&)>& sink, ReadStats* stats = nullptr,
-                   const DamageHandler& on_damage = {});
+                   const DamageHandler& on_damage = {}, const format::EncryptionKey* key = nullptr);
 
 }  // namespace kafka_backup::catalog

@@ -348,6 +348,19 @@ void ReadStorage(MapReader& r, StorageConfig* s) {
   r.CheckNoUnknownKeys();
 }
 
+// `at`: the encryption map itself, for the error when it names no key.
+void ReadEncryption(MapReader& r, const YAML::Node& at, EncryptionConfig* e) {
+  if (auto v = r.String("key_file")) e->key_file = *v;
+  if (auto v = r.String("key_env")) e->key_env = *v;
+  r.CheckNoUnknownKeys();
+  if (!e->key_file.empty() && !e->key_env.empty()) {
+    r.FailKey(r.Get("key_env"), "key_env", "give the key in one place: key_file or key_env, not both");
+  }
+  if (e->key_file.empty() && e->key_env.empty()) {
+    r.Fail(at, "expected key_file (a file holding the key) or key_env (the name of a variable holding it)");
+  }
+}
+
 void ReadMetrics(MapReader& r, MetricsConfig* m) {
   if (auto v = r.Int("port", 0, 65535)) m->port = static_cast<int>(*v);
   if (auto v = r.String("bind")) {
@@ -575,6 +588,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& name) {
     if (auto m = top.Map("backup")) ReadBackup(*m, &c.backup);
     if (auto m = top.Map("restore")) ReadRestore(*m, &c.restore, name);
     if (auto m = top.Map("metrics")) ReadMetrics(*m, &c.metrics);
+    if (auto m = top.Map("encryption")) ReadEncryption(*m, top.Get("encryption"), &c.encryption);
     if (auto m = top.Map("retention")) ReadRetention(*m, &c.retention);
     top.CheckNoUnknownKeys();
   } catch (const ConfigError& e) {

@@ -126,6 +126,7 @@ std::string SerializeManifest(const Manifest& m) {
          {"compression_level", m.compression_level},
          {"include_offset_headers", m.include_offset_headers},
          {"topics", topics}};
+  if (m.encryption) j["encryption"] = {{"algorithm", m.encryption->algorithm}, {"key_id", m.encryption->key_id}};
   json groups = json::array();
   for (const auto& g : m.consumer_groups) {
     json offsets = json::array();
@@ -160,6 +161,17 @@ Result<Manifest> ParseManifest(std::string_view text) {
     m.compression = Field<std::string>(j, "compression", "");
     m.compression_level = Field<int>(j, "compression_level", "");
     m.include_offset_headers = OptionalField<bool>(j, "include_offset_headers", "").value_or(false);
+    if (j.contains("encryption")) {
+      json e = Field<json>(j, "encryption", "");
+      m.encryption = ManifestEncryption{Field<std::string>(e, "algorithm", "encryption."),
+                                        Field<std::string>(e, "key_id", "encryption.")};
+      if (m.encryption->algorithm != "AES-256-GCM") {
+        return Status::Corruption(
+            fmt::format("the backup is encrypted with {}, which this build cannot read (it reads AES-256-GCM); use "
+                        "a newer kafka-backup",
+                        m.encryption->algorithm));
+      }
+    }
     for (const auto& tj : Field<json>(j, "topics", "")) {
       TopicManifest t;
       t.name = Field<std::string>(tj, "name", "topics[].");

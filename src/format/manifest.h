@@ -72,6 +72,13 @@ struct ConsumerGroupManifest {
   std::vector<CommittedOffset> offsets;  // only for topics in this backup
 };
 
+// How the backup's segments are encrypted (docs/format/segment.md,
+// "Encryption"); absent when they are not.
+struct ManifestEncryption {
+  std::string algorithm;  // "AES-256-GCM"
+  std::string key_id;     // 16 hex digits: which user key decrypts the backup
+};
+
 struct Manifest {
   int format_version = kManifestFormatVersion;
   std::string backup_id;
@@ -84,6 +91,7 @@ struct Manifest {
   int compression_level = 0;
   // backup.include_offset_headers: restores add x-original-* headers by default.
   bool include_offset_headers = false;
+  std::optional<ManifestEncryption> encryption;
   std::vector<TopicManifest> topics;
   std::vector<ConsumerGroupManifest> consumer_groups;
   // Not stored: empty for a committed backup (its manifest object exists);

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "catalog/catalog.h"
+#include "catalog/keys.h"
 #include "format/offset_map.h"
 #include "kafka/client.h"
 #include "kafka/partitioner.h"
@@ -206,6 +207,7 @@ class RestoreRun {
 
   const Config& config_;
   const RunOptions& options_;
+  std::optional<format::EncryptionKey> key_;  // the backup's, when it is encrypted
   std::unique_ptr<kafka::Admin> admin_;
   std::map<std::string, std::map<std::string, std::string>> deferred_configs_;
   std::vector<TopicPlan> plans_;
@@ -526,7 +528,7 @@ Result<std::optional<format::TargetPosition>> RestoreRun::PositionFor(const Lane
           timestamp = r.timestamp;
           return kFound;
         },
-        nullptr, skip);
+        nullptr, skip, key_ ? &*key_ : nullptr);
     if (timestamp) break;
     KB_RETURN_IF_ERROR(s);
   }
@@ -637,6 +639,7 @@ Result<RestoreReport> RestoreRun::Run() {
   catalog::Catalog cat(*store);
   KB_ASSIGN_OR_RETURN(std::string backup_id, cat.Resolve(config_.backup_id.empty() ? "latest" : config_.backup_id));
   KB_ASSIGN_OR_RETURN(format::Manifest manifest, cat.LoadManifest(backup_id));
+  KB_ASSIGN_OR_RETURN(key_, catalog::KeyForBackup(manifest, config_.encryption));
   KB_RETURN_IF_ERROR(CheckTopicKeys(rc.topic_mapping, "topic_mapping", manifest));
   KB_RETURN_IF_ERROR(CheckTopicKeys(rc.source_partitions, "source_partitions", manifest));
   KB_RETURN_IF_ERROR(CheckTopicKeys(rc.partition_mapping, "partition_mapping", manifest));
@@ -840,7 +843,7 @@ Result<RestoreReport> RestoreRun::Run() {
             }
             return Status::Ok();
           },
-          &stats, skip);
+          &stats, skip, key_ ? &*key_ : nullptr);
       KB_RETURN_IF_ERROR(s);
     }
     next[li] = std::max(next[li], lane.partition->end_offset);

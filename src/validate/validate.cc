@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "catalog/catalog.h"
+#include "catalog/keys.h"
 #include "metrics/metrics.h"
 #include "storage/object_store.h"
 #include "util/progress.h"
@@ -12,7 +13,7 @@
 namespace kafka_backup {
 
 Result<ValidateReport> RunValidate(const std::string& storage_url, const std::string& backup_id, bool deep,
-                                   const RunOptions& options) {
+                                   const RunOptions& options, const EncryptionConfig& encryption) {
   KB_ASSIGN_OR_RETURN(auto store, storage::OpenStore(storage_url));
   catalog::Catalog cat(*store);
   KB_ASSIGN_OR_RETURN(std::string id, cat.Resolve(backup_id));
@@ -24,6 +25,11 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
     if (manifest.status().code() != Status::Code::kCorruption) return manifest.status();
     report.issues.push_back({"", -1, "manifest", manifest.status().ToString(), std::nullopt});
     return report;
+  }
+  // Reading the records of an encrypted backup needs its key; its sizes do not.
+  std::optional<format::EncryptionKey> key;
+  if (deep) {
+    KB_ASSIGN_OR_RETURN(key, catalog::KeyForBackup(*manifest, encryption));
   }
   report.topics = static_cast<int>(manifest->topics.size());
   // Deep: records checked of those recorded; shallow: segments checked.
@@ -136,7 +142,8 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
               if (d.records > 0) lost = UnreadableRecords{d.position, d.first_offset, d.last_offset, d.records};
               issue(seg.key, d.status.ToString(), lost);
               return Status::Ok();
-            });
+            },
+            key ? &*key : nullptr);
         report.bytes_read += stats.bytes_fetched;
         report.records_checked += count;
         part.records_checked += count;

@@ -166,5 +166,31 @@ TEST(ConfigTest, PartitionMappingNeedsNumbers) {
   EXPECT_NE(c.status().message().find("expected an integer"), std::string::npos);
 }
 
+TEST(ConfigTest, EncryptionTakesAKeyFileOrAKeyVariable) {
+  auto c = ParseConfig("encryption:\n  key_file: /etc/kb/backup.key\n", "b.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->encryption.key_file, "/etc/kb/backup.key");
+  EXPECT_TRUE(c->encryption.configured());
+  c = ParseConfig("encryption:\n  key_env: KB_KEY\n", "b.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->encryption.key_env, "KB_KEY");
+  c = ParseConfig("mode: backup\n", "b.yaml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->encryption.configured());
+}
+
+TEST(ConfigTest, EncryptionNeedsExactlyOneKeySource) {
+  auto both = ParseConfig("encryption:\n  key_file: /k\n  key_env: K\n", "b.yaml");
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.status().message().find("not both"), std::string::npos) << both.status().message();
+  auto none = ParseConfig("encryption:\n  key_file: ''\n", "b.yaml");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("expected key_file"), std::string::npos) << none.status().message();
+  auto unknown = ParseConfig("encryption:\n  key: 0011\n", "b.yaml");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("unknown key 'encryption.key'"), std::string::npos)
+      << unknown.status().message();
+}
+
 }  // namespace
 }  // namespace kafka_backup

@@ -5,10 +5,13 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "catalog/keys.h"
 #include "format/bytes.h"
 #include "format/crc32c.h"
 #include "format/encryption.h"
@@ -370,6 +373,70 @@ TEST(GoldenTest, V2EncryptedExampleDecodesWithTheTestKey) {
   // The records are not in the clear.
   EXPECT_EQ(bytes.find(std::string("\x01\x00\xD0\x0F\x02k\x02v", 8)), std::string::npos);
   EXPECT_EQ(Decode(bytes, nullptr).code(), Status::Code::kInvalidArgument);
+}
+
+Manifest EncryptedManifest(const EncryptionKey& key) {
+  Manifest m;
+  m.backup_id = "nightly";
+  m.encryption = catalog::ManifestEncryptionFor(key);
+  return m;
+}
+
+TEST(BackupKeyTest, KeyComesFromTheFileOrTheVariable) {
+  std::string path = (std::filesystem::temp_directory_path() / "kb-encryption-test.key").string();
+  std::ofstream(path) << util::HexEncode(TestKey().bytes()) << "\n";
+  auto from_file = catalog::LoadKey({path, ""});
+  ASSERT_TRUE(from_file.ok()) << from_file.status().ToString();
+  ASSERT_TRUE(from_file->has_value());
+  EXPECT_EQ((*from_file)->id(), TestKey().id());
+  std::filesystem::remove(path);
+  auto gone = catalog::LoadKey({path, ""});
+  EXPECT_EQ(gone.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(gone.status().message().find(path), std::string::npos);
+
+  ::setenv("KB_UNIT_TEST_KEY", util::Base64Encode(TestKey().bytes()).c_str(), 1);
+  auto from_env = catalog::LoadKey({"", "KB_UNIT_TEST_KEY"});
+  ASSERT_TRUE(from_env.ok() && from_env->has_value());
+  EXPECT_EQ((*from_env)->id(), TestKey().id());
+  ::unsetenv("KB_UNIT_TEST_KEY");
+  auto unset = catalog::LoadKey({"", "KB_UNIT_TEST_KEY"});
+  EXPECT_EQ(unset.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(unset.status().message().find("KB_UNIT_TEST_KEY"), std::string::npos);
+
+  auto nothing = catalog::LoadKey({});
+  ASSERT_TRUE(nothing.ok());
+  EXPECT_FALSE(nothing->has_value());
+}
+
+TEST(BackupKeyTest, EncryptedBackupNeedsItsOwnKey) {
+  ::unsetenv(catalog::kDefaultKeyEnv);
+  const Manifest m = EncryptedManifest(TestKey());
+  auto missing = catalog::KeyForBackup(m, {});
+  EXPECT_EQ(missing.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(missing.status().message().find("backup nightly is encrypted (key id " + TestKey().id() + ")"),
+            std::string::npos)
+      << missing.status().message();
+
+  ::setenv("KB_UNIT_TEST_KEY", util::HexEncode(OtherKey().bytes()).c_str(), 1);
+  auto wrong = catalog::KeyForBackup(m, {"", "KB_UNIT_TEST_KEY"});
+  EXPECT_EQ(wrong.status().code(), Status::Code::kAuth);
+  EXPECT_NE(wrong.status().message().find("the key given (id " + OtherKey().id() +
+                                          ") is not the key backup nightly was encrypted with (key id " +
+                                          TestKey().id() + ")"),
+            std::string::npos)
+      << wrong.status().message();
+
+  // With nothing configured, KAFKA_BACKUP_ENCRYPTION_KEY serves.
+  ::setenv(catalog::kDefaultKeyEnv, util::HexEncode(TestKey().bytes()).c_str(), 1);
+  auto fallback = catalog::KeyForBackup(m, {});
+  ASSERT_TRUE(fallback.ok() && fallback->has_value()) << fallback.status().ToString();
+  ::unsetenv(catalog::kDefaultKeyEnv);
+  ::unsetenv("KB_UNIT_TEST_KEY");
+
+  Manifest plain;
+  auto none = catalog::KeyForBackup(plain, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
 }
 
 }  // namespace
