@@ -48,6 +48,7 @@ void AddBackupCommand(CLI::App& app, Action* action) {
   cmd->add_option("--backup-id", flags->backup_id,
                   "Backup id, overrides backup_id in the config (give an interrupted run's id to resume it)");
   cmd->add_flag("--continuous", *continuous, "Follow the topics until stopped (backup.continuous: true)");
+  AddEncryptionKeyFlag(cmd, flags.get(), true);
   AddFormatFlag(cmd, &flags->format);
   cmd->callback([action, flags, continuous] {
     *action = [flags, continuous] {

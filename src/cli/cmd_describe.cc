@@ -67,6 +67,9 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
                          {"bytes", m->Bytes()},
                          {"stored_bytes", m->StoredBytes()},
                          {"topics", topics}};
+        if (m->encryption) {
+          j["encryption"] = {{"algorithm", m->encryption->algorithm}, {"key_id", m->encryption->key_id}};
+        }
         fmt::print("{}\n", j.dump(2));
         return static_cast<int>(kExitOk);
       }
@@ -81,6 +84,9 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
       }
       fmt::print("source cluster:  {} (Kafka cluster id {})\n", m->source_cluster_id, m->kafka_cluster_id);
       fmt::print("compression:     {}\n", m->compression);
+      if (m->encryption) {
+        fmt::print("encryption:      {} (key id {})\n", m->encryption->algorithm, m->encryption->key_id);
+      }
       fmt::print("records:         {} ({}, {} stored)\n", m->RecordCount(),
                  Progress::HumanBytes(static_cast<double>(m->Bytes())),
                  Progress::HumanBytes(static_cast<double>(m->StoredBytes())));

@@ -1,5 +1,5 @@
 // `kafka-backup restore|three-phase-restore --config FILE [--path URL] [--backup-id ID] [--dry-run]
-// [--skip-corrupt]`
+// [--skip-corrupt] [--encryption-key-file PATH]`
 #include <fmt/format.h>
 
 #include "cli/common.h"
@@ -22,6 +22,7 @@ void AddRestoreLikeCommand(CLI::App& app, Action* action, const std::string& nam
   cmd->add_flag("--skip-corrupt", *skip_corrupt,
                 "Leave out blocks and segments that cannot be read (restore.on_corruption: skip), restore the rest "
                 "and list what was skipped; exit code 4 if anything was");
+  AddEncryptionKeyFlag(cmd, flags.get(), false);
   AddFormatFlag(cmd, &flags->format);
   cmd->callback([action, flags, dry_run, skip_corrupt, phases] {
     *action = [flags, dry_run, skip_corrupt, phases] {

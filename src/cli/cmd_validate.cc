@@ -1,4 +1,5 @@
-// `kafka-backup validate --path URL --backup-id ID|latest [--deep] [--verbose] [--format json]`
+// `kafka-backup validate --path URL --backup-id ID|latest [--deep] [--verbose] [--encryption-key-file PATH]
+// [--format json]`
 #include <fmt/format.h>
 
 #include <spdlog/spdlog.h>
@@ -117,12 +118,15 @@ void AddValidateCommand(CLI::App& app, Action* action) {
   cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest'")->capture_default_str();
   cmd->add_flag("--deep", *deep, "Read and check every record");
   cmd->add_flag("-v,--verbose", *verbose, "A line for every partition, not only those with problems");
+  AddEncryptionKeyFlag(cmd, flags.get(), false);
   AddFormatFlag(cmd, &flags->format);
   cmd->callback([action, flags, deep, verbose] {
     *action = [flags, deep, verbose] {
       auto url = StorageUrl(*flags);
       if (!url.ok()) return Fail(url.status());
-      auto report = RunValidate(*url, flags->backup_id, *deep, EngineOptions());
+      auto config = LoadConfig(*flags, false);  // its encryption section (--deep reads the records)
+      if (!config.ok()) return Fail(config.status());
+      auto report = RunValidate(*url, flags->backup_id, *deep, EngineOptions(), config->encryption);
       if (!report.ok()) return Fail(report.status());
       if (flags->format == "json") {
         PrintJson(*report);

@@ -70,6 +70,10 @@ Result<Config> LoadConfig(const StorageFlags& flags, bool config_required) {
     config.storage.path = flags.path;
   }
   if (!flags.backup_id.empty()) config.backup_id = flags.backup_id;
+  if (!flags.encryption_key_file.empty()) {
+    config.encryption = EncryptionConfig{};
+    config.encryption.key_file = flags.encryption_key_file;
+  }
   return config;
 }
 
@@ -97,6 +101,16 @@ Result<OpenedBackup> OpenBackup(const StorageFlags& flags) {
 
 void AddFormatFlag(CLI::App* cmd, std::string* format) {
   cmd->add_option("--format", *format, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+}
+
+void AddEncryptionKeyFlag(CLI::App* cmd, StorageFlags* flags, bool writing) {
+  cmd->add_option("--encryption-key-file", flags->encryption_key_file,
+                  writing ? "Encrypt the backup (AES-256-GCM) with the 32-byte key in this file (64 hex digits or "
+                            "base64); overrides encryption.key_file/key_env in the config. Keep the key: the backup "
+                            "cannot be read without it"
+                          : "The key an encrypted backup was made with: a file holding it (64 hex digits or base64); "
+                            "overrides encryption.key_file/key_env in the config, and "
+                            "KAFKA_BACKUP_ENCRYPTION_KEY is read when neither is given");
 }
 
 std::string FormatTime(int64_t epoch_ms) {

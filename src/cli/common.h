@@ -38,6 +38,8 @@ struct StorageFlags {
   std::string config;     // --config
   std::string path;       // --path (URL or directory)
   std::string backup_id;  // --backup-id
+  // --encryption-key-file: over the config's encryption section.
+  std::string encryption_key_file;
   std::string format = "text";
 };
 
@@ -51,6 +53,9 @@ Result<Config> LoadConfig(const StorageFlags& flags, bool config_required);
 // The storage URL from --path, or else from the config's storage section.
 Result<std::string> StorageUrl(const StorageFlags& flags);
 void AddFormatFlag(CLI::App* cmd, std::string* format);
+// --encryption-key-file, into flags->encryption_key_file (LoadConfig applies
+// it). `writing`: the key encrypts (backup), else it reads.
+void AddEncryptionKeyFlag(CLI::App* cmd, StorageFlags* flags, bool writing);
 
 // The store named by --path or the config, and the backup id resolved in it
 // (for commands that read one backup).

@@ -1,0 +1,334 @@
+"""Encryption at rest (docs/format/segment.md, "Encryption"; docs/config.md,
+"encryption").
+
+A real topic is backed up encrypted to a filesystem path and restored into the
+target cluster:
+- the restored records equal the source's;
+- no stored byte (every file under the storage directory) holds a key, value
+  or header value produced, with compression none as well as zstd;
+- no log line (debug level), manifest, describe output (text and JSON) or
+  --help text holds the key, in hex or base64;
+- without the key, or with another, restore and validate --deep fail with a
+  clear error and exit 2 (no key) or 6 (wrong key); a malformed key names its
+  file and never its text;
+- a flipped bit in a block's ciphertext, with the block CRC recomputed so only
+  the authentication tag can tell, and a flipped bit in a segment's wrapped
+  data key (header CRC recomputed) are reported by validate --deep naming the
+  object and byte position; restore refuses (4) unless --skip-corrupt.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import shutil
+import string
+import struct
+from pathlib import Path
+
+import pytest
+
+from conftest import (EXIT_AUTH, EXIT_BAD_INPUT, EXIT_CORRUPT, EXIT_OK, TARGET, assert_error, assert_same_records,
+                      backup_config, cli_ok, create_topic, dump, manifest_path, produce, rec, restore_config,
+                      run_cli, segment_files, unique, write_config)
+from test_json_schemas import assert_valid
+
+RECORDS = {0: 600, 1: 400}
+KEY_ENV = "KB_TEST_ENCRYPTION_KEY"
+DEFAULT_ENV = "KAFKA_BACKUP_ENCRYPTION_KEY"
+
+
+def crc32c(data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def marker(rng: random.Random, what: str, i: int) -> str:
+    """A distinctive value no compressor or coincidence produces: a prefix and
+    24 random letters and digits."""
+    return f"{what}{i}:" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(24))
+
+
+# ----------------------------------------------------------------- fixture
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict:
+    """A 2-partition topic of records whose keys, values and header values
+    are random markers; a key (file, hex) and backups "plain-none" (codec
+    none, key from the file) and "zstd" (key from an environment variable,
+    base64)."""
+    tmp = tmp_path_factory.mktemp("encryption")
+    rng = random.Random(20261126)
+    topic = unique("encrypted")
+    create_topic(topic, 2)
+    secrets = []
+    records = []
+    for p in (0, 1):
+        for i in range(RECORDS[p]):
+            k, v, h = marker(rng, "K", i), marker(rng, "V", i), marker(rng, "H", i)
+            secrets += [k, v, h]
+            records.append(rec(p, k, v, headers=[("trace", h)], timestamp=1_700_000_000_000 + i))
+    produce(topic, records)
+
+    key = bytes(rng.getrandbits(8) for _ in range(32))
+    key_file = tmp / "backup.key"
+    key_file.write_text(key.hex() + "\n")
+    env = {KEY_ENV: base64.b64encode(key).decode()}
+    storage = tmp / "store"
+    logs = []
+    for backup_id, opts, extra_env in (("none", {"compression": "none", "block_size_bytes": 4096}, {}),
+                                       ("zstd", {"compression": "zstd"}, env)):
+        cfg = backup_config(storage, [topic], backup_id=backup_id, segment_max_records=250, **opts)
+        cfg["encryption"] = {"key_file": str(key_file)} if backup_id == "none" else {"key_env": KEY_ENV}
+        path = write_config(tmp, cfg, f"backup-{backup_id}.yaml")
+        r = cli_ok(["--log-level", "debug", "backup", "--config", path, "--format", "json"], env=extra_env,
+                   unset=[DEFAULT_ENV])
+        logs += [r.stdout, r.stderr]
+    return {"tmp": tmp, "topic": topic, "storage": storage, "key": key, "key_file": key_file, "env": env,
+            "secrets": secrets, "logs": logs}
+
+
+def key_forms(key: bytes) -> list[bytes]:
+    """Every way the key might leak: raw, hex (both cases), base64 (with and
+    without padding, URL-safe)."""
+    b64 = base64.b64encode(key)
+    return [key, key.hex().encode(), key.hex().upper().encode(), b64, b64.rstrip(b"="),
+            base64.urlsafe_b64encode(key).rstrip(b"=")]
+
+
+def restore(world: dict, tmp_path: Path, backup_id: str, *extra: str, env: dict | None = None, **opts):
+    target = unique(f"{world['topic']}-{backup_id}")
+    cfg = restore_config(world["storage"], backup_id=backup_id, topic_mapping={world["topic"]: target}, **opts)
+    r = run_cli(["restore", "--config", write_config(tmp_path, cfg, f"restore-{backup_id}.yaml"), "--format", "json",
+                 *extra], env=env, unset=[] if env and DEFAULT_ENV in env else [DEFAULT_ENV])
+    return r, target
+
+
+def other_key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "other.key"
+    path.write_text(bytes(range(100, 132)).hex())
+    return path
+
+
+# ------------------------------------------------------------------ round trip
+
+@pytest.mark.parametrize("backup_id", ["none", "zstd"])
+def test_encrypted_backup_restores_every_record(world, tmp_path, backup_id):
+    r, target = restore(world, tmp_path, backup_id, "--encryption-key-file", world["key_file"])
+    assert r.rc == EXIT_OK, r.describe()
+    assert_same_records(dump(world["topic"]), dump(target, TARGET), what=backup_id)
+
+
+def test_key_from_the_default_environment_variable_reads_the_backup(world):
+    r = run_cli(["validate", "--path", world["storage"], "--backup-id", "zstd", "--deep", "--format", "json"],
+                env={DEFAULT_ENV: world["env"][KEY_ENV]})
+    assert r.rc == EXIT_OK, r.describe()
+    assert r.json()["records_checked"] == sum(RECORDS.values())
+
+
+def test_manifest_records_the_algorithm_and_key_id(world):
+    for backup_id in ("none", "zstd"):
+        manifest = manifest_path(world["storage"], backup_id).read_text()
+        enc = json.loads(manifest)["encryption"]
+        assert enc["algorithm"] == "AES-256-GCM"
+        assert len(enc["key_id"]) == 16 and all(c in "0123456789abcdef" for c in enc["key_id"])
+    text = cli_ok(["describe", "--path", world["storage"], "--backup-id", "none"]).stdout
+    assert f"encryption:      AES-256-GCM (key id {enc['key_id']})" in text, text
+    doc = cli_ok(["describe", "--path", world["storage"], "--backup-id", "none", "--format", "json"]).json()
+    assert assert_valid("describe", doc)["encryption"] == enc
+
+
+# ------------------------------------------------------------- no plaintext
+
+def test_stored_bytes_hold_no_record_content(world):
+    files = [p for p in Path(world["storage"]).rglob("*") if p.is_file()]
+    assert len(segment_files(world["storage"])) >= 8, files
+    needles = [s.encode() for s in world["secrets"]]
+    found = []
+    for f in files:
+        data = f.read_bytes()
+        found += [(f.name, n) for n in needles if n in data]
+    assert not found, f"plaintext in stored bytes: {found[:5]}"
+    # The check itself works: the same markers are in the clear in an
+    # unencrypted segment of the same topic.
+    plain = Path(world["tmp"]) / "plain-store"
+    path = write_config(world["tmp"], backup_config(plain, [world["topic"]], backup_id="plain", compression="none"),
+                        "plain.yaml")
+    cli_ok(["backup", "--config", path])
+    data = b"".join(p.read_bytes() for p in segment_files(plain))
+    assert all(n in data for n in needles[:30])
+
+
+def test_no_key_in_logs_manifests_describe_or_help(world, tmp_path):
+    outputs = list(world["logs"])
+    storage = world["storage"]
+    for backup_id in ("none", "zstd"):
+        for fmt in ("text", "json"):
+            outputs.append(cli_ok(["describe", "--path", storage, "--backup-id", backup_id, "--format", fmt]).stdout)
+        r = cli_ok(["--log-level", "debug", "validate", "--path", storage, "--backup-id", backup_id, "--deep",
+                    "--encryption-key-file", world["key_file"]])
+        outputs += [r.stdout, r.stderr]
+    r, _ = restore(world, tmp_path, "none", "--encryption-key-file", world["key_file"])
+    outputs += [r.stdout, r.stderr]
+    outputs.append(cli_ok(["list", "--path", storage, "--format", "json"]).stdout)
+    for cmd in ([], ["backup"], ["restore"], ["validate"], ["describe"]):
+        outputs.append(cli_ok([*cmd, "--help"]).stdout)
+    # Every stored file that is not a segment: manifests, checkpoints, run status.
+    for p in Path(storage).rglob("*"):
+        if p.is_file() and p.suffix != ".kbseg":
+            outputs.append(p.read_text(errors="replace"))
+    blob = "\n".join(outputs).encode()
+    for form in key_forms(world["key"]):
+        assert form not in blob, f"the key appears in the output ({form[:6]!r}...)"
+
+
+def test_help_documents_the_key_flag():
+    for cmd in ("backup", "restore", "validate"):
+        assert "--encryption-key-file" in cli_ok([cmd, "--help"]).stdout
+
+
+# ------------------------------------------------------- missing, wrong key
+
+def test_restore_without_the_key_is_bad_input_naming_the_key_id(world, tmp_path):
+    key_id = cli_ok(["describe", "--path", world["storage"], "--backup-id", "none", "--format", "json"]).json()[
+        "encryption"]["key_id"]
+    r, _ = restore(world, tmp_path, "none")
+    assert_error(r, EXIT_BAD_INPUT, "backup none is encrypted", f"key id {key_id}", "--encryption-key-file")
+    r = run_cli(["validate", "--path", world["storage"], "--backup-id", "none", "--deep"], unset=[DEFAULT_ENV])
+    assert_error(r, EXIT_BAD_INPUT, "backup none is encrypted", f"key id {key_id}")
+    # Without --deep nothing is decrypted: the sizes are checked without a key.
+    r = run_cli(["validate", "--path", world["storage"], "--backup-id", "none"], unset=[DEFAULT_ENV])
+    assert r.rc == EXIT_OK, r.describe()
+
+
+def test_wrong_key_is_refused_naming_both_key_ids(world, tmp_path):
+    key_id = cli_ok(["describe", "--path", world["storage"], "--backup-id", "zstd", "--format", "json"]).json()[
+        "encryption"]["key_id"]
+    other = other_key_file(tmp_path)
+    r, target = restore(world, tmp_path, "zstd", "--encryption-key-file", other)
+    line = assert_error(r, EXIT_AUTH, "is not the key backup zstd was encrypted with", f"(key id {key_id})")
+    assert "the key given (id " in line
+    assert bytes(range(100, 132)).hex() not in r.stderr
+    r = run_cli(["validate", "--path", world["storage"], "--backup-id", "zstd", "--deep", "--encryption-key-file",
+                 other], unset=[DEFAULT_ENV])
+    assert_error(r, EXIT_AUTH, f"(key id {key_id})")
+    # With no key given, KAFKA_BACKUP_ENCRYPTION_KEY serves.
+    r, _ = restore(world, tmp_path, "zstd", env={DEFAULT_ENV: world["env"][KEY_ENV]})
+    assert r.rc == EXIT_OK, r.describe()
+
+
+def test_malformed_key_names_its_file_not_its_text(world, tmp_path):
+    bad = tmp_path / "short.key"
+    text = "00112233445566778899aabbccddeeff"  # 16 bytes
+    bad.write_text(text)
+    r, _ = restore(world, tmp_path, "none", "--encryption-key-file", bad)
+    line = assert_error(r, EXIT_BAD_INPUT, str(bad), "64 hex digits")
+    assert text not in r.stderr and text not in r.stdout, line
+    r = run_cli(["validate", "--path", world["storage"], "--backup-id", "none", "--deep", "--encryption-key-file",
+                 tmp_path / "missing.key"])
+    assert_error(r, EXIT_BAD_INPUT, "missing.key")
+
+
+def test_unset_key_variable_is_bad_input(world, tmp_path):
+    cfg = backup_config(tmp_path / "s", [world["topic"]], backup_id="x")
+    cfg["encryption"] = {"key_env": "KB_TEST_UNSET_KEY_VARIABLE"}
+    r = run_cli(["backup", "--config", write_config(tmp_path, cfg)], unset=["KB_TEST_UNSET_KEY_VARIABLE"])
+    assert_error(r, EXIT_BAD_INPUT, "KB_TEST_UNSET_KEY_VARIABLE")
+
+
+# --------------------------------------------------------------- tampering
+
+class Segment:
+    """An encrypted segment file parsed from its bytes (docs/format/segment.md)."""
+
+    def __init__(self, storage: Path, path: Path):
+        self.path = path
+        self.key = path.relative_to(storage).as_posix()
+        data = path.read_bytes()
+        version, _codec, flags = struct.unpack_from("<HBB", data, 8)
+        assert (version, flags) == (2, 1), (version, flags)
+        topic_len = struct.unpack_from("<H", data, 16)[0]
+        self.header_size = 18 + topic_len + 8 + 60 + 4
+        index_pos, count, _crc, _records, magic = struct.unpack("<QIIQ8s", data[-32:])
+        assert magic == b"KBSEGEND"
+        self.blocks = [struct.unpack_from("<QIIqq", data, index_pos + 48 * i) for i in range(count)]
+
+    def tamper_block(self, i: int, at: int) -> int:
+        """Flips a bit `at` bytes into block i's payload and recomputes its CRC;
+        returns the block's position."""
+        pos, size = self.blocks[i][0], self.blocks[i][1]
+        data = bytearray(self.path.read_bytes())
+        data[pos + 48 + at] ^= 0x04
+        crc = crc32c(bytes(data[pos:pos + 44]) + bytes(data[pos + 48:pos + size]))
+        struct.pack_into("<I", data, pos + 44, crc)
+        self.path.write_bytes(bytes(data))
+        return pos
+
+    def tamper_wrapped_key(self) -> None:
+        data = bytearray(self.path.read_bytes())
+        data[self.header_size - 4 - 30] ^= 0x01  # inside the encrypted data key
+        struct.pack_into("<I", data, self.header_size - 4, crc32c(bytes(data[:self.header_size - 4])))
+        self.path.write_bytes(bytes(data))
+
+
+def tampered_store(world: dict, tmp_path: Path) -> tuple[Path, list[Segment]]:
+    dest = tmp_path / "store"
+    shutil.copytree(world["storage"], dest)
+    segs = [Segment(dest, p) for p in segment_files(dest, "none")]
+    return dest, sorted(segs, key=lambda s: s.key)
+
+
+def validate_deep(world: dict, storage: Path) -> dict:
+    r = run_cli(["validate", "--path", storage, "--backup-id", "none", "--deep", "--format", "json",
+                 "--encryption-key-file", world["key_file"]])
+    assert r.rc == EXIT_CORRUPT, r.describe()
+    return r.json()
+
+
+def test_flipped_ciphertext_bit_with_crc_recomputed_is_reported(world, tmp_path):
+    storage, segs = tampered_store(world, tmp_path)
+    seg = segs[0]
+    assert len(seg.blocks) >= 3
+    pos = seg.tamper_block(1, 12 + 100)  # past the nonce, inside the ciphertext
+    doc = validate_deep(world, storage)
+    issues = doc["issues"]
+    assert len(issues) == 1, issues
+    issue = issues[0]
+    assert issue["object"] == seg.key
+    assert f"block at byte {pos}" in issue["message"] and "authentication tag" in issue["message"], issue
+    assert issue["unreadable"]["position"] == pos
+    assert issue["unreadable"]["first_offset"] == seg.blocks[1][3]
+    # restore refuses; --skip-corrupt restores the rest.
+    cfg = restore_config(storage, backup_id="none", topic_mapping={world["topic"]: unique("tampered")})
+    path = write_config(tmp_path, cfg, "r.yaml")
+    r = run_cli(["restore", "--config", path, "--encryption-key-file", world["key_file"]])
+    assert_error(r, EXIT_CORRUPT, seg.key, "authentication tag")
+    r = run_cli(["restore", "--config", path, "--encryption-key-file", world["key_file"], "--skip-corrupt",
+                 "--format", "json"])
+    assert r.rc == EXIT_CORRUPT, r.describe()
+    doc = r.json()
+    assert doc["records_skipped"] == seg.blocks[1][2] and doc["records"] == sum(RECORDS.values()) - doc[
+        "records_skipped"], doc
+
+
+def test_flipped_tag_bit_is_reported(world, tmp_path):
+    storage, segs = tampered_store(world, tmp_path)
+    seg = segs[-1]
+    pos = seg.tamper_block(0, seg.blocks[0][1] - 48 - 1)  # the last byte of the tag
+    issue = validate_deep(world, storage)["issues"][0]
+    assert issue["object"] == seg.key and f"block at byte {pos}" in issue["message"], issue
+
+
+def test_altered_wrapped_key_loses_the_segment(world, tmp_path):
+    storage, segs = tampered_store(world, tmp_path)
+    seg = segs[1]
+    seg.tamper_wrapped_key()
+    issues = validate_deep(world, storage)["issues"]
+    assert len(issues) == 1 and issues[0]["object"] == seg.key, issues
+    assert "wrapped data key" in issues[0]["message"], issues
+    assert issues[0]["unreadable"]["records"] == sum(b[2] for b in seg.blocks)
