@@ -30,6 +30,11 @@ struct BackupReport {
   uint64_t checkpoints = 0;              // entries written by this run
   uint64_t checkpoint_bytes = 0;         // ... their bytes
   double checkpoint_max_ms = 0;          // the slowest one
+  // backup.incremental: the backup this one continued from ("" for a full
+  // backup), and what it took over from it instead of reading it again.
+  std::string parent_backup_id;
+  uint64_t inherited_segments = 0;
+  uint64_t inherited_records = 0;
 };
 
 // Requires config.mode backup (or empty), a source and a storage location.

@@ -70,6 +70,9 @@ struct BackupConfig {
   // Follow the topics until stopped (SIGTERM/SIGINT) instead of stopping at
   // the offsets seen at start; nothing is committed but checkpoints.
   bool continuous = false;
+  // Store only what is new since the newest committed backup of the same
+  // source in this storage, inheriting its segments.
+  bool incremental = false;
   // How often a checkpoint records what is stored (a continuous run first
   // stores what it holds): the RPO of a continuous backup, the work a killed
   // run repeats.

@@ -177,12 +177,31 @@ class BackupRun {
   void CheckpointWhileWaiting();
   // Continuous runs: topics and partitions that appeared since the start.
   Status DiscoverTopics();
+  // Continuous runs: the consumer groups' committed offsets read again; the
+  // next checkpoint records them if they moved.
+  void RefreshGroups();
   // Removes the journal of a committed backup; a failure only leaves garbage.
   void DropJournal();
   // The backup as far as it is durable.
   format::Manifest BuildManifest() const;
-  // A fresh run: the cut, the topics and the groups; a resumed run: the journal.
+  // A fresh run: the cut, the topics and the groups (an incremental run
+  // inherits what `parent_` holds); a resumed run: the journal.
   Status StartFresh(const std::vector<kafka::TopicInfo>& topics, const kafka::ClusterInfo& cluster);
+  // backup.incremental: the newest committed backup of the same source in
+  // this storage, if any (docs/format/manifest.md, "Incremental backups").
+  Status FindParent(const kafka::ClusterInfo& cluster);
+  // Takes over what the parent holds of a partition whose log starts at `low`
+  // now; reading continues where the parent stopped.
+  void Inherit(PartitionState& st, const format::PartitionManifest& from, int64_t low);
+  // Topic ids now, by name (a topic that does not exist is left out);
+  // nullopt (and a warning) when the broker cannot say.
+  std::optional<std::map<std::string, std::string>> CurrentTopicIds(const std::vector<std::string>& names);
+  // Topics followed whose id changed or that no longer exist: recorded as an
+  // event, and their partitions are read no further (docs/format/manifest.md,
+  // "Topics deleted or created again during a run").
+  Status CheckTopicIds();
+  // Records `event` on the topic and stops reading its partitions.
+  Status AbandonTopic(format::TopicManifest& topic, const std::string& event, const std::string& new_id);
   Status Resume(const format::Journal& journal);
   Status RemoveOrphans(const std::set<std::string>& keep);
   // The broker deleted offsets of `p` the backup had not read (retention,
@@ -216,10 +235,12 @@ class BackupRun {
   std::unique_ptr<kafka::Consumer> consumer_;
   std::unique_ptr<kafka::Admin> admin_;
   PartitionMap partitions_;
-  format::Manifest meta_;  // the backup's fields and topics; partitions come from partitions_
+  format::Manifest meta_;                   // the backup's fields and topics; partitions come from partitions_
+  std::optional<format::Manifest> parent_;  // an incremental run's parent
   bool continuous_ = false;
-  uint64_t next_sequence_ = 0;  // of the next checkpoint entry
-  bool force_base_ = true;      // the next entry must be a base (a topic appeared, or none written yet)
+  uint64_t next_sequence_ = 0;   // of the next checkpoint entry
+  bool force_base_ = true;       // the next entry must be a base (a topic appeared, or none written yet)
+  bool groups_changed_ = false;  // meta_.consumer_groups moved since the last entry
   Clock::time_point last_checkpoint_{};
   Clock::time_point last_status_{};
   bool waiting_checkpoint_ = false;  // CheckpointWhileWaiting is running
@@ -404,7 +425,8 @@ Status BackupRun::Checkpoint(bool base) {
       d.end_offset = p.manifest.end_offset;
       e.partitions.push_back(std::move(d));
     }
-    if (e.partitions.empty()) return Status::Ok();  // nothing new: nothing to write
+    if (groups_changed_) e.consumer_groups = meta_.consumer_groups;
+    if (e.partitions.empty() && !e.consumer_groups) return Status::Ok();  // nothing new: nothing to write
   }
   std::string doc = format::SerializeCheckpoint(e);
   Status s = store_->Put(storage::layout::CheckpointKey(config_.backup_id, e.sequence), doc);
@@ -416,6 +438,7 @@ Status BackupRun::Checkpoint(bool base) {
   }
   ++next_sequence_;
   force_base_ = false;
+  groups_changed_ = false;
   report_.checkpoints++;
   report_.checkpoint_bytes += doc.size();
   double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
@@ -454,6 +477,7 @@ Status BackupRun::CheckpointIfDue(const std::function<void()>& tick) {
     KB_RETURN_IF_ERROR(StoreEverything(tick));
     if (now - last_discovery_ >= std::chrono::seconds(std::max(10, config_.backup.checkpoint_interval_secs))) {
       KB_RETURN_IF_ERROR(DiscoverTopics());
+      RefreshGroups();
     }
   }
   KB_RETURN_IF_ERROR(Checkpoint(false));
@@ -536,6 +560,13 @@ Status BackupRun::Drain() {
           }
         } else if (item->kind == kafka::ConsumedItem::Kind::kOffsetOutOfRange) {
           KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(p.topic, p.partition));
+          if (w.high < p.Position()) {
+            // Offsets went backwards: the topic may have been deleted and created again.
+            KB_RETURN_IF_ERROR(CheckTopicIds());
+            open = static_cast<size_t>(
+                std::count_if(partitions_.begin(), partitions_.end(), [](const auto& e) { return !e.second.done; }));
+            if (p.done) continue;
+          }
           KB_RETURN_IF_ERROR(SkipDeleted(p, w.low));
           KB_RETURN_IF_ERROR(consumer_->Seek(p.topic, p.partition, p.Position()));
           finished = p.Position() >= p.cut;
@@ -682,18 +713,53 @@ Status BackupRun::StartFresh(const std::vector<kafka::TopicInfo>& topics, const 
   m.compression_level = codec_ == format::Codec::kZstd ? config_.backup.compression_level : 0;
   m.include_offset_headers = config_.backup.include_offset_headers;
   if (key_) m.encryption = catalog::ManifestEncryptionFor(*key_);
+  if (parent_) m.parent_backup_id = parent_->backup_id;
+  std::vector<std::string> names;
+  for (const auto& t : topics) names.push_back(t.name);
+  std::map<std::string, std::string> ids = CurrentTopicIds(names).value_or(std::map<std::string, std::string>{});
   // The cut: each partition's high watermark now. Read committed stops at the
   // last stable offset, so records of transactions still open at the cut are
   // waited for, and aborted ones never arrive. A continuous run has no cut.
   for (const auto& t : topics) {
     format::TopicManifest tm;
     tm.name = t.name;
+    tm.topic_id = ids.contains(t.name) ? ids[t.name] : "";
     tm.partition_count = t.partition_count;
     tm.replication_factor = t.replication_factor;
     KB_ASSIGN_OR_RETURN(tm.configs, admin_->TopicConfigs(t.name));
-    m.topics.push_back(std::move(tm));
+    std::vector<kafka::Watermarks> marks;
     for (int32_t p = 0; p < t.partition_count; ++p) {
       KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(t.name, p));
+      marks.push_back(w);
+    }
+    // What the parent holds of the topic, unless the topic is not the one
+    // the parent saw: another id, or offsets the parent read that no longer exist.
+    const format::TopicManifest* inherited = parent_ ? parent_->FindTopic(t.name) : nullptr;
+    if (inherited) {
+      std::string why;
+      if (!inherited->topic_id.empty() && !tm.topic_id.empty() && inherited->topic_id != tm.topic_id) {
+        why = fmt::format("its topic id is {}, not {} as in backup '{}'", tm.topic_id, inherited->topic_id,
+                          parent_->backup_id);
+      }
+      for (const auto& pm : inherited->partitions) {
+        if (why.empty() && pm.partition < t.partition_count && pm.end_offset > marks[pm.partition].high) {
+          why = fmt::format("partition {} ends at offset {}, below the {} backup '{}' read", pm.partition,
+                            marks[pm.partition].high, pm.end_offset, parent_->backup_id);
+        }
+      }
+      if (!why.empty()) {
+        spdlog::warn("topic {} was deleted and created again since backup '{}' ({}): copied whole, not inherited",
+                     t.name, parent_->backup_id, why);
+        tm.events.push_back({NowMs(), "recreated", tm.topic_id,
+                             fmt::format("deleted and created again since backup '{}' ({}); this backup holds the "
+                                         "new topic only",
+                                         parent_->backup_id, why)});
+        inherited = nullptr;
+      }
+    }
+    m.topics.push_back(std::move(tm));
+    for (int32_t p = 0; p < t.partition_count; ++p) {
+      const kafka::Watermarks& w = marks[p];
       PartitionState& st = partitions_[{t.name, p}];
       st.topic = t.name;
       st.partition = p;
@@ -704,7 +770,12 @@ Status BackupRun::StartFresh(const std::vector<kafka::TopicInfo>& topics, const 
       st.manifest.start_offset = w.low;
       st.manifest.end_offset = w.low;
       st.journaled_end = w.low;
-      st.done = !continuous_ && w.low >= w.high;
+      if (inherited) {
+        auto from = std::find_if(inherited->partitions.begin(), inherited->partitions.end(),
+                                 [&](const auto& pm) { return pm.partition == p; });
+        if (from != inherited->partitions.end()) Inherit(st, *from, w.low);
+      }
+      st.done = !continuous_ && st.read_upto >= w.high;
     }
   }
   // Consumer groups' committed offsets, read right after the cut so that
@@ -714,6 +785,132 @@ Status BackupRun::StartFresh(const std::vector<kafka::TopicInfo>& topics, const 
   KB_RETURN_IF_ERROR(RemoveOrphans({}));
   // The journal exists from here on: a run killed later resumes from it.
   return Checkpoint(true);
+}
+
+Status BackupRun::FindParent(const kafka::ClusterInfo& cluster) {
+  std::string source = config_.backup.source_cluster_id.empty() ? cluster.cluster_id : config_.backup.source_cluster_id;
+  catalog::Catalog catalog(*store_);
+  KB_ASSIGN_OR_RETURN(auto ids, catalog.CommittedIds());
+  for (const auto& id : ids) {
+    auto m = catalog.LoadManifest(id);
+    if (!m.ok()) {
+      spdlog::warn("backup '{}' cannot be a parent: {}", id, m.status().ToString());
+      continue;
+    }
+    if (!m->committed() || m->source_cluster_id != source || m->kafka_cluster_id != cluster.cluster_id) continue;
+    if (!parent_ || std::tie(m->completed_at_ms, m->backup_id) > std::tie(parent_->completed_at_ms, parent_->backup_id))
+      parent_ = std::move(*m);
+  }
+  if (parent_) {
+    spdlog::info("backup {}: incremental, continuing from backup '{}' ({} records in {} segments)", config_.backup_id,
+                 parent_->backup_id, parent_->RecordCount(), parent_->OwnSegments());
+    report_.parent_backup_id = parent_->backup_id;
+  } else {
+    spdlog::info("backup {}: incremental, but no committed backup of source '{}' is in {}: a full backup",
+                 config_.backup_id, source, store_->Url());
+  }
+  return Status::Ok();
+}
+
+void BackupRun::Inherit(PartitionState& st, const format::PartitionManifest& from, int64_t low) {
+  format::PartitionManifest& pm = st.manifest;
+  // Segments wholly below the log start hold only records deleted since.
+  for (const auto& seg : from.segments) {
+    if (seg.last_offset >= low) pm.segments.push_back(seg);
+  }
+  pm.start_offset = std::max(from.start_offset, pm.segments.empty() ? low : std::min(low, pm.segments[0].first_offset));
+  for (auto gap : from.gaps) {
+    if (gap.last_offset < pm.start_offset) continue;
+    gap.first_offset = std::max(gap.first_offset, pm.start_offset);
+    pm.gaps.push_back(std::move(gap));
+  }
+  pm.end_offset = std::max(from.end_offset, low);
+  pm.record_count = 0;
+  pm.bytes = 0;
+  for (const auto& seg : pm.segments) {
+    pm.record_count += seg.record_count;
+    pm.bytes += seg.bytes;
+    pm.min_timestamp = std::min(pm.min_timestamp.value_or(seg.min_timestamp), seg.min_timestamp);
+    pm.max_timestamp = std::max(pm.max_timestamp.value_or(seg.max_timestamp), seg.max_timestamp);
+  }
+  // Manifests written before segments recorded their payload: the parent's
+  // figure, exact when every segment is inherited.
+  if (pm.segments.size() == from.segments.size()) pm.bytes = from.bytes;
+  st.read_upto = pm.end_offset;
+  st.journaled_end = pm.end_offset;
+  report_.inherited_segments += pm.segments.size();
+  report_.inherited_records += pm.record_count;
+}
+
+std::optional<std::map<std::string, std::string>> BackupRun::CurrentTopicIds(const std::vector<std::string>& names) {
+  auto ids = admin_->TopicIds(names);
+  if (ids.ok()) return std::move(*ids);
+  spdlog::warn("cannot read topic ids ({}): a topic deleted and created again goes unnoticed", ids.status().ToString());
+  return std::nullopt;
+}
+
+Status BackupRun::AbandonTopic(format::TopicManifest& topic, const std::string& event, const std::string& new_id) {
+  bool recreated = event == "recreated";
+  std::string detail;
+  if (continuous_) {
+    detail = fmt::format(
+        "{}; this backup holds the old topic up to where it was read and no longer follows it: back the new "
+        "topic up under another backup id",
+        recreated ? fmt::format("deleted and created again (topic id {} -> {})", topic.topic_id, new_id) : "deleted");
+  } else {
+    detail = fmt::format(
+        "{} before this backup read all of it: the offsets it had not read are recorded as a gap",
+        recreated ? fmt::format("deleted and created again (topic id {} -> {})", topic.topic_id, new_id) : "deleted");
+  }
+  spdlog::warn("topic {}: {}", topic.name, detail);
+  topic.events.push_back({NowMs(), event, new_id, detail});
+  force_base_ = true;  // a delta entry cannot carry the event
+  for (int32_t i = 0; i < topic.partition_count; ++i) {
+    auto it = partitions_.find({topic.name, i});
+    if (it == partitions_.end() || it->second.done) continue;
+    PartitionState& p = it->second;
+    int64_t position = p.Position();
+    if (continuous_) {
+      p.cut = position;
+    } else if (position < p.cut) {
+      format::OffsetGap gap{position, p.cut - 1, fmt::format("topic {} before it was read", event)};
+      p.manifest.gaps.push_back(gap);
+      p.delta.gaps.push_back(std::move(gap));
+      p.read_upto = p.cut;
+      report_.deleted_offsets += static_cast<uint64_t>(p.cut - position);
+    }
+    p.done = true;
+    KB_RETURN_IF_ERROR(SealSegment(p));
+    if (consumer_) (void)consumer_->Unassign(p.topic, p.partition);
+  }
+  return Status::Ok();
+}
+
+Status BackupRun::CheckTopicIds() {
+  auto followed = [&](const format::TopicManifest& t) {
+    return !t.topic_id.empty() && std::any_of(partitions_.begin(), partitions_.end(),
+                                              [&](const auto& e) { return e.first.first == t.name && !e.second.done; });
+  };
+  std::vector<std::string> names;
+  for (const auto& t : meta_.topics) {
+    if (followed(t)) names.push_back(t.name);
+  }
+  if (names.empty()) return Status::Ok();
+  auto ids = admin_->TopicIds(names);
+  if (!ids.ok()) {
+    spdlog::warn("cannot check topic ids: {}", ids.status().ToString());
+    return Status::Ok();
+  }
+  for (auto& t : meta_.topics) {
+    if (!followed(t)) continue;
+    auto now = ids->find(t.name);
+    if (now == ids->end()) {
+      KB_RETURN_IF_ERROR(AbandonTopic(t, "deleted", ""));
+    } else if (now->second != t.topic_id) {
+      KB_RETURN_IF_ERROR(AbandonTopic(t, "recreated", now->second));
+    }
+  }
+  return Status::Ok();
 }
 
 Status BackupRun::Resume(const format::Journal& journal) {
@@ -744,8 +941,16 @@ Status BackupRun::Resume(const format::Journal& journal) {
   }
   meta_ = journal.manifest;
   meta_.state.clear();
+  report_.parent_backup_id = meta_.parent_backup_id;
   std::set<std::string> keep;
   uint64_t records = 0;
+  // Topics deleted, or deleted and created again, since the journal was written.
+  std::vector<std::string> names;
+  for (const auto& t : meta_.topics) names.push_back(t.name);
+  auto ids = CurrentTopicIds(names);
+  auto replaced = [&](const format::TopicManifest& t) {
+    return !t.topic_id.empty() && ids && (!ids->contains(t.name) || ids->at(t.name) != t.topic_id);
+  };
   for (auto& t : meta_.topics) {
     for (auto& pm : t.partitions) {
       PartitionState& st = partitions_[{t.name, pm.partition}];
@@ -767,7 +972,7 @@ Status BackupRun::Resume(const format::Journal& journal) {
       for (const auto& seg : pm.segments) keep.insert(seg.key);
       records += pm.record_count;
       st.manifest = std::move(pm);
-      if (!st.done) {
+      if (!st.done && !replaced(t)) {
         KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(t.name, st.partition));
         st.high = w.high;
         KB_RETURN_IF_ERROR(SkipDeleted(st, w.low));
@@ -778,6 +983,11 @@ Status BackupRun::Resume(const format::Journal& journal) {
   }
   next_sequence_ = journal.last_sequence + 1;
   force_base_ = false;
+  for (auto& t : meta_.topics) {
+    if (!replaced(t)) continue;
+    bool gone = !ids->contains(t.name);
+    KB_RETURN_IF_ERROR(AbandonTopic(t, gone ? "deleted" : "recreated", gone ? "" : ids->at(t.name)));
+  }
   report_.resumed_from_checkpoint = static_cast<int64_t>(journal.last_sequence);
   spdlog::info("backup {}: resuming from checkpoint {} ({} records in {} segments already stored)", config_.backup_id,
                journal.last_sequence, records, keep.size());
@@ -798,8 +1008,30 @@ Status BackupRun::SkipDeleted(PartitionState& p, int64_t low) {
   return Status::Ok();
 }
 
+void BackupRun::RefreshGroups() {
+  auto groups = CaptureGroups(*admin_, config_.backup.consumer_groups, partitions_);
+  if (!groups.ok()) {
+    spdlog::warn("cannot read consumer groups' offsets: {} (trying again later)", groups.status().ToString());
+    return;
+  }
+  auto same = [](const format::ConsumerGroupManifest& a, const format::ConsumerGroupManifest& b) {
+    if (a.group_id != b.group_id || a.offsets.size() != b.offsets.size()) return false;
+    for (size_t i = 0; i < a.offsets.size(); ++i) {
+      const auto& x = a.offsets[i];
+      const auto& y = b.offsets[i];
+      if (x.topic != y.topic || x.partition != y.partition || x.offset != y.offset) return false;
+    }
+    return true;
+  };
+  if (std::equal(groups->begin(), groups->end(), meta_.consumer_groups.begin(), meta_.consumer_groups.end(), same))
+    return;
+  meta_.consumer_groups = std::move(*groups);
+  groups_changed_ = true;
+}
+
 Status BackupRun::DiscoverTopics() {
   last_discovery_ = Clock::now();
+  KB_RETURN_IF_ERROR(CheckTopicIds());
   auto cluster = admin_->Describe();
   if (!cluster.ok()) {
     spdlog::warn("cannot look for new topics: {}", cluster.status().ToString());
@@ -821,6 +1053,8 @@ Status BackupRun::DiscoverTopics() {
         continue;
       }
       added.configs = std::move(*configs);
+      auto id = CurrentTopicIds({t.name});
+      if (id && id->contains(t.name)) added.topic_id = id->at(t.name);
       meta_.topics.push_back(std::move(added));
       tm = std::prev(meta_.topics.end());
     }
@@ -890,7 +1124,28 @@ Result<BackupReport> BackupRun::Run() {
     KB_ASSIGN_OR_RETURN(kafka::ClusterInfo cluster, admin_->Describe());
     KB_ASSIGN_OR_RETURN(auto topics, SelectTopics(cluster, config_.source.topics,
                                                   config_.backup.include_internal_topics, admin_->bootstrap()));
+    if (config_.backup.incremental) KB_RETURN_IF_ERROR(FindParent(cluster));
     KB_RETURN_IF_ERROR(StartFresh(topics, cluster));
+    if (parent_) {
+      // A prune that deleted the parent after we read it may delete the
+      // segments we inherit, unless it saw our journal (written above) before
+      // it swept: the parent's manifest still being there says it will.
+      auto still = store_->Head(storage::layout::ManifestKey(parent_->backup_id));
+      if (!still.ok() && still.status().code() != Status::Code::kNotFound) return still.status();
+      if (!still.ok()) {
+        spdlog::warn("backup {}: parent '{}' was pruned while this run started; taking a full backup instead",
+                     config_.backup_id, parent_->backup_id);
+        parent_.reset();
+        partitions_.clear();
+        meta_ = {};
+        report_.parent_backup_id.clear();
+        report_.inherited_segments = 0;
+        report_.inherited_records = 0;
+        next_sequence_ = 0;
+        force_base_ = true;
+        KB_RETURN_IF_ERROR(StartFresh(topics, cluster));
+      }
+    }
   } else {
     return journal.status();
   }

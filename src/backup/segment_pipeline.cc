@@ -92,6 +92,7 @@ Status SegmentPipeline::Seal(const std::shared_ptr<Segment>& segment, const form
                    out.ref.record_count = summary.record_count;
                    out.ref.min_timestamp = summary.min_timestamp;
                    out.ref.max_timestamp = summary.max_timestamp;
+                   out.ref.bytes = summary.payload_bytes;
                    std::lock_guard<std::mutex> lock(mu_);
                    sealed_.push_back(std::move(out));
                    return Status::Ok();

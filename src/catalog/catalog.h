@@ -33,11 +33,10 @@ class Catalog {
   // describes it (manifest.state says which).
   Result<format::Manifest> LoadManifest(const std::string& backup_id);
   Result<std::vector<format::Manifest>> LoadAll();
+  // Ids of the committed backups (those with a manifest), sorted by name.
+  Result<std::vector<std::string>> CommittedIds();
 
   storage::ObjectStore& store() { return store_; }
-
- private:
-  Result<std::vector<std::string>> CommittedIds();
 
  private:
   storage::ObjectStore& store_;

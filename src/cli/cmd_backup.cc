@@ -37,6 +37,8 @@ void InstallStopHandlers() {
 void AddBackupCommand(CLI::App& app, Action* action) {
   auto flags = std::make_shared<StorageFlags>();
   auto continuous = std::make_shared<bool>(false);
+  auto incremental = std::make_shared<bool>(false);
+  auto full = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand(
       "backup",
       "Back up topics from the source cluster. One-shot: up to the offsets seen at start, then the manifest is "
@@ -49,12 +51,19 @@ void AddBackupCommand(CLI::App& app, Action* action) {
                   "Backup id, overrides backup_id in the config (give an interrupted run's id to resume it)");
   cmd->add_flag("--continuous", *continuous, "Follow the topics until stopped (backup.continuous: true)");
   AddEncryptionKeyFlag(cmd, flags.get(), true);
+  auto* inc = cmd->add_flag("--incremental", *incremental,
+                            "Store only what is new since the newest committed backup of the same source in this "
+                            "storage; its segments are inherited, and the new backup still restores on its own "
+                            "(backup.incremental: true)");
+  cmd->add_flag("--full", *full, "Copy everything even if backup.incremental is set")->excludes(inc);
   AddFormatFlag(cmd, &flags->format);
-  cmd->callback([action, flags, continuous] {
-    *action = [flags, continuous] {
+  cmd->callback([action, flags, continuous, incremental, full] {
+    *action = [flags, continuous, incremental, full] {
       auto config = LoadConfig(*flags, true);
       if (!config.ok()) return Fail(config.status());
       if (*continuous) config->backup.continuous = true;
+      if (*incremental) config->backup.incremental = true;
+      if (*full) config->backup.incremental = false;
       InstallStopHandlers();
       RunOptions options = EngineOptions();
       options.stop = &g_stop;
@@ -75,6 +84,11 @@ void AddBackupCommand(CLI::App& app, Action* action) {
                          {"deleted_offsets", r.deleted_offsets},
                          {"seconds", r.seconds}};
         if (r.resumed_from_checkpoint >= 0) j["resumed_from_checkpoint"] = r.resumed_from_checkpoint;
+        if (!r.parent_backup_id.empty()) {
+          j["parent_backup_id"] = r.parent_backup_id;
+          j["inherited_segments"] = r.inherited_segments;
+          j["inherited_records"] = r.inherited_records;
+        }
         fmt::print("{}\n", j.dump());
       } else {
         fmt::print(
@@ -84,6 +98,10 @@ void AddBackupCommand(CLI::App& app, Action* action) {
             Progress::HumanBytes(static_cast<double>(r.stored_bytes)), r.segments, r.seconds,
             r.resumed_from_checkpoint >= 0 ? fmt::format(", resumed from checkpoint {}", r.resumed_from_checkpoint)
                                            : std::string());
+        if (!r.parent_backup_id.empty()) {
+          fmt::print("incremental: {} records in {} segments inherited from backup {}\n", r.inherited_records,
+                     r.inherited_segments, r.parent_backup_id);
+        }
         if (r.deleted_offsets > 0) {
           fmt::print(
               "warning: {} offsets were deleted by the broker before they were read; they are recorded as gaps "

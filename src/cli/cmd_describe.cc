@@ -55,6 +55,11 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
                             {"records", t.RecordCount()},
                             {"bytes", t.Bytes()},
                             {"partitions", parts}});
+          if (!t.topic_id.empty()) topics.back()["topic_id"] = t.topic_id;
+          for (const auto& e : t.events) {
+            topics.back()["events"].push_back(
+                {{"at", FormatTime(e.at_ms)}, {"event", e.event}, {"topic_id", e.topic_id}, {"detail", e.detail}});
+          }
         }
         nlohmann::json j{{"backup_id", m->backup_id},
                          {"state", m->committed() ? "committed" : m->state},
@@ -66,7 +71,9 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
                          {"records", m->RecordCount()},
                          {"bytes", m->Bytes()},
                          {"stored_bytes", m->StoredBytes()},
+                         {"own_stored_bytes", m->OwnStoredBytes()},
                          {"topics", topics}};
+        if (!m->parent_backup_id.empty()) j["parent_backup_id"] = m->parent_backup_id;
         if (m->encryption) {
           j["encryption"] = {{"algorithm", m->encryption->algorithm}, {"key_id", m->encryption->key_id}};
         }
@@ -90,9 +97,18 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
       fmt::print("records:         {} ({}, {} stored)\n", m->RecordCount(),
                  Progress::HumanBytes(static_cast<double>(m->Bytes())),
                  Progress::HumanBytes(static_cast<double>(m->StoredBytes())));
+      if (!m->parent_backup_id.empty()) {
+        uint64_t segments = 0;
+        for (const auto& t : m->topics)
+          for (const auto& p : t.partitions) segments += p.segments.size();
+        fmt::print("incremental:     parent {}; this run stored {} of {} segments ({}), the rest are inherited\n",
+                   m->parent_backup_id, m->OwnSegments(), segments,
+                   Progress::HumanBytes(static_cast<double>(m->OwnStoredBytes())));
+      }
       for (const auto& t : m->topics) {
-        fmt::print("\ntopic {} ({} partitions, replication factor {}, {} records)\n", t.name, t.partition_count,
-                   t.replication_factor, t.RecordCount());
+        fmt::print("\ntopic {} ({} partitions, replication factor {}, {} records{})\n", t.name, t.partition_count,
+                   t.replication_factor, t.RecordCount(), t.topic_id.empty() ? "" : ", topic id " + t.topic_id);
+        for (const auto& e : t.events) fmt::print("  {} at {}: {}\n", e.event, FormatTime(e.at_ms), e.detail);
         for (const auto& [k, v] : t.configs) fmt::print("  config {}={}\n", k, v);
         for (const auto& p : t.partitions) {
           fmt::print("  partition {:>4}: offsets [{}, {})  {} records  {}  {} .. {}\n", p.partition, p.start_offset,

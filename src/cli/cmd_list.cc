@@ -36,7 +36,9 @@ void AddListCommand(CLI::App& app, Action* action) {
                          {"topics", m.topics.size()},
                          {"records", m.RecordCount()},
                          {"bytes", m.Bytes()},
-                         {"stored_bytes", m.StoredBytes()}});
+                         {"stored_bytes", m.StoredBytes()},
+                         {"own_stored_bytes", m.OwnStoredBytes()}});
+          if (!m.parent_backup_id.empty()) arr.back()["parent_backup_id"] = m.parent_backup_id;
         }
         fmt::print("{}\n", nlohmann::json{{"storage", (*store)->Url()}, {"backups", arr}}.dump());
         return static_cast<int>(kExitOk);
@@ -45,12 +47,16 @@ void AddListCommand(CLI::App& app, Action* action) {
         fmt::print("no backups in {}\n", (*store)->Url());
         return static_cast<int>(kExitOk);
       }
-      fmt::print("{:<40} {:<11} {:<25} {:<20} {:>6} {:>14} {:>10}\n", "BACKUP ID", "STATE", "CREATED", "SOURCE CLUSTER",
-                 "TOPICS", "RECORDS", "SIZE");
+      // SIZE: every segment the backup lists; NEW: those its own run stored
+      // (an incremental backup inherits the rest from PARENT and its ancestors).
+      fmt::print("{:<40} {:<11} {:<25} {:<20} {:>6} {:>14} {:>10} {:>10}  {}\n", "BACKUP ID", "STATE", "CREATED",
+                 "SOURCE CLUSTER", "TOPICS", "RECORDS", "SIZE", "NEW", "PARENT");
       for (const auto& m : *all) {
-        fmt::print("{:<40} {:<11} {:<25} {:<20} {:>6} {:>14} {:>10}\n", m.backup_id,
+        fmt::print("{:<40} {:<11} {:<25} {:<20} {:>6} {:>14} {:>10} {:>10}  {}\n", m.backup_id,
                    m.committed() ? "committed" : m.state, FormatTime(m.created_at_ms), m.source_cluster_id,
-                   m.topics.size(), m.RecordCount(), Progress::HumanBytes(static_cast<double>(m.StoredBytes())));
+                   m.topics.size(), m.RecordCount(), Progress::HumanBytes(static_cast<double>(m.StoredBytes())),
+                   Progress::HumanBytes(static_cast<double>(m.OwnStoredBytes())),
+                   m.parent_backup_id.empty() ? "-" : m.parent_backup_id);
       }
       return static_cast<int>(kExitOk);
     };

@@ -381,6 +381,7 @@ void ReadBackup(MapReader& r, BackupConfig* b) {
   if (auto v = r.Int("compression_level", 1, 19)) b->compression_level = static_cast<int>(*v);
   if (auto v = r.Int("checkpoint_interval_secs", 1, 86400)) b->checkpoint_interval_secs = static_cast<int>(*v);
   if (auto v = r.Bool("continuous")) b->continuous = *v;
+  if (auto v = r.Bool("incremental")) b->incremental = *v;
   if (auto v = r.Bool("include_offset_headers")) b->include_offset_headers = *v;
   if (auto v = r.String("source_cluster_id")) b->source_cluster_id = *v;
   if (auto v = r.Int("segment_max_bytes", 1 << 16, int64_t{4} << 30)) b->segment_max_bytes = static_cast<uint64_t>(*v);

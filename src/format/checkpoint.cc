@@ -40,6 +40,7 @@ std::string SerializeCheckpoint(const CheckpointEntry& e) {
     parts.push_back(std::move(part));
   }
   j["partitions"] = parts;
+  if (e.consumer_groups) j["consumer_groups"] = GroupsToJson(*e.consumer_groups);
   return j.dump(1) + "\n";
 }
 
@@ -83,6 +84,7 @@ Result<CheckpointEntry> ParseCheckpoint(std::string_view text) {
       if (pj.contains("gaps")) d.gaps = GapsFromJson(pj["gaps"], path);
       e.partitions.push_back(std::move(d));
     }
+    if (j.contains("consumer_groups")) e.consumer_groups = GroupsFromJson(j["consumer_groups"]);
     return e;
   } catch (const std::exception& ex) {
     return Status::Corruption(fmt::format("checkpoint is malformed: {}", ex.what()));
@@ -130,6 +132,7 @@ Result<Journal> ReplayJournal(const std::vector<CheckpointEntry>& entries) {
       }
       ApplyDelta(d, p->second);
     }
+    if (it->consumer_groups) journal.manifest.consumer_groups = *it->consumer_groups;
     journal.last_sequence = it->sequence;
     journal.manifest.completed_at_ms = it->written_at_ms;
   }

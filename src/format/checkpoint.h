@@ -47,6 +47,9 @@ struct CheckpointEntry {
   // A delta entry: what partitions gained. (A continuous run that finds a
   // new topic writes a base entry instead.)
   std::vector<PartitionDelta> partitions;
+  // A delta entry of a continuous run: consumer groups' committed offsets
+  // read again, replacing those recorded before (absent: unchanged).
+  std::optional<std::vector<ConsumerGroupManifest>> consumer_groups;
 };
 
 std::string SerializeCheckpoint(const CheckpointEntry& entry);

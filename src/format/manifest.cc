@@ -49,13 +49,15 @@ std::vector<OffsetGap> GapsFromJson(const json& j, const std::string& path) {
 }
 
 json SegmentRefToJson(const SegmentRef& s) {
-  return json{{"key", s.key},
-              {"size", s.size},
-              {"first_offset", s.first_offset},
-              {"last_offset", s.last_offset},
-              {"record_count", s.record_count},
-              {"min_timestamp", s.min_timestamp},
-              {"max_timestamp", s.max_timestamp}};
+  json j{{"key", s.key},
+         {"size", s.size},
+         {"first_offset", s.first_offset},
+         {"last_offset", s.last_offset},
+         {"record_count", s.record_count},
+         {"min_timestamp", s.min_timestamp},
+         {"max_timestamp", s.max_timestamp}};
+  if (s.bytes > 0) j["bytes"] = s.bytes;
+  return j;
 }
 
 SegmentRef SegmentRefFromJson(const json& sj, const std::string& path) {
@@ -67,7 +69,35 @@ SegmentRef SegmentRefFromJson(const json& sj, const std::string& path) {
   s.record_count = Field<uint64_t>(sj, "record_count", path);
   s.min_timestamp = Field<int64_t>(sj, "min_timestamp", path);
   s.max_timestamp = Field<int64_t>(sj, "max_timestamp", path);
+  s.bytes = OptionalField<uint64_t>(sj, "bytes", path).value_or(0);
   return s;
+}
+
+json GroupsToJson(const std::vector<ConsumerGroupManifest>& groups) {
+  json arr = json::array();
+  for (const auto& g : groups) {
+    json offsets = json::array();
+    for (const auto& o : g.offsets)
+      offsets.push_back({{"topic", o.topic}, {"partition", o.partition}, {"offset", o.offset}});
+    arr.push_back({{"group_id", g.group_id}, {"offsets", offsets}});
+  }
+  return arr;
+}
+
+std::vector<ConsumerGroupManifest> GroupsFromJson(const json& j) {
+  if (!j.is_array()) throw std::runtime_error("field 'consumer_groups' has the wrong type");
+  std::vector<ConsumerGroupManifest> groups;
+  for (const auto& gj : j) {
+    ConsumerGroupManifest g;
+    g.group_id = Field<std::string>(gj, "group_id", "consumer_groups[].");
+    std::string gp = fmt::format("consumer_groups[{}].offsets[].", g.group_id);
+    for (const auto& oj : Field<json>(gj, "offsets", "consumer_groups[].")) {
+      g.offsets.push_back(
+          {Field<std::string>(oj, "topic", gp), Field<int32_t>(oj, "partition", gp), Field<int64_t>(oj, "offset", gp)});
+    }
+    groups.push_back(std::move(g));
+  }
+  return groups;
 }
 
 uint64_t TopicManifest::RecordCount() const {
@@ -97,6 +127,22 @@ uint64_t Manifest::StoredBytes() const {
       for (const auto& s : p.segments) n += s.size;
   return n;
 }
+uint64_t Manifest::OwnSegments() const {
+  std::string own = "data/" + backup_id + "/";
+  uint64_t n = 0;
+  for (const auto& t : topics)
+    for (const auto& p : t.partitions)
+      for (const auto& s : p.segments) n += s.key.starts_with(own) ? 1 : 0;
+  return n;
+}
+uint64_t Manifest::OwnStoredBytes() const {
+  std::string own = "data/" + backup_id + "/";
+  uint64_t n = 0;
+  for (const auto& t : topics)
+    for (const auto& p : t.partitions)
+      for (const auto& s : p.segments) n += s.key.starts_with(own) ? s.size : 0;
+  return n;
+}
 const TopicManifest* Manifest::FindTopic(std::string_view name) const {
   for (const auto& t : topics)
     if (t.name == name) return &t;
@@ -108,11 +154,21 @@ std::string SerializeManifest(const Manifest& m) {
   for (const auto& t : m.topics) {
     json parts = json::array();
     for (const auto& p : t.partitions) parts.push_back(PartitionToJson(p));
-    topics.push_back(json{{"name", t.name},
-                          {"partition_count", t.partition_count},
-                          {"replication_factor", t.replication_factor},
-                          {"configs", t.configs},
-                          {"partitions", parts}});
+    json tj{{"name", t.name},
+            {"partition_count", t.partition_count},
+            {"replication_factor", t.replication_factor},
+            {"configs", t.configs},
+            {"partitions", parts}};
+    if (!t.topic_id.empty()) tj["topic_id"] = t.topic_id;
+    if (!t.events.empty()) {
+      tj["events"] = json::array();
+      for (const auto& e : t.events) {
+        json ej{{"at_ms", e.at_ms}, {"event", e.event}, {"detail", e.detail}};
+        if (!e.topic_id.empty()) ej["topic_id"] = e.topic_id;
+        tj["events"].push_back(std::move(ej));
+      }
+    }
+    topics.push_back(std::move(tj));
   }
   json j{{"format", kManifestFormatName},
          {"format_version", m.format_version},
@@ -127,14 +183,8 @@ std::string SerializeManifest(const Manifest& m) {
          {"include_offset_headers", m.include_offset_headers},
          {"topics", topics}};
   if (m.encryption) j["encryption"] = {{"algorithm", m.encryption->algorithm}, {"key_id", m.encryption->key_id}};
-  json groups = json::array();
-  for (const auto& g : m.consumer_groups) {
-    json offsets = json::array();
-    for (const auto& o : g.offsets)
-      offsets.push_back({{"topic", o.topic}, {"partition", o.partition}, {"offset", o.offset}});
-    groups.push_back({{"group_id", g.group_id}, {"offsets", offsets}});
-  }
-  j["consumer_groups"] = groups;
+  if (!m.parent_backup_id.empty()) j["parent_backup_id"] = m.parent_backup_id;
+  j["consumer_groups"] = GroupsToJson(m.consumer_groups);
   return j.dump(2) + "\n";
 }
 
@@ -172,6 +222,7 @@ Result<Manifest> ParseManifest(std::string_view text) {
                         m.encryption->algorithm));
       }
     }
+    m.parent_backup_id = OptionalField<std::string>(j, "parent_backup_id", "").value_or("");
     for (const auto& tj : Field<json>(j, "topics", "")) {
       TopicManifest t;
       t.name = Field<std::string>(tj, "name", "topics[].");
@@ -179,6 +230,15 @@ Result<Manifest> ParseManifest(std::string_view text) {
       t.partition_count = Field<int32_t>(tj, "partition_count", tp);
       t.replication_factor = Field<int32_t>(tj, "replication_factor", tp);
       t.configs = Field<std::map<std::string, std::string>>(tj, "configs", tp);
+      t.topic_id = OptionalField<std::string>(tj, "topic_id", tp).value_or("");
+      if (tj.contains("events")) {
+        for (const auto& ej : Field<json>(tj, "events", tp)) {
+          std::string ep = tp + "events[].";
+          t.events.push_back({Field<int64_t>(ej, "at_ms", ep), Field<std::string>(ej, "event", ep),
+                              OptionalField<std::string>(ej, "topic_id", ep).value_or(""),
+                              Field<std::string>(ej, "detail", ep)});
+        }
+      }
       for (const auto& pj : Field<json>(tj, "partitions", tp)) {
         PartitionManifest p;
         p.partition = Field<int32_t>(pj, "partition", tp + "partitions[].");
@@ -197,18 +257,7 @@ Result<Manifest> ParseManifest(std::string_view text) {
       }
       m.topics.push_back(std::move(t));
     }
-    if (j.contains("consumer_groups")) {
-      for (const auto& gj : Field<json>(j, "consumer_groups", "")) {
-        ConsumerGroupManifest g;
-        g.group_id = Field<std::string>(gj, "group_id", "consumer_groups[].");
-        std::string gp = fmt::format("consumer_groups[{}].offsets[].", g.group_id);
-        for (const auto& oj : Field<json>(gj, "offsets", "consumer_groups[].")) {
-          g.offsets.push_back({Field<std::string>(oj, "topic", gp), Field<int32_t>(oj, "partition", gp),
-                               Field<int64_t>(oj, "offset", gp)});
-        }
-        m.consumer_groups.push_back(std::move(g));
-      }
-    }
+    if (j.contains("consumer_groups")) m.consumer_groups = GroupsFromJson(j["consumer_groups"]);
     return m;
   } catch (const std::exception& e) {
     return Status::Corruption(fmt::format("manifest is malformed: {}", e.what()));

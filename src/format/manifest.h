@@ -25,6 +25,7 @@ struct SegmentRef {
   uint64_t record_count = 0;
   int64_t min_timestamp = 0;
   int64_t max_timestamp = 0;
+  uint64_t bytes = 0;  // record payload; 0 in manifests written before it was recorded
 };
 
 // Offsets of a partition that are not in the backup although they were
@@ -48,12 +49,23 @@ struct PartitionManifest {
   std::vector<OffsetGap> gaps;  // in offset order; absent from the JSON when empty
 };
 
+// Something a backup saw happen to a topic: "recreated" (deleted and created
+// again; topic_id is the new id) or "deleted".
+struct TopicEvent {
+  int64_t at_ms = 0;
+  std::string event;
+  std::string topic_id;
+  std::string detail;
+};
+
 struct TopicManifest {
   std::string name;
+  std::string topic_id;  // Kafka's topic id (base64); empty when unknown
   int32_t partition_count = 0;
   int32_t replication_factor = 0;
   std::map<std::string, std::string> configs;  // non-default topic configs
   std::vector<PartitionManifest> partitions;
+  std::vector<TopicEvent> events;  // absent from the JSON when empty
 
   uint64_t RecordCount() const;
   uint64_t Bytes() const;
@@ -92,6 +104,9 @@ struct Manifest {
   // backup.include_offset_headers: restores add x-original-* headers by default.
   bool include_offset_headers = false;
   std::optional<ManifestEncryption> encryption;
+  // An incremental backup: the backup it continued from (its segments are
+  // listed here too, so nothing needs the parent's manifest).
+  std::string parent_backup_id;
   std::vector<TopicManifest> topics;
   std::vector<ConsumerGroupManifest> consumer_groups;
   // Not stored: empty for a committed backup (its manifest object exists);
@@ -104,6 +119,10 @@ struct Manifest {
   uint64_t RecordCount() const;
   uint64_t Bytes() const;
   uint64_t StoredBytes() const;  // sum of segment object sizes
+  // Segments this backup's own run stored (under data/<backup_id>/), and
+  // their bytes; the rest are inherited from earlier backups.
+  uint64_t OwnSegments() const;
+  uint64_t OwnStoredBytes() const;
   const TopicManifest* FindTopic(std::string_view name) const;
 };
 
@@ -115,6 +134,10 @@ nlohmann::json SegmentRefToJson(const SegmentRef& segment);
 nlohmann::json GapsToJson(const std::vector<OffsetGap>& gaps);
 std::vector<OffsetGap> GapsFromJson(const nlohmann::json& j, const std::string& path);
 SegmentRef SegmentRefFromJson(const nlohmann::json& j, const std::string& path);
+// Consumer groups' committed offsets as the manifest and the checkpoint
+// journal store them (the reader throws like SegmentRefFromJson).
+nlohmann::json GroupsToJson(const std::vector<ConsumerGroupManifest>& groups);
+std::vector<ConsumerGroupManifest> GroupsFromJson(const nlohmann::json& j);
 // Corruption if the JSON is malformed or a field is missing or of the wrong
 // type; the message names the field. Newer format versions are rejected with a
 // message naming the version found and the versions supported.

@@ -363,6 +363,34 @@ Result<std::map<std::string, std::string>> Admin::TopicConfigs(const std::string
   return configs;
 }
 
+Result<std::map<std::string, std::string>> Admin::TopicIds(const std::vector<std::string>& topics) {
+  std::map<std::string, std::string> ids;
+  if (topics.empty()) return ids;
+  std::vector<const char*> names;
+  names.reserve(topics.size());
+  for (const auto& t : topics) names.push_back(t.c_str());
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_DESCRIBETOPICS, timeout_ms_);
+  rd_kafka_TopicCollection_t* collection = rd_kafka_TopicCollection_of_topic_names(names.data(), names.size());
+  rd_kafka_DescribeTopics(rk_, collection, call.options, call.queue);
+  rd_kafka_TopicCollection_destroy(collection);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, "cannot describe topics"));
+  size_t count = 0;
+  const rd_kafka_TopicDescription_t** described =
+      rd_kafka_DescribeTopics_result_topics(rd_kafka_event_DescribeTopics_result(call.event), &count);
+  for (size_t i = 0; i < count; ++i) {
+    const rd_kafka_error_t* error = rd_kafka_TopicDescription_error(described[i]);
+    if (error && rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) continue;
+    if (error) {
+      return ErrorStatus(rd_kafka_error_code(error),
+                         fmt::format("cannot describe topic '{}': {}", rd_kafka_TopicDescription_name(described[i]),
+                                     rd_kafka_error_string(error)));
+    }
+    const rd_kafka_Uuid_t* id = rd_kafka_TopicDescription_topic_id(described[i]);
+    if (id) ids[rd_kafka_TopicDescription_name(described[i])] = rd_kafka_Uuid_base64str(id);
+  }
+  return ids;
+}
+
 Status Admin::CreateTopic(const std::string& topic, int32_t partitions, int32_t replication_factor,
                           const std::map<std::string, std::string>& configs) {
   char errstr[512];
@@ -662,17 +690,23 @@ Status Consumer::AssignMore(const std::vector<Start>& starts) {
 }
 
 Status Consumer::Seek(const std::string& topic, int32_t partition, int64_t offset) {
+  // After an offset-out-of-range error (auto.offset.reset=error) librdkafka
+  // has stopped fetching the partition and refuses a seek ("Erroneous
+  // state"): the partition is assigned again at the new offset instead.
+  std::string what = fmt::format("cannot move {}[{}] to offset {}", topic, partition, offset);
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = offset;
-  rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list, 10000);
-  rd_kafka_resp_err_t err = list->elems[0].err;
+  rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk_, list);
+  if (!error) error = rd_kafka_incremental_assign(rk_, list);
   rd_kafka_topic_partition_list_destroy(list);
   if (error) {
     std::string msg = rd_kafka_error_string(error);
     rd_kafka_error_destroy(error);
-    return Status::Unavailable(fmt::format("cannot move {}[{}] to offset {}: {}", topic, partition, offset, msg));
+    return Status::Internal(fmt::format("{}: {}", what, msg));
   }
-  if (err) return ErrorStatus(err, fmt::format("cannot move {}[{}] to offset {}", topic, partition, offset));
+  for (auto& s : assigned_) {
+    if (s.topic == topic && s.partition == partition) s.offset = offset;
+  }
   return Status::Ok();
 }
 

@@ -98,6 +98,9 @@ class Admin : public Client {
   Result<ClusterInfo> Describe();
   // Non-default configs set on each topic (DescribeConfigs, source DYNAMIC_TOPIC_CONFIG).
   Result<std::map<std::string, std::string>> TopicConfigs(const std::string& topic);
+  // Each topic's id (base64, as Kafka's tools print it), by name
+  // (DescribeTopics); a topic that does not exist is left out.
+  Result<std::map<std::string, std::string>> TopicIds(const std::vector<std::string>& topics);
   Status CreateTopic(const std::string& topic, int32_t partitions, int32_t replication_factor,
                      const std::map<std::string, std::string>& configs);
   // Replaces the topic's dynamic configs with `configs` (AlterConfigs).

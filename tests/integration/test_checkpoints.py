@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from conftest import (BINARY, KAFKA_BIN, S3_ENDPOINT, SOURCE, TARGET, assert_same_records, backup_config, cli_ok, create_topic,
-                      delete_topic, dump, parallel, produce, rec, restore_config, run_cli, run_restore, s3_env,
-                      unique, write_config)
+from conftest import (BINARY, KAFKA_BIN, S3_ENDPOINT, SOURCE, TARGET, assert_same_records, backup_config, cli_ok,
+                      commit_offsets, create_topic, delete_topic, dump, parallel, produce, rec, restore_config,
+                      run_cli, run_restore, s3_env, unb64, unique, write_config)
 from test_json_schemas import json_output
 from test_storage import BUCKET, ensure_bucket, s3_storage
 
@@ -320,5 +320,104 @@ def test_offsets_deleted_before_they_were_read_are_a_recorded_gap(tmp_path, s3_s
         text = cli_ok(["describe", "--path", url, "--backup-id", "gap"], env=env).stdout
         assert f"gap: offsets {stored_upto}..{delete_from - 1}" in text, text
         cli_ok(["validate", "--path", url, "--backup-id", "gap", "--deep"], env=env)
+    finally:
+        parallel(lambda: delete_topic(topic), lambda: delete_topic(topic, TARGET))
+
+
+def test_a_continuous_backup_records_where_consumer_groups_moved_to(tmp_path):
+    """Consumer groups are read again while a continuous backup runs (not
+    only at its start): a restore puts a group where it was last seen."""
+    topic = unique("contgrp")
+    group = unique("g")
+    create_topic(topic, 1)
+    produce(topic, records(topic, 1, 0, 300))
+    commit_offsets(group, topic, {0: 10})
+    storage = tmp_path / "store"
+    cfg = write_config(tmp_path, backup_config(storage, [topic], backup_id="live", continuous=True,
+                                               checkpoint_interval_secs=1))
+    proc = start(cfg)
+    try:
+        wait_for_records(str(storage), "live", 300, proc)
+        commit_offsets(group, topic, {0: 250})
+
+        def recorded() -> list:
+            found = []
+            for f in sorted((storage / "checkpoints" / "live").glob("*.json")):
+                try:
+                    entry = json.loads(f.read_text())
+                except (OSError, ValueError):
+                    continue           # replaced while we read
+                groups = entry.get("consumer_groups", entry.get("manifest", {}).get("consumer_groups"))
+                if groups is not None:
+                    found = groups
+            return found
+
+        deadline = time.monotonic() + 60
+        while not any(o["offset"] == 250 for g in recorded() if g["group_id"] == group for o in g["offsets"]):
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, f"the moved group was never checkpointed: {recorded()}"
+            time.sleep(0.5)
+    finally:
+        rc, _, err = stop(proc)
+    assert rc == 0, err[-3000:]
+    target = unique("contgrp-r")
+    report = run_restore(tmp_path, restore_config(storage, "live", topic_mapping={topic: target},
+                                                  consumer_group_strategy="exact", consumer_groups=[group],
+                                                  reset_consumer_offsets=True))
+    positions = {(g["topic"], g["partition"]): g["offset"] for g in report["consumer_group_offsets"]
+                 if g["group_id"] == group}
+    assert positions == {(target, 0): 250}, report["consumer_group_offsets"]
+
+
+def test_offsets_deleted_while_the_backup_reads_are_a_recorded_gap(tmp_path, s3_server):
+    """The broker deletes offsets ahead of a running backup's read position:
+    the consumer's fetch goes out of range, the run records the deleted range
+    as a gap, seeks past it and completes; every record is either restored or
+    counted in the gap, none twice."""
+    topic = unique("midgap")
+    create_topic(topic, 1)
+    total = 12000
+    produce(topic, [rec(0, f"k{i}", f"{i}:".encode() + os.urandom(1000)) for i in range(total)])
+    ensure_bucket()
+    env = s3_env()
+    prefix = f"midgap/{topic}"
+    storage = s3_storage(prefix)
+    storage["max_bytes_per_sec"] = 1_000_000
+    cfg = backup_config("unused", [topic], backup_id="midgap", checkpoint_interval_secs=1,
+                        segment_max_bytes=256 << 10, max_buffered_bytes=1 << 20)
+    cfg["storage"] = storage
+    cfg["source"]["client_properties"] = {"queued.max.messages.kbytes": "1024", "fetch.max.bytes": "1048576",
+                                          "max.partition.fetch.bytes": "1048576"}
+    path = write_config(tmp_path, cfg)
+    url = f"s3://{BUCKET}/{prefix}?endpoint={S3_ENDPOINT}"
+    delete_from = 10000
+    try:
+        proc = start(path, env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            doc = describe(url, "midgap", env)
+            if doc and doc["records"] > 0:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the backup finished before the broker deleted anything: slow it further"
+        delete_records(topic, 0, delete_from)
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+        summary = json.loads(out)
+        assert summary["state"] == "committed" and summary["deleted_offsets"] > 0, summary
+        part = json_output(run_cli(["describe", "--path", url, "--backup-id", "midgap", "--format", "json"],
+                                   env=env), "describe")["topics"][0]["partitions"][0]
+        assert len(part["gaps"]) == 1 and part["gaps"][0]["last_offset"] == delete_from - 1, part
+        gap_from = part["gaps"][0]["first_offset"]
+        assert summary["deleted_offsets"] == delete_from - gap_from, (summary, part)
+        assert part["records"] == total - (delete_from - gap_from) and part["end_offset"] == total, part
+        cli_ok(["validate", "--path", url, "--backup-id", "midgap", "--deep"], env=env)
+        target = unique("midgap-r")
+        restore = restore_config("unused", "midgap", topic_mapping={topic: target})
+        restore["storage"] = storage
+        cli_ok(["restore", "--config", write_config(tmp_path, restore, "restore.yaml")], env=env, timeout=300)
+        got = [int(unb64(r["value"]).split(b":")[0]) for r in dump(target, TARGET)]
+        assert got == list(range(gap_from)) + list(range(delete_from, total)), \
+            f"restored {len(got)} records; expected 0..{gap_from - 1} and {delete_from}..{total - 1}"
     finally:
         parallel(lambda: delete_topic(topic), lambda: delete_topic(topic, TARGET))
