@@ -14,25 +14,34 @@ target cluster:
 - a flipped bit in a block's ciphertext, with the block CRC recomputed so only
   the authentication tag can tell, and a flipped bit in a segment's wrapped
   data key (header CRC recomputed) are reported by validate --deep naming the
-  object and byte position; restore refuses (4) unless --skip-corrupt.
+  object and byte position; restore refuses (4) unless --skip-corrupt;
+- a continuous backup (checkpoints only, no manifest) records its encryption
+  in its journal: describe shows it, restore needs the key, and a resumed run
+  without the key is refused;
+- the same on S3 (the local s3proxy keeps objects as files, which are searched).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import random
 import shutil
+import signal
 import string
 import struct
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from conftest import (EXIT_AUTH, EXIT_BAD_INPUT, EXIT_CORRUPT, EXIT_OK, TARGET, assert_error, assert_same_records,
-                      backup_config, cli_ok, create_topic, dump, manifest_path, produce, rec, restore_config,
-                      run_cli, segment_files, unique, write_config)
+                      backup_config, binary, cli_ok, create_topic, dump, manifest_path, produce, rec, restore_config,
+                      run_cli, s3_env, segment_files, unique, write_config)
 from test_json_schemas import assert_valid
+from test_storage import BUCKET, ensure_bucket, s3_storage
 
 RECORDS = {0: 600, 1: 400}
 KEY_ENV = "KB_TEST_ENCRYPTION_KEY"
@@ -332,3 +341,84 @@ def test_altered_wrapped_key_loses_the_segment(world, tmp_path):
     assert len(issues) == 1 and issues[0]["object"] == seg.key, issues
     assert "wrapped data key" in issues[0]["message"], issues
     assert issues[0]["unreadable"]["records"] == sum(b[2] for b in seg.blocks)
+
+
+# ------------------------------------------- checkpoints, S3 (other paths)
+
+def test_continuous_encrypted_backup_is_read_from_its_checkpoints_with_its_key(world, tmp_path):
+    """A continuous backup has no manifest: its checkpoint journal's base
+    records the encryption, so describe, restore and a resumed run know."""
+    topic = unique("encrypted-live")
+    create_topic(topic, 2)
+    rng = random.Random(7)
+    values = [marker(rng, "L", i) for i in range(300)]
+    produce(topic, [rec(i % 2, f"k{i}", v, timestamp=1_700_000_000_000 + i) for i, v in enumerate(values)])
+    storage = tmp_path / "store"
+    cfg = backup_config(storage, [topic], backup_id="live", continuous=True, checkpoint_interval_secs=1)
+    cfg["encryption"] = {"key_file": str(world["key_file"])}
+    path = write_config(tmp_path, cfg, "live.yaml")
+    env = {k: v for k, v in os.environ.items() if k != DEFAULT_ENV}
+    proc = subprocess.Popen([str(binary()), "--no-progress", "backup", "--config", str(path)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            r = run_cli(["describe", "--path", storage, "--backup-id", "live", "--format", "json"])
+            if r.rc == 0 and r.json()["records"] >= 300:
+                break
+            assert time.monotonic() < deadline, "the backup's checkpoints never showed 300 records"
+            time.sleep(0.25)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-3000:]
+    assert not (storage / "manifests").exists() or not list((storage / "manifests").iterdir())
+    doc = assert_valid("describe", cli_ok(["describe", "--path", storage, "--backup-id", "live", "--format",
+                                           "json"]).json())
+    assert doc["state"] == "continuous" and doc["encryption"]["algorithm"] == "AES-256-GCM", doc
+    key_id = doc["encryption"]["key_id"]
+
+    # Resuming it without the key is refused before anything is written.
+    plain_cfg = dict(cfg)
+    del plain_cfg["encryption"]
+    r = run_cli(["backup", "--config", write_config(tmp_path, plain_cfg, "live-plain.yaml")], unset=[DEFAULT_ENV])
+    assert_error(r, EXIT_BAD_INPUT, "was started encrypted", f"key id {key_id}")
+
+    target = unique("encrypted-live-restored")
+    rcfg = restore_config(storage, backup_id="live", topic_mapping={topic: target})
+    rpath = write_config(tmp_path, rcfg, "live-restore.yaml")
+    assert_error(run_cli(["restore", "--config", rpath], unset=[DEFAULT_ENV]), EXIT_BAD_INPUT,
+                 "backup live is encrypted", f"key id {key_id}")
+    cli_ok(["restore", "--config", rpath, "--encryption-key-file", world["key_file"]])
+    assert_same_records(dump(topic), dump(target, TARGET), what=topic)
+    data = b"".join(p.read_bytes() for p in Path(storage).rglob("*") if p.is_file())
+    assert not [v for v in values if v.encode() in data]
+
+
+def test_encrypted_backup_on_s3_round_trips_and_stores_no_plaintext(world, tmp_path, s3_server):
+    ensure_bucket()
+    prefix = unique("encrypted")
+    env = {**s3_env(), KEY_ENV: world["env"][KEY_ENV]}
+    env.pop(DEFAULT_ENV, None)
+    cfg = backup_config("unused", [world["topic"]], backup_id="s3", compression="none")
+    cfg["storage"] = s3_storage(prefix)
+    cfg["encryption"] = {"key_env": KEY_ENV}
+    cli_ok(["backup", "--config", write_config(tmp_path, cfg, "s3.yaml")], env=env)
+    target = unique(f"{world['topic']}-s3")
+    rcfg = restore_config("unused", backup_id="s3", topic_mapping={world["topic"]: target})
+    rcfg["storage"] = s3_storage(prefix)
+    rpath = write_config(tmp_path, rcfg, "s3-restore.yaml")
+    assert_error(run_cli(["restore", "--config", rpath], env=s3_env(), unset=[DEFAULT_ENV]), EXIT_BAD_INPUT,
+                 "backup s3 is encrypted")
+    cli_ok(["restore", "--config", rpath, "--encryption-key-file", world["key_file"]], env=s3_env())
+    assert_same_records(dump(world["topic"]), dump(target, TARGET), what="s3")
+    # The S3 test server (s3proxy, filesystem blob store) keeps each object as a file.
+    stored = Path(os.environ.get("KB_S3_DIR", "/tmp/kafka-backup-s3")) / "data" / BUCKET / prefix
+    files = [p for p in stored.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".kbseg" for p in files), f"no segment found under {stored}"
+    needles = [s.encode() for s in world["secrets"]]
+    data = b"".join(p.read_bytes() for p in files)
+    assert not [n for n in needles if n in data]
+    for form in key_forms(world["key"]):
+        assert form not in data

@@ -13,6 +13,7 @@
 
 #include "catalog/keys.h"
 #include "format/bytes.h"
+#include "format/checkpoint.h"
 #include "format/crc32c.h"
 #include "format/encryption.h"
 #include "format/segment.h"
@@ -437,6 +438,42 @@ TEST(BackupKeyTest, EncryptedBackupNeedsItsOwnKey) {
   auto none = catalog::KeyForBackup(plain, {});
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
+}
+
+// The manifest, and so a checkpoint journal's base, says how the backup is
+// encrypted: a partial or continuous backup read from its journal knows too.
+TEST(BackupKeyTest, ManifestAndCheckpointBaseRecordTheEncryption) {
+  Manifest m = EncryptedManifest(TestKey());
+  m.compression = "zstd";
+  std::string json = SerializeManifest(m);
+  EXPECT_NE(json.find("\"key_id\": \"" + TestKey().id() + "\""), std::string::npos) << json;
+  EXPECT_EQ(json.find(util::HexEncode(TestKey().bytes())), std::string::npos);
+  auto parsed = ParseManifest(json);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_TRUE(parsed->encryption.has_value());
+  EXPECT_EQ(parsed->encryption->algorithm, "AES-256-GCM");
+  EXPECT_EQ(parsed->encryption->key_id, TestKey().id());
+
+  CheckpointEntry base;
+  base.backup_id = "nightly";
+  base.base = m;
+  auto entry = ParseCheckpoint(SerializeCheckpoint(base));
+  ASSERT_TRUE(entry.ok()) << entry.status().ToString();
+  auto journal = ReplayJournal({*entry});
+  ASSERT_TRUE(journal.ok()) << journal.status().ToString();
+  ASSERT_TRUE(journal->manifest.encryption.has_value());
+  EXPECT_EQ(journal->manifest.encryption->key_id, TestKey().id());
+
+  Manifest plain;
+  plain.compression = "zstd";
+  EXPECT_EQ(SerializeManifest(plain).find("encryption"), std::string::npos);
+  EXPECT_FALSE(ParseManifest(SerializeManifest(plain))->encryption.has_value());
+
+  std::string unknown = json;
+  unknown.replace(unknown.find("AES-256-GCM"), 11, "XChaCha20");
+  auto refused = ParseManifest(unknown);
+  EXPECT_EQ(refused.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(refused.status().message().find("XChaCha20"), std::string::npos);
 }
 
 }  // namespace
