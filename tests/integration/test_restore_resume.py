@@ -13,7 +13,7 @@ import time
 from conftest import (TARGET, backup_config, binary, cli_ok, create_topic, dump, produce, rec,
                       restore_config, run_backup, run_cli, unique, write_config)
 
-KILLS = int(os.environ.get("KB_RESTORE_KILLS", "10"))  # the soak script raises this
+KILLS = int(os.environ.get("KB_RESTORE_KILLS", "20"))  # the soak script raises this
 PARTITIONS = 3
 RECORDS = 60000
 
