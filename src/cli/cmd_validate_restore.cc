@@ -21,6 +21,7 @@ void AddValidateRestoreCommand(CLI::App& app, Action* action) {
   cmd->add_option("-c,--config", flags->config, "YAML configuration (mode: restore)")->required();
   cmd->add_option("--path", flags->path, "Storage location, overrides storage in the config");
   cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest', overrides backup_id in the config");
+  AddEncryptionKeyFlag(cmd, flags.get(), false);
   AddFormatFlag(cmd, &flags->format);
   cmd->callback([action, flags] {
     *action = [flags] {

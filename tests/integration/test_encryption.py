@@ -422,3 +422,14 @@ def test_encrypted_backup_on_s3_round_trips_and_stores_no_plaintext(world, tmp_p
     assert not [n for n in needles if n in data]
     for form in key_forms(world["key"]):
         assert form not in data
+
+
+def test_validate_restore_checks_the_key(world, tmp_path):
+    cfg = restore_config(world["storage"], backup_id="none", topic_mapping={world["topic"]: unique("preflight")})
+    path = write_config(tmp_path, cfg, "preflight.yaml")
+    r = run_cli(["validate-restore", "--config", path], unset=[DEFAULT_ENV])
+    assert r.rc == EXIT_BAD_INPUT and "backup none is encrypted" in r.stdout + r.stderr, r.describe()
+    r = run_cli(["validate-restore", "--config", path, "--encryption-key-file", other_key_file(tmp_path)])
+    assert r.rc == EXIT_AUTH and "is not the key backup none was encrypted with" in r.stdout + r.stderr, r.describe()
+    r = run_cli(["validate-restore", "--config", path, "--encryption-key-file", world["key_file"]])
+    assert r.rc == EXIT_OK, r.describe()
