@@ -51,9 +51,11 @@ Result<std::optional<format::EncryptionKey>> LoadKey(const EncryptionConfig& con
 
 Result<std::optional<format::EncryptionKey>> KeyForBackup(const format::Manifest& manifest,
                                                           const EncryptionConfig& config) {
-  if (!manifest.encryption) return std::optional<format::EncryptionKey>();
-  const std::string& want = manifest.encryption->key_id;
   KB_ASSIGN_OR_RETURN(std::optional<format::EncryptionKey> key, LoadKey(config));
+  // Not encrypted itself, the backup may still list encrypted segments of an
+  // earlier one (an incremental backup): a key given is passed on for them.
+  if (!manifest.encryption) return key;
+  const std::string& want = manifest.encryption->key_id;
   if (!key && std::getenv(kDefaultKeyEnv) != nullptr) {
     KB_ASSIGN_OR_RETURN(format::EncryptionKey from_env, FromEnv(kDefaultKeyEnv));
     key = std::move(from_env);

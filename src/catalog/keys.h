@@ -22,9 +22,10 @@ inline constexpr const char* kDefaultKeyEnv = "KAFKA_BACKUP_ENCRYPTION_KEY";
 // variable is unset, or the text is not a 32-byte key.
 Result<std::optional<format::EncryptionKey>> LoadKey(const EncryptionConfig& config);
 
-// The key to read backup `manifest` with: nullopt if it is not encrypted;
-// else the configured key, or the one in KAFKA_BACKUP_ENCRYPTION_KEY when
-// none is configured. InvalidArgument when there is none, Auth when the key
+// The key to read backup `manifest` with. Not encrypted: the configured key
+// if any (segments it inherited from an earlier backup may be encrypted),
+// else nullopt. Encrypted: the configured key, or the one in
+// KAFKA_BACKUP_ENCRYPTION_KEY when none is configured. InvalidArgument when there is none, Auth when the key
 // given is not the one the backup was encrypted with (both name key ids).
 Result<std::optional<format::EncryptionKey>> KeyForBackup(const format::Manifest& manifest,
                                                           const EncryptionConfig& config);

@@ -438,6 +438,13 @@ TEST(BackupKeyTest, EncryptedBackupNeedsItsOwnKey) {
   auto none = catalog::KeyForBackup(plain, {});
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
+  // A key given for an unencrypted backup is passed on (for segments it
+  // inherited from an encrypted one).
+  ::setenv("KB_UNIT_TEST_KEY", util::HexEncode(TestKey().bytes()).c_str(), 1);
+  auto given = catalog::KeyForBackup(plain, {"", "KB_UNIT_TEST_KEY"});
+  ::unsetenv("KB_UNIT_TEST_KEY");
+  ASSERT_TRUE(given.ok() && given->has_value());
+  EXPECT_EQ((*given)->id(), TestKey().id());
 }
 
 // The manifest, and so a checkpoint journal's base, says how the backup is
