@@ -798,6 +798,8 @@ Status BackupRun::FindParent(const kafka::ClusterInfo& cluster) {
       continue;
     }
     if (!m->committed() || m->source_cluster_id != source || m->kafka_cluster_id != cluster.cluster_id) continue;
+    // Segments are inherited as stored: a chain keeps one encryption key (or none).
+    if ((m->encryption ? m->encryption->key_id : "") != (key_ ? key_->id() : "")) continue;
     if (!parent_ || std::tie(m->completed_at_ms, m->backup_id) > std::tie(parent_->completed_at_ms, parent_->backup_id))
       parent_ = std::move(*m);
   }

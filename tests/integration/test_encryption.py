@@ -433,3 +433,21 @@ def test_validate_restore_checks_the_key(world, tmp_path):
     assert r.rc == EXIT_AUTH and "is not the key backup none was encrypted with" in r.stdout + r.stderr, r.describe()
     r = run_cli(["validate-restore", "--config", path, "--encryption-key-file", world["key_file"]])
     assert r.rc == EXIT_OK, r.describe()
+
+
+def test_incremental_backup_continues_only_from_a_backup_with_the_same_key(world, tmp_path):
+    storage = tmp_path / "store"
+    shutil.copytree(world["storage"], storage)
+    produce(world["topic"], [rec(0, "after", marker(random.Random(3), "N", 0), timestamp=1_700_000_100_000)])
+    for backup_id, key_file in (("inc-same", world["key_file"]), ("inc-other", other_key_file(tmp_path))):
+        cfg = backup_config(storage, [world["topic"]], backup_id=backup_id, incremental=True)
+        cfg["encryption"] = {"key_file": str(key_file)}
+        cli_ok(["backup", "--config", write_config(tmp_path, cfg, f"{backup_id}.yaml")], unset=[DEFAULT_ENV])
+    same = cli_ok(["describe", "--path", storage, "--backup-id", "inc-same", "--format", "json"]).json()
+    assert same.get("parent_backup_id") in ("none", "zstd"), same
+    other = cli_ok(["describe", "--path", storage, "--backup-id", "inc-other", "--format", "json"]).json()
+    assert "parent_backup_id" not in other, "a backup with another key must not inherit segments it cannot read"
+    for backup_id, key_file in (("inc-same", world["key_file"]), ("inc-other", other_key_file(tmp_path))):
+        r = run_cli(["validate", "--path", storage, "--backup-id", backup_id, "--deep", "--encryption-key-file",
+                     key_file])
+        assert r.rc == EXIT_OK, r.describe()
