@@ -81,6 +81,8 @@ void AddBackupCommand(CLI::App& app, Action* action) {
                          {"stored_bytes", r.stored_bytes},
                          {"segments", r.segments},
                          {"checkpoints", r.checkpoints},
+                         {"checkpoint_bytes", r.checkpoint_bytes},
+                         {"checkpoint_max_ms", r.checkpoint_max_ms},
                          {"deleted_offsets", r.deleted_offsets},
                          {"seconds", r.seconds}};
         if (r.resumed_from_checkpoint >= 0) j["resumed_from_checkpoint"] = r.resumed_from_checkpoint;

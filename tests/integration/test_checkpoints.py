@@ -75,6 +75,8 @@ def test_continuous_backup_stops_resumes_and_restores_exactly(tmp_path):
         assert rc == 0, f"SIGTERM must end a continuous backup cleanly: rc={rc}\n{err[-3000:]}"
         summary = json.loads(out)
         assert summary["state"] == "stopped" and summary["records"] == 6000, summary
+        assert summary["checkpoints"] > 0 and summary["checkpoint_bytes"] > 0 and summary["checkpoint_max_ms"] > 0, \
+            summary
         assert not (storage / "manifests").exists() or not list((storage / "manifests").iterdir()), \
             "a continuous backup commits no manifest"
 
