@@ -121,6 +121,48 @@ TEST(Checkpoint, GapsAndStrangersAreCorruption) {
   EXPECT_EQ(ParseCheckpoint("[]").status().code(), Status::Code::kCorruption);
 }
 
+TEST(Checkpoint, ADeltaReplacesTheConsumerGroups) {
+  CheckpointEntry base = Base(0);
+  base.base->consumer_groups = {{"g", {{"t", 0, 12}}}};
+  CheckpointEntry moved = Delta(1, 10, 19, 20);
+  moved.consumer_groups = std::vector<ConsumerGroupManifest>{{"g", {{"t", 0, 18}}}, {"h", {{"t", 1, 10}}}};
+  CheckpointEntry unchanged = Delta(2, 20, 29, 30);
+  auto journal = ReplayJournal({RoundTrip(base), RoundTrip(moved), RoundTrip(unchanged)});
+  ASSERT_TRUE(journal.ok()) << journal.status().ToString();
+  const auto& groups = journal->manifest.consumer_groups;
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].group_id, "g");
+  EXPECT_EQ(groups[0].offsets.at(0).offset, 18);
+  EXPECT_EQ(groups[1].offsets.at(0).partition, 1);
+  EXPECT_FALSE(RoundTrip(unchanged).consumer_groups.has_value()) << "absent means unchanged";
+}
+
+TEST(Checkpoint, IncrementalFieldsRoundTripThroughTheManifest) {
+  CheckpointEntry base = Base(0);
+  Manifest& m = *base.base;
+  m.parent_backup_id = "hourly-1";
+  m.topics[0].topic_id = "AAAAAAAAAAAAAAAAAAAAAQ";
+  m.topics[0].events.push_back({77, "recreated", "AAAAAAAAAAAAAAAAAAAAAg", "deleted and created again"});
+  SegmentRef inherited = Segment(0, 9);
+  inherited.key = "data/hourly-1/t/0/0.kbseg";
+  inherited.bytes = 640;
+  m.topics[0].partitions[0].segments.push_back(inherited);
+  m.topics[0].partitions[0].segments.push_back(Segment(10, 19));
+  Manifest back = *RoundTrip(base).base;
+  EXPECT_EQ(back.parent_backup_id, "hourly-1");
+  EXPECT_EQ(back.topics[0].topic_id, "AAAAAAAAAAAAAAAAAAAAAQ");
+  ASSERT_EQ(back.topics[0].events.size(), 1u);
+  EXPECT_EQ(back.topics[0].events[0].event, "recreated");
+  EXPECT_EQ(back.topics[0].events[0].topic_id, "AAAAAAAAAAAAAAAAAAAAAg");
+  EXPECT_EQ(back.topics[0].events[0].at_ms, 77);
+  EXPECT_EQ(back.topics[0].partitions[0].segments[0].bytes, 640u);
+  EXPECT_EQ(back.topics[0].partitions[0].segments[1].bytes, 0u) << "absent: unknown";
+  // Only what the backup's own run stored counts as its own.
+  EXPECT_EQ(back.OwnSegments(), 1u);
+  EXPECT_EQ(back.OwnStoredBytes(), 100u);
+  EXPECT_EQ(back.StoredBytes(), 200u);
+}
+
 TEST(Checkpoint, Keys) {
   EXPECT_EQ(storage::layout::CheckpointKey("b-1", 42), "checkpoints/b-1/0000000042.json");
   auto parsed = storage::layout::ParseCheckpointKey("checkpoints/b-1/0000000042.json");
