@@ -61,7 +61,7 @@ APT_BUILD_PACKAGES=(
   libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libssl-dev libcurl4-openssl-dev libtinyxml2-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev prometheus-cpp-dev
-  ninja-build cmake g++ pkg-config curl ca-certificates
+  ninja-build cmake g++ pkg-config curl ca-certificates patch
 )
 # What tests, benchmarks and lints need on top (clang-14 and its runtimes, with
 # libFuzzer: scripts/fuzz.sh).
@@ -113,10 +113,15 @@ fi
 # second whenever its queue fills (fetch.queue.backoff.ms, 2.4). The source
 # comes from crates.io (the rdkafka-sys crate vendors it), pinned by hash;
 # built once with CMake into .cache/librdkafka/prefix and linked statically.
+# One patch (scripts/patches/): librdkafka sends a record timestamp of 0 as
+# "now", so a restore could not give back a CreateTime of exactly 0; patched,
+# INT64_MIN asks for 0 itself (only our restore passes it).
 RDKAFKA_CRATE="rdkafka-sys-4.9.0+2.10.0"
+RDKAFKA_PATCHES=(librdkafka-create-time-zero.patch)
+RDKAFKA_BUILD_ID="$RDKAFKA_CRATE ${RDKAFKA_PATCHES[*]}"
 RDKAFKA_SHA256="5230dca48bc354d718269f3e4353280e188b610f7af7e2fcf54b7a79d5802872"
 RDKAFKA_DIR="$CACHE/librdkafka"
-if [[ -f "$RDKAFKA_DIR/prefix/.built" && "$(cat "$RDKAFKA_DIR/prefix/.built")" == "$RDKAFKA_CRATE" ]]; then
+if [[ -f "$RDKAFKA_DIR/prefix/.built" && "$(cat "$RDKAFKA_DIR/prefix/.built")" == "$RDKAFKA_BUILD_ID" ]]; then
   say "librdkafka: cached ($RDKAFKA_CRATE) in .cache/librdkafka"
 else
   say "building librdkafka from $RDKAFKA_CRATE (crates.io; first time: ~1 min)"
@@ -127,6 +132,9 @@ else
   echo "$RDKAFKA_SHA256  $crate" | sha256sum -c --quiet - || die "$RDKAFKA_CRATE: checksum mismatch"
   tar -xzf "$crate" -C "$RDKAFKA_DIR"
   src="$RDKAFKA_DIR/$RDKAFKA_CRATE/librdkafka"
+  for p in "${RDKAFKA_PATCHES[@]}"; do
+    patch -d "$src" -p1 --forward --quiet <"$ROOT/scripts/patches/$p" || die "librdkafka: patch $p does not apply"
+  done
   cmake -S "$src" -B "$RDKAFKA_DIR/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$RDKAFKA_DIR/prefix" \
     -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DRDKAFKA_BUILD_STATIC=ON -DRDKAFKA_BUILD_EXAMPLES=OFF \
     -DRDKAFKA_BUILD_TESTS=OFF -DWITH_SSL=ON -DWITH_SASL=ON -DWITH_ZSTD=ON -DWITH_ZLIB=ON -DENABLE_LZ4_EXT=ON \
@@ -135,7 +143,7 @@ else
     die "librdkafka: build failed (see $RDKAFKA_DIR/build.log)"
   grep -q "define WITH_SASL_SCRAM 1" "$RDKAFKA_DIR/build/generated/config.h" || die "librdkafka built without SCRAM"
   rm -rf "$RDKAFKA_DIR/build" "$RDKAFKA_DIR/$RDKAFKA_CRATE"
-  echo "$RDKAFKA_CRATE" >"$RDKAFKA_DIR/prefix/.built"
+  echo "$RDKAFKA_BUILD_ID" >"$RDKAFKA_DIR/prefix/.built"
   say "librdkafka: built in .cache/librdkafka/prefix"
 fi
 

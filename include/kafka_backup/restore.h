@@ -57,11 +57,7 @@ struct RestoreReport {
   std::vector<RestoreTopicReport> topics;
   uint64_t records = 0;
   uint64_t bytes = 0;
-  uint64_t bytes_fetched = 0;  // read from storage
-  // Records whose CreateTime was exactly 0: librdkafka sends a timestamp of 0
-  // as "now", so the target holds the restore time for them (reported, never
-  // silent). Their original timestamp stays in the backup.
-  uint64_t zero_timestamp_records = 0;
+  uint64_t bytes_fetched = 0;         // read from storage
   std::vector<SkippedRange> skipped;  // only with restore.on_corruption: skip
   uint64_t records_skipped = 0;       // the sum of skipped[].records
   double seconds = 0;

@@ -44,7 +44,6 @@ void PrintRestoreReport(const RestoreReport& r, const std::string& format, bool 
                      {"bytes", r.bytes},
                      {"bytes_fetched", r.bytes_fetched},
                      {"seconds", r.seconds},
-                     {"zero_timestamp_records", r.zero_timestamp_records},
                      {"records_skipped", r.records_skipped},
                      {"skipped", skipped},
                      {"offset_map", r.offset_map_key},

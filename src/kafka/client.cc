@@ -920,10 +920,14 @@ Status Producer::Send(const std::string& topic, int32_t partition, const format:
   size_t key_len = r.key ? r.key->size() : 0;
   size_t value_len = r.value ? r.value->size() : 0;
   auto send_tag = std::make_unique<SendTag>(SendTag{tag, r.offset});
+  // librdkafka sends a timestamp of 0 as "now"; our build of it (patched by
+  // scripts/setup.sh, scripts/patches/librdkafka-create-time-zero.patch)
+  // sends INT64_MIN as CreateTime 0 itself.
+  int64_t timestamp = r.timestamp == 0 ? INT64_MIN : r.timestamp;
   while (true) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_TIMESTAMP(r.timestamp),
+        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_TIMESTAMP(timestamp),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(send_tag.get()), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(rk_, 50);

@@ -823,9 +823,6 @@ Result<RestoreReport> RestoreRun::Run() {
             progress.UpdateTopic(lane.plan, tr.records, tr.bytes);
             progress.Update(report.records, report.bytes);
             gauges.Update(report.records, report.bytes);
-            if (r.timestamp == 0 && r.timestamp_type != format::TimestampType::kLogAppendTime) {
-              report.zero_timestamp_records++;
-            }
             if (report.dry_run) return Status::Ok();
             extra.clear();
             if (offset_headers) {
@@ -901,12 +898,6 @@ Result<RestoreReport> RestoreRun::Run() {
       }
       report.groups_committed = true;
     }
-  }
-  if (report.zero_timestamp_records > 0) {
-    spdlog::warn(
-        "{} records had CreateTime 0, which the Kafka client library (librdkafka) cannot send: the target holds "
-        "the restore time for them; the backup keeps the original",
-        report.zero_timestamp_records);
   }
   report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report;

@@ -378,13 +378,13 @@ def test_offsets_deleted_while_the_backup_reads_are_a_recorded_gap(tmp_path, s3_
     counted in the gap, none twice."""
     topic = unique("midgap")
     create_topic(topic, 1)
-    total = 12000
+    total = 16000
     produce(topic, [rec(0, f"k{i}", f"{i}:".encode() + os.urandom(1000)) for i in range(total)])
     ensure_bucket()
     env = s3_env()
     prefix = f"midgap/{topic}"
     storage = s3_storage(prefix)
-    storage["max_bytes_per_sec"] = 1_000_000
+    storage["max_bytes_per_sec"] = 500_000  # ~32 s to store it all: the deletion lands well before
     cfg = backup_config("unused", [topic], backup_id="midgap", checkpoint_interval_secs=1,
                         segment_max_bytes=256 << 10, max_buffered_bytes=1 << 20)
     cfg["storage"] = storage
@@ -392,7 +392,7 @@ def test_offsets_deleted_while_the_backup_reads_are_a_recorded_gap(tmp_path, s3_
                                           "max.partition.fetch.bytes": "1048576"}
     path = write_config(tmp_path, cfg)
     url = f"s3://{BUCKET}/{prefix}?endpoint={S3_ENDPOINT}"
-    delete_from = 10000
+    delete_from = 14000
     try:
         proc = start(path, env)
         deadline = time.monotonic() + 60

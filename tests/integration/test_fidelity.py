@@ -8,7 +8,6 @@ import os
 import subprocess
 import time
 
-import pytest
 
 from conftest import (by_partition, PEER, SOURCE, TARGET, assert_same_records, backup_config, cli_ok, create_topic,
                       describe_topic, dump, parallel, produce, rec, restore_config, run_backup,
@@ -233,16 +232,9 @@ def test_round_trip_is_exact(tmp_path, record_property):
     assert descs[5]["configs"].get("cleanup.policy") == "compact"
 
 
-class TimestampChanged(AssertionError):
-    """The one expected failure of test_create_time_zero_is_not_silently_changed."""
-
-
-@pytest.mark.xfail(strict=True, raises=TimestampChanged,
-                   reason="librdkafka 2.0.2 sends timestamp 0 as now")
-def test_create_time_zero_is_not_silently_changed(tmp_path):
-    """A CreateTime of exactly 0 must survive a round trip (or the product
-    must refuse it loudly).  Only a changed timestamp counts as the known
-    failure: any other problem fails the test outright."""
+def test_create_time_zero_survives_the_round_trip(tmp_path):
+    """A CreateTime of exactly 0 survives a round trip (librdkafka sends 0 as
+    "now": scripts/patches/librdkafka-create-time-zero.patch)."""
     topic = unique("ts-zero")
     create_topic(topic, 1)
     produce(topic, [rec(0, "zero", "created at the epoch", timestamp=0),
@@ -257,5 +249,4 @@ def test_create_time_zero_is_not_silently_changed(tmp_path):
     assert_same_records([dict(r, timestamp=None) for r in src], [dict(r, timestamp=None) for r in dst],
                         what=topic)
     # ...and the timestamps too.
-    if [r["timestamp"] for r in dst] != [0, 1]:
-        raise TimestampChanged(f"restored timestamps {[r['timestamp'] for r in dst]}, source [0, 1]")
+    assert [(r["timestamp"], r["timestamp_type"]) for r in dst] == [(0, "CreateTime"), (1, "CreateTime")], dst
