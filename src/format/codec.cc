@@ -1,5 +1,6 @@
 #include "format/codec.h"
 
+#include <algorithm>
 #include <memory>
 
 #include <lz4frame.h>
@@ -67,9 +68,14 @@ Status Compress(Codec codec, int level, std::string_view raw, std::string* out) 
   return Status::Internal("unknown codec");
 }
 
-// An LZ4 frame whose header does not give its content size decompresses to at
-// most 255 times its size: a match grows by at most 255 bytes per input byte.
+// An LZ4 frame decompresses to at most 255 times its size: a match grows by at
+// most 255 bytes per input byte. The content size a frame header declares is
+// only a claim, so it never raises that bound.
 constexpr uint64_t kLz4MaxRatio = 255;
+// A zstd block yields at most 128 KiB and takes at least 4 bytes (3 of header,
+// 1 of RLE payload), so a frame decompresses to at most 32 KiB per input byte.
+// ZSTD_decompressBound trusts a declared content size; this bound does not.
+constexpr uint64_t kZstdMaxRatio = ZSTD_BLOCKSIZE_MAX / 4;
 
 Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std::string* out) {
   // `raw_size` comes from the block header and is allocated up front: check
@@ -85,6 +91,7 @@ Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std
     case Codec::kZstd: {
       unsigned long long bound = ZSTD_decompressBound(compressed.data(), compressed.size());
       if (bound == ZSTD_CONTENTSIZE_ERROR) return Status::Corruption("zstd: the payload is not a zstd frame");
+      bound = std::min<unsigned long long>(bound, kZstdMaxRatio * compressed.size());
       if (raw_size > bound) {
         return Status::Corruption(
             fmt::format("zstd block holds at most {} bytes, its header says {}", bound, raw_size));
@@ -107,7 +114,8 @@ Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std
       size_t header_size = compressed.size();
       size_t r = LZ4F_getFrameInfo(dctx, &info, compressed.data(), &header_size);
       if (LZ4F_isError(r)) return Status::Corruption(fmt::format("lz4: {}", LZ4F_getErrorName(r)));
-      uint64_t bound = info.contentSize != 0 ? info.contentSize : kLz4MaxRatio * compressed.size();
+      uint64_t bound = kLz4MaxRatio * compressed.size();
+      if (info.contentSize != 0) bound = std::min<uint64_t>(bound, info.contentSize);
       if (raw_size > bound) {
         return Status::Corruption(fmt::format("lz4 block holds at most {} bytes, its header says {}", bound, raw_size));
       }

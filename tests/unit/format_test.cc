@@ -197,6 +197,20 @@ TEST_P(CodecTest, RawSizeBeyondWhatThePayloadHoldsIsCorruptionNotAnAllocation) {
   EXPECT_LT(raw.capacity(), size_t{1} << 20);
 }
 
+// A zstd frame's header may claim any content size; a 17-byte frame claiming
+// 3.75 GiB must be refused before anything that large is allocated (found by
+// the segment fuzzer, as was its LZ4 twin in testdata/fuzz-regressions/).
+TEST(CodecTest, ZstdFrameClaimingMoreThanItCanHoldIsCorruptionNotAnAllocation) {
+  constexpr uint32_t kClaimed = 0xF0000000;
+  std::string frame("\x28\xb5\x2f\xfd\xa0", 5);  // magic; 4-byte content size, single segment
+  for (int shift = 0; shift < 32; shift += 8) frame.push_back(static_cast<char>((kClaimed >> shift) & 0xff));
+  frame.append("\x29\x00\x00hello", 8);  // the last block: raw, 5 bytes
+  std::string raw;
+  Status s = Decompress(Codec::kZstd, frame, kClaimed, &raw);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+  EXPECT_LT(raw.capacity(), size_t{1} << 20);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllCodecs, CodecTest, ::testing::Values(Codec::kNone, Codec::kZstd, Codec::kLz4),
                          [](const auto& info) { return std::string(CodecName(info.param)); });
 

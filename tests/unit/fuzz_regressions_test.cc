@@ -42,7 +42,7 @@ std::string ReadFile(const fs::path& path) {
 // Every kept input is one the parsers must reject, with `code`.
 void ReplayAll(const std::string& target, const std::function<Status(std::string_view)>& run, Status::Code code) {
   auto inputs = Inputs(target);
-  if (inputs.empty()) GTEST_SKIP() << "no inputs in testdata/fuzz-regressions/" << target;
+  ASSERT_FALSE(inputs.empty()) << "no inputs in testdata/fuzz-regressions/" << target;
   for (const auto& path : inputs) {
     SCOPED_TRACE(path.string());
     Status s = run(ReadFile(path));
@@ -58,9 +58,9 @@ TEST(FuzzRegressionsTest, ManifestInputsAreRejectedAsCorruption) {
   ReplayAll("manifest", Manifest, Status::Code::kCorruption);
 }
 
-TEST(FuzzRegressionsTest, ConfigInputsAreRejectedAsInvalidArgument) {
-  ReplayAll("config", Config, Status::Code::kInvalidArgument);
-}
+// The config fuzzer has not crashed yet, so testdata/fuzz-regressions/config/
+// is empty. When it does, keep the input there and add its replay here:
+// ReplayAll("config", Config, Status::Code::kInvalidArgument).
 
 }  // namespace
 }  // namespace kafka_backup::fuzz
