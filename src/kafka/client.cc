@@ -467,7 +467,7 @@ Result<std::vector<std::string>> Admin::ListGroups() {
   return ids;
 }
 
-Result<std::vector<TopicPartitionOffset>> Admin::GroupOffsets(const std::string& group) {
+Result<std::vector<TopicPartitionOffset>> Admin::GroupOffsets(const std::string& group, bool require_stable) {
   std::string what = fmt::format("cannot read the committed offsets of consumer group '{}'", group);
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
   while (true) {
@@ -478,9 +478,9 @@ Result<std::vector<TopicPartitionOffset>> Admin::GroupOffsets(const std::string&
     // window in practice (it opens when __consumer_offsets is still loading).
     KB_RETURN_IF_ERROR(DescribeGroup(group).status());
     AdminCall call(rk_, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_ms_);
-    // Offsets committed inside a transaction whose markers are still being
-    // written are waited for, never reported as the older value.
-    if (rd_kafka_error_t* e = rd_kafka_AdminOptions_set_require_stable_offsets(call.options, 1)) {
+    // Stable: offsets committed inside a transaction whose markers are still
+    // being written are waited for, never reported as the older value.
+    if (rd_kafka_error_t* e = rd_kafka_AdminOptions_set_require_stable_offsets(call.options, require_stable)) {
       rd_kafka_error_destroy(e);
     }
     rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), nullptr);

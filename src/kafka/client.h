@@ -110,7 +110,9 @@ class Admin : public Client {
   // Consumer groups known to the cluster, sorted.
   Result<std::vector<std::string>> ListGroups();
   // The group's committed offsets (partitions without a commit are left out).
-  Result<std::vector<TopicPartitionOffset>> GroupOffsets(const std::string& group);
+  // With `require_stable`, offsets an open transaction holds are waited for
+  // (until the timeout); without, the last committed ones are reported.
+  Result<std::vector<TopicPartitionOffset>> GroupOffsets(const std::string& group, bool require_stable = true);
   // NotFound-free: a group the broker does not know is reported as "Dead" with no members.
   Result<GroupInfo> DescribeGroup(const std::string& group);
   // Commits offsets for a group with no active members (the broker refuses otherwise).

@@ -8,7 +8,7 @@ namespace {
 // Records are handed over in chunks of about this much payload: large enough
 // that the hand-over costs nothing per record, small enough that the restore
 // turns to the next partition before the producer's batch for this one fills.
-constexpr uint64_t kChunkBytes = 256 * 1024;
+constexpr uint64_t kChunkBytes = uint64_t{256} * 1024;
 
 }  // namespace
 

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -16,6 +18,7 @@
 #include "kafka/client.h"
 #include "kafka/partitioner.h"
 #include "metrics/metrics.h"
+#include "restore/read_ahead.h"
 #include "storage/layout.h"
 #include "storage/object_store.h"
 #include "util/clock.h"
@@ -236,6 +239,11 @@ class RestoreRun {
 // the producer's transaction.timeout.ms (300 s).
 constexpr uint64_t kTransactionBytes = 128 << 20;
 constexpr auto kTransactionMaxAge = std::chrono::seconds(30);
+// Partitions read ahead at once, and the record payload each may hold queued:
+// bounded, whatever the number of partitions (bench/RESULTS.md: eight spread
+// the producer's requests as well as kcat's eight-partition produce).
+constexpr size_t kReadAheadPartitions = 8;
+constexpr uint64_t kReadAheadBytes = 2 << 20;
 constexpr std::string_view kProgressTag = "kafka-backup-progress-v1";
 
 // Progress of lane (topic T, source partition p) is kept on target partition
@@ -259,7 +267,10 @@ std::vector<kafka::TopicPartitionOffset> RestoreRun::ProgressOffsets(const std::
 
 Result<bool> RestoreRun::LoadProgress(const std::string& group, const kafka::ClusterInfo& cluster,
                                       std::vector<int64_t>* next) {
-  KB_ASSIGN_OR_RETURN(auto committed, admin_->GroupOffsets(group));
+  // A dry run leaves the transactional id alone (the restore may be running):
+  // it reads the last committed progress, which is where a rerun resumes
+  // after aborting whatever transaction is still open.
+  KB_ASSIGN_OR_RETURN(auto committed, admin_->GroupOffsets(group, /*require_stable=*/!config_.restore.dry_run));
   std::map<std::pair<std::string, int32_t>, int64_t> found;  // (target topic, source partition) -> next
   for (const auto& c : committed) {
     spdlog::debug("restore progress {}[{}]: '{}'", c.topic, c.partition, c.metadata);
@@ -684,6 +695,17 @@ Result<RestoreReport> RestoreRun::Run() {
   for (size_t i = 0; i < lanes_.size(); ++i) next[i] = lanes_[i].partition->start_offset;
   // A dry run (validate-restore) reads the progress too, so that it checks
   // and reports what a rerun would do: continue, not refuse the target's data.
+  // The producer comes first: taking over the transactional id aborts what a
+  // killed restore left open (it may hold the progress offsets, which the
+  // group then refuses to report until the transaction ends, minutes later).
+  std::unique_ptr<kafka::Producer> producer;
+  if (!report.dry_run) {
+    KB_ASSIGN_OR_RETURN(producer, kafka::Producer::Connect(config_.target, txn_id));
+    producer->OnDelivered([this](const kafka::Producer::Delivery& d) {
+      lanes_[d.tag].delivered.push_back({d.source_offset, d.partition, d.offset});
+    });
+    KB_RETURN_IF_ERROR(producer->InitTransactions());
+  }
   KB_ASSIGN_OR_RETURN(bool resumed, LoadProgress(txn_id, cluster, &next));
   resuming_ = resumed;
   if (!report.dry_run) {
@@ -720,15 +742,7 @@ Result<RestoreReport> RestoreRun::Run() {
   // rerun after a crash starts exactly where the last committed transaction
   // ended. Each transaction's part of the offset map is stored before it
   // commits; parts of transactions that did not commit are trimmed on resume.
-  std::unique_ptr<kafka::Producer> producer;
-  if (!report.dry_run) {
-    KB_ASSIGN_OR_RETURN(producer, kafka::Producer::Connect(config_.target, txn_id));
-    producer->OnDelivered([this](const kafka::Producer::Delivery& d) {
-      lanes_[d.tag].delivered.push_back({d.source_offset, d.partition, d.offset});
-    });
-    KB_RETURN_IF_ERROR(producer->InitTransactions());
-    KB_RETURN_IF_ERROR(producer->BeginTransaction());
-  }
+  if (producer) KB_RETURN_IF_ERROR(producer->BeginTransaction());
   Progress progress("restore", total, options_.progress);
   std::vector<size_t> lanes_left(plans_.size(), 0);  // per plan: lanes not yet restored
   for (const auto& plan : plans_) {
@@ -783,12 +797,14 @@ Result<RestoreReport> RestoreRun::Run() {
     if (!last) KB_RETURN_IF_ERROR(producer->BeginTransaction());
     return Status::Ok();
   };
-  for (size_t li = 0; li < lanes_.size(); ++li) {
+  // Damage is reported from the readers' threads.
+  std::mutex skipped_mu;
+  auto reader_for = [&](size_t li) -> std::unique_ptr<restore::PartitionReader> {
     const Lane& lane = lanes_[li];
-    const TopicPlan& plan = plans_[lane.plan];
-    RestoreTopicReport& tr = report.topics[lane.plan];
-    catalog::RecordFilter lane_filter = filter;
-    if (next[li] > lane.partition->start_offset) lane_filter.min_offset = next[li];
+    restore::PartitionReadPlan read;
+    read.filter = filter;
+    if (next[li] > lane.partition->start_offset) read.filter.min_offset = next[li];
+    read.key = key_ ? &*key_ : nullptr;
     for (const auto& seg : lane.partition->segments) {
       if (seg.last_offset < next[li]) continue;
       // A segment wholly outside the time window is not even opened.
@@ -797,54 +813,86 @@ Result<RestoreReport> RestoreRun::Run() {
                         (filter.max_timestamp && seg.min_timestamp > *filter.max_timestamp))) {
         continue;
       }
-      // With on_corruption: skip, what cannot be read is left out and reported.
-      catalog::DamageHandler skip;
-      if (rc.on_corruption == "skip") {
-        skip = [&](const catalog::SegmentDamage& d) {
-          if (d.records == 0) {
-            spdlog::warn("{} (no record is lost)", d.status.ToString());
-            return Status::Ok();
-          }
-          spdlog::warn("skipping offsets {}..{} of {}[{}] ({} records): {}", d.first_offset, d.last_offset,
-                       plan.source->name, lane.partition->partition, d.records, d.status.ToString());
-          report.skipped.push_back({plan.source->name, lane.partition->partition, seg.key, d.position, d.first_offset,
-                                    d.last_offset, d.records, d.status.message()});
-          report.records_skipped += d.records;
-          return Status::Ok();
-        };
-      }
-      Status s = catalog::ReadSegment(
-          *store, seg, lane_filter,
-          [&](format::Record&& r) -> Status {
-            tr.records++;
-            tr.bytes += r.PayloadBytes();
-            report.records++;
-            report.bytes += r.PayloadBytes();
-            progress.UpdateTopic(lane.plan, tr.records, tr.bytes);
-            progress.Update(report.records, report.bytes);
-            gauges.Update(report.records, report.bytes);
-            if (report.dry_run) return Status::Ok();
-            extra.clear();
-            if (offset_headers) {
-              extra.push_back({kHeaderOriginalOffset, std::to_string(r.offset)});
-              extra.push_back({kHeaderOriginalTimestamp, std::to_string(r.timestamp)});
-              extra.push_back({kHeaderSourceCluster, manifest.source_cluster_id});
-            }
-            batch_bytes += r.PayloadBytes();
-            throttle.Wait(1, r.PayloadBytes());
-            KB_RETURN_IF_ERROR(producer->Send(plan.target, plan.TargetPartition(*lane.partition, r), r, extra, li));
-            next[li] = r.offset + 1;
-            if (++batch_records >= rc.transaction_max_records || batch_bytes >= kTransactionBytes ||
-                (batch_records % 1024 == 0 && std::chrono::steady_clock::now() - batch_started > kTransactionMaxAge)) {
-              return commit(false);
-            }
-            return Status::Ok();
-          },
-          &stats, skip, key_ ? &*key_ : nullptr);
-      KB_RETURN_IF_ERROR(s);
+      read.segments.push_back(&seg);
     }
-    next[li] = std::max(next[li], lane.partition->end_offset);
-    if (--lanes_left[lane.plan] == 0) progress.FinishTopic(lane.plan);
+    if (read.segments.empty()) return nullptr;
+    // With on_corruption: skip, what cannot be read is left out and reported.
+    if (rc.on_corruption == "skip") {
+      read.on_damage = [&, li](const format::SegmentRef& seg, const catalog::SegmentDamage& d) {
+        const Lane& damaged = lanes_[li];
+        const std::string& topic = plans_[damaged.plan].source->name;
+        if (d.records == 0) {
+          spdlog::warn("{} (no record is lost)", d.status.ToString());
+          return Status::Ok();
+        }
+        spdlog::warn("skipping offsets {}..{} of {}[{}] ({} records): {}", d.first_offset, d.last_offset, topic,
+                     damaged.partition->partition, d.records, d.status.ToString());
+        std::lock_guard lock(skipped_mu);
+        report.skipped.push_back({topic, damaged.partition->partition, seg.key, d.position, d.first_offset,
+                                  d.last_offset, d.records, d.status.message()});
+        report.records_skipped += d.records;
+        return Status::Ok();
+      };
+    }
+    return std::make_unique<restore::PartitionReader>(*store, std::move(read), kReadAheadBytes);
+  };
+  auto restore_record = [&](size_t li, format::Record& r) -> Status {
+    const Lane& lane = lanes_[li];
+    const TopicPlan& plan = plans_[lane.plan];
+    RestoreTopicReport& tr = report.topics[lane.plan];
+    tr.records++;
+    tr.bytes += r.PayloadBytes();
+    report.records++;
+    report.bytes += r.PayloadBytes();
+    progress.UpdateTopic(lane.plan, tr.records, tr.bytes);
+    progress.Update(report.records, report.bytes);
+    gauges.Update(report.records, report.bytes);
+    if (report.dry_run) return Status::Ok();
+    extra.clear();
+    if (offset_headers) {
+      extra.push_back({kHeaderOriginalOffset, std::to_string(r.offset)});
+      extra.push_back({kHeaderOriginalTimestamp, std::to_string(r.timestamp)});
+      extra.push_back({kHeaderSourceCluster, manifest.source_cluster_id});
+    }
+    batch_bytes += r.PayloadBytes();
+    throttle.Wait(1, r.PayloadBytes());
+    KB_RETURN_IF_ERROR(producer->Send(plan.target, plan.TargetPartition(*lane.partition, r), r, extra, li));
+    next[li] = r.offset + 1;
+    if (++batch_records >= rc.transaction_max_records || batch_bytes >= kTransactionBytes ||
+        (batch_records % 1024 == 0 && std::chrono::steady_clock::now() - batch_started > kTransactionMaxAge)) {
+      return commit(false);
+    }
+    return Status::Ok();
+  };
+  auto finish_lane = [&](size_t li) {
+    next[li] = std::max(next[li], lanes_[li].partition->end_offset);
+    if (--lanes_left[lanes_[li].plan] == 0) progress.FinishTopic(lanes_[li].plan);
+  };
+  // Several partitions are read ahead at once, each on its own thread, and
+  // produced a chunk of each in turn (restore/read_ahead.h).
+  std::deque<std::pair<size_t, std::unique_ptr<restore::PartitionReader>>> reading;
+  size_t next_lane = 0;
+  while (next_lane < lanes_.size() || !reading.empty()) {
+    while (reading.size() < kReadAheadPartitions && next_lane < lanes_.size()) {
+      size_t li = next_lane++;
+      auto reader = reader_for(li);
+      if (reader) {
+        reading.emplace_back(li, std::move(reader));
+      } else {
+        finish_lane(li);
+      }
+    }
+    if (reading.empty()) continue;
+    auto [li, reader] = std::move(reading.front());
+    reading.pop_front();
+    KB_ASSIGN_OR_RETURN(restore::PartitionReader::Chunk chunk, reader->Next());
+    stats.bytes_fetched += chunk.bytes_fetched;
+    for (auto& r : chunk.records) KB_RETURN_IF_ERROR(restore_record(li, r));
+    if (chunk.last) {
+      finish_lane(li);
+    } else {
+      reading.emplace_back(li, std::move(reader));
+    }
   }
   if (producer) KB_RETURN_IF_ERROR(commit(true));
   progress.Finish();

@@ -76,3 +76,38 @@ def test_killed_restore_resumes_with_no_duplicate_and_no_gap(tmp_path):
                 mapped[s0 + i] = t0 + i
         assert [mapped.get(o) for o in src_offsets] == dst_offsets, f"offset map wrong for partition {p}"
     assert final["offset_map"].endswith("offset-map.json")
+
+
+def test_restore_killed_inside_its_commit_resumes_at_once(tmp_path):
+    """A restore killed between sending its progress offsets and committing leaves that
+    transaction open until the broker times it out (5 minutes), and the group refuses to report
+    stable offsets meanwhile. validate-restore reads the last committed progress instead; the
+    rerun takes the transactional id over first, which aborts the open transaction, and goes on."""
+    topic = unique("pending")
+    create_topic(topic, 2)
+    produce(topic, [rec(i % 2, f"k{i}", f"v{i}") for i in range(2000)])
+    source = dump(topic)
+    store = tmp_path / "store"
+    run_backup(tmp_path, backup_config(store, [topic], backup_id="b"))
+    target_topic = topic + "-restored"
+    cfg = restore_config(store, backup_id="b", restore_id="pending",
+                         topic_mapping={topic: target_topic}, transaction_max_records=500)
+    path = write_config(tmp_path, cfg, "restore.yaml")
+    cli_ok(["restore", "--config", path])
+
+    # What the kill leaves: progress offsets sent to a transaction that never ends.
+    txn = "kafka-backup-restore.b.pending"
+    produce(target_topic, [{"txn": "begin"}, {"txn": "offsets", "group": txn, "partition": 0, "offset": 1},
+                           {"txn": "halt"}], bootstrap=TARGET, transactional_id=txn)
+
+    check = run_cli(["validate-restore", "--config", str(path)], timeout=60)
+    assert check.rc == 0, f"validate-restore with a transaction pending: {check.describe()}"
+    started = time.monotonic()
+    rerun = run_cli(["restore", "--config", str(path)], timeout=120)
+    assert rerun.rc == 0, f"restore with a transaction pending: {rerun.describe()}"
+    assert time.monotonic() - started < 60, "the rerun waited for the open transaction to time out"
+    target = dump(target_topic, bootstrap=TARGET)
+    for p in range(2):
+        src = [(r["key"], r["value"]) for r in source if r["partition"] == p]
+        dst = [(r["key"], r["value"]) for r in target if r["partition"] == p]
+        assert dst == src, f"partition {p}: the target differs from the source"

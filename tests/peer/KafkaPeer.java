@@ -12,6 +12,8 @@
 //       stdin: {"partition":int|null,"key":b64|null,"value":b64|null,
 //               "headers":[["name",b64|null],...],"timestamp":long|null}
 //              {"txn":"begin"} {"txn":"commit"} {"txn":"abort"}
+//              {"txn":"offsets","group":G,"partition":p,"offset":o}  (sendOffsetsToTransaction, --topic's p)
+//              {"txn":"halt"}  (flush, then exit 0 at once: the open transaction stays pending, as after a kill)
 //   kafka-peer dump --bootstrap B --topic T [--isolation read_committed|read_uncommitted]
 //              [--timeout-ms N] [--property k=v ...]
 //       stdout: {"partition":p,"offset":o,"timestamp":t,"timestamp_type":"CreateTime",
@@ -43,6 +45,7 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -327,6 +330,22 @@ public final class KafkaPeer {
                         case "commit":
                             producer.commitTransaction();   // flushes; throws on send error
                             inTxn = false;
+                            break;
+                        case "offsets": {
+                            String group = n.path("group").asText("");
+                            if (group.isEmpty() || !n.has("partition") || !n.has("offset")) {
+                                throw new InputException("line " + lineNo + ": offsets needs group, partition and offset");
+                            }
+                            producer.sendOffsetsToTransaction(
+                                Map.of(new TopicPartition(topic, n.get("partition").asInt()),
+                                       new OffsetAndMetadata(n.get("offset").asLong())),
+                                new ConsumerGroupMetadata(group));
+                            break;
+                        }
+                        case "halt":
+                            producer.flush();
+                            System.out.flush();
+                            Runtime.getRuntime().halt(firstError.get() == null ? 0 : 1);
                             break;
                         case "abort":
                             // Flush first so the aborted records really reach the log
