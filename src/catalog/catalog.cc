@@ -11,7 +11,6 @@ namespace kafka_backup::catalog {
 namespace {
 
 constexpr uint64_t kTailReadBytes = 64 * 1024;
-constexpr uint64_t kMaxRangedRead = 8 * 1024 * 1024;
 
 }  // namespace
 
@@ -220,8 +219,15 @@ class SegmentReader {
  public:
   SegmentReader(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
                 const std::function<Status(format::Record&&)>& sink, ReadStats& stats, const DamageHandler& on_damage,
-                const format::EncryptionKey* key)
-      : store_(store), ref_(ref), filter_(filter), sink_(sink), st_(stats), on_damage_(on_damage), key_(key) {}
+                const format::EncryptionKey* key, uint64_t max_ranged_read)
+      : store_(store),
+        ref_(ref),
+        filter_(filter),
+        sink_(sink),
+        st_(stats),
+        on_damage_(on_damage),
+        key_(key),
+        max_ranged_read_(max_ranged_read) {}
   ~SegmentReader() { util::Cleanse(&data_key_); }
 
   Status Read();
@@ -263,6 +269,7 @@ class SegmentReader {
   ReadStats& st_;
   const DamageHandler& on_damage_;
   const format::EncryptionKey* key_;
+  const uint64_t max_ranged_read_;
   std::string data_key_;  // an encrypted segment's, once its header is read
   std::string tail_;
   uint64_t tail_start_ = 0;
@@ -382,7 +389,7 @@ Status SegmentReader::Read() {
     size_t j = i;
     uint64_t run_len = blocks[i].size;
     while (j + 1 < blocks.size() && filter_.BlockMayMatch(blocks[j + 1]) &&
-           run_len + blocks[j + 1].size <= kMaxRangedRead) {
+           run_len + blocks[j + 1].size <= max_ranged_read_) {
       ++j;
       run_len += blocks[j].size;
     }
@@ -431,7 +438,7 @@ Status SegmentReader::Scan(const Status& trailer_error) {
   uint64_t window_start = 0;
   auto view = [&](uint64_t offset, uint64_t length) -> Result<std::string_view> {
     if (offset < window_start || offset + length > window_start + window.size()) {
-      uint64_t want = std::min(std::max(length, kMaxRangedRead), limit - offset);
+      uint64_t want = std::min(std::max(length, max_ranged_read_), limit - offset);
       tail_.clear();  // Fetch must not serve from the tail: its positions assume the manifest's size
       tail_start_ = 0;
       KB_ASSIGN_OR_RETURN(window, Fetch(offset, want));
@@ -442,7 +449,7 @@ Status SegmentReader::Scan(const Status& trailer_error) {
 
   std::string_view first;
   if (limit > 0) {
-    auto v = view(0, std::min<uint64_t>(limit, kMaxRangedRead));
+    auto v = view(0, std::min<uint64_t>(limit, max_ranged_read_));
     if (!v.ok()) {
       if (v.status().code() != Status::Code::kCorruption) return v.status();
       return Lost(Status::Corruption(
@@ -523,9 +530,9 @@ Status SegmentReader::Scan(const Status& trailer_error) {
 
 Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
                    const std::function<Status(format::Record&&)>& sink, ReadStats* stats,
-                   const DamageHandler& on_damage, const format::EncryptionKey* key) {
+                   const DamageHandler& on_damage, const format::EncryptionKey* key, uint64_t max_ranged_read) {
   ReadStats local;
-  SegmentReader reader(store, ref, filter, sink, stats ? *stats : local, on_damage, key);
+  SegmentReader reader(store, ref, filter, sink, stats ? *stats : local, on_damage, key, max_ranged_read);
   return reader.Read();
 }
 

@@ -89,8 +89,12 @@ struct SegmentDamage {
 // Told of each damage; a non-OK return stops the read with that status.
 using DamageHandler = std::function<Status(const SegmentDamage&)>;
 
+// Adjacent wanted blocks are fetched together up to this many bytes.
+inline constexpr uint64_t kDefaultMaxRangedRead = uint64_t{8} << 20;
+
 // Reads the records of one segment with ranged GETs: trailer and index
-// first, then only the blocks the filter may match. Every check of
+// first, then only the blocks the filter may match (adjacent ones in one GET
+// of up to `max_ranged_read` bytes, or one block, whichever is larger). Every check of
 // docs/format/segment.md is applied. The sink sees a block's records only
 // once the whole block has passed its checks.
 //
@@ -110,6 +114,7 @@ using DamageHandler = std::function<Status(const SegmentDamage&)>;
 // authentication tag is damage, like a checksum failure.
 Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
                    const std::function<Status(format::Record&&)>& sink, ReadStats* stats = nullptr,
-                   const DamageHandler& on_damage = {}, const format::EncryptionKey* key = nullptr);
+                   const DamageHandler& on_damage = {}, const format::EncryptionKey* key = nullptr,
+                   uint64_t max_ranged_read = kDefaultMaxRangedRead);
 
 }  // namespace kafka_backup::catalog

@@ -58,7 +58,8 @@ void PartitionReader::Run() {
   for (const format::SegmentRef* segment : plan_.segments) {
     catalog::DamageHandler on_damage;
     if (plan_.on_damage) on_damage = [&](const catalog::SegmentDamage& d) { return plan_.on_damage(*segment, d); };
-    status = catalog::ReadSegment(store_, *segment, plan_.filter, sink, &stats, on_damage, plan_.key);
+    status =
+        catalog::ReadSegment(store_, *segment, plan_.filter, sink, &stats, on_damage, plan_.key, plan_.max_ranged_read);
     if (!status.ok()) break;
   }
   if (status.ok()) {

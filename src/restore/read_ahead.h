@@ -33,6 +33,7 @@ struct PartitionReadPlan {
   catalog::RecordFilter filter;
   SegmentDamageHandler on_damage;  // empty: the first damage ends the read with its error
   const format::EncryptionKey* key = nullptr;
+  uint64_t max_ranged_read = catalog::kDefaultMaxRangedRead;  // see catalog::ReadSegment
 };
 
 class PartitionReader {

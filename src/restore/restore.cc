@@ -239,11 +239,14 @@ class RestoreRun {
 // the producer's transaction.timeout.ms (300 s).
 constexpr uint64_t kTransactionBytes = 128 << 20;
 constexpr auto kTransactionMaxAge = std::chrono::seconds(30);
-// Partitions read ahead at once, and the record payload each may hold queued:
-// bounded, whatever the number of partitions (bench/RESULTS.md: eight spread
-// the producer's requests as well as kcat's eight-partition produce).
+// Partitions read ahead at once, the record payload each may hold queued, and
+// the largest GET each makes: memory bounded whatever the number of partitions
+// (~14 MiB per reader; with 8 MiB GETs the restore's peak RSS was 320 MiB, with
+// 1 MiB 210 MiB at the same speed; bench/RESULTS.md). Eight partitions spread
+// the producer's requests as well as kcat's eight-partition produce.
 constexpr size_t kReadAheadPartitions = 8;
-constexpr uint64_t kReadAheadBytes = 2 << 20;
+constexpr uint64_t kReadAheadBytes = uint64_t{2} << 20;
+constexpr uint64_t kReadAheadMaxRangedRead = uint64_t{1} << 20;
 constexpr std::string_view kProgressTag = "kafka-backup-progress-v1";
 
 // Progress of lane (topic T, source partition p) is kept on target partition
@@ -805,6 +808,7 @@ Result<RestoreReport> RestoreRun::Run() {
     read.filter = filter;
     if (next[li] > lane.partition->start_offset) read.filter.min_offset = next[li];
     read.key = key_ ? &*key_ : nullptr;
+    read.max_ranged_read = kReadAheadMaxRangedRead;
     for (const auto& seg : lane.partition->segments) {
       if (seg.last_offset < next[li]) continue;
       // A segment wholly outside the time window is not even opened.
