@@ -888,6 +888,16 @@ Status BackupRun::AbandonTopic(format::TopicManifest& topic, const std::string& 
   return Status::Ok();
 }
 
+// What became of a topic this backup holds, by the cluster's topic ids now:
+// "" (nothing), "deleted" or "recreated". A topic recorded without an id
+// (a broker that did not give one) is never reported.
+std::string TopicChange(const format::TopicManifest& t, const std::map<std::string, std::string>& ids) {
+  if (t.topic_id.empty()) return "";
+  auto now = ids.find(t.name);
+  if (now == ids.end()) return "deleted";
+  return now->second == t.topic_id ? "" : "recreated";
+}
+
 Status BackupRun::CheckTopicIds() {
   auto followed = [&](const format::TopicManifest& t) {
     return !t.topic_id.empty() && std::any_of(partitions_.begin(), partitions_.end(),
@@ -898,19 +908,12 @@ Status BackupRun::CheckTopicIds() {
     if (followed(t)) names.push_back(t.name);
   }
   if (names.empty()) return Status::Ok();
-  auto ids = admin_->TopicIds(names);
-  if (!ids.ok()) {
-    spdlog::warn("cannot check topic ids: {}", ids.status().ToString());
-    return Status::Ok();
-  }
+  auto ids = CurrentTopicIds(names);
+  if (!ids) return Status::Ok();
   for (auto& t : meta_.topics) {
     if (!followed(t)) continue;
-    auto now = ids->find(t.name);
-    if (now == ids->end()) {
-      KB_RETURN_IF_ERROR(AbandonTopic(t, "deleted", ""));
-    } else if (now->second != t.topic_id) {
-      KB_RETURN_IF_ERROR(AbandonTopic(t, "recreated", now->second));
-    }
+    std::string change = TopicChange(t, *ids);
+    if (!change.empty()) KB_RETURN_IF_ERROR(AbandonTopic(t, change, change == "recreated" ? ids->at(t.name) : ""));
   }
   return Status::Ok();
 }
@@ -950,9 +953,7 @@ Status BackupRun::Resume(const format::Journal& journal) {
   std::vector<std::string> names;
   for (const auto& t : meta_.topics) names.push_back(t.name);
   auto ids = CurrentTopicIds(names);
-  auto replaced = [&](const format::TopicManifest& t) {
-    return !t.topic_id.empty() && ids && (!ids->contains(t.name) || ids->at(t.name) != t.topic_id);
-  };
+  auto replaced = [&](const format::TopicManifest& t) { return ids && !TopicChange(t, *ids).empty(); };
   for (auto& t : meta_.topics) {
     for (auto& pm : t.partitions) {
       PartitionState& st = partitions_[{t.name, pm.partition}];
@@ -987,8 +988,8 @@ Status BackupRun::Resume(const format::Journal& journal) {
   force_base_ = false;
   for (auto& t : meta_.topics) {
     if (!replaced(t)) continue;
-    bool gone = !ids->contains(t.name);
-    KB_RETURN_IF_ERROR(AbandonTopic(t, gone ? "deleted" : "recreated", gone ? "" : ids->at(t.name)));
+    std::string change = TopicChange(t, *ids);
+    KB_RETURN_IF_ERROR(AbandonTopic(t, change, change == "recreated" ? ids->at(t.name) : ""));
   }
   report_.resumed_from_checkpoint = static_cast<int64_t>(journal.last_sequence);
   spdlog::info("backup {}: resuming from checkpoint {} ({} records in {} segments already stored)", config_.backup_id,
@@ -1016,17 +1017,7 @@ void BackupRun::RefreshGroups() {
     spdlog::warn("cannot read consumer groups' offsets: {} (trying again later)", groups.status().ToString());
     return;
   }
-  auto same = [](const format::ConsumerGroupManifest& a, const format::ConsumerGroupManifest& b) {
-    if (a.group_id != b.group_id || a.offsets.size() != b.offsets.size()) return false;
-    for (size_t i = 0; i < a.offsets.size(); ++i) {
-      const auto& x = a.offsets[i];
-      const auto& y = b.offsets[i];
-      if (x.topic != y.topic || x.partition != y.partition || x.offset != y.offset) return false;
-    }
-    return true;
-  };
-  if (std::equal(groups->begin(), groups->end(), meta_.consumer_groups.begin(), meta_.consumer_groups.end(), same))
-    return;
+  if (*groups == meta_.consumer_groups) return;
   meta_.consumer_groups = std::move(*groups);
   groups_changed_ = true;
 }
@@ -1042,9 +1033,18 @@ Status BackupRun::DiscoverTopics() {
   auto topics =
       SelectTopics(*cluster, config_.source.topics, config_.backup.include_internal_topics, admin_->bootstrap());
   if (!topics.ok()) return Status::Ok();  // nothing matches now; what is followed stays followed
+  auto held = [&](const std::string& name) {
+    return std::find_if(meta_.topics.begin(), meta_.topics.end(), [&](const auto& x) { return x.name == name; });
+  };
+  std::vector<std::string> new_names;
+  for (const auto& t : *topics) {
+    if (held(t.name) == meta_.topics.end()) new_names.push_back(t.name);
+  }
+  std::map<std::string, std::string> new_ids;
+  if (!new_names.empty()) new_ids = CurrentTopicIds(new_names).value_or(std::map<std::string, std::string>{});
   std::vector<kafka::Consumer::Start> starts;
   for (const auto& t : *topics) {
-    auto tm = std::find_if(meta_.topics.begin(), meta_.topics.end(), [&](const auto& x) { return x.name == t.name; });
+    auto tm = held(t.name);
     if (tm == meta_.topics.end()) {
       format::TopicManifest added;
       added.name = t.name;
@@ -1055,8 +1055,7 @@ Status BackupRun::DiscoverTopics() {
         continue;
       }
       added.configs = std::move(*configs);
-      auto id = CurrentTopicIds({t.name});
-      if (id && id->contains(t.name)) added.topic_id = id->at(t.name);
+      if (auto id = new_ids.find(t.name); id != new_ids.end()) added.topic_id = id->second;
       meta_.topics.push_back(std::move(added));
       tm = std::prev(meta_.topics.end());
     }

@@ -77,11 +77,15 @@ struct CommittedOffset {
   std::string topic;
   int32_t partition = 0;
   int64_t offset = 0;
+
+  bool operator==(const CommittedOffset&) const = default;
 };
 
 struct ConsumerGroupManifest {
   std::string group_id;
   std::vector<CommittedOffset> offsets;  // only for topics in this backup
+
+  bool operator==(const ConsumerGroupManifest&) const = default;
 };
 
 // How the backup's segments are encrypted (docs/format/segment.md,
