@@ -696,8 +696,6 @@ Result<RestoreReport> RestoreRun::Run() {
   const std::string txn_id = fmt::format("kafka-backup-restore.{}.{}", backup_id, restore_id);
   std::vector<int64_t> next(lanes_.size());  // per lane: source offsets below are restored
   for (size_t i = 0; i < lanes_.size(); ++i) next[i] = lanes_[i].partition->start_offset;
-  // A dry run (validate-restore) reads the progress too, so that it checks
-  // and reports what a rerun would do: continue, not refuse the target's data.
   // The producer comes first: taking over the transactional id aborts what a
   // killed restore left open (it may hold the progress offsets, which the
   // group then refuses to report until the transaction ends, minutes later).
@@ -709,6 +707,8 @@ Result<RestoreReport> RestoreRun::Run() {
     });
     KB_RETURN_IF_ERROR(producer->InitTransactions());
   }
+  // A dry run (validate-restore) reads the progress too, so that it checks
+  // and reports what a rerun would do: continue, not refuse the target's data.
   KB_ASSIGN_OR_RETURN(bool resumed, LoadProgress(txn_id, cluster, &next));
   resuming_ = resumed;
   if (!report.dry_run) {

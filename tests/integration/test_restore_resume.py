@@ -18,19 +18,26 @@ PARTITIONS = 3
 RECORDS = 60000
 
 
-def test_killed_restore_resumes_with_no_duplicate_and_no_gap(tmp_path):
-    topic = unique("resume")
-    create_topic(topic, PARTITIONS)
-    produce(topic, [rec(i % PARTITIONS, f"k{i}", f"value-{i}-" + "x" * 100, headers=[("n", str(i))])
-                    for i in range(RECORDS)])
+def backed_up(tmp_path, name: str, partitions: int, records: list[dict], restore_id: str,
+              transaction_max_records: int):
+    """A topic filled with `records` and backed up as "b", and the config of a restore of it
+    into "<topic>-restored": (topic, source records, store, target topic, restore config path)."""
+    topic = unique(name)
+    create_topic(topic, partitions)
+    produce(topic, records)
     source = dump(topic)
     store = tmp_path / "store"
     run_backup(tmp_path, backup_config(store, [topic], backup_id="b"))
-
     target_topic = topic + "-restored"
-    cfg = restore_config(store, backup_id="b", restore_id="soak",
-                         topic_mapping={topic: target_topic}, transaction_max_records=100)
-    path = write_config(tmp_path, cfg, "restore.yaml")
+    cfg = restore_config(store, backup_id="b", restore_id=restore_id, topic_mapping={topic: target_topic},
+                         transaction_max_records=transaction_max_records)
+    return topic, source, store, target_topic, write_config(tmp_path, cfg, "restore.yaml")
+
+
+def test_killed_restore_resumes_with_no_duplicate_and_no_gap(tmp_path):
+    records = [rec(i % PARTITIONS, f"k{i}", f"value-{i}-" + "x" * 100, headers=[("n", str(i))])
+               for i in range(RECORDS)]
+    topic, source, store, target_topic, path = backed_up(tmp_path, "resume", PARTITIONS, records, "soak", 100)
     args = [str(binary()), "restore", "--config", str(path), "--format", "json"]
     rng = random.Random(int(os.environ.get("KB_SEED", "0")) or None)
     kills = 0
@@ -83,16 +90,8 @@ def test_restore_killed_inside_its_commit_resumes_at_once(tmp_path):
     transaction open until the broker times it out (5 minutes), and the group refuses to report
     stable offsets meanwhile. validate-restore reads the last committed progress instead; the
     rerun takes the transactional id over first, which aborts the open transaction, and goes on."""
-    topic = unique("pending")
-    create_topic(topic, 2)
-    produce(topic, [rec(i % 2, f"k{i}", f"v{i}") for i in range(2000)])
-    source = dump(topic)
-    store = tmp_path / "store"
-    run_backup(tmp_path, backup_config(store, [topic], backup_id="b"))
-    target_topic = topic + "-restored"
-    cfg = restore_config(store, backup_id="b", restore_id="pending",
-                         topic_mapping={topic: target_topic}, transaction_max_records=500)
-    path = write_config(tmp_path, cfg, "restore.yaml")
+    records = [rec(i % 2, f"k{i}", f"v{i}") for i in range(2000)]
+    _, source, _, target_topic, path = backed_up(tmp_path, "pending", 2, records, "pending", 500)
     cli_ok(["restore", "--config", path])
 
     # What the kill leaves: progress offsets sent to a transaction that never ends.
