@@ -204,7 +204,7 @@ bool RecordFilter::BlockMayMatch(const format::BlockInfo& b) const {
   return true;
 }
 
-bool RecordFilter::Matches(const format::Record& r) const {
+bool RecordFilter::Matches(const format::RecordView& r) const {
   if (min_offset && r.offset < *min_offset) return false;
   if (max_offset && r.offset > *max_offset) return false;
   if (min_timestamp && r.timestamp < *min_timestamp) return false;
@@ -218,7 +218,7 @@ namespace {
 class SegmentReader {
  public:
   SegmentReader(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
-                const std::function<Status(format::Record&&)>& sink, ReadStats& stats, const DamageHandler& on_damage,
+                const RecordViewSink& sink, ReadStats& stats, const DamageHandler& on_damage,
                 const format::EncryptionKey* key, uint64_t max_ranged_read)
       : store_(store),
         ref_(ref),
@@ -256,21 +256,23 @@ class SegmentReader {
   // missing or not the segment's is returned; a wrapped key that fails its
   // tag loses the whole segment.
   Status UseHeader(const format::SegmentHeader& header);
-  // Checks and decodes one block; Corruption naming it when it fails.
-  Status Decode(std::string_view bytes, const format::BlockInfo& b, format::Codec codec,
-                std::vector<format::Record>* out) const;
-  // Passes the records that match the filter to the sink.
-  Status Deliver(std::vector<format::Record>& records, const format::BlockInfo& b);
+  // Checks and decodes one block into decoder_; Corruption naming it when it
+  // fails.
+  Status Decode(std::string_view bytes, const format::BlockInfo& b, format::Codec codec);
+  // Passes the records of the block decoded last that match the filter to
+  // the sink.
+  Status Deliver(const format::BlockInfo& b);
 
   storage::ObjectStore& store_;
   const format::SegmentRef& ref_;
   const RecordFilter& filter_;
-  const std::function<Status(format::Record&&)>& sink_;
+  const RecordViewSink& sink_;
   ReadStats& st_;
   const DamageHandler& on_damage_;
   const format::EncryptionKey* key_;
   const uint64_t max_ranged_read_;
   std::string data_key_;  // an encrypted segment's, once its header is read
+  format::BlockDecoder decoder_;
   std::string tail_;
   uint64_t tail_start_ = 0;
 };
@@ -291,13 +293,8 @@ Result<std::string> SegmentReader::Fetch(uint64_t offset, uint64_t length) {
   return bytes;
 }
 
-Status SegmentReader::Decode(std::string_view bytes, const format::BlockInfo& b, format::Codec codec,
-                             std::vector<format::Record>* out) const {
-  out->clear();
-  Status s = format::DecodeBlock(bytes, b, codec, data_key_, [&](format::Record&& r) {
-    out->push_back(std::move(r));
-    return Status::Ok();
-  });
+Status SegmentReader::Decode(std::string_view bytes, const format::BlockInfo& b, format::Codec codec) {
+  Status s = decoder_.Decode(bytes, b, codec, data_key_);
   return s.ok() ? s : s.WithContext(Where(BlockWhere(b)));
 }
 
@@ -312,10 +309,10 @@ Status SegmentReader::UseHeader(const format::SegmentHeader& header) {
   return Status::Ok();
 }
 
-Status SegmentReader::Deliver(std::vector<format::Record>& records, const format::BlockInfo& b) {
-  for (auto& r : records) {
+Status SegmentReader::Deliver(const format::BlockInfo& b) {
+  for (const auto& r : decoder_.records()) {
     if (!filter_.Matches(r)) continue;
-    Status s = sink_(std::move(r));
+    Status s = sink_(r);
     if (!s.ok()) return s.code() == Status::Code::kCorruption ? s.WithContext(Where(BlockWhere(b))) : s;
   }
   ++st_.blocks_read;
@@ -378,7 +375,6 @@ Status SegmentReader::Read() {
 
   // Read runs of adjacent wanted blocks with one ranged GET each.
   const auto& blocks = *index;
-  std::vector<format::Record> records;
   size_t i = 0;
   while (i < blocks.size()) {
     if (!filter_.BlockMayMatch(blocks[i])) {
@@ -406,13 +402,13 @@ Status SegmentReader::Read() {
     for (size_t k = i; k <= j; ++k) {
       const auto& b = blocks[k];
       std::string_view bytes = std::string_view(*run).substr(b.position - blocks[i].position, b.size);
-      Status s = Decode(bytes, b, header->codec, &records);
+      Status s = Decode(bytes, b, header->codec);
       if (!s.ok()) {
         if (s.code() != Status::Code::kCorruption) return s;
         KB_RETURN_IF_ERROR(Damage({s, b.position, b.first_offset, b.last_offset, b.record_count}));
         continue;
       }
-      KB_RETURN_IF_ERROR(Deliver(records, b));
+      KB_RETURN_IF_ERROR(Deliver(b));
     }
     i = j + 1;
   }
@@ -473,7 +469,6 @@ Status SegmentReader::Scan(const Status& trailer_error) {
   int64_t prev_last = ref_.first_offset - 1;
   uint64_t recovered = 0;
   std::string stop;
-  std::vector<format::Record> records;
   while (true) {
     if (pos + format::kBlockHeaderSize > limit) {
       stop = fmt::format("the object ends at byte {}", limit);
@@ -503,13 +498,13 @@ Status SegmentReader::Scan(const Status& trailer_error) {
       stop = bytes.status().message();
       break;
     }
-    Status s = Decode(*bytes, b, header->codec, &records);
+    Status s = Decode(*bytes, b, header->codec);
     if (!s.ok()) {
       if (s.code() != Status::Code::kCorruption) return s;
       stop = s.message();
       break;
     }
-    KB_RETURN_IF_ERROR(Deliver(records, b));
+    KB_RETURN_IF_ERROR(Deliver(b));
     recovered += b.record_count;
     prev_last = b.last_offset;
     pos += b.size;
@@ -528,12 +523,20 @@ Status SegmentReader::Scan(const Status& trailer_error) {
 
 }  // namespace
 
-Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
-                   const std::function<Status(format::Record&&)>& sink, ReadStats* stats,
-                   const DamageHandler& on_damage, const format::EncryptionKey* key, uint64_t max_ranged_read) {
+Status ReadSegmentViews(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
+                        const RecordViewSink& sink, ReadStats* stats, const DamageHandler& on_damage,
+                        const format::EncryptionKey* key, uint64_t max_ranged_read) {
   ReadStats local;
   SegmentReader reader(store, ref, filter, sink, stats ? *stats : local, on_damage, key, max_ranged_read);
   return reader.Read();
+}
+
+Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
+                   const std::function<Status(format::Record&&)>& sink, ReadStats* stats,
+                   const DamageHandler& on_damage, const format::EncryptionKey* key, uint64_t max_ranged_read) {
+  return ReadSegmentViews(
+      store, ref, filter, [&](const format::RecordView& r) { return sink(r.ToRecord()); }, stats, on_damage, key,
+      max_ranged_read);
 }
 
 }  // namespace kafka_backup::catalog

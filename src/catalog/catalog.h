@@ -66,7 +66,7 @@ struct RecordFilter {
   std::optional<int64_t> max_timestamp;
 
   bool BlockMayMatch(const format::BlockInfo& b) const;
-  bool Matches(const format::Record& r) const;
+  bool Matches(const format::RecordView& r) const;
 };
 
 struct ReadStats {
@@ -116,5 +116,13 @@ Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, c
                    const std::function<Status(format::Record&&)>& sink, ReadStats* stats = nullptr,
                    const DamageHandler& on_damage = {}, const format::EncryptionKey* key = nullptr,
                    uint64_t max_ranged_read = kDefaultMaxRangedRead);
+
+// Told of each record read in place; its bytes are valid during the call.
+using RecordViewSink = std::function<Status(const format::RecordView&)>;
+// ReadSegment for readers that only look at the records (validate): the same
+// reads and checks, without a copy of each record.
+Status ReadSegmentViews(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
+                        const RecordViewSink& sink, ReadStats* stats = nullptr, const DamageHandler& on_damage = {},
+                        const format::EncryptionKey* key = nullptr, uint64_t max_ranged_read = kDefaultMaxRangedRead);
 
 }  // namespace kafka_backup::catalog

@@ -97,7 +97,9 @@ class ByteReader {
     data_.remove_prefix(n);
     return true;
   }
-  bool ReadNullableBytes(std::optional<std::string>* out) {
+  // `S` is std::string (a copy) or std::string_view (into the data read).
+  template <typename S>
+  bool ReadNullableBytes(std::optional<S>* out) {
     uint64_t len_plus_one = 0;
     if (!ReadVarint(&len_plus_one)) return false;
     if (len_plus_one == 0) {

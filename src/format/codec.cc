@@ -97,7 +97,9 @@ Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std
             fmt::format("zstd block holds at most {} bytes, its header says {}", bound, raw_size));
       }
       out->resize(raw_size);
-      size_t n = ZSTD_decompress(out->data(), raw_size, compressed.data(), compressed.size());
+      // As for compression: one context per thread, reused.
+      thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), &ZSTD_freeDCtx);
+      size_t n = ZSTD_decompressDCtx(dctx.get(), out->data(), raw_size, compressed.data(), compressed.size());
       if (ZSTD_isError(n)) return Status::Corruption(fmt::format("zstd: {}", ZSTD_getErrorName(n)));
       if (n != raw_size) {
         return Status::Corruption(fmt::format("zstd block decompressed to {} bytes, expected {}", n, raw_size));

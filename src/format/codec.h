@@ -21,7 +21,9 @@ Result<Codec> ParseCodec(std::string_view name);
 // Compresses `raw`, appending to `*out`. `level` applies to zstd only (1..19;
 // 0 means the library default).
 Status Compress(Codec codec, int level, std::string_view raw, std::string* out);
-// Decompresses `compressed` into exactly `raw_size` bytes, or fails with Corruption.
+// Decompresses `compressed` into exactly `raw_size` bytes, or fails with
+// Corruption. `*out` is resized, not cleared: a buffer reused for blocks of
+// similar size is not zeroed again for each one.
 Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std::string* out);
 
 }  // namespace kafka_backup::format

@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kafka_backup::format {
@@ -32,6 +34,43 @@ struct Record {
     return n;
   }
   bool operator==(const Record&) const = default;
+};
+
+// A record header read in place (see RecordView).
+struct HeaderView {
+  std::string_view name;
+  std::optional<std::string_view> value;  // nullopt: a null header value
+};
+
+// A record read in place: its bytes belong to whoever decoded it
+// (format::BlockDecoder) and are valid until it decodes the next block.
+// Readers that only look at records (validate) use it to skip the copies a
+// Record costs.
+struct RecordView {
+  int64_t offset = 0;
+  int64_t timestamp = -1;
+  TimestampType timestamp_type = TimestampType::kCreateTime;
+  std::optional<std::string_view> key;
+  std::optional<std::string_view> value;
+  std::span<const HeaderView> headers;
+
+  size_t PayloadBytes() const {
+    size_t n = (key ? key->size() : 0) + (value ? value->size() : 0);
+    for (const auto& h : headers) n += h.name.size() + (h.value ? h.value->size() : 0);
+    return n;
+  }
+  // A copy that owns its bytes.
+  Record ToRecord() const {
+    Record r{offset, timestamp, timestamp_type, {}, {}, {}};
+    if (key) r.key.emplace(*key);
+    if (value) r.value.emplace(*value);
+    r.headers.reserve(headers.size());
+    for (const auto& h : headers) {
+      RecordHeader& copy = r.headers.emplace_back(RecordHeader{std::string(h.name), std::nullopt});
+      if (h.value) copy.value.emplace(*h.value);
+    }
+    return r;
+  }
 };
 
 }  // namespace kafka_backup::format

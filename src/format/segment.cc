@@ -350,13 +350,9 @@ uint64_t HeaderRegionSize(const SegmentTrailer& trailer, const std::vector<Block
   return index.empty() ? trailer.index_position : index.front().position;
 }
 
-Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec codec,
-                   const std::function<Status(Record&&)>& sink) {
-  return DecodeBlock(bytes, expected, codec, {}, sink);
-}
-
-Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec codec, std::string_view data_key,
-                   const std::function<Status(Record&&)>& sink) {
+Status BlockDecoder::Decode(std::string_view bytes, const BlockInfo& expected, Codec codec, std::string_view data_key) {
+  records_.clear();
+  headers_.clear();
   if (bytes.size() != expected.size || bytes.size() < kBlockHeaderSize) {
     return Corrupt(fmt::format("block is {} bytes, the index says {}", bytes.size(), expected.size));
   }
@@ -381,27 +377,32 @@ Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec code
     return Corrupt(
         fmt::format("block's last offset {} is before its first {}", stored.last_offset, stored.first_offset));
   }
-  const uint64_t offset_span = static_cast<uint64_t>(stored.last_offset) - static_cast<uint64_t>(stored.first_offset);
-  std::string plain;  // the compressed bytes of an encrypted block
   if (!data_key.empty()) {
     if (payload.size() < kBlockEncryptionOverhead) {
       return Corrupt(
           fmt::format("encrypted block payload is {} bytes, shorter than its nonce and tag", payload.size()));
     }
+    plain_.clear();  // decryption appends
     if (!util::AesGcmDecrypt(data_key, payload.substr(0, kNonceSize), BlockAad(bytes, expected.position),
-                             payload.substr(kNonceSize), &plain)) {
+                             payload.substr(kNonceSize), &plain_)) {
       return Corrupt("block fails its authentication tag: the block was altered, or moved from elsewhere");
     }
-    payload = plain;
+    payload = plain_;
   }
-  std::string raw;
-  KB_RETURN_IF_ERROR(Decompress(codec, payload, raw_len, &raw));
+  KB_RETURN_IF_ERROR(Decompress(codec, payload, raw_len, &raw_));
+  Status s = DecodeRecords(std::string_view(raw_).substr(0, raw_len), stored);
+  if (!s.ok()) records_.clear();
+  return s;
+}
 
+Status BlockDecoder::DecodeRecords(std::string_view raw, const BlockInfo& stored) {
+  const uint64_t offset_span = static_cast<uint64_t>(stored.last_offset) - static_cast<uint64_t>(stored.first_offset);
+  header_counts_.clear();
   ByteReader in(raw);
   int64_t prev_timestamp = 0;
   int64_t prev_offset = -1;
   for (uint32_t i = 0; i < stored.record_count; ++i) {
-    Record r;
+    RecordView& r = records_.emplace_back();
     uint8_t attributes = 0;
     uint64_t offset_delta = 0;
     uint64_t ts_delta = 0;
@@ -426,21 +427,36 @@ Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec code
     }
     prev_offset = r.offset;
     if (header_count > in.remaining()) return Corrupt(fmt::format("record {} header count is implausible", i));
-    r.headers.reserve(header_count);
     for (uint64_t h = 0; h < header_count; ++h) {
       uint64_t name_len = 0;
-      std::string_view name;
-      RecordHeader header;
-      if (!in.ReadVarint(&name_len) || !in.ReadBytes(name_len, &name) || !in.ReadNullableBytes(&header.value)) {
+      HeaderView& header = headers_.emplace_back();
+      if (!in.ReadVarint(&name_len) || !in.ReadBytes(name_len, &header.name) || !in.ReadNullableBytes(&header.value)) {
         return Corrupt(fmt::format("record {} header {} is truncated", i, h));
       }
-      header.name = std::string(name);
-      r.headers.push_back(std::move(header));
     }
-    KB_RETURN_IF_ERROR(sink(std::move(r)));
+    header_counts_.push_back(static_cast<uint32_t>(header_count));
   }
   if (prev_offset != stored.last_offset) return Corrupt("block's last record does not have the block's last offset");
   if (in.remaining() != 0) return Corrupt(fmt::format("{} bytes left over after the block's records", in.remaining()));
+  // headers_ no longer grows: the records can point into it.
+  size_t next = 0;
+  for (size_t i = 0; i < records_.size(); ++i) {
+    records_[i].headers = std::span<const HeaderView>(headers_).subspan(next, header_counts_[i]);
+    next += header_counts_[i];
+  }
+  return Status::Ok();
+}
+
+Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec codec,
+                   const std::function<Status(Record&&)>& sink) {
+  return DecodeBlock(bytes, expected, codec, {}, sink);
+}
+
+Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec codec, std::string_view data_key,
+                   const std::function<Status(Record&&)>& sink) {
+  BlockDecoder decoder;
+  KB_RETURN_IF_ERROR(decoder.Decode(bytes, expected, codec, data_key));
+  for (const RecordView& r : decoder.records()) KB_RETURN_IF_ERROR(sink(r.ToRecord()));
   return Status::Ok();
 }
 
@@ -457,12 +473,11 @@ Status DecodeSegment(std::string_view bytes, SegmentHeader* header, std::vector<
     ~Wipe() { util::Cleanse(s); }
   } wipe{&data_key};
   uint64_t total = 0;
+  BlockDecoder decoder;
   for (const auto& b : index) {
-    Status s = DecodeBlock(bytes.substr(b.position, b.size), b, header->codec, data_key, [&](Record&& r) {
-      records->push_back(std::move(r));
-      return Status::Ok();
-    });
+    Status s = decoder.Decode(bytes.substr(b.position, b.size), b, header->codec, data_key);
     if (!s.ok()) return s.WithContext(fmt::format("block at byte {} (first offset {})", b.position, b.first_offset));
+    for (const RecordView& r : decoder.records()) records->push_back(r.ToRecord());
     total += b.record_count;
   }
   if (total != trailer.record_count) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -183,13 +184,36 @@ BlockInfo ParseBlockHeader(std::string_view bytes);
 // The byte range [0, n) that holds the header: up to the first block, or the index.
 uint64_t HeaderRegionSize(const SegmentTrailer& trailer, const std::vector<BlockInfo>& index);
 
-// Checks and decodes one block (`bytes` is exactly the block, header included)
-// and calls `sink` for each record in order. Stops at the first error.
+// Checks and decodes blocks one at a time into records read in place. One
+// decoder reused across the blocks of a read keeps its buffers, so a block
+// costs no allocation and a record no copy.
+class BlockDecoder {
+ public:
+  // Checks and decodes one block: `bytes` is exactly the block, header
+  // included. A block of an encrypted segment needs `data_key` (from
+  // SegmentDataKey), and `expected.position` must then be the block's
+  // position in the object (the tag covers it). Any fault, a failed tag
+  // included, is Corruption, and then no record is held: a block is read
+  // whole or not at all.
+  Status Decode(std::string_view bytes, const BlockInfo& expected, Codec codec, std::string_view data_key = {});
+  // The records of the block last decoded, in order; valid until the next
+  // Decode.
+  std::span<const RecordView> records() const { return records_; }
+
+ private:
+  Status DecodeRecords(std::string_view raw, const BlockInfo& stored);
+
+  std::string plain_;  // an encrypted block's compressed bytes
+  std::string raw_;    // never shrinks, so it is not cleared for each block
+  std::vector<RecordView> records_;
+  std::vector<HeaderView> headers_;
+  std::vector<uint32_t> header_counts_;  // per record, while headers_ grows
+};
+
+// Checks and decodes one block, as BlockDecoder::Decode, then calls `sink`
+// with a copy of each record in order. Stops at the first error.
 Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec codec,
                    const std::function<Status(Record&&)>& sink);
-// The same for a block of an encrypted segment when `data_key` (from
-// SegmentDataKey) is not empty; `expected.position` must be the block's
-// position in the object (the tag covers it). A failed tag is Corruption.
 Status DecodeBlock(std::string_view bytes, const BlockInfo& expected, Codec codec, std::string_view data_key,
                    const std::function<Status(Record&&)>& sink);
 

@@ -121,9 +121,9 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
         int64_t max_ts = INT64_MIN;
         bool damaged = false;
         catalog::ReadStats stats;
-        Status s = catalog::ReadSegment(
+        Status s = catalog::ReadSegmentViews(
             *store, seg, {},
-            [&](format::Record&& r) {
+            [&](const format::RecordView& r) {
               if (r.offset <= prev) {
                 return Status::Corruption(fmt::format("offset {} follows {}: out of order", r.offset, prev));
               }
