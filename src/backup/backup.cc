@@ -155,7 +155,7 @@ class BackupRun {
   Result<BackupReport> Run();
 
  private:
-  Status Append(PartitionState& p, format::Record&& r);
+  Status Append(PartitionState& p, const format::RecordView& r);
   Status FlushBlock(PartitionState& p);
   Status SealSegment(PartitionState& p);
   Status EnforceMemoryBudget();
@@ -259,7 +259,7 @@ class BackupRun {
 // the entries before it are deleted: a reader reads at most this many.
 constexpr uint64_t kBaseEvery = 64;
 
-Status BackupRun::Append(PartitionState& p, format::Record&& r) {
+Status BackupRun::Append(PartitionState& p, const format::RecordView& r) {
   if (p.summary.record_count > 0 && r.offset <= p.summary.last_offset) {
     return Status::Internal(fmt::format("{}[{}]: offset {} after {}: the consumer went backwards", p.topic, p.partition,
                                         r.offset, p.summary.last_offset));
@@ -553,7 +553,7 @@ Status BackupRun::Drain() {
           progressed = true;
           if (item->record.offset < p.cut) {
             int64_t offset = item->record.offset;
-            KB_RETURN_IF_ERROR(Append(p, std::move(item->record)));
+            KB_RETURN_IF_ERROR(Append(p, item->record));
             finished = offset + 1 >= p.cut;
           } else {
             finished = true;

@@ -40,7 +40,9 @@ inline int64_t UnZigZag(uint64_t v) {
 }
 
 // Nullable bytes: varint(length + 1) then the bytes; 0 means null.
-inline void PutNullableBytes(std::string* dst, const std::optional<std::string>& v) {
+// `S` is std::string or std::string_view.
+template <typename S>
+void PutNullableBytes(std::string* dst, const std::optional<S>& v) {
   if (!v) {
     PutVarint(dst, 0);
     return;

@@ -21,7 +21,9 @@ int64_t WrappingAdd(int64_t a, int64_t b) {
   return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
 }
 
-void EncodeRecord(const Record& r, int64_t first_offset, int64_t prev_timestamp, std::string* dst) {
+// R is Record or RecordView: the same fields, owned or read in place.
+template <typename R>
+void EncodeRecord(const R& r, int64_t first_offset, int64_t prev_timestamp, std::string* dst) {
   dst->push_back(static_cast<char>(static_cast<uint8_t>(r.timestamp_type) & 0x3));
   PutVarint(dst, static_cast<uint64_t>(r.offset - first_offset));
   PutVarint(dst, ZigZag(WrappingSub(r.timestamp, prev_timestamp)));
@@ -59,7 +61,8 @@ std::string BlockAad(std::string_view header_fields, uint64_t position) {
 
 }  // namespace
 
-void BlockBuilder::Append(const Record& record) {
+template <typename R>
+void BlockBuilder::AppendRecord(const R& record) {
   BlockInfo& info = block_.info;
   if (info.record_count == 0) {
     info = BlockInfo{};
@@ -74,6 +77,14 @@ void BlockBuilder::Append(const Record& record) {
   info.last_offset = record.offset;
   info.min_timestamp = std::min(info.min_timestamp, record.timestamp);
   info.max_timestamp = std::max(info.max_timestamp, record.timestamp);
+}
+
+void BlockBuilder::Append(const Record& record) {
+  AppendRecord(record);
+}
+
+void BlockBuilder::Append(const RecordView& record) {
+  AppendRecord(record);
 }
 
 RawBlock BlockBuilder::Take() {
@@ -161,7 +172,10 @@ std::string SegmentEncoder::Tail(uint64_t record_count) const {
   return out;
 }
 
-void AddToSummary(const Record& record, SegmentSummary* summary) {
+namespace {
+
+template <typename R>
+void AddRecordToSummary(const R& record, SegmentSummary* summary) {
   if (summary->record_count == 0) {
     summary->first_offset = record.offset;
     summary->min_timestamp = record.timestamp;
@@ -172,6 +186,16 @@ void AddToSummary(const Record& record, SegmentSummary* summary) {
   summary->last_offset = record.offset;
   summary->min_timestamp = std::min(summary->min_timestamp, record.timestamp);
   summary->max_timestamp = std::max(summary->max_timestamp, record.timestamp);
+}
+
+}  // namespace
+
+void AddToSummary(const Record& record, SegmentSummary* summary) {
+  AddRecordToSummary(record, summary);
+}
+
+void AddToSummary(const RecordView& record, SegmentSummary* summary) {
+  AddRecordToSummary(record, summary);
 }
 
 SegmentWriter::SegmentWriter(std::string topic, int32_t partition, Codec codec, int level, size_t block_target_bytes,

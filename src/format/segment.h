@@ -64,12 +64,16 @@ class BlockBuilder {
  public:
   // Offsets must strictly increase within a block (the caller checks across blocks).
   void Append(const Record& record);
+  void Append(const RecordView& record);
   size_t size() const { return block_.bytes.size(); }
   bool empty() const { return block_.info.record_count == 0; }
   // The block so far; the builder starts a new one.
   RawBlock Take();
 
  private:
+  template <typename R>
+  void AppendRecord(const R& record);
+
   RawBlock block_;
   int64_t prev_timestamp_ = 0;
 };
@@ -113,6 +117,7 @@ class SegmentEncoder {
 
 // Updates a segment summary with one record appended in offset order.
 void AddToSummary(const Record& record, SegmentSummary* summary);
+void AddToSummary(const RecordView& record, SegmentSummary* summary);
 
 // Builds one segment in memory. Not thread-safe.
 class SegmentWriter {

@@ -736,10 +736,7 @@ Result<ConsumedItem> Consumer::Poll(int timeout_ms) {
   ConsumedItem item;
   rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, timeout_ms);
   if (!m) return item;
-  struct Guard {
-    rd_kafka_message_t* m;
-    ~Guard() { rd_kafka_message_destroy(m); }
-  } guard{m};
+  item.message_ = {m, &rd_kafka_message_destroy};
   if (m->rkt) item.topic = rd_kafka_topic_name(m->rkt);
   item.partition = m->partition;
   if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -761,7 +758,7 @@ Result<ConsumedItem> Consumer::Poll(int timeout_ms) {
     return s;
   }
   item.kind = ConsumedItem::Kind::kRecord;
-  format::Record& r = item.record;
+  format::RecordView& r = item.record;
   r.offset = m->offset;
   rd_kafka_timestamp_type_t tstype = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
   r.timestamp = rd_kafka_message_timestamp(m, &tstype);
@@ -773,17 +770,17 @@ Result<ConsumedItem> Consumer::Poll(int timeout_ms) {
   rd_kafka_headers_t* hdrs = nullptr;
   if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
     size_t n = rd_kafka_header_cnt(hdrs);
-    r.headers.reserve(n);
+    item.headers_.reserve(n);
     for (size_t i = 0; i < n; ++i) {
       const char* name = nullptr;
       const void* value = nullptr;
       size_t size = 0;
       if (rd_kafka_header_get_all(hdrs, i, &name, &value, &size)) break;
-      format::RecordHeader h;
+      format::HeaderView& h = item.headers_.emplace_back();
       h.name = name;
       if (value) h.value.emplace(static_cast<const char*>(value), size);
-      r.headers.push_back(std::move(h));
     }
+    r.headers = item.headers_;
   }
   return item;
 }

@@ -1,6 +1,7 @@
 // The only code that talks to librdkafka: an admin client, a consumer that
 // drains assigned partitions, and an idempotent producer. Everything above
-// this folder sees Status values and format::Record, never librdkafka types.
+// this folder sees Status values and format::Record (or RecordView), never
+// librdkafka types.
 //
 // None of these classes is thread-safe; each is used by one thread.
 #pragma once
@@ -130,7 +131,14 @@ struct ConsumedItem {
   std::string topic;
   int32_t partition = 0;
   int64_t next_offset = 0;  // kPartitionEnd: where the end was seen
-  format::Record record;    // kRecord
+  // kRecord: read in place from the client's buffer, which the item holds:
+  // valid while the item lives.
+  format::RecordView record;
+
+ private:
+  friend class Consumer;
+  std::unique_ptr<rd_kafka_message_s, void (*)(rd_kafka_message_s*)> message_{nullptr, nullptr};
+  std::vector<format::HeaderView> headers_;  // record.headers points here
 };
 
 class Consumer : public Client {

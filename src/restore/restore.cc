@@ -488,7 +488,7 @@ Result<const format::PartitionOffsetMap*> RestoreRun::HeaderMap(const std::strin
       } else if (item.kind == kafka::ConsumedItem::Kind::kRecord) {
         for (const auto& h : item.record.headers) {
           if (h.name == kHeaderOriginalOffset && h.value) {
-            entries.push_back({std::stoll(*h.value), partition, item.record.offset});
+            entries.push_back({std::stoll(std::string(*h.value)), partition, item.record.offset});
             break;
           }
         }
