@@ -76,6 +76,7 @@ class BlockBuilder {
 
   RawBlock block_;
   int64_t prev_timestamp_ = 0;
+  size_t last_size_ = 0;  // of the block last taken
 };
 
 // Turns raw blocks into a segment's bytes, in order: the header, one encoded
