@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -662,7 +663,44 @@ Result<std::unique_ptr<Consumer>> Consumer::Connect(const KafkaConfig& config) {
   }
   KB_RETURN_IF_ERROR(c->Init(config, RD_KAFKA_CONSUMER, conf));
   rd_kafka_poll_set_consumer(c->rk_);
+  c->queue_ = rd_kafka_queue_get_consumer(c->rk_);
+  if (!c->queue_) return Status::Internal("the Kafka consumer has no consumer queue");
   return c;
+}
+
+Consumer::~Consumer() {
+  // Before Client's destructor: the client may not go while messages and
+  // queue handles are held.
+  DropBuffered(nullptr, 0);
+  if (queue_) rd_kafka_queue_destroy(queue_);
+}
+
+rd_kafka_message_t* Consumer::Next(int timeout_ms) {
+  constexpr size_t kBatch = 1024;
+  if (next_ == batch_.size()) {
+    batch_.resize(kBatch);
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, batch_.data(), kBatch);
+    batch_.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    next_ = 0;
+  }
+  if (next_ < batch_.size()) return std::exchange(batch_[next_++], nullptr);
+  // Nothing fetched yet: wait for the first message (a batch call would wait
+  // for a whole batch or the timeout).
+  return rd_kafka_consumer_poll(rk_, timeout_ms);
+}
+
+void Consumer::DropBuffered(const std::string* topic, int32_t partition) {
+  size_t kept = next_;
+  for (size_t i = next_; i < batch_.size(); ++i) {
+    rd_kafka_message_t* m = batch_[i];
+    bool drop = !topic || (m->partition == partition && m->rkt && *topic == rd_kafka_topic_name(m->rkt));
+    if (drop) {
+      rd_kafka_message_destroy(m);
+    } else {
+      batch_[kept++] = m;
+    }
+  }
+  batch_.resize(kept);
 }
 
 Status Consumer::Assign(const std::vector<Start>& starts) {
@@ -671,6 +709,7 @@ Status Consumer::Assign(const std::vector<Start>& starts) {
   rd_kafka_resp_err_t err = rd_kafka_assign(rk_, list);
   rd_kafka_topic_partition_list_destroy(list);
   if (err) return ErrorStatus(err, "cannot assign partitions to the consumer");
+  DropBuffered(nullptr, 0);
   assigned_ = starts;
   return Status::Ok();
 }
@@ -704,6 +743,7 @@ Status Consumer::Seek(const std::string& topic, int32_t partition, int64_t offse
     rd_kafka_error_destroy(error);
     return Status::Internal(fmt::format("{}: {}", what, msg));
   }
+  DropBuffered(&topic, partition);
   for (auto& s : assigned_) {
     if (s.topic == topic && s.partition == partition) s.offset = offset;
   }
@@ -729,12 +769,13 @@ Status Consumer::Unassign(const std::string& topic, int32_t partition) {
     rd_kafka_error_destroy(error);
     return Status::Internal(fmt::format("cannot unassign {}[{}]: {}", topic, partition, msg));
   }
+  DropBuffered(&topic, partition);
   return Status::Ok();
 }
 
 Result<ConsumedItem> Consumer::Poll(int timeout_ms) {
   ConsumedItem item;
-  rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, timeout_ms);
+  rd_kafka_message_t* m = Next(timeout_ms);
   if (!m) return item;
   item.message_ = {m, &rd_kafka_message_destroy};
   if (m->rkt) item.topic = rd_kafka_topic_name(m->rkt);

@@ -23,6 +23,7 @@
 struct rd_kafka_s;
 struct rd_kafka_conf_s;
 struct rd_kafka_message_s;
+struct rd_kafka_queue_s;
 
 namespace kafka_backup::kafka {
 
@@ -166,8 +167,24 @@ class Consumer : public Client {
   // The earliest offset whose timestamp is >= `timestamp_ms`, or the end offset if none.
   Result<int64_t> OffsetForTime(const std::string& topic, int32_t partition, int64_t timestamp_ms);
 
+  ~Consumer();
+
  private:
+  Consumer() = default;
+  // The next fetched message, from batch_ (refilled without waiting) or else
+  // waiting up to `timeout_ms` for one; null when none came.
+  rd_kafka_message_s* Next(int timeout_ms);
+  // Drops the fetched messages not yet yielded of one partition, or of all
+  // partitions when `topic` is null: a partition moved or removed must yield
+  // nothing from before.
+  void DropBuffered(const std::string* topic, int32_t partition);
+
   std::vector<Start> assigned_;
+  // Messages are taken from librdkafka in batches: one call per batch, not
+  // per record, spares a queue lock and two clock reads per record.
+  rd_kafka_queue_s* queue_ = nullptr;
+  std::vector<rd_kafka_message_s*> batch_;  // fetched, in order; yielded ones are null
+  size_t next_ = 0;                         // the next of batch_ to yield
 };
 
 class Producer : public Client {
