@@ -236,9 +236,11 @@ class RestoreRun {
 
 // A transaction holds at most this much (and restore.transaction_max_records)
 // and is committed once it is this old. Each commit drains the producer, so
-// transactions are large; the age bound keeps a throttled restore well inside
-// the producer's transaction.timeout.ms (300 s).
-constexpr uint64_t kTransactionBytes = 128 << 20;
+// transactions are large: with 64 KiB records and 128 MiB transactions the
+// restore spent a fifth of its time draining (bench/RESULTS.md). The age bound
+// keeps a crash's resend short and a throttled restore well inside the
+// producer's transaction.timeout.ms (300 s).
+constexpr uint64_t kTransactionBytes = uint64_t{1} << 30;
 constexpr auto kTransactionMaxAge = std::chrono::seconds(30);
 // Partitions read ahead at once, the record payload each may hold queued, and
 // the largest GET each makes: memory bounded whatever the number of partitions
