@@ -529,6 +529,18 @@ Status BackupRun::Drain() {
     if (progress.Due()) ShowTopics(progress, lines);
     progress.Update(report_.records, report_.bytes);
   };
+  // With slow storage the reading spends most of its time waiting for room
+  // in the upload pipeline: the display moves on while it waits.
+  pipeline_->SetWaitTick([&] {
+    CheckpointWhileWaiting();
+    tick();
+  });
+  struct RestoreWaitTick {
+    BackupRun* run;
+    ~RestoreWaitTick() {
+      run->pipeline_->SetWaitTick([r = run] { r->CheckpointWhileWaiting(); });
+    }
+  } restore_wait_tick{this};
   auto last_lag = Clock::now() - std::chrono::seconds(10);
   // Give up if nothing arrives for this long while partitions are still open
   // (one-shot runs: a continuous run waits for records as long as it runs).
