@@ -310,9 +310,10 @@ Status SegmentReader::UseHeader(const format::SegmentHeader& header) {
 }
 
 Status SegmentReader::Deliver(const format::BlockInfo& b) {
+  const std::shared_ptr<const format::DecodedBlock> block = decoder_.Hold();
   for (const auto& r : decoder_.records()) {
     if (!filter_.Matches(r)) continue;
-    Status s = sink_(r);
+    Status s = sink_(r, block);
     if (!s.ok()) return s.code() == Status::Code::kCorruption ? s.WithContext(Where(BlockWhere(b))) : s;
   }
   ++st_.blocks_read;
@@ -535,8 +536,8 @@ Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, c
                    const std::function<Status(format::Record&&)>& sink, ReadStats* stats,
                    const DamageHandler& on_damage, const format::EncryptionKey* key, uint64_t max_ranged_read) {
   return ReadSegmentViews(
-      store, ref, filter, [&](const format::RecordView& r) { return sink(r.ToRecord()); }, stats, on_damage, key,
-      max_ranged_read);
+      store, ref, filter, [&](const format::RecordView& r, const auto&) { return sink(r.ToRecord()); }, stats,
+      on_damage, key, max_ranged_read);
 }
 
 }  // namespace kafka_backup::catalog

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -117,10 +118,14 @@ Status ReadSegment(storage::ObjectStore& store, const format::SegmentRef& ref, c
                    const DamageHandler& on_damage = {}, const format::EncryptionKey* key = nullptr,
                    uint64_t max_ranged_read = kDefaultMaxRangedRead);
 
-// Told of each record read in place; its bytes are valid during the call.
-using RecordViewSink = std::function<Status(const format::RecordView&)>;
-// ReadSegment for readers that only look at the records (validate): the same
-// reads and checks, without a copy of each record.
+// Told of each record read in place, and of the block it was decoded from:
+// its bytes are valid during the call, or while a copy of `block` is kept
+// (format::BlockDecoder::Hold).
+using RecordViewSink =
+    std::function<Status(const format::RecordView& record, const std::shared_ptr<const format::DecodedBlock>& block)>;
+// ReadSegment without a copy of each record, for readers that look at the
+// records (validate) or keep their blocks (the restore): the same reads and
+// checks.
 Status ReadSegmentViews(storage::ObjectStore& store, const format::SegmentRef& ref, const RecordFilter& filter,
                         const RecordViewSink& sink, ReadStats* stats = nullptr, const DamageHandler& on_damage = {},
                         const format::EncryptionKey* key = nullptr, uint64_t max_ranged_read = kDefaultMaxRangedRead);

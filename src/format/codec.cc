@@ -1,6 +1,7 @@
 #include "format/codec.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 #include <lz4frame.h>
@@ -77,6 +78,17 @@ constexpr uint64_t kLz4MaxRatio = 255;
 // ZSTD_decompressBound trusts a declared content size; this bound does not.
 constexpr uint64_t kZstdMaxRatio = ZSTD_BLOCKSIZE_MAX / 4;
 
+namespace {
+
+// Sizes `out` to n bytes. Grown, it is reallocated to exactly n, not to twice
+// its capacity: a decoded block the restore holds costs what it holds.
+void ResizeExactly(std::string* out, size_t n) {
+  if (out->capacity() < n) std::string().swap(*out);
+  out->resize(n);
+}
+
+}  // namespace
+
 Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std::string* out) {
   // `raw_size` comes from the block header and is allocated up front: check
   // first that the payload can hold that much, so a corrupt header is an
@@ -86,7 +98,8 @@ Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std
       if (compressed.size() != raw_size) {
         return Status::Corruption(fmt::format("stored block is {} bytes, expected {}", compressed.size(), raw_size));
       }
-      out->assign(compressed);
+      ResizeExactly(out, raw_size);
+      if (raw_size > 0) std::memcpy(out->data(), compressed.data(), raw_size);
       return Status::Ok();
     case Codec::kZstd: {
       unsigned long long bound = ZSTD_decompressBound(compressed.data(), compressed.size());
@@ -96,7 +109,7 @@ Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std
         return Status::Corruption(
             fmt::format("zstd block holds at most {} bytes, its header says {}", bound, raw_size));
       }
-      out->resize(raw_size);
+      ResizeExactly(out, raw_size);
       // As for compression: one context per thread, reused.
       thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), &ZSTD_freeDCtx);
       size_t n = ZSTD_decompressDCtx(dctx.get(), out->data(), raw_size, compressed.data(), compressed.size());
@@ -121,7 +134,7 @@ Status Decompress(Codec codec, std::string_view compressed, size_t raw_size, std
       if (raw_size > bound) {
         return Status::Corruption(fmt::format("lz4 block holds at most {} bytes, its header says {}", bound, raw_size));
       }
-      out->resize(raw_size);
+      ResizeExactly(out, raw_size);
       size_t dst_size = raw_size;
       size_t src_size = compressed.size() - header_size;
       r = LZ4F_decompress(dctx, out->data(), &dst_size, compressed.data() + header_size, &src_size, nullptr);

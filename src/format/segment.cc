@@ -1,6 +1,7 @@
 #include "format/segment.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -380,9 +381,28 @@ uint64_t HeaderRegionSize(const SegmentTrailer& trailer, const std::vector<Block
   return index.empty() ? trailer.index_position : index.front().position;
 }
 
+void BlockDecoder::UseFreeBlock() {
+  std::vector<std::shared_ptr<DecodedBlock>> released;
+  if (block_.use_count() > 1) {
+    held_.push_back(std::move(block_));
+    std::erase_if(held_, [&](std::shared_ptr<DecodedBlock>& b) {
+      if (b.use_count() > 1) return false;
+      released.push_back(std::move(b));
+      return true;
+    });
+    block_ = released.empty() ? std::make_shared<DecodedBlock>() : std::move(released.back());
+  }
+  // A holder's last reads of a block happen before it released it, which
+  // the count showed; the fence orders them before our writes to the block
+  // (reuse, or freeing the released blocks beyond the one reused: a burst of
+  // held blocks is not kept allocated after it).
+  std::atomic_thread_fence(std::memory_order_acquire);
+}
+
 Status BlockDecoder::Decode(std::string_view bytes, const BlockInfo& expected, Codec codec, std::string_view data_key) {
   records_.clear();
-  headers_.clear();
+  UseFreeBlock();
+  block_->headers.clear();
   if (bytes.size() != expected.size || bytes.size() < kBlockHeaderSize) {
     return Corrupt(fmt::format("block is {} bytes, the index says {}", bytes.size(), expected.size));
   }
@@ -419,8 +439,8 @@ Status BlockDecoder::Decode(std::string_view bytes, const BlockInfo& expected, C
     }
     payload = plain_;
   }
-  KB_RETURN_IF_ERROR(Decompress(codec, payload, raw_len, &raw_));
-  Status s = DecodeRecords(std::string_view(raw_).substr(0, raw_len), stored);
+  KB_RETURN_IF_ERROR(Decompress(codec, payload, raw_len, &block_->bytes));
+  Status s = DecodeRecords(std::string_view(block_->bytes).substr(0, raw_len), stored);
   if (!s.ok()) records_.clear();
   return s;
 }
@@ -459,7 +479,7 @@ Status BlockDecoder::DecodeRecords(std::string_view raw, const BlockInfo& stored
     if (header_count > in.remaining()) return Corrupt(fmt::format("record {} header count is implausible", i));
     for (uint64_t h = 0; h < header_count; ++h) {
       uint64_t name_len = 0;
-      HeaderView& header = headers_.emplace_back();
+      HeaderView& header = block_->headers.emplace_back();
       if (!in.ReadVarint(&name_len) || !in.ReadBytes(name_len, &header.name) || !in.ReadNullableBytes(&header.value)) {
         return Corrupt(fmt::format("record {} header {} is truncated", i, h));
       }
@@ -468,10 +488,10 @@ Status BlockDecoder::DecodeRecords(std::string_view raw, const BlockInfo& stored
   }
   if (prev_offset != stored.last_offset) return Corrupt("block's last record does not have the block's last offset");
   if (in.remaining() != 0) return Corrupt(fmt::format("{} bytes left over after the block's records", in.remaining()));
-  // headers_ no longer grows: the records can point into it.
+  // The headers no longer grow: the records can point into them.
   size_t next = 0;
   for (size_t i = 0; i < records_.size(); ++i) {
-    records_[i].headers = std::span<const HeaderView>(headers_).subspan(next, header_counts_[i]);
+    records_[i].headers = std::span<const HeaderView>(block_->headers).subspan(next, header_counts_[i]);
     next += header_counts_[i];
   }
   return Status::Ok();

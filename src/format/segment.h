@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -190,6 +191,13 @@ BlockInfo ParseBlockHeader(std::string_view bytes);
 // The byte range [0, n) that holds the header: up to the first block, or the index.
 uint64_t HeaderRegionSize(const SegmentTrailer& trailer, const std::vector<BlockInfo>& index);
 
+// What the records of a decoded block point into: its decompressed bytes and
+// its headers.
+struct DecodedBlock {
+  std::string bytes;  // never shrinks, so it is not cleared for each block
+  std::vector<HeaderView> headers;
+};
+
 // Checks and decodes blocks one at a time into records read in place. One
 // decoder reused across the blocks of a read keeps its buffers, so a block
 // costs no allocation and a record no copy.
@@ -203,17 +211,24 @@ class BlockDecoder {
   // whole or not at all.
   Status Decode(std::string_view bytes, const BlockInfo& expected, Codec codec, std::string_view data_key = {});
   // The records of the block last decoded, in order; valid until the next
-  // Decode.
+  // Decode, or for as long as a Hold() of it is kept.
   std::span<const RecordView> records() const { return records_; }
+  // Keeps the records of the block last decoded valid, on any thread, until
+  // the last copy is dropped (the restore holds them until Kafka has them).
+  // Decode then decodes into another buffer, and reuses this one once it is
+  // released.
+  std::shared_ptr<const DecodedBlock> Hold() const { return block_; }
 
  private:
   Status DecodeRecords(std::string_view raw, const BlockInfo& stored);
+  // Points block_ at a buffer nobody else holds.
+  void UseFreeBlock();
 
   std::string plain_;  // an encrypted block's compressed bytes
-  std::string raw_;    // never shrinks, so it is not cleared for each block
+  std::shared_ptr<DecodedBlock> block_ = std::make_shared<DecodedBlock>();
+  std::vector<std::shared_ptr<DecodedBlock>> held_;  // handed out by Hold(); reused once released
   std::vector<RecordView> records_;
-  std::vector<HeaderView> headers_;
-  std::vector<uint32_t> header_counts_;  // per record, while headers_ grows
+  std::vector<uint32_t> header_counts_;  // per record, while the headers grow
 };
 
 // Checks and decodes one block, as BlockDecoder::Decode, then calls `sink`

@@ -937,20 +937,31 @@ Status Producer::CommitTransaction(const std::string& group, const std::vector<T
   return first_failure_;
 }
 
-Status Producer::Send(const std::string& topic, int32_t partition, const format::Record& r,
+namespace {
+
+// Adds headers (format::RecordHeader or HeaderView) to a librdkafka list,
+// which copies them.
+template <typename Headers>
+void AddHeaders(rd_kafka_headers_t* hdrs, const Headers& headers) {
+  static const char kEmpty = 0;
+  for (const auto& h : headers) {
+    const void* value = h.value ? (h.value->empty() ? &kEmpty : h.value->data()) : nullptr;
+    rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), value,
+                        h.value ? static_cast<ssize_t>(h.value->size()) : 0);
+  }
+}
+
+}  // namespace
+
+Status Producer::Send(const std::string& topic, int32_t partition, const format::RecordView& r,
                       const std::vector<format::RecordHeader>& extra_headers, uint64_t tag) {
   if (!first_failure_.ok()) return first_failure_;
   static const char kEmpty = 0;
   rd_kafka_headers_t* hdrs = nullptr;
   if (!r.headers.empty() || !extra_headers.empty()) {
     hdrs = rd_kafka_headers_new(r.headers.size() + extra_headers.size());
-    for (const auto* list : {&r.headers, &extra_headers}) {
-      for (const auto& h : *list) {
-        const void* value = h.value ? (h.value->empty() ? &kEmpty : h.value->data()) : nullptr;
-        rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), value,
-                            h.value ? static_cast<ssize_t>(h.value->size()) : 0);
-      }
-    }
+    AddHeaders(hdrs, r.headers);
+    AddHeaders(hdrs, extra_headers);
   }
   // Null stays null; empty must be a non-null pointer with length 0.
   void* key = r.key ? const_cast<char*>(r.key->empty() ? &kEmpty : r.key->data()) : nullptr;

@@ -212,10 +212,10 @@ class Producer : public Client {
   // Kafka acknowledged.
   void OnDelivered(std::function<void(const Delivery&)> callback) { on_delivered_ = std::move(callback); }
 
-  // Queues a record; blocks (serving delivery reports) while the local queue
-  // is full. Fails fast once any earlier delivery failed. `tag` and the
-  // record's offset come back in the Delivery.
-  Status Send(const std::string& topic, int32_t partition, const format::Record& record,
+  // Queues a copy of a record; blocks (serving delivery reports) while the
+  // local queue is full. Fails fast once any earlier delivery failed. `tag`
+  // and the record's offset come back in the Delivery.
+  Status Send(const std::string& topic, int32_t partition, const format::RecordView& record,
               const std::vector<format::RecordHeader>& extra_headers, uint64_t tag = 0);
   // Serves delivery reports without blocking.
   void Poll();

@@ -45,9 +45,9 @@ void PartitionReader::Run() {
   catalog::ReadStats stats;
   uint64_t fetched_reported = 0;
   bool stopped = false;
-  auto sink = [&](format::Record&& r) -> Status {
+  auto sink = [&](const format::RecordView& r, const std::shared_ptr<const format::DecodedBlock>& block) -> Status {
     pending_bytes_ += r.PayloadBytes();
-    pending_.records.push_back(std::move(r));
+    pending_.records.push_back({r, block});
     if (pending_bytes_ < kChunkBytes) return Status::Ok();
     pending_.bytes_fetched = stats.bytes_fetched - std::exchange(fetched_reported, stats.bytes_fetched);
     if (Push(false)) return Status::Ok();
@@ -58,8 +58,8 @@ void PartitionReader::Run() {
   for (const format::SegmentRef* segment : plan_.segments) {
     catalog::DamageHandler on_damage;
     if (plan_.on_damage) on_damage = [&](const catalog::SegmentDamage& d) { return plan_.on_damage(*segment, d); };
-    status =
-        catalog::ReadSegment(store_, *segment, plan_.filter, sink, &stats, on_damage, plan_.key, plan_.max_ranged_read);
+    status = catalog::ReadSegmentViews(store_, *segment, plan_.filter, sink, &stats, on_damage, plan_.key,
+                                       plan_.max_ranged_read);
     if (!status.ok()) break;
   }
   if (status.ok()) {

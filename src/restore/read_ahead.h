@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -46,11 +47,17 @@ class PartitionReader {
   PartitionReader(const PartitionReader&) = delete;
   PartitionReader& operator=(const PartitionReader&) = delete;
 
+  // A record read in place, and the block that keeps its bytes: records
+  // reach the producer without a copy of their own.
+  struct HeldRecord {
+    format::RecordView record;
+    std::shared_ptr<const format::DecodedBlock> block;
+  };
   struct Chunk {
-    std::vector<format::Record> records;  // the next ones, in offset order
-    uint64_t payload_bytes = 0;           // Record::PayloadBytes summed
-    uint64_t bytes_fetched = 0;           // storage bytes read for them
-    bool last = false;                    // nothing follows
+    std::vector<HeldRecord> records;  // the next ones, in offset order
+    uint64_t payload_bytes = 0;       // Record::PayloadBytes summed
+    uint64_t bytes_fetched = 0;       // storage bytes read for them
+    bool last = false;                // nothing follows
   };
   // Waits for the next chunk. The read's error, if it failed, comes after
   // every record read before it.

@@ -90,7 +90,7 @@ struct TopicPlan {
   std::map<int32_t, int32_t> partition_mapping;
   std::vector<const format::PartitionManifest*> partitions;  // to restore, in order
 
-  int32_t TargetPartition(const format::PartitionManifest& p, const format::Record& r) const {
+  int32_t TargetPartition(const format::PartitionManifest& p, const format::RecordView& r) const {
     if (repartition) return r.key ? kafka::PartitionForKey(*r.key, *repartition) : p.partition % *repartition;
     auto it = partition_mapping.find(p.partition);
     return it == partition_mapping.end() ? p.partition : it->second;
@@ -620,7 +620,7 @@ Result<std::vector<GroupPosition>> RestoreRun::ComputeGroupPositions(
         targets.push_back(*pos);
       } else if (!plan.repartition) {
         // Everything restored was consumed: the end of the target partition.
-        int32_t tp = plan.TargetPartition(*lane->partition, format::Record{});
+        int32_t tp = plan.TargetPartition(*lane->partition, format::RecordView{});
         KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(plan.target, tp));
         targets.push_back({tp, w.high});
       }
@@ -843,7 +843,8 @@ Result<RestoreReport> RestoreRun::Run() {
     }
     return std::make_unique<restore::PartitionReader>(*store, std::move(read), kReadAheadBytes);
   };
-  auto restore_record = [&](size_t li, format::Record& r) -> Status {
+  auto restore_record = [&](size_t li, restore::PartitionReader::HeldRecord& held) -> Status {
+    const format::RecordView& r = held.record;
     const Lane& lane = lanes_[li];
     const TopicPlan& plan = plans_[lane.plan];
     RestoreTopicReport& tr = report.topics[lane.plan];

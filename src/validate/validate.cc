@@ -123,7 +123,7 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
         catalog::ReadStats stats;
         Status s = catalog::ReadSegmentViews(
             *store, seg, {},
-            [&](const format::RecordView& r) {
+            [&](const format::RecordView& r, const auto&) {
               if (r.offset <= prev) {
                 return Status::Corruption(fmt::format("offset {} follows {}: out of order", r.offset, prev));
               }
