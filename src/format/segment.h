@@ -214,9 +214,9 @@ class BlockDecoder {
   // Decode, or for as long as a Hold() of it is kept.
   std::span<const RecordView> records() const { return records_; }
   // Keeps the records of the block last decoded valid, on any thread, until
-  // the last copy is dropped (the restore holds them until Kafka has them).
-  // Decode then decodes into another buffer, and reuses this one once it is
-  // released.
+  // the last copy is dropped (the restore's read-ahead threads hold them until
+  // the producer has copied them). Decode then decodes into another buffer,
+  // and reuses this one once it is released.
   std::shared_ptr<const DecodedBlock> Hold() const { return block_; }
 
  private:
@@ -226,7 +226,7 @@ class BlockDecoder {
 
   std::string plain_;  // an encrypted block's compressed bytes
   std::shared_ptr<DecodedBlock> block_ = std::make_shared<DecodedBlock>();
-  std::vector<std::shared_ptr<DecodedBlock>> held_;  // handed out by Hold(); reused once released
+  std::vector<std::shared_ptr<DecodedBlock>> held_;  // held by others when last looked at
   std::vector<RecordView> records_;
   std::vector<uint32_t> header_counts_;  // per record, while the headers grow
 };

@@ -47,8 +47,8 @@ class PartitionReader {
   PartitionReader(const PartitionReader&) = delete;
   PartitionReader& operator=(const PartitionReader&) = delete;
 
-  // A record read in place, and the block that keeps its bytes: records
-  // reach the producer without a copy of their own.
+  // A record read in place, and the block that keeps its bytes: the only
+  // copy of a record on its way to Kafka is the producer's.
   struct HeldRecord {
     format::RecordView record;
     std::shared_ptr<const format::DecodedBlock> block;
