@@ -97,18 +97,23 @@ class FileWriter : public ObjectWriter {
     if (!path_.ok()) return path_.status();
     if (fd_.fd >= 0) return Status::Ok();
     fs::path dir = path_->parent_path();
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) {
-      return failed_ = Status::IoError(
-                 fmt::format("cannot create directory {}: {} (check the storage path and its permissions)",
-                             dir.string(), ec.message()));
-    }
     tmp_ = *path_;
     tmp_ += "." + RandomSuffix() + std::string(kTempSuffix);
-    fd_.fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd_.fd < 0) return failed_ = ErrnoStatus("cannot create", tmp_, errno);
-    return Status::Ok();
+    // A Delete of the directory's last object removes the emptied directory:
+    // one that vanishes between creating it and opening the file in it is
+    // created again.
+    for (int attempt = 0;; ++attempt) {
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (ec) {
+        return failed_ = Status::IoError(
+                   fmt::format("cannot create directory {}: {} (check the storage path and its permissions)",
+                               dir.string(), ec.message()));
+      }
+      fd_.fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd_.fd >= 0) return Status::Ok();
+      if (errno != ENOENT || attempt == 3) return failed_ = ErrnoStatus("cannot create", tmp_, errno);
+    }
   }
 
   // A write error leaves the file unusable: drop it and refuse what follows.
@@ -219,6 +224,12 @@ Result<ListPage> FilesystemStore::List(std::string_view prefix, std::string_view
 Status FilesystemStore::Delete(std::string_view key) {
   KB_ASSIGN_OR_RETURN(fs::path path, PathFor(key));
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("cannot delete", path, errno);
+  // Directories left empty go too, up to the root (kept): a pruned backup
+  // leaves no tree behind for every List to walk. rmdir refuses a directory
+  // that is not empty, so this stops at the first one still in use.
+  for (size_t slash = key.rfind('/'); slash != std::string_view::npos && slash > 0; slash = key.rfind('/', slash - 1)) {
+    if (::rmdir((root_ / fs::path(key.substr(0, slash))).c_str()) != 0) break;
+  }
   return Status::Ok();
 }
 

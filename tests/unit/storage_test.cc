@@ -40,6 +40,19 @@ TEST_F(FilesystemStoreTest, PutGetHeadDelete) {
   EXPECT_TRUE(store_->Delete("a/b/c.bin").ok()) << "deleting a missing object is OK";
 }
 
+TEST_F(FilesystemStoreTest, DeleteRemovesDirectoriesItEmptiesButNotTheRoot) {
+  ASSERT_TRUE(store_->Put("backups/old/topics/t/0/seg", "x").ok());
+  ASSERT_TRUE(store_->Put("backups/keep/manifest.json", "{}").ok());
+  ASSERT_TRUE(store_->Delete("backups/old/topics/t/0/seg").ok());
+  EXPECT_FALSE(fs::exists(root_ / "backups/old")) << "the emptied tree is gone";
+  EXPECT_TRUE(fs::exists(root_ / "backups/keep/manifest.json"));
+  ASSERT_TRUE(store_->Delete("backups/keep/manifest.json").ok());
+  EXPECT_FALSE(fs::exists(root_ / "backups"));
+  EXPECT_TRUE(fs::is_directory(root_)) << "the store's root stays";
+  ASSERT_TRUE(store_->Put("backups/old/topics/t/0/seg", "y").ok()) << "a removed directory is created again";
+  EXPECT_EQ(*store_->Get("backups/old/topics/t/0/seg"), "y");
+}
+
 TEST_F(FilesystemStoreTest, RangedGet) {
   ASSERT_TRUE(store_->Put("x", "0123456789").ok());
   auto got = store_->Get("x", ByteRange{3, 4});
