@@ -83,4 +83,4 @@ eval "$(bash scripts/azurite.sh env)"
 eval "$(bash scripts/gcs-server.sh env)"
 eval "$(bash scripts/moto-server.sh env)"
 # shellcheck disable=SC2086
-python3 -m pytest tests/integration -q ${KB_PYTEST_ARGS:-}
+python3 -m pytest tests/integration -q --durations=25 ${KB_PYTEST_ARGS:-}

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -231,6 +232,7 @@ class BackupRun {
   const Config& config_;
   const RunOptions& options_;
   std::unique_ptr<storage::ObjectStore> store_;
+  std::function<void()> display_tick_;         // redraws the progress display; set while Drain runs
   std::unique_ptr<SegmentPipeline> pipeline_;  // after store_: stops before it goes
   std::unique_ptr<kafka::Consumer> consumer_;
   std::unique_ptr<kafka::Admin> admin_;
@@ -529,18 +531,11 @@ Status BackupRun::Drain() {
     if (progress.Due()) ShowTopics(progress, lines);
     progress.Update(report_.records, report_.bytes);
   };
-  // With slow storage the reading spends most of its time waiting for room
-  // in the upload pipeline: the display moves on while it waits.
-  pipeline_->SetWaitTick([&] {
-    CheckpointWhileWaiting();
-    tick();
-  });
-  struct RestoreWaitTick {
-    BackupRun* run;
-    ~RestoreWaitTick() {
-      run->pipeline_->SetWaitTick([r = run] { r->CheckpointWhileWaiting(); });
-    }
-  } restore_wait_tick{this};
+  display_tick_ = tick;  // the pipeline's wait tick calls it (Run)
+  struct ClearDisplayTick {
+    std::function<void()>* display_tick;
+    ~ClearDisplayTick() { *display_tick = nullptr; }  // it refers to this frame
+  } clear_display_tick{&display_tick_};
   auto last_lag = Clock::now() - std::chrono::seconds(10);
   // Give up if nothing arrives for this long while partitions are still open
   // (one-shot runs: a continuous run waits for records as long as it runs).
@@ -1180,7 +1175,13 @@ Result<BackupReport> BackupRun::Run() {
   // it, a slow store slows the reading instead of filling memory.
   pipeline_ = std::make_unique<SegmentPipeline>(*store_, codec_, config_.backup.compression_level, threads, max_pending,
                                                 config_.backup.max_buffered_bytes / 2);
-  pipeline_->SetWaitTick([this] { CheckpointWhileWaiting(); });
+  // With slow storage the reading spends most of its time waiting for room
+  // in the upload pipeline: checkpoints are due and the display moves on
+  // while it waits.
+  pipeline_->SetWaitTick([this] {
+    CheckpointWhileWaiting();
+    if (display_tick_) display_tick_();
+  });
   if (key_) pipeline_->SetEncryptionKey(*key_);
   std::vector<kafka::Consumer::Start> starts;
   for (const auto& [_, p] : partitions_) {

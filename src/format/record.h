@@ -13,6 +13,19 @@ namespace kafka_backup::format {
 // Stored in segments (docs/format/segment.md, record attributes bits 0-1).
 enum class TimestampType : uint8_t { kNotAvailable = 0, kCreateTime = 1, kLogAppendTime = 2 };
 
+namespace detail {
+
+// Bytes a consumer sees: key + value + header names and values (of a Record
+// or a RecordView).
+template <typename R>
+size_t PayloadBytes(const R& r) {
+  size_t n = (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0);
+  for (const auto& h : r.headers) n += h.name.size() + (h.value ? h.value->size() : 0);
+  return n;
+}
+
+}  // namespace detail
+
 struct RecordHeader {
   std::string name;
   std::optional<std::string> value;  // nullopt: a null header value
@@ -27,12 +40,7 @@ struct Record {
   std::optional<std::string> value;   // nullopt: null value (a tombstone)
   std::vector<RecordHeader> headers;  // in order, duplicates kept
 
-  // Bytes a consumer sees: key + value + header names and values.
-  size_t PayloadBytes() const {
-    size_t n = (key ? key->size() : 0) + (value ? value->size() : 0);
-    for (const auto& h : headers) n += h.name.size() + (h.value ? h.value->size() : 0);
-    return n;
-  }
+  size_t PayloadBytes() const { return detail::PayloadBytes(*this); }
   bool operator==(const Record&) const = default;
 };
 
@@ -54,11 +62,7 @@ struct RecordView {
   std::optional<std::string_view> value;
   std::span<const HeaderView> headers;
 
-  size_t PayloadBytes() const {
-    size_t n = (key ? key->size() : 0) + (value ? value->size() : 0);
-    for (const auto& h : headers) n += h.name.size() + (h.value ? h.value->size() : 0);
-    return n;
-  }
+  size_t PayloadBytes() const { return detail::PayloadBytes(*this); }
   // A copy that owns its bytes.
   Record ToRecord() const {
     Record r{offset, timestamp, timestamp_type, {}, {}, {}};
