@@ -2,7 +2,8 @@
 // writes a temporary file beside the target, fsyncs it, renames it over the
 // target and fsyncs the directory, so a crash leaves the old object or the new
 // one, never a partial one. Temporary files end in ".kbtmp" and are ignored by
-// List.
+// List. Directories are made by Put and removed by the Delete that empties
+// them, as a bucket has none.
 #pragma once
 
 #include <filesystem>
