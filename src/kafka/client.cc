@@ -848,7 +848,8 @@ Result<int64_t> Consumer::OffsetForTime(const std::string& topic, int32_t partit
 
 // ---- Producer ----------------------------------------------------------------
 
-Result<std::unique_ptr<Producer>> Producer::Connect(const KafkaConfig& config, const std::string& transactional_id) {
+Result<std::unique_ptr<Producer>> Producer::Connect(const KafkaConfig& config, const std::string& transactional_id,
+                                                    int queue_kbytes) {
   std::unique_ptr<Producer> p(new Producer());
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   if (!transactional_id.empty()) {
@@ -865,13 +866,16 @@ Result<std::unique_ptr<Producer>> Producer::Connect(const KafkaConfig& config, c
                                                                                 {"batch.size", "1000000"},
                                                                                 {"compression.codec", "lz4"},
                                                                                 {"message.max.bytes", "16777216"},
-                                                                                {"queue.buffering.max.kbytes", "65536"},
                                                                                 {"message.timeout.ms", "300000"}}) {
     Status s = SetProp(conf, k, v);
     if (!s.ok()) {
       rd_kafka_conf_destroy(conf);
       return s;
     }
+  }
+  if (Status s = SetProp(conf, "queue.buffering.max.kbytes", std::to_string(queue_kbytes)); !s.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return s;
   }
   rd_kafka_conf_set_dr_msg_cb(conf, DeliveryCallback);
   KB_RETURN_IF_ERROR(p->Init(config, RD_KAFKA_PRODUCER, conf));
@@ -979,7 +983,8 @@ Status Producer::Send(const std::string& topic, int32_t partition, const format:
         RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_TIMESTAMP(timestamp),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(send_tag.get()), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      rd_kafka_poll(rk_, 50);
+      if (while_waiting_) while_waiting_();
+      rd_kafka_poll(rk_, while_waiting_ ? 10 : 50);
       if (!first_failure_.ok()) {
         if (hdrs) rd_kafka_headers_destroy(hdrs);
         return first_failure_;

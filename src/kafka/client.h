@@ -193,7 +193,9 @@ class Producer : public Client {
   // transactional id, records become visible only through CommitTransaction,
   // and a new producer with the same id fences and aborts an older one's open
   // transaction (InitTransactions).
-  static Result<std::unique_ptr<Producer>> Connect(const KafkaConfig& config, const std::string& transactional_id = "");
+  // `queue_kbytes` bounds the records queued and in flight.
+  static Result<std::unique_ptr<Producer>> Connect(const KafkaConfig& config, const std::string& transactional_id = "",
+                                                   int queue_kbytes = 65536);
 
   Status InitTransactions();
   Status BeginTransaction();
@@ -217,6 +219,9 @@ class Producer : public Client {
   // and the record's offset come back in the Delivery.
   Status Send(const std::string& topic, int32_t partition, const format::RecordView& record,
               const std::vector<format::RecordHeader>& extra_headers, uint64_t tag = 0);
+  // Called while Send waits for room in the queue (to serve other producers'
+  // delivery reports meanwhile).
+  void WhileWaiting(std::function<void()> callback) { while_waiting_ = std::move(callback); }
   // Serves delivery reports without blocking.
   void Poll();
   // Waits until every queued record is acknowledged, or the first failure.
@@ -230,6 +235,7 @@ class Producer : public Client {
 
  private:
   std::function<void(const Delivery&)> on_delivered_;
+  std::function<void()> while_waiting_;
   uint64_t sent_ = 0;
   std::atomic<uint64_t> delivered_{0};
   Status first_failure_;

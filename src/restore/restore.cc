@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -25,6 +26,7 @@
 #include "util/clock.h"
 #include "util/glob.h"
 #include "util/progress.h"
+#include "util/strings.h"
 
 namespace kafka_backup {
 namespace {
@@ -174,6 +176,7 @@ class Throttle {
 struct Lane {
   size_t plan = 0;
   const format::PartitionManifest* partition = nullptr;
+  size_t producer = 0;                         // the one of kProducers that writes it
   std::vector<format::OffsetEntry> delivered;  // from the producer's delivery reports
   format::PartitionOffsetMap map;              // built from `delivered` when the data is written
 };
@@ -220,8 +223,9 @@ class RestoreRun {
   // whether there is any (stale progress, for target topics that no longer
   // exist or are empty, is ignored).
   Result<bool> LoadProgress(const std::string& group, const kafka::ClusterInfo& cluster, std::vector<int64_t>* next);
-  // The committed progress of every lane, as offsets of the progress group.
-  std::vector<kafka::TopicPartitionOffset> ProgressOffsets(const std::vector<int64_t>& next) const;
+  // The committed progress of the lanes `producer` writes, as offsets of the
+  // progress group.
+  std::vector<kafka::TopicPartitionOffset> ProgressOffsets(const std::vector<int64_t>& next, size_t producer) const;
   // The offset map of the committed part of a resumed restore.
   Status LoadOffsetMapSoFar(storage::ObjectStore& store, const std::string& backup_id, const std::string& restore_id,
                             const std::vector<int64_t>& next);
@@ -251,6 +255,16 @@ constexpr size_t kReadAheadPartitions = 8;
 constexpr uint64_t kReadAheadBytes = uint64_t{2} << 20;
 constexpr uint64_t kReadAheadMaxRangedRead = uint64_t{1} << 20;
 constexpr std::string_view kProgressTag = "kafka-backup-progress-v1";
+// Producers writing side by side, each with its own transactional id and a
+// share of the partitions: librdkafka compresses every batch on its broker
+// thread, one per producer, and with one producer that thread was the
+// restore's limit (64 KiB records: two kcat -P, half each, took 2.95-4.26 s
+// where one took 4.08-5.07; bench/RESULTS.md). Their queues share the memory
+// one producer had. Every run starts all of them, whatever it restores, so
+// that each takes its transactional id over and aborts what a killed run
+// left open.
+constexpr size_t kProducers = 2;
+constexpr int kProducerQueueKBytes = 65536 / kProducers;
 
 // Progress of lane (topic T, source partition p) is kept on target partition
 // T[p % partitions]; the commit's metadata lists "p=next" of every lane kept there.
@@ -258,9 +272,11 @@ std::pair<std::string, int32_t> ProgressSlot(const TopicPlan& plan, int32_t sour
   return {plan.target, source_partition % plan.target_partitions};
 }
 
-std::vector<kafka::TopicPartitionOffset> RestoreRun::ProgressOffsets(const std::vector<int64_t>& next) const {
+std::vector<kafka::TopicPartitionOffset> RestoreRun::ProgressOffsets(const std::vector<int64_t>& next,
+                                                                     size_t producer) const {
   std::map<std::pair<std::string, int32_t>, std::string> slots;
   for (size_t i = 0; i < lanes_.size(); ++i) {
+    if (lanes_[i].producer != producer) continue;
     auto slot = ProgressSlot(plans_[lanes_[i].plan], lanes_[i].partition->partition);
     std::string& meta = slots[slot];
     if (meta.empty()) meta = fmt::format("{} part={}", kProgressTag, committed_part_);
@@ -672,7 +688,7 @@ Result<RestoreReport> RestoreRun::Run() {
           fmt::format("topics '{}' and '{}' would both be restored into '{}'; change restore.topic_mapping", it->second,
                       t->name, plan.target));
     }
-    for (const auto* p : plan.partitions) lanes_.push_back(Lane{plans_.size(), p, {}, {}});
+    for (const auto* p : plan.partitions) lanes_.push_back(Lane{plans_.size(), p, 0, {}, {}});
     plans_.push_back(std::move(plan));
   }
   std::vector<const format::ConsumerGroupManifest*> groups;
@@ -699,16 +715,37 @@ Result<RestoreReport> RestoreRun::Run() {
   const std::string txn_id = fmt::format("kafka-backup-restore.{}.{}", backup_id, restore_id);
   std::vector<int64_t> next(lanes_.size());  // per lane: source offsets below are restored
   for (size_t i = 0; i < lanes_.size(); ++i) next[i] = lanes_[i].partition->start_offset;
-  // The producer comes first: taking over the transactional id aborts what a
+  // Lanes sharing a progress slot share a producer: each slot's offset is
+  // committed by one transaction. Slots are dealt to the producers in turn.
+  std::map<std::pair<std::string, int32_t>, size_t> slot_producer;
+  for (auto& lane : lanes_) {
+    auto slot = ProgressSlot(plans_[lane.plan], lane.partition->partition);
+    lane.producer = slot_producer.emplace(slot, slot_producer.size() % kProducers).first->second;
+  }
+  // The producers come first: taking over the transactional ids aborts what a
   // killed restore left open (it may hold the progress offsets, which the
   // group then refuses to report until the transaction ends, minutes later).
-  std::unique_ptr<kafka::Producer> producer;
+  // The first producer's id names the progress group too.
+  std::vector<std::unique_ptr<kafka::Producer>> producers;
   if (!report.dry_run) {
-    KB_ASSIGN_OR_RETURN(producer, kafka::Producer::Connect(config_.target, txn_id));
-    producer->OnDelivered([this](const kafka::Producer::Delivery& d) {
-      lanes_[d.tag].delivered.push_back({d.source_offset, d.partition, d.offset});
-    });
-    KB_RETURN_IF_ERROR(producer->InitTransactions());
+    for (size_t k = 0; k < kProducers; ++k) {
+      std::string id = k == 0 ? txn_id : fmt::format("{}.{}", txn_id, k);
+      KB_ASSIGN_OR_RETURN(auto producer, kafka::Producer::Connect(config_.target, id, kProducerQueueKBytes));
+      producer->OnDelivered([this](const kafka::Producer::Delivery& d) {
+        lanes_[d.tag].delivered.push_back({d.source_offset, d.partition, d.offset});
+      });
+      producers.push_back(std::move(producer));
+    }
+    for (auto& producer : producers) {
+      // Waiting for room in one producer's queue, serve the others' delivery
+      // reports: undelivered reports hold their records' room in the queue.
+      producer->WhileWaiting([&producers, self = producer.get()] {
+        for (auto& other : producers) {
+          if (other.get() != self) other->Poll();
+        }
+      });
+      KB_RETURN_IF_ERROR(producer->InitTransactions());
+    }
   }
   // A dry run (validate-restore) reads the progress too, so that it checks
   // and reports what a rerun would do: continue, not refuse the target's data.
@@ -748,7 +785,7 @@ Result<RestoreReport> RestoreRun::Run() {
   // rerun after a crash starts exactly where the last committed transaction
   // ended. Each transaction's part of the offset map is stored before it
   // commits; parts of transactions that did not commit are trimmed on resume.
-  if (producer) KB_RETURN_IF_ERROR(producer->BeginTransaction());
+  for (auto& producer : producers) KB_RETURN_IF_ERROR(producer->BeginTransaction());
   Progress progress("restore", total, options_.progress);
   std::vector<size_t> lanes_left(plans_.size(), 0);  // per plan: lanes not yet restored
   for (const auto& plan : plans_) {
@@ -766,8 +803,13 @@ Result<RestoreReport> RestoreRun::Run() {
   uint64_t batch_bytes = 0;
   auto batch_started = std::chrono::steady_clock::now();
   uint64_t part_sequence = NowMs() * 1000;  // unique across runs, ordered
+  uint64_t commits = 0;
+  const uint64_t kill_between_commits =
+      std::strtoull(util::Env("KAFKA_BACKUP_TEST_KILL_BETWEEN_COMMITS").c_str(), nullptr, 10);
   auto commit = [&](bool last) -> Status {
-    KB_RETURN_IF_ERROR(producer->Flush(300 * 1000).WithContext("restore did not complete"));
+    for (auto& producer : producers) {
+      KB_RETURN_IF_ERROR(producer->Flush(300 * 1000).WithContext("restore did not complete"));
+    }
     format::OffsetMap part;
     part.restore_id = restore_id;
     part.backup_id = backup_id;
@@ -792,7 +834,19 @@ Result<RestoreReport> RestoreRun::Run() {
                                     format::SerializeOffsetMap(part)));
       committed_part_ = sequence;  // committed with the transaction below, or discarded on resume
     }
-    KB_RETURN_IF_ERROR(producer->CommitTransaction(txn_id, ProgressOffsets(next)));
+    // A crash between two producers' commits leaves some lanes' progress at
+    // this part and others' at the one before: each lane resumes from its
+    // own, and the part's records past a lane's progress are trimmed then.
+    ++commits;
+    for (size_t k = 0; k < producers.size(); ++k) {
+      KB_RETURN_IF_ERROR(producers[k]->CommitTransaction(txn_id, ProgressOffsets(next, k)));
+      // KAFKA_BACKUP_TEST_KILL_BETWEEN_COMMITS=N dies right here in the Nth
+      // commit: the test of that crash (never set it in production).
+      if (k == 0 && kill_between_commits == commits) {
+        spdlog::default_logger()->flush();
+        std::_Exit(137);
+      }
+    }
     metrics::Metrics::Get().CheckpointTime().SetToCurrentTime();
     metrics::Metrics::Get().StoredBytes("restore").Increment(
         static_cast<double>(stats.bytes_fetched - fetched_published));
@@ -800,7 +854,9 @@ Result<RestoreReport> RestoreRun::Run() {
     batch_records = 0;
     batch_bytes = 0;
     batch_started = std::chrono::steady_clock::now();
-    if (!last) KB_RETURN_IF_ERROR(producer->BeginTransaction());
+    if (!last) {
+      for (auto& producer : producers) KB_RETURN_IF_ERROR(producer->BeginTransaction());
+    }
     return Status::Ok();
   };
   // Damage is reported from the readers' threads.
@@ -864,7 +920,8 @@ Result<RestoreReport> RestoreRun::Run() {
     }
     batch_bytes += r.PayloadBytes();
     throttle.Wait(1, r.PayloadBytes());
-    KB_RETURN_IF_ERROR(producer->Send(plan.target, plan.TargetPartition(*lane.partition, r), r, extra, li));
+    KB_RETURN_IF_ERROR(
+        producers[lane.producer]->Send(plan.target, plan.TargetPartition(*lane.partition, r), r, extra, li));
     next[li] = r.offset + 1;
     if (++batch_records >= rc.transaction_max_records || batch_bytes >= kTransactionBytes ||
         (batch_records % 1024 == 0 && std::chrono::steady_clock::now() - batch_started > kTransactionMaxAge)) {
@@ -902,7 +959,7 @@ Result<RestoreReport> RestoreRun::Run() {
       reading.emplace_back(li, std::move(reader));
     }
   }
-  if (producer) KB_RETURN_IF_ERROR(commit(true));
+  if (!producers.empty()) KB_RETURN_IF_ERROR(commit(true));
   progress.Finish();
   gauges.Publish(report.records, report.bytes);
   for (const auto& [topic, configs] : deferred_configs_) {
