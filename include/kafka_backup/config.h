@@ -122,6 +122,9 @@ struct RestoreConfig {
   uint64_t max_bytes_per_sec = 0;
   // Records per transaction: the most a crash makes the rerun send again.
   uint64_t transaction_max_records = 200000;
+  // Transactional producers writing side by side; unset: chosen by record
+  // size (docs/config.md).
+  std::optional<int> producers;
 };
 
 // Prometheus metrics served while a command runs (docs/metrics.md). The

@@ -443,6 +443,7 @@ void ReadRestore(MapReader& r, RestoreConfig* o, const std::string& file) {
     }
   }
   if (auto v = r.Int("transaction_max_records", 1, 10000000)) o->transaction_max_records = static_cast<uint64_t>(*v);
+  if (auto v = r.Int("producers", 1, 4)) o->producers = static_cast<int>(*v);
   r.CheckNoUnknownKeys();
   if (o->time_window_start && o->time_window_end && *o->time_window_end < *o->time_window_start) {
     r.FailKey(r.Get("time_window_end"), "time_window_end",

@@ -176,7 +176,7 @@ class Throttle {
 struct Lane {
   size_t plan = 0;
   const format::PartitionManifest* partition = nullptr;
-  size_t producer = 0;                         // the one of kProducers that writes it
+  size_t producer = 0;                         // the one of the producers that writes it
   std::vector<format::OffsetEntry> delivered;  // from the producer's delivery reports
   format::PartitionOffsetMap map;              // built from `delivered` when the data is written
 };
@@ -255,16 +255,20 @@ constexpr size_t kReadAheadPartitions = 8;
 constexpr uint64_t kReadAheadBytes = uint64_t{2} << 20;
 constexpr uint64_t kReadAheadMaxRangedRead = uint64_t{1} << 20;
 constexpr std::string_view kProgressTag = "kafka-backup-progress-v1";
-// Producers writing side by side, each with its own transactional id and a
-// share of the partitions: librdkafka compresses every batch on its broker
-// thread, one per producer, and with one producer that thread was the
-// restore's limit (64 KiB records: two kcat -P, half each, took 2.95-4.26 s
-// where one took 4.08-5.07; bench/RESULTS.md). Their queues share the memory
-// one producer had. Every run starts all of them, whatever it restores, so
-// that each takes its transactional id over and aborts what a killed run
-// left open.
-constexpr size_t kProducers = 2;
-constexpr int kProducerQueueKBytes = 65536 / kProducers;
+// Producers writing side by side (restore.producers), each with its own
+// transactional id and a share of the partitions: librdkafka compresses every
+// batch on its broker thread, one per producer, and with one producer that
+// thread is the limit for large records (64 KiB records: median 5.2 -> 4.4 s
+// with two). With small records the main thread is the limit, and with many
+// partitions every transaction costs each producer more: there a second one
+// only adds CPU (1 KiB records, 1,000 partitions: 4.5-5.2 -> 5.5-6.8 s;
+// bench/RESULTS.md). Unset, it is two from this mean record size on, the
+// sizes measured being 1 KiB and 64 KiB. Their queues share the memory one
+// producer has. Every run takes all kMaxProducers ids over, so that a rerun
+// with fewer producers still aborts what a killed run left open.
+constexpr size_t kMaxProducers = 4;
+constexpr uint64_t kTwoProducersRecordBytes = 16 * 1024;
+constexpr int kProducersQueueKBytes = 65536;
 
 // Progress of lane (topic T, source partition p) is kept on target partition
 // T[p % partitions]; the commit's metadata lists "p=next" of every lane kept there.
@@ -715,12 +719,23 @@ Result<RestoreReport> RestoreRun::Run() {
   const std::string txn_id = fmt::format("kafka-backup-restore.{}.{}", backup_id, restore_id);
   std::vector<int64_t> next(lanes_.size());  // per lane: source offsets below are restored
   for (size_t i = 0; i < lanes_.size(); ++i) next[i] = lanes_[i].partition->start_offset;
+  size_t producer_count = 1;
+  if (rc.producers) {
+    producer_count = static_cast<size_t>(*rc.producers);
+  } else {
+    uint64_t records = 0, bytes = 0;
+    for (const auto& lane : lanes_) {
+      records += lane.partition->record_count;
+      bytes += lane.partition->bytes;
+    }
+    if (records > 0 && bytes / records >= kTwoProducersRecordBytes) producer_count = 2;
+  }
   // Lanes sharing a progress slot share a producer: each slot's offset is
   // committed by one transaction. Slots are dealt to the producers in turn.
   std::map<std::pair<std::string, int32_t>, size_t> slot_producer;
   for (auto& lane : lanes_) {
     auto slot = ProgressSlot(plans_[lane.plan], lane.partition->partition);
-    lane.producer = slot_producer.emplace(slot, slot_producer.size() % kProducers).first->second;
+    lane.producer = slot_producer.emplace(slot, slot_producer.size() % producer_count).first->second;
   }
   // The producers come first: taking over the transactional ids aborts what a
   // killed restore left open (it may hold the progress offsets, which the
@@ -728,9 +743,15 @@ Result<RestoreReport> RestoreRun::Run() {
   // The first producer's id names the progress group too.
   std::vector<std::unique_ptr<kafka::Producer>> producers;
   if (!report.dry_run) {
-    for (size_t k = 0; k < kProducers; ++k) {
+    for (size_t k = 0; k < kMaxProducers; ++k) {
       std::string id = k == 0 ? txn_id : fmt::format("{}.{}", txn_id, k);
-      KB_ASSIGN_OR_RETURN(auto producer, kafka::Producer::Connect(config_.target, id, kProducerQueueKBytes));
+      int queue_kbytes = kProducersQueueKBytes / static_cast<int>(producer_count);
+      KB_ASSIGN_OR_RETURN(auto producer, kafka::Producer::Connect(config_.target, id, queue_kbytes));
+      if (k >= producer_count) {
+        // Unused this run: taking its id over aborts its open transaction.
+        KB_RETURN_IF_ERROR(producer->InitTransactions());
+        continue;
+      }
       producer->OnDelivered([this](const kafka::Producer::Delivery& d) {
         lanes_[d.tag].delivered.push_back({d.source_offset, d.partition, d.offset});
       });

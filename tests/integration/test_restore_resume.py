@@ -19,7 +19,7 @@ RECORDS = 60000
 
 
 def backed_up(tmp_path, name: str, partitions: int, records: list[dict], restore_id: str,
-              transaction_max_records: int):
+              transaction_max_records: int, **restore_opts):
     """A topic filled with `records` and backed up as "b", and the config of a restore of it
     into "<topic>-restored": (topic, source records, store, target topic, restore config path)."""
     topic = unique(name)
@@ -30,14 +30,16 @@ def backed_up(tmp_path, name: str, partitions: int, records: list[dict], restore
     run_backup(tmp_path, backup_config(store, [topic], backup_id="b"))
     target_topic = topic + "-restored"
     cfg = restore_config(store, backup_id="b", restore_id=restore_id, topic_mapping={topic: target_topic},
-                         transaction_max_records=transaction_max_records)
+                         transaction_max_records=transaction_max_records, **restore_opts)
     return topic, source, store, target_topic, write_config(tmp_path, cfg, "restore.yaml")
 
 
 def test_killed_restore_resumes_with_no_duplicate_and_no_gap(tmp_path):
     records = [rec(i % PARTITIONS, f"k{i}", f"value-{i}-" + "x" * 100, headers=[("n", str(i))])
                for i in range(RECORDS)]
-    topic, source, store, target_topic, path = backed_up(tmp_path, "resume", PARTITIONS, records, "soak", 100)
+    # Two producers (small records get one by default): kills land between their commits too.
+    topic, source, store, target_topic, path = backed_up(tmp_path, "resume", PARTITIONS, records, "soak", 100,
+                                                         producers=2)
     args = [str(binary()), "restore", "--config", str(path), "--format", "json"]
     rng = random.Random(int(os.environ.get("KB_SEED", "0")) or None)
     kills = 0
@@ -96,17 +98,24 @@ def test_restore_killed_between_its_producers_commits_resumes_each_partition_exa
     partitions in its own transaction. Killed after the first producer's commit and before the
     second's, the target holds the first's partitions up to that commit and the second's up to the
     one before; the rerun resumes each partition from its own progress: nothing doubled, nothing
-    missing, and the offset map (whose part of that commit is half committed) true."""
+    missing, and the offset map (whose part of that commit is half committed) true. The rerun
+    uses one producer: it still takes the second's transactional id over, which aborts the
+    transaction the kill left open (else the progress would stay unreadable for minutes)."""
     partitions = 4
     records = [rec(i % partitions, f"k{i}", f"v{i}-" + "y" * 200) for i in range(8000)]
-    _, source, store, target_topic, path = backed_up(tmp_path, "between", partitions, records, "between", 1000)
+    topic, source, store, target_topic, path = backed_up(tmp_path, "between", partitions, records, "between",
+                                                         1000, producers=2)
     killed = run_cli(["restore", "--config", path],
                      env={"KAFKA_BACKUP_TEST_KILL_BETWEEN_COMMITS": "3"}, timeout=120)
     assert killed.rc == 137, f"the restore was to die in its third commit: {killed.describe()}"
     partial = dump(target_topic, bootstrap=TARGET)  # read_committed: what the commits made visible
     assert 0 < len(partial) < len(source), f"{len(partial)} of {len(source)} records visible after the kill"
 
-    cli_ok(["restore", "--config", path], timeout=120)
+    rerun = restore_config(store, backup_id="b", restore_id="between", topic_mapping={topic: target_topic},
+                           transaction_max_records=1000, producers=1)
+    started = time.monotonic()
+    cli_ok(["restore", "--config", write_config(tmp_path, rerun, "rerun.yaml")], timeout=120)
+    assert time.monotonic() - started < 60, "the rerun waited for the open transaction to time out"
     target = dump(target_topic, bootstrap=TARGET)
     for p in range(partitions):
         src = [(r["key"], r["value"]) for r in source if r["partition"] == p]

@@ -160,6 +160,18 @@ TEST(ConfigTest, OnCorruptionIsFailUnlessSetToSkip) {
   EXPECT_NE(c.status().message().find("expected fail or skip, got 'ignore'"), std::string::npos);
 }
 
+TEST(ConfigTest, ProducersAreChosenByRecordSizeUnlessSetFromOneToFour) {
+  auto c = ParseConfig("restore:\n  topics: [orders]\n", "r.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->restore.producers.has_value());
+  c = ParseConfig("restore:\n  producers: 2\n", "r.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->restore.producers, 2);
+  c = ParseConfig("restore:\n  producers: 5\n", "r.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("producers"), std::string::npos) << c.status().message();
+}
+
 TEST(ConfigTest, PartitionMappingNeedsNumbers) {
   auto c = ParseConfig("restore:\n  partition_mapping: {orders: {zero: 1}}\n", "r.yaml");
   ASSERT_FALSE(c.ok());
