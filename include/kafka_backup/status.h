@@ -99,7 +99,10 @@ class [[nodiscard]] Result {
 #define KB_CONCAT_INNER(a, b) a##b
 #define KB_CONCAT(a, b) KB_CONCAT_INNER(a, b)
 #define KB_ASSIGN_OR_RETURN(lhs, expr) KB_ASSIGN_OR_RETURN_IMPL(KB_CONCAT(kb_result_, __LINE__), lhs, expr)
+// lhs may be a declaration ("auto x"), so it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define KB_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

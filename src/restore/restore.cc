@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -267,7 +268,7 @@ constexpr std::string_view kProgressTag = "kafka-backup-progress-v1";
 // producer has. Every run takes all kMaxProducers ids over, so that a rerun
 // with fewer producers still aborts what a killed run left open.
 constexpr size_t kMaxProducers = 4;
-constexpr uint64_t kTwoProducersRecordBytes = 16 * 1024;
+constexpr uint64_t kTwoProducersRecordBytes = uint64_t{16} * 1024;
 constexpr int kProducersQueueKBytes = 65536;
 
 // Progress of lane (topic T, source partition p) is kept on target partition
@@ -287,6 +288,7 @@ std::vector<kafka::TopicPartitionOffset> RestoreRun::ProgressOffsets(const std::
     meta += fmt::format(" {}={}", lanes_[i].partition->partition, next[i]);
   }
   std::vector<kafka::TopicPartitionOffset> out;
+  out.reserve(slots.size());
   for (auto& [slot, meta] : slots) out.push_back({slot.first, slot.second, 0, std::move(meta)});
   return out;
 }
@@ -743,21 +745,17 @@ Result<RestoreReport> RestoreRun::Run() {
   // The first producer's id names the progress group too.
   std::vector<std::unique_ptr<kafka::Producer>> producers;
   if (!report.dry_run) {
+    const int queue_kbytes = kProducersQueueKBytes / static_cast<int>(producer_count);
+    std::vector<std::unique_ptr<kafka::Producer>> unused;  // their ids are only taken over
     for (size_t k = 0; k < kMaxProducers; ++k) {
       std::string id = k == 0 ? txn_id : fmt::format("{}.{}", txn_id, k);
-      int queue_kbytes = kProducersQueueKBytes / static_cast<int>(producer_count);
       KB_ASSIGN_OR_RETURN(auto producer, kafka::Producer::Connect(config_.target, id, queue_kbytes));
-      if (k >= producer_count) {
-        // Unused this run: taking its id over aborts its open transaction.
-        KB_RETURN_IF_ERROR(producer->InitTransactions());
-        continue;
-      }
+      (k < producer_count ? producers : unused).push_back(std::move(producer));
+    }
+    for (auto& producer : producers) {
       producer->OnDelivered([this](const kafka::Producer::Delivery& d) {
         lanes_[d.tag].delivered.push_back({d.source_offset, d.partition, d.offset});
       });
-      producers.push_back(std::move(producer));
-    }
-    for (auto& producer : producers) {
       // Waiting for room in one producer's queue, serve the others' delivery
       // reports: undelivered reports hold their records' room in the queue.
       producer->WhileWaiting([&producers, self = producer.get()] {
@@ -765,8 +763,21 @@ Result<RestoreReport> RestoreRun::Run() {
           if (other.get() != self) other->Poll();
         }
       });
-      KB_RETURN_IF_ERROR(producer->InitTransactions());
     }
+    // Taking an id over waits for its coordinator to abort what it left open
+    // (round trips to the cluster, and the abort itself): all ids at once.
+    std::vector<std::future<Status>> taken;
+    for (auto* group : {&producers, &unused}) {
+      for (auto& producer : *group) {
+        taken.push_back(std::async(std::launch::async, [p = producer.get()] { return p->InitTransactions(); }));
+      }
+    }
+    Status first_failure;
+    for (auto& t : taken) {
+      Status s = t.get();
+      if (!s.ok() && first_failure.ok()) first_failure = std::move(s);
+    }
+    KB_RETURN_IF_ERROR(first_failure);
   }
   // A dry run (validate-restore) reads the progress too, so that it checks
   // and reports what a rerun would do: continue, not refuse the target's data.
