@@ -24,6 +24,7 @@ struct rd_kafka_s;
 struct rd_kafka_conf_s;
 struct rd_kafka_message_s;
 struct rd_kafka_queue_s;
+struct rd_kafka_topic_s;
 
 namespace kafka_backup::kafka {
 
@@ -197,6 +198,14 @@ class Producer : public Client {
   static Result<std::unique_ptr<Producer>> Connect(const KafkaConfig& config, const std::string& transactional_id = "",
                                                    int queue_kbytes = 65536);
 
+  ~Producer();
+
+  // Fetches the metadata of `topics` now, in one request. Without it,
+  // librdkafka learns of a topic at its first record and asks for the topic's
+  // partitions only at its next periodic scan, up to a second later; the
+  // records wait meanwhile.
+  Status LoadTopics(const std::vector<std::string>& topics);
+
   Status InitTransactions();
   Status BeginTransaction();
   // Commits the open transaction together with `offsets` committed for
@@ -239,6 +248,7 @@ class Producer : public Client {
   uint64_t sent_ = 0;
   std::atomic<uint64_t> delivered_{0};
   Status first_failure_;
+  std::vector<rd_kafka_topic_s*> topics_;  // LoadTopic's handles, kept for the producer's life
 };
 
 }  // namespace kafka_backup::kafka

@@ -808,6 +808,11 @@ Result<RestoreReport> RestoreRun::Run() {
     report.topics.push_back(tr);
     for (const auto* p : plan.partitions) total += p->record_count;
   }
+  // The producers learn the target topics' partitions now, not at their first
+  // records (which would wait up to a second for librdkafka's next scan).
+  std::vector<std::string> targets;
+  for (const auto& plan : plans_) targets.push_back(plan.target);
+  for (auto& producer : producers) KB_RETURN_IF_ERROR(producer->LoadTopics(targets));
   spdlog::info("restore {} as {}{}: {} topics, up to {} records into {}", backup_id, restore_id,
                report.dry_run ? " (dry run)" : "", plans_.size(), total, admin_->bootstrap());
 
@@ -835,9 +840,6 @@ Result<RestoreReport> RestoreRun::Run() {
   uint64_t batch_bytes = 0;
   auto batch_started = std::chrono::steady_clock::now();
   uint64_t part_sequence = NowMs() * 1000;  // unique across runs, ordered
-  uint64_t commits = 0;
-  const uint64_t kill_between_commits =
-      std::strtoull(util::Env("KAFKA_BACKUP_TEST_KILL_BETWEEN_COMMITS").c_str(), nullptr, 10);
   auto commit = [&](bool last) -> Status {
     for (auto& producer : producers) {
       KB_RETURN_IF_ERROR(producer->Flush(300 * 1000).WithContext("restore did not complete"));
@@ -869,15 +871,8 @@ Result<RestoreReport> RestoreRun::Run() {
     // A crash between two producers' commits leaves some lanes' progress at
     // this part and others' at the one before: each lane resumes from its
     // own, and the part's records past a lane's progress are trimmed then.
-    ++commits;
     for (size_t k = 0; k < producers.size(); ++k) {
       KB_RETURN_IF_ERROR(producers[k]->CommitTransaction(txn_id, ProgressOffsets(next, k)));
-      // KAFKA_BACKUP_TEST_KILL_BETWEEN_COMMITS=N dies right here in the Nth
-      // commit: the test of that crash (never set it in production).
-      if (k == 0 && kill_between_commits == commits) {
-        spdlog::default_logger()->flush();
-        std::_Exit(137);
-      }
     }
     metrics::Metrics::Get().CheckpointTime().SetToCurrentTime();
     metrics::Metrics::Get().StoredBytes("restore").Increment(

@@ -111,8 +111,10 @@ def test_restore_killed_between_its_producers_commits_resumes_each_partition_exa
     records = [rec(i % partitions, f"k{i}", f"v{i}-" + "y" * 200) for i in range(8000)]
     topic, source, store, target_topic, path = backed_up(tmp_path, "between", partitions, records, "between",
                                                          1000, producers=2)
+    # Each commit commits the first producer's transaction, then the second's: the fifth
+    # transaction commit of the process is the first producer's in the third commit.
     killed = run_cli(["restore", "--config", path],
-                     env={"KAFKA_BACKUP_TEST_KILL_BETWEEN_COMMITS": "3"}, timeout=120)
+                     env={"KAFKA_BACKUP_TEST_KILL_AFTER_COMMITS": "5"}, timeout=120)
     assert killed.rc == 137, f"the restore was to die in its third commit: {killed.describe()}"
     partial = dump(target_topic, bootstrap=TARGET)  # read_committed: what the commits made visible
     assert 0 < len(partial) < len(source), f"{len(partial)} of {len(source)} records visible after the kill"
