@@ -287,7 +287,7 @@ Status Client::Init(const KafkaConfig& config, int type, rd_kafka_conf_t* raw_co
     }
     return Status::InvalidArgument(fmt::format("cannot create Kafka client: {}{}", errstr, hint));
   }
-  conf.release();  // owned by rk_ now
+  static_cast<void>(conf.release());  // owned by rk_ now
   return Status::Ok();
 }
 
@@ -1041,7 +1041,7 @@ Status Producer::Send(const std::string& topic, int32_t partition, const format:
       return ErrorStatus(
           err, fmt::format("cannot queue a record for {}[{}] (offset {} in the backup)", topic, partition, r.offset));
     }
-    send_tag.release();  // owned by the message until its delivery report
+    static_cast<void>(send_tag.release());  // owned by the message until its delivery report
     ++sent_;
     return Status::Ok();
   }
