@@ -35,7 +35,9 @@ bool PartitionReader::Push(bool last) {
   if (stop_) return false;
   pending_.payload_bytes = std::exchange(pending_bytes_, 0);
   queued_bytes_ += pending_.payload_bytes;
+  size_t count = pending_.records.size();
   queue_.push_back(std::exchange(pending_, {}));
+  pending_.records.reserve(count);  // the next chunk is likely alike
   if (last) finished_ = true;
   cv_.notify_all();
   return true;

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -156,6 +157,7 @@ class Throttle {
       : records_per_sec_(records_per_sec), bytes_per_sec_(bytes_per_sec), start_(Clock::now()) {}
 
   void Wait(uint64_t records, uint64_t bytes) {
+    if (records_per_sec_ == 0 && bytes_per_sec_ == 0) return;  // unlimited: no clock read per record
     records_ += records;
     bytes_ += bytes;
     double due = 0;  // seconds since start by which this much may have been sent
@@ -733,7 +735,12 @@ Result<RestoreReport> RestoreRun::Run() {
     if (records > 0 && bytes / records >= kTwoProducersRecordBytes) producer_count = 2;
   }
   // Lanes sharing a progress slot share a producer: each slot's offset is
-  // committed by one transaction. Slots are dealt to the producers in turn.
+  // committed by one transaction. Slots are dealt to the producers in turn;
+  // there are no more producers than slots (an idle one would only hold its
+  // share of the queue memory).
+  std::set<std::pair<std::string, int32_t>> slots;
+  for (const auto& lane : lanes_) slots.insert(ProgressSlot(plans_[lane.plan], lane.partition->partition));
+  producer_count = std::clamp<size_t>(slots.size(), 1, producer_count);
   std::map<std::pair<std::string, int32_t>, size_t> slot_producer;
   for (auto& lane : lanes_) {
     auto slot = ProgressSlot(plans_[lane.plan], lane.partition->partition);
