@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The bench over record sizes and partition counts: bench/run.sh once per cell of
-# BENCH_SIZES x BENCH_PARTITION_COUNTS, each with about BENCH_MATRIX_MB of payload and one
-# codec (BENCH_CODECS, default zstd:1), then a table of the ratios the performance issue
-# sets targets for (backup vs raw drain, restore vs raw produce) and the peak RSS.
-# Not a test: it asserts nothing. BENCH_WRITE=1 appends the table to bench/RESULTS.md.
+# BENCH_SIZES x BENCH_PARTITION_COUNTS, each with about BENCH_MATRIX_MB of payload and the
+# codecs of BENCH_CODECS (default zstd:1; "zstd:1 zstd:3 lz4:0" backs each cell up three
+# times), then a table of the ratios the performance issue sets targets for (the first codec's
+# backup vs raw drain, restore vs raw produce) and the peak RSS, and every cell's full report
+# (MB/s, records/s, peak RSS, CPU s per GB of each step). Not a test: it asserts nothing.
+# BENCH_WRITE=1 appends the table and the reports to bench/RESULTS.md.
 #
 #   BENCH_SIZES ("100 1024 65536"), BENCH_PARTITION_COUNTS ("1 8 100 1000"), BENCH_MATRIX_MB (256)
 set -euo pipefail
@@ -39,6 +41,7 @@ for size in $SIZES; do
       "$(field 'backup' 'x([0-9.]+) of raw drain' "$log")" "$(field 'backup' "$rss" "$log")" \
       "$(field 'raw produce' "$mbs" "$log")" "$(field 'restore' "$mbs" "$log")" \
       "$(field 'restore' 'x([0-9.]+) of raw produce' "$log")" "$(field 'restore' "$rss" "$log")" | tee -a "$table"
+    { echo; echo "$size B x $parts partitions:"; grep -v '^\[bench\]\|^created topic\|^$' "$log"; } >>"$out/reports.txt"
     # The cell's topic is not needed again: free the broker's disk.
     eval "$(bash scripts/kafka-clusters.sh env)"
     PATH="$ROOT/.cache/kafka/bin:$PATH" kafka-peer delete-topic --bootstrap "$KB_SOURCE_BOOTSTRAP" \
@@ -56,6 +59,12 @@ if [[ "${BENCH_WRITE:-0}" == 1 ]]; then
     echo
     echo '```'
     cat "$table"
+    echo '```'
+    echo
+    echo "Each cell's report:"
+    echo
+    echo '```'
+    sed '1{/^$/d}' "$out/reports.txt"
     echo '```'
   } >>"$ROOT/bench/RESULTS.md"
   echo "[matrix] appended to bench/RESULTS.md"

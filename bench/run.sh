@@ -7,7 +7,10 @@
 #   2. kafka-backup backup for each codec of BENCH_CODECS (filesystem storage)
 #   3. kafka-backup validate --deep of the first codec's backup
 #   4. a raw librdkafka produce of the same values (kcat -P, with the restore's producer
-#      settings: idempotence, acks=all, lz4, linger.ms=20, batch.size=1000000)
+#      settings: idempotence, acks=all, lz4, linger.ms=20, batch.size=1000000). Its records
+#      have no key, so its sticky partitioner fills a few large batches at a time: with 100
+#      or 1,000 partitions it writes only some of them, where the restore writes every
+#      record back to its partition (bench/RESULTS.md: keyed, kcat took twice the restore's time)
 #   5. kafka-backup restore of the first codec's backup into the target cluster
 # and prints MB/s (of record payload), records/s, peak RSS, CPU seconds per GB and the ratios
 # the issue sets targets for. Not a test: it asserts nothing and reports figures.

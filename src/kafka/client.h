@@ -248,7 +248,7 @@ class Producer : public Client {
   uint64_t sent_ = 0;
   std::atomic<uint64_t> delivered_{0};
   Status first_failure_;
-  std::vector<rd_kafka_topic_s*> topics_;  // LoadTopic's handles, kept for the producer's life
+  std::vector<rd_kafka_topic_s*> topics_;  // LoadTopics' handles, kept for the producer's life
 };
 
 }  // namespace kafka_backup::kafka

@@ -95,11 +95,6 @@ bool Progress::Due() const {
 void Progress::Update(uint64_t records, uint64_t bytes) {
   records_ = records;
   bytes_ = bytes;
-  // The clock is read every 64th update or MiB: called per record, reading it
-  // each time cost more than the rest of the update (restore of 100 B records).
-  if (++updates_unchecked_ < 64 && bytes - bytes_checked_ < (uint64_t{1} << 20)) return;
-  updates_unchecked_ = 0;
-  bytes_checked_ = bytes;
   if (!Due()) return;
   last_draw_ = Clock::now();
   Draw();

@@ -33,8 +33,7 @@ class Progress {
   void UpdateTopic(size_t topic, uint64_t records, uint64_t bytes);
   // Marks a topic finished, whatever its count (a time window may select fewer).
   void FinishTopic(size_t topic);
-  // The totals. Cheap: the clock is read every 64th call or MiB, to see
-  // whether a redraw is due.
+  // The totals. Cheap when no redraw is due (one clock read).
   void Update(uint64_t records, uint64_t bytes);
   // True when the next Update would redraw: callers whose per-topic counts
   // cost something to gather ask first.
@@ -71,8 +70,6 @@ class Progress {
   size_t lines_drawn_ = 0;
   Clock::time_point start_;
   Clock::time_point last_draw_;
-  uint32_t updates_unchecked_ = 0;
-  uint64_t bytes_checked_ = 0;
 };
 
 }  // namespace kafka_backup
