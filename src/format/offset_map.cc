@@ -39,18 +39,41 @@ std::vector<OffsetRun> MergeRuns(std::vector<OffsetRun> runs) {
   std::sort(runs.begin(), runs.end(),
             [](const OffsetRun& a, const OffsetRun& b) { return a.source_offset < b.source_offset; });
   std::vector<OffsetRun> out;
-  for (const auto& r : runs) {
-    if (!out.empty()) {
-      OffsetRun& last = out.back();
-      if (last.target_partition == r.target_partition && last.source_offset + last.count == r.source_offset &&
-          last.target_offset + last.count == r.target_offset) {
-        last.count += r.count;
-        continue;
-      }
-    }
-    out.push_back(r);
-  }
+  for (const auto& r : runs) AppendRun(&out, r);
   return out;
+}
+
+std::vector<OffsetRun> OverlayRuns(std::vector<OffsetRun> older, std::vector<OffsetRun> newer) {
+  older = MergeRuns(std::move(older));
+  newer = MergeRuns(std::move(newer));
+  std::vector<OffsetRun> out;
+  size_t first = 0;  // the first run of `newer` that may overlap the current older run
+  for (const auto& o : older) {
+    const int64_t end = o.source_offset + o.count;
+    while (first < newer.size() && newer[first].source_offset + newer[first].count <= o.source_offset) ++first;
+    int64_t at = o.source_offset;  // what of `o` is not yet kept or dropped
+    for (size_t k = first; k < newer.size() && newer[k].source_offset < end && at < end; ++k) {
+      if (newer[k].source_offset > at) {
+        out.push_back({at, o.target_partition, o.target_offset + (at - o.source_offset), newer[k].source_offset - at});
+      }
+      at = std::max(at, newer[k].source_offset + newer[k].count);
+    }
+    if (at < end) out.push_back({at, o.target_partition, o.target_offset + (at - o.source_offset), end - at});
+  }
+  out.insert(out.end(), newer.begin(), newer.end());
+  return MergeRuns(std::move(out));
+}
+
+void AppendRun(std::vector<OffsetRun>* runs, const OffsetRun& run) {
+  if (!runs->empty()) {
+    OffsetRun& last = runs->back();
+    if (last.target_partition == run.target_partition && last.source_offset + last.count == run.source_offset &&
+        last.target_offset + last.count == run.target_offset) {
+      last.count += run.count;
+      return;
+    }
+  }
+  runs->push_back(run);
 }
 
 std::vector<OffsetRun> TrimRuns(std::vector<OffsetRun> runs, int64_t source_end) {

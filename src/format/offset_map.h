@@ -67,6 +67,17 @@ std::vector<OffsetRun> BuildRuns(std::vector<OffsetEntry> entries);
 
 // Sorts runs by source offset and joins runs that continue each other.
 std::vector<OffsetRun> MergeRuns(std::vector<OffsetRun> runs);
+
+// `older` with every source offset that `newer` maps taken out, plus `newer`;
+// sorted and merged. Each of the two maps any source offset at most once.
+// A restore writes a record again only after its first write was aborted, so
+// the later of two runs for one source offset is the true one.
+std::vector<OffsetRun> OverlayRuns(std::vector<OffsetRun> older, std::vector<OffsetRun> newer);
+
+// Appends `run` to `runs`, or extends the last run when `run` continues it.
+// Records appended in offset order make one run per contiguous stretch; any
+// order is valid input to MergeRuns.
+void AppendRun(std::vector<OffsetRun>* runs, const OffsetRun& run);
 // Drops what lies at or beyond `source_end` (records of transactions that
 // did not commit).
 std::vector<OffsetRun> TrimRuns(std::vector<OffsetRun> runs, int64_t source_end);

@@ -132,14 +132,9 @@ void ErrorCallback(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque
 }
 
 void DeliveryCallback(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
-  static_cast<Producer*>(opaque)->OnDelivery(m->err, rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->_private);
+  static_cast<Producer*>(opaque)->OnDelivery(m->err, m->err ? rd_kafka_topic_name(m->rkt) : "", m->partition, m->offset,
+                                             m->_private);
 }
-
-// What Send() attaches to each message and the delivery report returns.
-struct SendTag {
-  uint64_t tag;
-  int64_t source_offset;
-};
 
 Status SetProp(rd_kafka_conf_t* conf, const std::string& name, const std::string& value, bool secret = false) {
   char errstr[512];
@@ -912,12 +907,14 @@ Status Producer::LoadTopics(const std::vector<std::string>& topics) {
   return Status::Ok();
 }
 
-void Producer::OnDelivery(int err, const std::string& topic, int32_t partition, int64_t offset, void* opaque) {
-  std::unique_ptr<SendTag> tag(static_cast<SendTag*>(opaque));
+void Producer::OnDelivery(int err, const char* topic, int32_t partition, int64_t offset, void* opaque) {
+  auto slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(opaque) - 1);
+  SendTag tag = send_tags_[slot];
+  free_send_tags_.push_back(slot);
   if (err && first_failure_.ok()) {
     first_failure_ = ErrorStatus(err, fmt::format("cannot write to {}[{}]", topic, partition));
   }
-  if (!err && tag && on_delivered_) on_delivered_(Delivery{tag->tag, tag->source_offset, partition, offset});
+  if (!err && on_delivered_) on_delivered_(Delivery{tag.tag, tag.source_offset, partition, offset});
   delivered_.fetch_add(1);
 }
 
@@ -1017,31 +1014,42 @@ Status Producer::Send(const std::string& topic, int32_t partition, const format:
   void* value = r.value ? const_cast<char*>(r.value->empty() ? &kEmpty : r.value->data()) : nullptr;
   size_t key_len = r.key ? r.key->size() : 0;
   size_t value_len = r.value ? r.value->size() : 0;
-  auto send_tag = std::make_unique<SendTag>(SendTag{tag, r.offset});
   // librdkafka sends a timestamp of 0 as "now"; our build of it (patched by
   // scripts/setup.sh, scripts/patches/librdkafka-create-time-zero.patch)
   // sends INT64_MIN as CreateTime 0 itself.
   int64_t timestamp = r.timestamp == 0 ? INT64_MIN : r.timestamp;
+  // A slot for the delivery report; given back if the record is not queued.
+  uint32_t slot = 0;
+  if (free_send_tags_.empty()) {
+    slot = static_cast<uint32_t>(send_tags_.size());
+    send_tags_.push_back({tag, r.offset});
+  } else {
+    slot = free_send_tags_.back();
+    free_send_tags_.pop_back();
+    send_tags_[slot] = {tag, r.offset};
+  }
+  void* opaque = reinterpret_cast<void*>(uintptr_t{slot} + 1);
   while (true) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_TIMESTAMP(timestamp),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(send_tag.get()), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key_len),
+                                                RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_TIMESTAMP(timestamp),
+                                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       if (while_waiting_) while_waiting_();
       rd_kafka_poll(rk_, while_waiting_ ? 10 : 50);
       if (!first_failure_.ok()) {
         if (hdrs) rd_kafka_headers_destroy(hdrs);
+        free_send_tags_.push_back(slot);
         return first_failure_;
       }
       continue;
     }
     if (err) {
       if (hdrs) rd_kafka_headers_destroy(hdrs);
+      free_send_tags_.push_back(slot);
       return ErrorStatus(
           err, fmt::format("cannot queue a record for {}[{}] (offset {} in the backup)", topic, partition, r.offset));
     }
-    static_cast<void>(send_tag.release());  // owned by the message until its delivery report
     ++sent_;
     return Status::Ok();
   }

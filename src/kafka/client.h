@@ -240,7 +240,7 @@ class Producer : public Client {
   uint64_t in_flight() const { return sent_ - delivered_.load(); }
 
   // Called from librdkafka's delivery report callback.
-  void OnDelivery(int err, const std::string& topic, int32_t partition, int64_t offset, void* opaque);
+  void OnDelivery(int err, const char* topic, int32_t partition, int64_t offset, void* opaque);
 
  private:
   std::function<void(const Delivery&)> on_delivered_;
@@ -249,6 +249,15 @@ class Producer : public Client {
   std::atomic<uint64_t> delivered_{0};
   Status first_failure_;
   std::vector<rd_kafka_topic_s*> topics_;  // LoadTopics' handles, kept for the producer's life
+  // What each queued record's delivery report returns (its tag and source
+  // offset), in reused slots: a record's message carries its slot's index
+  // plus one. Send and the delivery reports run on the caller's thread.
+  struct SendTag {
+    uint64_t tag;
+    int64_t source_offset;
+  };
+  std::vector<SendTag> send_tags_;
+  std::vector<uint32_t> free_send_tags_;
 };
 
 }  // namespace kafka_backup::kafka

@@ -49,7 +49,8 @@ void PartitionReader::Run() {
   bool stopped = false;
   auto sink = [&](const format::RecordView& r, const std::shared_ptr<const format::DecodedBlock>& block) -> Status {
     pending_bytes_ += r.PayloadBytes();
-    pending_.records.push_back({r, block});
+    pending_.records.push_back(r);
+    if (pending_.blocks.empty() || pending_.blocks.back() != block) pending_.blocks.push_back(block);
     if (pending_bytes_ < kChunkBytes) return Status::Ok();
     pending_.bytes_fetched = stats.bytes_fetched - std::exchange(fetched_reported, stats.bytes_fetched);
     if (Push(false)) return Status::Ok();

@@ -47,17 +47,14 @@ class PartitionReader {
   PartitionReader(const PartitionReader&) = delete;
   PartitionReader& operator=(const PartitionReader&) = delete;
 
-  // A record read in place, and the block that keeps its bytes: the only
+  // Records read in place, and the blocks that keep their bytes: the only
   // copy of a record on its way to Kafka is the producer's.
-  struct HeldRecord {
-    format::RecordView record;
-    std::shared_ptr<const format::DecodedBlock> block;
-  };
   struct Chunk {
-    std::vector<HeldRecord> records;  // the next ones, in offset order
-    uint64_t payload_bytes = 0;       // Record::PayloadBytes summed
-    uint64_t bytes_fetched = 0;       // storage bytes read for them
-    bool last = false;                // nothing follows
+    std::vector<format::RecordView> records;                          // the next ones, in offset order
+    std::vector<std::shared_ptr<const format::DecodedBlock>> blocks;  // every block they point into
+    uint64_t payload_bytes = 0;                                       // Record::PayloadBytes summed
+    uint64_t bytes_fetched = 0;                                       // storage bytes read for them
+    bool last = false;                                                // nothing follows
   };
   // Waits for the next chunk. The read's error, if it failed, comes after
   // every record read before it.

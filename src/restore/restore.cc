@@ -181,9 +181,9 @@ class Throttle {
 struct Lane {
   size_t plan = 0;
   const format::PartitionManifest* partition = nullptr;
-  size_t producer = 0;                         // the one of the producers that writes it
-  std::vector<format::OffsetEntry> delivered;  // from the producer's delivery reports
-  format::PartitionOffsetMap map;              // built from `delivered` when the data is written
+  size_t producer = 0;                       // the one of the producers that writes it
+  std::vector<format::OffsetRun> delivered;  // the delivery reports, joined into runs as they come
+  format::PartitionOffsetMap map;            // built from `delivered` when the data is written
 };
 
 // Thrown through the segment reader's sink to stop at the first match.
@@ -355,7 +355,7 @@ Result<bool> RestoreRun::LoadProgress(const std::string& group, const kafka::Clu
 
 Status RestoreRun::LoadOffsetMapSoFar(storage::ObjectStore& store, const std::string& backup_id,
                                       const std::string& restore_id, const std::vector<int64_t>& next) {
-  std::vector<std::string> keys;
+  std::vector<std::pair<uint64_t, std::string>> keys;  // (sequence, key), read in commit order
   KB_ASSIGN_OR_RETURN(auto parts,
                       storage::ListAll(store, storage::layout::OffsetMapPartsPrefix(backup_id, restore_id)));
   std::string prefix = storage::layout::OffsetMapPartsPrefix(backup_id, restore_id);
@@ -364,12 +364,13 @@ Status RestoreRun::LoadOffsetMapSoFar(storage::ObjectStore& store, const std::st
     if (sequence > committed_part_) {
       KB_RETURN_IF_ERROR(store.Delete(p.key));  // its transaction was aborted
     } else {
-      keys.push_back(p.key);
+      keys.emplace_back(sequence, p.key);
     }
   }
+  std::sort(keys.begin(), keys.end());
   std::string final_key = storage::layout::OffsetMapKey(backup_id, restore_id);
-  if (store.Head(final_key).ok()) keys.push_back(final_key);
-  for (const auto& key : keys) {
+  if (store.Head(final_key).ok()) keys.emplace_back(UINT64_MAX, final_key);
+  for (const auto& [sequence, key] : keys) {
     KB_ASSIGN_OR_RETURN(std::string text, store.Get(key));
     auto part = format::ParseOffsetMap(text);
     if (!part.ok()) return part.status().WithContext(key);
@@ -377,14 +378,17 @@ Status RestoreRun::LoadOffsetMapSoFar(storage::ObjectStore& store, const std::st
       for (const auto& p : t.partitions) {
         for (auto& lane : lanes_) {
           if (plans_[lane.plan].source->name == t.source_topic && lane.partition->partition == p.source_partition) {
-            lane.map.runs.insert(lane.map.runs.end(), p.runs.begin(), p.runs.end());
+            // A part committed by only some of the producers (a crash
+            // between their commits) maps the others' aborted records, which
+            // a later part maps again where they were written anew.
+            lane.map.runs = format::OverlayRuns(std::move(lane.map.runs), p.runs);
           }
         }
       }
     }
   }
-  // Parts of transactions that never committed describe records that were
-  // aborted (and are sent again): drop them, and any overlap.
+  // The last committed part may map records that were aborted and are not yet
+  // written again: drop what lies at or past each lane's progress.
   for (size_t i = 0; i < lanes_.size(); ++i) {
     lanes_[i].map.runs = format::MergeRuns(format::TrimRuns(std::move(lanes_[i].map.runs), next[i]));
   }
@@ -763,7 +767,7 @@ Result<RestoreReport> RestoreRun::Run() {
     }
     for (auto& producer : producers) {
       producer->OnDelivered([this](const kafka::Producer::Delivery& d) {
-        lanes_[d.tag].delivered.push_back({d.source_offset, d.partition, d.offset});
+        format::AppendRun(&lanes_[d.tag].delivered, {d.source_offset, d.partition, d.offset, 1});
       });
       // Waiting for room in one producer's queue, serve the others' delivery
       // reports: undelivered reports hold their records' room in the queue.
@@ -861,7 +865,7 @@ Result<RestoreReport> RestoreRun::Run() {
     format::TopicOffsetMap* topic = nullptr;
     for (auto& lane : lanes_) {
       if (lane.delivered.empty()) continue;
-      std::vector<format::OffsetRun> runs = format::BuildRuns(std::move(lane.delivered));
+      std::vector<format::OffsetRun> runs = format::MergeRuns(std::move(lane.delivered));
       lane.delivered = {};
       lane.map.runs.insert(lane.map.runs.end(), runs.begin(), runs.end());
       const TopicPlan& plan = plans_[lane.plan];
@@ -935,8 +939,7 @@ Result<RestoreReport> RestoreRun::Run() {
     }
     return std::make_unique<restore::PartitionReader>(*store, std::move(read), kReadAheadBytes);
   };
-  auto restore_record = [&](size_t li, restore::PartitionReader::HeldRecord& held) -> Status {
-    const format::RecordView& r = held.record;
+  auto restore_record = [&](size_t li, const format::RecordView& r) -> Status {
     const Lane& lane = lanes_[li];
     const TopicPlan& plan = plans_[lane.plan];
     RestoreTopicReport& tr = report.topics[lane.plan];
@@ -991,7 +994,7 @@ Result<RestoreReport> RestoreRun::Run() {
     reading.pop_front();
     KB_ASSIGN_OR_RETURN(restore::PartitionReader::Chunk chunk, reader->Next());
     stats.bytes_fetched += chunk.bytes_fetched;
-    for (auto& r : chunk.records) KB_RETURN_IF_ERROR(restore_record(li, r));
+    for (const auto& r : chunk.records) KB_RETURN_IF_ERROR(restore_record(li, r));
     progress.Update(report.records, report.bytes);
     if (chunk.last) {
       finish_lane(li);

@@ -104,9 +104,10 @@ def test_restore_killed_between_its_producers_commits_resumes_each_partition_exa
     partitions in its own transaction. Killed after the first producer's commit and before the
     second's, the target holds the first's partitions up to that commit and the second's up to the
     one before; the rerun resumes each partition from its own progress: nothing doubled, nothing
-    missing, and the offset map (whose part of that commit is half committed) true. The rerun
-    uses one producer: it still takes the second's transactional id over, which aborts the
-    transaction the kill left open (else the progress would stay unreadable for minutes)."""
+    missing, and the offset map (whose part of that commit is half committed) true, also after
+    the rerun is killed in turn. The rerun uses one producer: it still takes the second's
+    transactional id over, which aborts the transaction the kill left open (else the progress
+    would stay unreadable for minutes)."""
     partitions = 4
     records = [rec(i % partitions, f"k{i}", f"v{i}-" + "y" * 200) for i in range(8000)]
     topic, source, store, target_topic, path = backed_up(tmp_path, "between", partitions, records, "between",
@@ -121,9 +122,16 @@ def test_restore_killed_between_its_producers_commits_resumes_each_partition_exa
 
     rerun = restore_config(store, backup_id="b", restore_id="between", topic_mapping={topic: target_topic},
                            transaction_max_records=1000, producers=1)
+    rerun_path = write_config(tmp_path, rerun, "rerun.yaml")
+    # The rerun commits twice and dies: the second producer's records of the half-committed
+    # part are now written again and committed, past that producer's old progress. The last
+    # run must still not map them twice (the part holding their aborted first copy is stored).
     started = time.monotonic()
-    cli_ok(["restore", "--config", write_config(tmp_path, rerun, "rerun.yaml")], timeout=120)
+    killed = run_cli(["restore", "--config", rerun_path], env={"KAFKA_BACKUP_TEST_KILL_AFTER_COMMITS": "2"},
+                     timeout=120)
+    assert killed.rc == 137, f"the rerun was to die after its second commit: {killed.describe()}"
     assert time.monotonic() - started < 60, "the rerun waited for the open transaction to time out"
+    cli_ok(["restore", "--config", rerun_path], timeout=120)
     target = dump(target_topic, bootstrap=TARGET)
     assert_same_per_partition(source, target)
     assert_offset_map_is_true(store, "between", source, target)

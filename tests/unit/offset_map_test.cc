@@ -23,6 +23,34 @@ TEST(OffsetMapTest, GapsAndPartitionChangesStartNewRuns) {
   EXPECT_EQ(runs[2], (OffsetRun{6, 1, 0, 1}));
 }
 
+TEST(OffsetMapTest, RunsAppendedInAnyOrderMergeLikeEntries) {
+  // The restore appends each delivery report to its partition's runs as it
+  // comes, then merges them at the commit: the same runs as BuildRuns makes.
+  std::vector<OffsetEntry> entries = {{0, 0, 0}, {1, 0, 1}, {5, 0, 3}, {2, 0, 2}, {6, 1, 0}, {7, 1, 1}};
+  std::vector<OffsetRun> appended;
+  for (const auto& e : entries) AppendRun(&appended, {e.source_offset, e.target_partition, e.target_offset, 1});
+  EXPECT_EQ(appended.size(), 4u);  // {0,1} extended, 5, 2, {6,7} extended
+  EXPECT_EQ(MergeRuns(appended), BuildRuns(entries));
+  EXPECT_EQ(MergeRuns(appended), (std::vector<OffsetRun>{{0, 0, 0, 3}, {5, 0, 3, 1}, {6, 1, 0, 2}}));
+}
+
+TEST(OffsetMapTest, OverlayKeepsTheNewerRunOfASourceOffset) {
+  // Source 0..99 written to target 0..99, then 40..59 aborted and written
+  // again at 150..169: the newer runs win where they overlap.
+  std::vector<OffsetRun> older = {{0, 0, 0, 100}};
+  std::vector<OffsetRun> newer = {{40, 0, 150, 20}};
+  EXPECT_EQ(OverlayRuns(older, newer), (std::vector<OffsetRun>{{0, 0, 0, 40}, {40, 0, 150, 20}, {60, 0, 60, 40}}));
+  // A newer run covering several older ones, ends included, and one past them.
+  older = {{0, 0, 0, 10}, {10, 1, 0, 10}, {20, 0, 10, 10}, {40, 0, 30, 5}};
+  newer = {{5, 2, 100, 20}, {29, 2, 200, 13}};
+  EXPECT_EQ(OverlayRuns(older, newer),
+            (std::vector<OffsetRun>{{0, 0, 0, 5}, {5, 2, 100, 20}, {25, 0, 15, 4}, {29, 2, 200, 13}, {42, 0, 32, 3}}));
+  // Nothing in common: the union.
+  EXPECT_EQ(OverlayRuns({{0, 0, 0, 5}}, {{5, 0, 5, 5}}), (std::vector<OffsetRun>{{0, 0, 0, 10}}));
+  EXPECT_EQ(OverlayRuns({}, {{3, 0, 7, 2}}), (std::vector<OffsetRun>{{3, 0, 7, 2}}));
+  EXPECT_EQ(OverlayRuns({{3, 0, 7, 2}}, {}), (std::vector<OffsetRun>{{3, 0, 7, 2}}));
+}
+
 TEST(OffsetMapTest, FirstAtOrAfterIsExactAcrossGaps) {
   PartitionOffsetMap m;
   m.runs = {{0, 0, 0, 10}, {12, 0, 10, 5}};
