@@ -141,8 +141,9 @@ class MapReader {
     if (!n.IsMap()) FailKey(n, key, fmt::format("expected a map of topic: [partitions], got {}", KindName(n)));
     for (const auto& kv : n) {
       std::string topic = kv.first.as<std::string>();
-      if (!kv.second.IsSequence()) FailKey(kv.second, key + "." + topic, "expected a list of partition numbers");
-      for (const auto& item : kv.second) out[topic].push_back(ToInt(item, key + "." + topic, 0, INT32_MAX));
+      const std::string at = fmt::format("{}.{}", key, topic);
+      if (!kv.second.IsSequence()) FailKey(kv.second, at, "expected a list of partition numbers");
+      for (const auto& item : kv.second) out[topic].push_back(ToInt(item, at, 0, INT32_MAX));
     }
     return out;
   }
@@ -156,11 +157,10 @@ class MapReader {
     if (!n.IsMap()) FailKey(n, key, fmt::format("expected a map of topic: {{source: target}}, got {}", KindName(n)));
     for (const auto& kv : n) {
       std::string topic = kv.first.as<std::string>();
-      if (!kv.second.IsMap()) FailKey(kv.second, key + "." + topic, "expected a map of source: target partitions");
-      for (const auto& pair : kv.second) {
-        out[topic][ToInt(pair.first, key + "." + topic, 0, INT32_MAX)] =
-            ToInt(pair.second, key + "." + topic, 0, INT32_MAX);
-      }
+      const std::string at = fmt::format("{}.{}", key, topic);
+      if (!kv.second.IsMap()) FailKey(kv.second, at, "expected a map of source: target partitions");
+      for (const auto& pair : kv.second)
+        out[topic][ToInt(pair.first, at, 0, INT32_MAX)] = ToInt(pair.second, at, 0, INT32_MAX);
     }
     return out;
   }
@@ -174,7 +174,7 @@ class MapReader {
     if (!n.IsMap()) FailKey(n, key, fmt::format("expected a map of topic: number, got {}", KindName(n)));
     for (const auto& kv : n) {
       std::string topic = kv.first.as<std::string>();
-      out[topic] = ToInt(kv.second, key + "." + topic, min, max);
+      out[topic] = ToInt(kv.second, fmt::format("{}.{}", key, topic), min, max);
     }
     return out;
   }
@@ -496,7 +496,7 @@ Result<int64_t> ParseDurationSecs(std::string_view text) {
       unit = 86400;
       break;
     case 'w':
-      unit = 7 * 86400;
+      unit = int64_t{7} * 86400;
       break;
     default:
       return bad();

@@ -72,7 +72,7 @@ class ByteReader {
   explicit ByteReader(std::string_view data) : data_(data) {}
 
   bool ReadU8(uint8_t* v) {
-    if (data_.size() < 1) return false;
+    if (data_.empty()) return false;
     *v = static_cast<uint8_t>(data_[0]);
     data_.remove_prefix(1);
     return true;

@@ -28,7 +28,7 @@ std::optional<TargetPosition> FirstAtOrAfter(const PartitionOffsetMap& map, int6
   return TargetPosition{it->target_partition, it->target_offset + skip};
 }
 
-std::vector<OffsetRun> BuildRuns(std::vector<OffsetEntry> entries) {
+std::vector<OffsetRun> BuildRuns(const std::vector<OffsetEntry>& entries) {
   std::vector<OffsetRun> runs;
   runs.reserve(entries.size());
   for (const auto& e : entries) runs.push_back({e.source_offset, e.target_partition, e.target_offset, 1});
@@ -77,13 +77,9 @@ void AppendRun(std::vector<OffsetRun>* runs, const OffsetRun& run) {
 }
 
 std::vector<OffsetRun> TrimRuns(std::vector<OffsetRun> runs, int64_t source_end) {
-  std::vector<OffsetRun> out;
-  for (auto r : runs) {
-    if (r.source_offset >= source_end) continue;
-    r.count = std::min(r.count, source_end - r.source_offset);
-    out.push_back(r);
-  }
-  return out;
+  std::erase_if(runs, [&](const OffsetRun& r) { return r.source_offset >= source_end; });
+  for (auto& r : runs) r.count = std::min(r.count, source_end - r.source_offset);
+  return runs;
 }
 
 std::string SerializeOffsetMap(const OffsetMap& m) {

@@ -63,7 +63,7 @@ struct OffsetEntry {
   int64_t target_offset;
 };
 // Sorts the entries by source offset and merges them into runs.
-std::vector<OffsetRun> BuildRuns(std::vector<OffsetEntry> entries);
+std::vector<OffsetRun> BuildRuns(const std::vector<OffsetEntry>& entries);
 
 // Sorts runs by source offset and joins runs that continue each other.
 std::vector<OffsetRun> MergeRuns(std::vector<OffsetRun> runs);

@@ -205,8 +205,8 @@ void AddToSummary(const RecordView& record, SegmentSummary* summary) {
   AddRecordToSummary(record, summary);
 }
 
-SegmentWriter::SegmentWriter(std::string topic, int32_t partition, Codec codec, int level, size_t block_target_bytes,
-                             const EncryptionKey* key)
+SegmentWriter::SegmentWriter(const std::string& topic, int32_t partition, Codec codec, int level,
+                             size_t block_target_bytes, const EncryptionKey* key)
     : block_target_bytes_(block_target_bytes), encoder_(topic, partition, codec, level, key), out_(encoder_.header()) {}
 
 Status SegmentWriter::Append(const Record& record) {

@@ -124,7 +124,7 @@ void AddToSummary(const RecordView& record, SegmentSummary* summary);
 // Builds one segment in memory. Not thread-safe.
 class SegmentWriter {
  public:
-  SegmentWriter(std::string topic, int32_t partition, Codec codec, int level,
+  SegmentWriter(const std::string& topic, int32_t partition, Codec codec, int level,
                 size_t block_target_bytes = kDefaultBlockTargetBytes, const EncryptionKey* key = nullptr);
 
   // Offsets must strictly increase; an out-of-order offset is InvalidArgument.

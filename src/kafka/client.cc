@@ -1028,7 +1028,9 @@ Status Producer::Send(const std::string& topic, int32_t partition, const format:
     free_send_tags_.pop_back();
     send_tags_[slot] = {tag, r.offset};
   }
-  void* opaque = reinterpret_cast<void*>(uintptr_t{slot} + 1);
+  // The message's opaque carries the slot's index, not a pointer (the slots
+  // move as they grow).
+  void* opaque = reinterpret_cast<void*>(uintptr_t{slot} + 1);  // NOLINT(performance-no-int-to-ptr)
   while (true) {
     rd_kafka_resp_err_t err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
                                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key_len),

@@ -11,7 +11,7 @@ int32_t Murmur2(std::string_view data) {
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   const uint32_t blocks = length / 4;
   for (uint32_t i = 0; i < blocks; ++i) {
-    const unsigned char* b = p + i * 4;
+    const unsigned char* b = p + size_t{i} * 4;
     uint32_t k = uint32_t{b[0]} | (uint32_t{b[1]} << 8) | (uint32_t{b[2]} << 16) | (uint32_t{b[3]} << 24);
     k *= m;
     k ^= k >> r;

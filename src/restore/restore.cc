@@ -538,7 +538,7 @@ Result<const format::PartitionOffsetMap*> RestoreRun::HeaderMap(const std::strin
   }
   format::PartitionOffsetMap map;
   map.source_partition = partition;
-  map.runs = format::BuildRuns(std::move(entries));
+  map.runs = format::BuildRuns(entries);
   return &header_maps_.emplace(key, std::move(map)).first->second;
 }
 

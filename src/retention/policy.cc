@@ -23,11 +23,11 @@ struct BucketRule {
 }  // namespace
 
 int64_t HourBucket(int64_t ms) {
-  return FloorDiv(ms, 3600 * 1000);
+  return FloorDiv(ms, int64_t{3600} * 1000);
 }
 
 int64_t DayBucket(int64_t ms) {
-  return FloorDiv(ms, 86400 * 1000);
+  return FloorDiv(ms, int64_t{86400} * 1000);
 }
 
 int64_t WeekBucket(int64_t ms) {

@@ -158,8 +158,8 @@ std::string AzureStore::FullKey(std::string_view key) const {
 }
 
 Result<HttpResponse> AzureStore::Send(const std::string& method, std::string_view key, bool container_call,
-                                      std::vector<std::pair<std::string, std::string>> query, HttpHeaders headers,
-                                      std::string_view body) {
+                                      const std::vector<std::pair<std::string, std::string>>& query,
+                                      HttpHeaders headers, std::string_view body) {
   std::string path = base_path_ + "/" + util::UriEncode(options_.container);
   if (!container_call) path += "/" + util::UriEncode(FullKey(key), true);
   std::string url = options_.endpoint.substr(0, options_.endpoint.size() - base_path_.size()) + path;
@@ -289,7 +289,7 @@ Result<ListPage> AzureStore::List(std::string_view prefix, std::string_view cont
   std::vector<std::pair<std::string, std::string>> query = {
       {"restype", "container"}, {"comp", "list"}, {"prefix", FullKey(prefix)}, {"maxresults", "1000"}};
   if (!continuation.empty()) query.emplace_back("marker", std::string(continuation));
-  KB_ASSIGN_OR_RETURN(HttpResponse r, Send("GET", "", true, std::move(query), {}, {}));
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send("GET", "", true, query, {}, {}));
   if (r.status / 100 != 2) return ErrorOf(r, "List Blobs", "");
   tinyxml2::XMLDocument doc;
   if (doc.Parse(r.body.data(), r.body.size()) != tinyxml2::XML_SUCCESS || !doc.RootElement()) {

@@ -68,7 +68,7 @@ class AzureStore : public ObjectStore {
 
  private:
   Result<HttpResponse> Send(const std::string& method, std::string_view key, bool container_call,
-                            std::vector<std::pair<std::string, std::string>> query, HttpHeaders headers,
+                            const std::vector<std::pair<std::string, std::string>>& query, HttpHeaders headers,
                             std::string_view body);
   Status ErrorOf(const HttpResponse& response, std::string_view what, std::string_view key) const;
   std::string FullKey(std::string_view key) const;

@@ -108,7 +108,7 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   UploadState upload{request.body, 0};
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   for (const auto& [name, value] : request.headers) {
-    std::string line = value.empty() ? name + ";" : name + ": " + value;
+    std::string line = value.empty() ? fmt::format("{};", name) : fmt::format("{}: {}", name, value);
     headers.reset(curl_slist_append(headers.release(), line.c_str()));
   }
   // libcurl adds "Expect: 100-continue" to large uploads; servers differ in

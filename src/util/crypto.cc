@@ -192,7 +192,7 @@ bool AesGcmEncrypt(std::string_view key, std::string_view iv, std::string_view a
   if ((!plaintext.empty() &&
        EVP_CipherUpdate(ctx.get(), dst, &len, Bytes(plaintext), static_cast<int>(plaintext.size())) != 1) ||
       EVP_CipherFinal_ex(ctx.get(), dst + len, &final_len) != 1 ||
-      static_cast<size_t>(len + final_len) != plaintext.size() ||
+      static_cast<size_t>(len) + static_cast<size_t>(final_len) != plaintext.size() ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kGcmTagSize), dst + plaintext.size()) !=
           1) {
     out->resize(start);
@@ -217,7 +217,7 @@ bool AesGcmDecrypt(std::string_view key, std::string_view iv, std::string_view a
        EVP_CipherUpdate(ctx.get(), dst, &len, Bytes(ciphertext), static_cast<int>(ciphertext.size())) != 1) ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kGcmTagSize), tag.data()) != 1 ||
       EVP_CipherFinal_ex(ctx.get(), dst + len, &final_len) != 1 ||
-      static_cast<size_t>(len + final_len) != ciphertext.size()) {
+      static_cast<size_t>(len) + static_cast<size_t>(final_len) != ciphertext.size()) {
     OPENSSL_cleanse(out->data() + start, ciphertext.size());  // never hand out unauthenticated plaintext
     out->resize(start);
     return false;
