@@ -722,6 +722,7 @@ Status BackupRun::StartFresh(const std::vector<kafka::TopicInfo>& topics, const 
   if (key_) m.encryption = catalog::ManifestEncryptionFor(*key_);
   if (parent_) m.parent_backup_id = parent_->backup_id;
   std::vector<std::string> names;
+  names.reserve(topics.size());
   for (const auto& t : topics) names.push_back(t.name);
   std::map<std::string, std::string> ids = CurrentTopicIds(names).value_or(std::map<std::string, std::string>{});
   // The cut: each partition's high watermark now. Read committed stops at the

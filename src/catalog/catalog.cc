@@ -10,7 +10,7 @@
 namespace kafka_backup::catalog {
 namespace {
 
-constexpr uint64_t kTailReadBytes = 64 * 1024;
+constexpr uint64_t kTailReadBytes = uint64_t{64} * 1024;
 
 }  // namespace
 
@@ -240,14 +240,14 @@ class SegmentReader {
     return fmt::format(", block at byte {} (offsets {}..{})", b.position, b.first_offset, b.last_offset);
   }
   // Reports damage to the handler or, without one, returns it.
-  Status Damage(SegmentDamage d) { return on_damage_ ? on_damage_(d) : d.status; }
+  Status Damage(const SegmentDamage& d) { return on_damage_ ? on_damage_(d) : d.status; }
   // The whole segment is unreadable.
   Status Lost(Status why, uint64_t position = 0) {
     return Damage({std::move(why), position, ref_.first_offset, ref_.last_offset, ref_.record_count});
   }
   // The trailer or index cannot be read (`why`): without a handler that is
   // the error; with one, the blocks are read in order from the start.
-  Status Unreadable(Status why) { return on_damage_ ? Scan(why) : why; }
+  Status Unreadable(const Status& why) { return on_damage_ ? Scan(why) : why; }
   Status Scan(const Status& trailer_error);
   // Bytes [offset, offset + length), served from the tail already fetched
   // when they lie in it. Corruption if the object holds fewer.
