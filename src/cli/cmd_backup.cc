@@ -70,6 +70,12 @@ void AddBackupCommand(CLI::App& app, Action* action) {
       auto report = RunBackup(*config, options);
       if (!report.ok()) return Fail(report.status());
       const BackupReport& r = *report;
+      AddSummary({{"backup_id", r.backup_id},
+                  {"state", r.committed ? "committed" : "stopped"},
+                  {"records", r.records},
+                  {"bytes", r.bytes},
+                  {"stored_bytes", r.stored_bytes},
+                  {"seconds", r.seconds}});
       if (flags->format == "json") {
         nlohmann::json j{{"backup_id", r.backup_id},
                          {"storage", r.storage_url},

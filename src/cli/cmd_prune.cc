@@ -135,6 +135,11 @@ void AddPruneCommand(CLI::App& app, Action* action) {
       if (!policy.ok()) return Fail(policy.status());
       auto report = RunPrune(*url, PruneOptions{*policy, f->dry_run});
       if (!report.ok()) return Fail(report.status());
+      AddSummary({{"pruned", report->pruned},
+                  {"orphans", report->orphans},
+                  {"objects", report->objects},
+                  {"bytes", report->bytes},
+                  {"dry_run", report->dry_run}});
       if (f->storage.format == "json") {
         PrintJson(*report, *policy);
       } else {

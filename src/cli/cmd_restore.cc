@@ -32,6 +32,12 @@ void AddRestoreLikeCommand(CLI::App& app, Action* action, const std::string& nam
       if (*skip_corrupt) config->restore.on_corruption = "skip";
       auto report = RunRestore(*config, EngineOptions());
       if (!report.ok()) return Fail(report.status());
+      AddSummary({{"backup_id", report->backup_id},
+                  {"records", report->records},
+                  {"bytes", report->bytes},
+                  {"records_skipped", report->records_skipped},
+                  {"dry_run", report->dry_run},
+                  {"seconds", report->seconds}});
       PrintRestoreReport(*report, flags->format, phases);
       // Completed, but without records the backup holds: corrupt data (4),
       // as validate reports it; the report lists what is missing.

@@ -128,6 +128,21 @@ void AddValidateCommand(CLI::App& app, Action* action) {
       if (!config.ok()) return Fail(config.status());
       auto report = RunValidate(*url, flags->backup_id, *deep, EngineOptions(), config->encryption);
       if (!report.ok()) return Fail(report.status());
+      uint64_t records = 0;
+      for (const auto& p : report->partition_results) records += p.records;
+      AddSummary({{"backup_id", report->backup_id},
+                  {"valid", report->ok()},
+                  {"deep", report->deep},
+                  {"partitions", report->partitions},
+                  {"records", records},
+                  {"records_checked", report->records_checked},
+                  {"problems", report->issues.size()}});
+      if (!report->ok()) {
+        const ValidateIssue& first = report->issues.front();
+        SetSummaryError(fmt::format("backup {}: {} problem{}; the first: {}[{}] {}: {}", report->backup_id,
+                                    report->issues.size(), report->issues.size() == 1 ? "" : "s", first.topic,
+                                    first.partition, first.object, first.message));
+      }
       if (flags->format == "json") {
         PrintJson(*report);
       } else {

@@ -41,8 +41,10 @@ void AddValidateRestoreCommand(CLI::App& app, Action* action) {
       // A check that failed because something is missing, unreachable or
       // corrupt keeps that exit code (3, 4, 5, 6); any other failed check
       // means the configuration would not restore: 2.
+      AddSummary({{"backup_id", report->backup_id}, {"valid", report->ok()}});
       for (const auto& c : report->checks) {
         if (c.ok) continue;
+        SetSummaryError(fmt::format("{}: {}", c.name, c.detail));
         auto code = c.status.code();
         bool keeps = code == Status::Code::kNotFound || code == Status::Code::kAuth ||
                      code == Status::Code::kUnavailable || code == Status::Code::kCorruption;

@@ -4,7 +4,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -45,6 +48,57 @@ int Fail(const Status& status) {
   int code = ExitCodeFor(status);
   PrintError(status.ToString(), code);
   return code;
+}
+
+namespace {
+struct Summary {
+  std::string path;
+  nlohmann::json fields = nlohmann::json::object();
+  std::string error;
+};
+Summary& TheSummary() {
+  static Summary summary;
+  return summary;
+}
+}  // namespace
+
+void SetSummaryFile(std::string path, std::string command) {
+  TheSummary().path = std::move(path);
+  TheSummary().fields["command"] = std::move(command);
+}
+
+void AddSummary(const nlohmann::json& fields) {
+  TheSummary().fields.update(fields);
+}
+
+void SetSummaryError(const std::string& message) {
+  if (TheSummary().error.empty()) TheSummary().error = message;
+}
+
+void WriteSummary(int exit_code) {
+  Summary& s = TheSummary();
+  if (s.path.empty()) return;
+  nlohmann::json j = s.fields;
+  j["exit_code"] = exit_code;
+  auto dump = [&j] { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
+  std::string out = dump();
+  if (!s.error.empty()) {
+    // The figures first, then as much of the error as the limit leaves room for.
+    size_t room = kSummaryMaxBytes - std::min(kSummaryMaxBytes, out.size() + 64);
+    j["error"] = s.error.size() <= room ? s.error : s.error.substr(0, room) + "...";
+    out = dump();
+    // Escaping can grow the error; shorten until it fits.
+    while (out.size() > kSummaryMaxBytes && room > 0) {
+      room /= 2;
+      j["error"] = s.error.substr(0, room) + "...";
+      out = dump();
+    }
+  }
+  out += '\n';
+  std::FILE* f = std::fopen(s.path.c_str(), "w");
+  bool ok = f != nullptr && std::fwrite(out.data(), 1, out.size(), f) == out.size();
+  if (f != nullptr && std::fclose(f) != 0) ok = false;
+  if (!ok) spdlog::warn("cannot write the summary to {}: {}", s.path, std::strerror(errno));
 }
 
 Status ServeMetrics(int port, const std::string& bind) {

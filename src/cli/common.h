@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <functional>
 #include <string>
 
@@ -30,6 +32,22 @@ enum ExitCode : int {
 int ExitCodeFor(const Status& status);
 // Prints "error: <message>" on stderr and returns the exit code.
 int Fail(const Status& status);
+
+// --summary-file: one compact JSON object written when the command ends, for
+// a supervisor that reads a file rather than stdout (a Kubernetes pod's
+// termination message, /dev/termination-log; the operator reads it). It holds
+// the command, its exit code, the error when it failed, and the headline
+// figures the command recorded with AddSummary; never a secret (errors are
+// masked before they reach Fail). At most kSummaryMaxBytes, Kubernetes's limit.
+inline constexpr size_t kSummaryMaxBytes = 4096;
+void SetSummaryFile(std::string path, std::string command);
+// Merges fields into the summary (numbers and strings; later keys win).
+void AddSummary(const nlohmann::json& fields);
+// Records the error the summary reports (Fail and PrintError call it).
+void SetSummaryError(const std::string& message);
+// Writes the summary, if --summary-file was given; a failure to write is
+// logged, and leaves exit_code as it is.
+void WriteSummary(int exit_code);
 
 // A subcommand's action, run after parsing.
 using Action = std::function<int()>;

@@ -57,6 +57,7 @@ bool JsonLogs() {
 }
 
 void PrintError(const std::string& message, int exit_code) {
+  SetSummaryError(message);
   if (!json_logs) {
     std::fprintf(stderr, "error: %s\n", message.c_str());
     return;

@@ -9,6 +9,26 @@
 #include "metrics/metrics.h"
 #include "util/version.h"
 
+namespace {
+
+// Serves metrics when asked, then runs the subcommand: its exit code.
+int Run(const kafka_backup::cli::Action& action, int metrics_port, const std::string& metrics_bind) {
+  using namespace kafka_backup::cli;
+  if (metrics_port >= 0) {
+    kafka_backup::Status s = ServeMetrics(metrics_port, metrics_bind);
+    if (!s.ok()) return Fail(s);
+  }
+  try {
+    return action();
+  } catch (const std::exception& e) {
+    // Every expected failure is a Status; an exception here is a bug.
+    PrintError(fmt::format("internal error (a bug; please report it with this message): {}", e.what()), kExitFailure);
+    return kExitFailure;
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace kafka_backup::cli;
   // Blocks and segment buffers are megabytes each and come and go all the
@@ -42,6 +62,11 @@ int main(int argc, char** argv) {
                  "liveness (docs/metrics.md); 0 picks a free port. Overrides the config's metrics.port")
       ->check(CLI::Range(0, 65535));
   app.add_option("--metrics-bind", metrics_bind, "Address the metrics server listens on")->capture_default_str();
+  std::string summary_file;
+  app.add_option("--summary-file", summary_file,
+                 "When the command ends, write one JSON object to this file: command, exit_code, error, and its "
+                 "headline figures (backup_id, records, bytes, seconds); at most 4096 bytes. For a Kubernetes "
+                 "pod: /dev/termination-log, its termination message");
 
   Action action;
   AddBackupCommand(app, &action);
@@ -64,15 +89,15 @@ int main(int argc, char** argv) {
   }
   SetUpLogging(log_level, log_format);
   SetProgressWanted(!no_progress);
-  if (metrics_port >= 0) {
-    kafka_backup::Status s = ServeMetrics(metrics_port, metrics_bind);
-    if (!s.ok()) return Fail(s);
+  if (!summary_file.empty()) {
+    std::string command;
+    for (const CLI::App* sub = &app; !sub->get_subcommands().empty();) {
+      sub = sub->get_subcommands().front();
+      command += (command.empty() ? "" : " ") + sub->get_name();
+    }
+    SetSummaryFile(summary_file, command);
   }
-  try {
-    return action();
-  } catch (const std::exception& e) {
-    // Every expected failure is a Status; an exception here is a bug.
-    PrintError(fmt::format("internal error (a bug; please report it with this message): {}", e.what()), kExitFailure);
-    return kExitFailure;
-  }
+  int rc = Run(action, metrics_port, metrics_bind);
+  WriteSummary(rc);
+  return rc;
 }
