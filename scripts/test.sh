@@ -2,8 +2,8 @@
 # The test command of the README: sets up the machine, builds, starts the two
 # local Kafka clusters and the secure one (TLS/SASL listeners, for
 # test_security.py) unless already running, runs the unit tests (ctest) and the
-# integration tests (pytest, against the real brokers), then stops the clusters
-# it started.
+# operator's tests (scripts/operator-test.sh: Go, envtest) and the integration
+# tests (pytest, against the real brokers), then stops the clusters it started.
 #
 #   KB_ASAN=1      also build with ASan+UBSan and run the unit tests under it (CI does)
 #   KB_FUZZ_SECONDS  run every fuzz target this long (scripts/fuzz.sh); when unset
@@ -82,5 +82,8 @@ eval "$(bash scripts/s3-server.sh env)"
 eval "$(bash scripts/azurite.sh env)"
 eval "$(bash scripts/gcs-server.sh env)"
 eval "$(bash scripts/moto-server.sh env)"
+say "the Kubernetes operator (operator/): envtest, its Jobs run against the local servers"
+bash scripts/operator-test.sh
+
 # shellcheck disable=SC2086
 python3 -m pytest tests/integration -q --durations=25 ${KB_PYTEST_ARGS:-}

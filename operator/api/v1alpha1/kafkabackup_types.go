@@ -84,7 +84,7 @@ type KafkaBackupSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +optional
 	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
-	RunTemplate `json:",inline"`
+	RunTemplate           `json:",inline"`
 }
 
 // TopicSelection is include and exclude globs.

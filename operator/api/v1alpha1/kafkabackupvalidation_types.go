@@ -21,7 +21,7 @@ type KafkaBackupValidationSpec struct {
 	BackupRef BackupReference `json:"backupRef"`
 	// Read and check every record (validate --deep), not only the stored checksums.
 	// +optional
-	Deep bool `json:"deep,omitempty"`
+	Deep        bool `json:"deep,omitempty"`
 	RunTemplate `json:",inline"`
 }
 

@@ -62,7 +62,7 @@ type KafkaRestoreSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
-	RunTemplate `json:",inline"`
+	RunTemplate  `json:",inline"`
 }
 
 // PointInTime bounds a restore by record timestamp: RFC 3339
