@@ -20,10 +20,12 @@ export KUBEBUILDER_ASSETS
 KUBEBUILDER_ASSETS="$(bash "$ROOT/scripts/operator-testbin.sh" --print-dir)" ||
   die "no API server to test against: run scripts/setup.sh (or scripts/operator-testbin.sh)"
 export KAFKA_BACKUP_BIN="${KAFKA_BACKUP_BIN:-$ROOT/build/kafka-backup}"
+# The chart's rendering is checked against the Kubernetes schemas it carries.
+export KB_KUBERNETES_VALIDATE="${KB_KUBERNETES_VALIDATE:-$ROOT/.cache/deploy/venv/bin/kubernetes-validate}"
 [[ -x "$KAFKA_BACKUP_BIN" ]] || die "no binary at $KAFKA_BACKUP_BIN: run scripts/build.sh"
 
 cd "$ROOT/operator"
-digest() { find api config -type f -print0 | sort -z | xargs -0 sha256sum; }
+digest() { find api config ../charts/kafka-backup-operator/crds ../charts/kafka-backup-operator/files -type f -print0 | sort -z | xargs -0 sha256sum; }
 before="$(digest)"
 bash hack/generate.sh
 after="$(digest)"

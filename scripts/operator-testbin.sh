@@ -2,7 +2,7 @@
 # Build the Kubernetes API server, controller manager and etcd that the
 # operator's envtest runs against (operator/hack/testbin: each built unchanged
 # from its own module on the Go module proxy, versions pinned in its go.mod),
-# into .cache/testbin/.
+# and Helm (helm.sh/helm/v4, for the chart's tests), into .cache/testbin/.
 # Cached: a second run compares a digest of the module's files and returns in
 # milliseconds.  Prints nothing but progress on stderr; scripts/test.sh points
 # KUBEBUILDER_ASSETS at the directory.
@@ -33,8 +33,9 @@ for arg in "$@"; do
   esac
 done
 
-want="$(cd "$SRC" && cat go.mod go.sum */main.go "$ROOT/scripts/operator-testbin.sh" | sha256sum | cut -d' ' -f1)"
-built() { [[ -f "$MARKER" && "$(cat "$MARKER")" == "$want" && -x "$DIR/kube-apiserver" && -x "$DIR/kube-controller-manager" && -x "$DIR/etcd" ]]; }
+HELM_VERSION=v4.3.2
+want="$(cd "$SRC" && echo "helm $HELM_VERSION" | cat - go.mod go.sum */main.go "$ROOT/scripts/operator-testbin.sh" | sha256sum | cut -d' ' -f1)"
+built() { [[ -f "$MARKER" && "$(cat "$MARKER")" == "$want" && -x "$DIR/kube-apiserver" && -x "$DIR/kube-controller-manager" && -x "$DIR/etcd" && -x "$DIR/helm" ]]; }
 
 if ((PRINT_DIR)); then
   built || die "not built: run scripts/operator-testbin.sh (or scripts/setup.sh)"
@@ -42,14 +43,14 @@ if ((PRINT_DIR)); then
   exit 0
 fi
 if built; then
-  say "kube-apiserver, kube-controller-manager and etcd: cached in .cache/testbin"
+  say "kube-apiserver, kube-controller-manager, etcd and helm: cached in .cache/testbin"
   exit 0
 fi
 
 GO="${GO:-$(command -v go || true)}"
 [[ -z "$GO" && -x /usr/local/go/bin/go ]] && GO=/usr/local/go/bin/go
 [[ -n "$GO" ]] || die "go not found (kube-apiserver and etcd are built from source: needs Go 1.26+)"
-say "building kube-apiserver, kube-controller-manager and etcd with $("$GO" env GOVERSION) (first time: minutes)"
+say "building kube-apiserver, kube-controller-manager, etcd and helm with $("$GO" env GOVERSION) (first time: minutes)"
 t0=$SECONDS
 mkdir -p "$ROOT/.cache"
 tmp="$(mktemp -d "$ROOT/.cache/testbin.tmp.XXXXXX")"
@@ -71,6 +72,15 @@ for cmd in kube-apiserver kube-controller-manager etcd; do
     die "building $cmd failed (full log: .cache/testbin-go.log)"
   fi
 done
+# Helm, for the chart's tests (helm template, helm install into the test API
+# server): its own module, built as its go.mod says.
+if ! (cd "$tmp" && GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS=-buildvcs=false "$GO" install -trimpath -ldflags=-s \
+        "helm.sh/helm/v4/cmd/helm@$HELM_VERSION") >"$tmp/go.log" 2>&1; then
+  tail -n 40 "$tmp/go.log" >&2
+  cp -f "$tmp/go.log" "$ROOT/.cache/testbin-go.log" 2>/dev/null || true
+  die "building helm $HELM_VERSION failed (full log: .cache/testbin-go.log)"
+fi
+"$tmp/helm" version --short >/dev/null || die "the helm just built does not run"
 "$tmp/etcd" --version >/dev/null || die "the etcd just built does not run"
 "$tmp/kube-apiserver" --version >/dev/null || die "the kube-apiserver just built does not run"
 "$tmp/kube-controller-manager" --version >/dev/null || die "the kube-controller-manager just built does not run"
@@ -79,4 +89,4 @@ echo "$want" >"$tmp/.resolved"
 rm -rf "$DIR"
 mv "$tmp" "$DIR"
 trap - EXIT
-say "kube-apiserver $("$DIR/kube-apiserver" --version | awk '{print $2}'), kube-controller-manager and etcd in .cache/testbin (built in $((SECONDS - t0))s)"
+say "kube-apiserver $("$DIR/kube-apiserver" --version | awk '{print $2}'), kube-controller-manager, etcd and helm in .cache/testbin (built in $((SECONDS - t0))s)"

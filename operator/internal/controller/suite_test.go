@@ -23,6 +23,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -48,9 +49,12 @@ const testImage = "registry.example.com/kafka-backup:test"
 const operatorUser = "kafka-backup-operator"
 
 var (
-	k8s    client.Client // the admin's client: what a user with kubectl does
-	scheme = runtime.NewScheme()
-	ctx    context.Context
+	k8s client.Client // the admin's client: what a user with kubectl does
+	// adminKubeconfig is a kubeconfig file of a cluster admin, for helm.
+	adminKubeconfig string
+	assetsDir       string
+	scheme          = runtime.NewScheme()
+	ctx             context.Context
 )
 
 func TestMain(m *testing.M) {
@@ -60,6 +64,7 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1.AddToScheme(scheme))
+	utilruntime.Must(apiextensionsv1.AddToScheme(scheme))
 	var logs io.Writer = io.Discard
 	if os.Getenv("KB_OPERATOR_TEST_LOG") == "1" {
 		logs = os.Stderr
@@ -93,6 +98,24 @@ func run(m *testing.M) int {
 	}
 	if err := bindOperatorRole(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	assetsDir = assets
+	admin, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err == nil {
+		var text []byte
+		if text, err = admin.KubeConfig(); err == nil {
+			var f *os.File
+			if f, err = os.CreateTemp("", "admin-kubeconfig-"); err == nil {
+				adminKubeconfig = f.Name()
+				defer func() { _ = os.Remove(adminKubeconfig) }()
+				_, err = f.Write(text)
+				_ = f.Close()
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "the admin's kubeconfig: %v\n", err)
 		return 1
 	}
 	stopKCM, err := startControllerManager(env, assets)
