@@ -115,3 +115,51 @@ def test_seed_config_needs_its_password_variable(tmp_path):
     assert time.monotonic() - t0 < 5, f"took {time.monotonic() - t0:.1f}s: did it try to connect first?"
     if not existed:
         assert not storage.exists(), "the failed run created the storage directory"
+
+
+def test_summary_file_reports_the_run_in_one_json_object(tmp_path, small_topic):
+    """--summary-file: what a Kubernetes pod's termination message carries (docs/operator.md).
+    One compact JSON object, the command's headline figures on success, the error and exit code
+    on failure, never more than the 4096 bytes Kubernetes keeps."""
+    import json
+
+    storage = tmp_path / "store"
+    cfg = write_config(tmp_path, backup_config(storage, [small_topic], backup_id="sum-1"))
+    out = tmp_path / "summary.json"
+    cli_ok(["--summary-file", out, "backup", "--config", cfg])
+    text = out.read_text()
+    assert text.endswith("\n") and text.count("\n") == 1, text
+    s = json.loads(text)
+    assert s["command"] == "backup" and s["exit_code"] == 0 and "error" not in s, s
+    assert s["backup_id"] == "sum-1" and s["state"] == "committed" and s["records"] == 3, s
+    assert s["bytes"] > 0 and s["seconds"] >= 0, s
+
+    cli_ok(["--summary-file", out, "validate", "--path", storage, "--backup-id", "latest", "--deep"])
+    s = json.loads(out.read_text())
+    assert s["command"] == "validate" and s["valid"] is True and s["records"] == 3, s
+    assert s["records_checked"] == 3 and s["deep"] is True and s["problems"] == 0, s
+
+    rcfg = write_config(tmp_path, restore_config(storage), "restore.yaml")
+    cli_ok(["--summary-file", out, "restore", "--config", rcfg, "--backup-id", "sum-1", "--dry-run"])
+    s = json.loads(out.read_text())
+    assert s["command"] == "restore" and s["dry_run"] is True and s["records"] == 3, s
+
+    # A failure: the exit code and the error as printed.
+    r = run_cli(["--summary-file", out, "describe", "--path", storage, "--backup-id", "no-such-backup"])
+    assert r.rc == 3, r.stderr
+    s = json.loads(out.read_text())
+    assert s["command"] == "describe" and s["exit_code"] == 3, s
+    assert "no-such-backup" in s["error"] and s["error"] in r.stderr, (s, r.stderr)
+
+    # A long error is cut to fit; the object stays whole JSON.
+    long_id = "x" * 9000
+    r = run_cli(["--summary-file", out, "describe", "--path", storage, "--backup-id", long_id])
+    assert r.rc != 0
+    raw = out.read_bytes()
+    assert len(raw) <= 4096, len(raw)
+    s = json.loads(raw)
+    assert s["exit_code"] == r.rc and s["error"].endswith("..."), s
+
+    # An unwritable summary file does not change the outcome.
+    r = run_cli(["--summary-file", tmp_path / "no-dir" / "s.json", "list", "--path", storage])
+    assert r.rc == 0 and "cannot write the summary" in r.stderr, r.stderr
