@@ -1,0 +1,153 @@
+package render
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	v1 "kafka-backup/operator/api/v1alpha1"
+)
+
+func TestEpochMillisReadsBothForms(t *testing.T) {
+	for in, want := range map[string]int64{
+		"1764590400000":             1764590400000,
+		"2025-12-01T12:00:00Z":      1764590400000,
+		"2025-12-01T13:00:00+01:00": 1764590400000,
+		"2025-12-01T12:00:00.250Z":  1764590400250,
+	} {
+		got, err := EpochMillis(in, "pointInTime.start")
+		if err != nil || got == nil || *got != want {
+			t.Errorf("%s: %v %v, want %d", in, got, err, want)
+		}
+	}
+	if _, err := EpochMillis("yesterday", "pointInTime.end"); err == nil ||
+		!strings.Contains(err.Error(), "pointInTime.end") {
+		t.Errorf("a bad time: %v", err)
+	}
+	if got, err := EpochMillis("", "x"); got != nil || err != nil {
+		t.Errorf("empty: %v %v", got, err)
+	}
+}
+
+func TestRestoreConfigRefusesAWindowThatEndsBeforeItStarts(t *testing.T) {
+	kr := &v1.KafkaRestore{Spec: v1.KafkaRestoreSpec{PointInTime: &v1.PointInTime{
+		Start: "2025-12-02T00:00:00Z", End: "2025-12-01T00:00:00Z"}}}
+	_, err := RestoreConfig(kr, &v1.StorageSpec{StorageType: "filesystem",
+		Filesystem: &v1.FilesystemStorage{Path: "/b"}}, nil, "latest")
+	if err == nil || !strings.Contains(err.Error(), "after pointInTime.end") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// secured is a KafkaBackup with every secret-bearing field set.
+func secured() *v1.KafkaBackup {
+	kb := &v1.KafkaBackup{Spec: v1.KafkaBackupSpec{
+		Schedule: "@hourly",
+		KafkaCluster: v1.KafkaClusterSpec{BootstrapServers: []string{"k:9093"},
+			Security: &v1.KafkaSecuritySpec{SecurityProtocol: "SASL_SSL", SaslMechanism: "SCRAM-SHA-512",
+				SaslUsername: "backup", SaslPasswordSecretRef: &v1.SecretKeyRef{Name: "kafka", Key: "password"},
+				TLS: &v1.KafkaTLSSpec{CASecretRef: &v1.SecretKeyRef{Name: "tls", Key: "ca.crt"},
+					CertificateSecretRef: &v1.SecretKeyRef{Name: "tls", Key: "tls.crt"},
+					KeySecretRef:         &v1.SecretKeyRef{Name: "tls", Key: "tls.key"},
+					KeyPasswordSecretRef: &v1.SecretKeyRef{Name: "tls", Key: "pw"}}}},
+		Storage: v1.StorageSpec{StorageType: "pvc", PVC: &v1.PVCStorage{ClaimName: "backups", Path: "kafka"},
+			CredentialsSecretRef: &v1.SecretRef{Name: "ignored-by-filesystem"}},
+		Encryption: &v1.EncryptionSpec{KeySecretRef: v1.SecretKeyRef{Name: "key", Key: "k"}},
+		Retention:  &v1.RetentionSpec{KeepLast: ptr.To[int32](24)},
+		Metrics:    &v1.MetricsSpec{Enabled: true},
+	}}
+	kb.Name = "secured"
+	return kb
+}
+
+func TestSecretsReachTheConfigOnlyAsVariablesAndFiles(t *testing.T) {
+	text, err := BackupConfig(secured()).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	sec := cfg["source"].(map[string]any)["security"].(map[string]any)
+	want := map[string]any{
+		"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "backup",
+		"sasl_password": "${KAFKA_SASL_PASSWORD}", "ssl_key_password": "${KAFKA_SSL_KEY_PASSWORD}",
+		"ssl_ca_location": "/etc/kafka-backup/tls/ca.crt", "ssl_certificate_location": "/etc/kafka-backup/tls/client.crt",
+		"ssl_key_location": "/etc/kafka-backup/tls/client.key",
+	}
+	for k, v := range want {
+		if sec[k] != v {
+			t.Errorf("security.%s = %v, want %v", k, sec[k], v)
+		}
+	}
+	st := cfg["storage"].(map[string]any)
+	if st["backend"] != "filesystem" || st["path"] != PVCDir || st["prefix"] != "kafka" {
+		t.Errorf("a PVC's storage: %v", st)
+	}
+	if cfg["encryption"].(map[string]any)["key_env"] != EnvEncryptionKey {
+		t.Errorf("encryption: %v", cfg["encryption"])
+	}
+	if cfg["retention"].(map[string]any)["keep_last"] != float64(24) {
+		t.Errorf("retention: %v", cfg["retention"])
+	}
+}
+
+func TestPodMountsAndMapsEverySecret(t *testing.T) {
+	kb := secured()
+	pod := Pod(&PodInput{Image: "img", ConfigMapName: "secured-config", Cluster: &kb.Spec.KafkaCluster,
+		Storage: &kb.Spec.Storage, Encryption: kb.Spec.Encryption, Run: &kb.Spec.RunTemplate,
+		Metrics: kb.Spec.Metrics, RestartPolicy: corev1.RestartPolicyNever},
+		Step{Name: "backup", Args: []string{"backup", "--config", "/etc/kafka-backup/config.yaml"}},
+		Step{Name: "prune", Args: []string{"prune", "--config", "/etc/kafka-backup/config.yaml"}})
+	if len(pod.Spec.InitContainers) != 1 || pod.Spec.InitContainers[0].Name != "backup" ||
+		len(pod.Spec.Containers) != 1 || pod.Spec.Containers[0].Name != "prune" {
+		t.Fatalf("the backup must run first and the prune only after it: %+v", pod.Spec)
+	}
+	backup := pod.Spec.InitContainers[0]
+	if got := strings.Join(backup.Args[:4], " "); got != "--summary-file /dev/termination-log --metrics-port 9400" {
+		t.Errorf("global flags %q", got)
+	}
+	if len(backup.Ports) != 1 || backup.LivenessProbe == nil || pod.Annotations["prometheus.io/port"] != "9400" {
+		t.Errorf("metrics: ports %v probe %v annotations %v", backup.Ports, backup.LivenessProbe, pod.Annotations)
+	}
+	env := map[string]string{}
+	for _, e := range backup.Env {
+		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil || e.Value != "" {
+			t.Errorf("env %s is not from a Secret: %+v", e.Name, e)
+			continue
+		}
+		env[e.Name] = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+	}
+	for name, ref := range map[string]string{EnvSASLPassword: "kafka/password", EnvSSLKeyPassword: "tls/pw",
+		EnvEncryptionKey: "key/k"} {
+		if env[name] != ref {
+			t.Errorf("env %s from %q, want %s", name, env[name], ref)
+		}
+	}
+	mounts := map[string]string{}
+	for _, m := range backup.VolumeMounts {
+		mounts[m.MountPath] = m.Name
+	}
+	if mounts[ConfigDir] != "config" || mounts[TLSDir] != "tls" || mounts[PVCDir] != "backups" || mounts["/tmp"] != "tmp" {
+		t.Errorf("mounts %v", mounts)
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == "tls" {
+			var files []string
+			for _, src := range v.Projected.Sources {
+				files = append(files, src.Secret.Name+":"+src.Secret.Items[0].Key+"->"+src.Secret.Items[0].Path)
+			}
+			if got := strings.Join(files, " "); got != "tls:ca.crt->ca.crt tls:tls.crt->client.crt tls:tls.key->client.key" {
+				t.Errorf("TLS files %s", got)
+			}
+		}
+	}
+	if *backup.SecurityContext.ReadOnlyRootFilesystem != true || *pod.Spec.SecurityContext.RunAsNonRoot != true ||
+		*pod.Spec.AutomountServiceAccountToken != false {
+		t.Error("the pod is not locked down")
+	}
+}
