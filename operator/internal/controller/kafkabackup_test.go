@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -267,4 +268,56 @@ func TestInvalidManifestsAreRefusedNamingTheField(t *testing.T) {
 	if err := apply(ns, seed); err != nil {
 		t.Fatalf("the seed's manifest itself: %v", err)
 	}
+}
+
+func TestContinuousBecomesADeploymentAndBack(t *testing.T) {
+	ns := namespace(t)
+	manifest := edit(t, seedManifest(t), "  schedule: \"0 * * * *\"  # Hourly\n",
+		"  continuous: true\n  checkpointIntervalSecs: 10\n")
+	if err := apply(ns, manifest); err != nil {
+		t.Fatal(err)
+	}
+	var dep appsv1.Deployment
+	eventually(t, 30*time.Second, "Deployment dr-backup", func() error {
+		return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "dr-backup"}, &dep)
+	})
+	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 1 || dep.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("want one replica, never two at once: %+v %+v", dep.Spec.Replicas, dep.Spec.Strategy)
+	}
+	if p := dep.Spec.Template.Spec.RestartPolicy; p != corev1.RestartPolicyAlways {
+		t.Errorf("restartPolicy %s", p)
+	}
+	cfg, _ := renderedConfig(t, ns, "dr-backup-config")
+	if b := cfg["backup"].(map[string]any); b["continuous"] != true || b["checkpoint_interval_secs"] != float64(10) {
+		t.Errorf("backup section %v", b)
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "dr-backup"}, &batchv1.CronJob{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a CronJob besides the Deployment: %v", err)
+	}
+	// A config change rolls the pod (its template carries the config's digest).
+	before := dep.Spec.Template.Annotations["kafka.oso.sh/config-sha256"]
+	updateKB(t, ns, "dr-backup", func(kb *v1.KafkaBackup) { kb.Spec.Topics = []string{"orders"} })
+	eventually(t, 30*time.Second, "the Deployment's new template", func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "dr-backup"}, &dep); err != nil {
+			return err
+		}
+		if after := dep.Spec.Template.Annotations["kafka.oso.sh/config-sha256"]; after == before || after == "" {
+			return fmt.Errorf("config digest %q, was %q", after, before)
+		}
+		return nil
+	})
+
+	// Back to a schedule: the CronJob replaces the Deployment.
+	updateKB(t, ns, "dr-backup", func(kb *v1.KafkaBackup) {
+		kb.Spec.Continuous = false
+		kb.Spec.Schedule = "@hourly"
+	})
+	cronJob(t, ns, "dr-backup")
+	eventually(t, 30*time.Second, "the Deployment gone", func() error {
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "dr-backup"}, &appsv1.Deployment{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there (%v)", err)
+	})
 }
