@@ -11,7 +11,7 @@ package controller_test
 // args, its env and envFrom resolved from the Secrets, its ConfigMap volume
 // written to a directory (paths under the mount point are mapped to it), and
 // /dev/termination-log a file of its own; nothing of the test's environment
-// but PATH.
+// but PATH, and what the caller gives as the node's identity (identityEnv).
 
 import (
 	"bytes"
@@ -76,8 +76,11 @@ func jobFromCronJob(t *testing.T, cj *batchv1.CronJob, name string) *batchv1.Job
 }
 
 // runJobPod waits for the pod the Job controller makes for job, runs it and
-// reports its end; it returns what each container did.
-func runJobPod(t *testing.T, job *batchv1.Job) []ranContainer {
+// reports its end; it returns what each container did. identityEnv is what
+// the cloud would add to the pod's environment without the manifest asking:
+// on EKS, the IAM role's credentials (IRSA's webhook and the SDK's chain);
+// here, the local S3 server's address and keys.
+func runJobPod(t *testing.T, job *batchv1.Job, identityEnv ...string) []ranContainer {
 	t.Helper()
 	var pod corev1.Pod
 	eventually(t, 60*time.Second, "the Job controller's pod of Job "+job.Name, func() error {
@@ -94,10 +97,10 @@ func runJobPod(t *testing.T, job *batchv1.Job) []ranContainer {
 		}
 		return fmt.Errorf("%d pods, none pending", len(pods.Items))
 	})
-	return runPod(t, &pod)
+	return runPod(t, &pod, identityEnv)
 }
 
-func runPod(t *testing.T, pod *corev1.Pod) []ranContainer {
+func runPod(t *testing.T, pod *corev1.Pod, identityEnv []string) []ranContainer {
 	t.Helper()
 	bin := binary(t)
 	root := t.TempDir()
@@ -141,7 +144,7 @@ func runPod(t *testing.T, pod *corev1.Pod) []ranContainer {
 			cs = corev1.ContainerStatus{Name: c.Name, Image: c.Image,
 				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}}
 		} else {
-			r := runContainer(t, bin, pod, &c, mounts, filepath.Join(root, "termination-"+c.Name))
+			r := runContainer(t, bin, pod, &c, mounts, filepath.Join(root, "termination-"+c.Name), identityEnv)
 			ran = append(ran, r)
 			done := metav1.Now()
 			cs = corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: "local://" + bin,
@@ -174,7 +177,7 @@ func runPod(t *testing.T, pod *corev1.Pod) []ranContainer {
 
 // runContainer runs one container's command as a local process.
 func runContainer(t *testing.T, bin string, pod *corev1.Pod, c *corev1.Container, mounts map[string]string,
-	terminationLog string) ranContainer {
+	terminationLog string, identityEnv []string) ranContainer {
 	t.Helper()
 	mapPath := func(arg string) string {
 		if arg == c.TerminationMessagePath || (c.TerminationMessagePath == "" && arg == render.TerminationLog) {
@@ -194,7 +197,7 @@ func runContainer(t *testing.T, bin string, pod *corev1.Pod, c *corev1.Container
 	for i, a := range c.Args {
 		args[i] = mapPath(a)
 	}
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Dir(terminationLog)}
+	env := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Dir(terminationLog)}, identityEnv...)
 	for _, from := range c.EnvFrom {
 		if from.SecretRef == nil {
 			t.Fatalf("container %s: envFrom other than a Secret", c.Name)

@@ -126,23 +126,18 @@ func TestSeedBackupRestoreAndValidationRun(t *testing.T) {
 	produce(t, s.source, topic, "late", 40)
 	ensureBucket(t, s, "kafka-dr-backups")
 
-	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s3-credentials", Namespace: ns},
-		StringData: map[string]string{"AWS_ACCESS_KEY_ID": s.s3Key, "AWS_SECRET_ACCESS_KEY": s.s3Secret}}); err != nil {
+	// The seed's manifest verbatim but for the local cluster's address. Its
+	// pods find S3 as they would on EKS, through the environment the cloud
+	// gives them (an IAM role there; the local server's address and keys here).
+	if err := apply(ns, edit(t, seedManifest(t), "kafka-prod-1:9092", s.source)); err != nil {
 		t.Fatal(err)
 	}
-	// The seed's manifest, with the local cluster's address, and what a local
-	// S3 server needs that AWS does not: its endpoint, and credentials (on
-	// AWS they would come from the pod's IAM role).
-	manifest := edit(t, seedManifest(t), "kafka-prod-1:9092", s.source)
-	manifest = edit(t, manifest, "      region: us-east-1\n",
-		"      region: us-east-1\n      endpoint: "+s.s3+"\n    credentialsSecretRef:\n      name: s3-credentials\n")
-	if err := apply(ns, manifest); err != nil {
-		t.Fatal(err)
-	}
+	identity := []string{"AWS_ENDPOINT_URL_S3=" + s.s3, "AWS_ACCESS_KEY_ID=" + s.s3Key,
+		"AWS_SECRET_ACCESS_KEY=" + s.s3Secret}
 
 	// The backup: a run of the CronJob's template.
 	job := jobFromCronJob(t, cronJob(t, ns, "dr-backup"), "dr-backup-manual-1")
-	ran := runJobPod(t, job)
+	ran := runJobPod(t, job, identity...)
 	if len(ran) != 1 || ran[0].ExitCode != 0 {
 		t.Fatalf("the backup pod: %+v", ran)
 	}
@@ -189,15 +184,27 @@ func TestSeedBackupRestoreAndValidationRun(t *testing.T) {
 	}
 	expectEvent(t, ns, "dr-backup", "BackupSucceeded", backupID)
 
-	// A restore of the records before the cut, under another name, into the target cluster.
+	// A restore of the records before the cut, under another name, into the
+	// target cluster: from the storage named in full this time, with its
+	// endpoint and the credentials from a Secret, and nothing from the cloud.
+	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s3-credentials", Namespace: ns},
+		StringData: map[string]string{"AWS_ACCESS_KEY_ID": s.s3Key, "AWS_SECRET_ACCESS_KEY": s.s3Secret}}); err != nil {
+		t.Fatal(err)
+	}
 	restore := fmt.Sprintf(`apiVersion: kafka.oso.sh/v1alpha1
 kind: KafkaRestore
 metadata:
   name: restore-orders
 spec:
-  backupRef:
-    name: dr-backup
-    backupId: %s
+  storage:
+    storageType: s3
+    s3:
+      bucket: kafka-dr-backups
+      region: us-east-1
+      endpoint: %s
+    credentialsSecretRef:
+      name: s3-credentials
+  backupId: %s
   kafkaCluster:
     bootstrapServers: [%s]
   topics: [%s]
@@ -206,7 +213,7 @@ spec:
   pointInTime:
     start: "%s"
     end: "%d"
-`, backupID, s.target, topic, topic, topic, time.UnixMilli(cut).Add(-time.Hour).UTC().Format(time.RFC3339), cut)
+`, s.s3, backupID, s.target, topic, topic, topic, time.UnixMilli(cut).Add(-time.Hour).UTC().Format(time.RFC3339), cut)
 	if err := apply(ns, restore); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +284,7 @@ spec:
 	if !strings.HasSuffix(args, "validate --config /etc/kafka-backup/config.yaml --backup-id latest --deep") {
 		t.Errorf("the validation runs %s", args)
 	}
-	ran = runJobPod(t, jobFromCronJob(t, vcj, "daily-validation-manual-1"))
+	ran = runJobPod(t, jobFromCronJob(t, vcj, "daily-validation-manual-1"), identity...)
 	if len(ran) != 1 || ran[0].ExitCode != 0 {
 		t.Fatalf("the validation pod: %+v", ran)
 	}
