@@ -43,6 +43,10 @@ int main(int argc, char** argv) {
       "5 unavailable (retry), 6 authentication, 7 conflict, 8 local I/O error."};
   app.set_version_flag("--version", std::string(kafka_backup::kVersion));
   app.require_subcommand(1);
+  // The global flags are accepted after the subcommand as well: a subcommand
+  // hands the options it does not know to this parent (and each subcommand
+  // inherits the setting when it is added).
+  app.fallthrough();
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))

@@ -470,6 +470,30 @@ void ReadRetention(MapReader& r, RetentionConfig* o) {
   r.CheckNoUnknownKeys();
 }
 
+// yaml-cpp keeps every pair of a map with a key given twice and looks the
+// first one up, so a repeated key would be ignored without a word: refused
+// here, anywhere in the file, with both lines.
+void RejectDuplicateKeys(const YAML::Node& node, const std::string& path, const std::string& file) {
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) RejectDuplicateKeys(node[i], fmt::format("{}[{}]", path, i), file);
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, int> first_line;
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) continue;
+    const std::string& key = kv.first.Scalar();
+    const std::string at = path.empty() ? key : fmt::format("{}.{}", path, key);
+    const int line = kv.first.Mark().line + 1;
+    auto [it, inserted] = first_line.emplace(key, line);
+    if (!inserted) {
+      throw ConfigError{fmt::format("{}:{}: {}: the key is given twice (lines {} and {}); keep one", file, line, at,
+                                    it->second, line)};
+    }
+    RejectDuplicateKeys(kv.second, at, file);
+  }
+}
+
 }  // namespace
 
 Result<int64_t> ParseDurationSecs(std::string_view text) {
@@ -570,6 +594,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& name) {
   Config c;
   c.source_file = name;
   try {
+    RejectDuplicateKeys(root, "", name);
     MapReader top(root, "", name);
     if (auto v = top.String("mode")) {
       c.mode = *v;

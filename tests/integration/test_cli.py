@@ -163,3 +163,31 @@ def test_summary_file_reports_the_run_in_one_json_object(tmp_path, small_topic):
     # An unwritable summary file does not change the outcome.
     r = run_cli(["--summary-file", tmp_path / "no-dir" / "s.json", "list", "--path", storage])
     assert r.rc == 0 and "cannot write the summary" in r.stderr, r.stderr
+
+
+def test_global_flags_after_the_subcommand(tmp_path, small_topic):
+    """The README lists --no-progress and the log flags with the commands: they are accepted on
+    either side of the subcommand, with the same effect, and a bad value is still exit 2."""
+    import json
+
+    storage = tmp_path / "store"
+    cfg = write_config(tmp_path, backup_config(storage, [small_topic], backup_id="flags-1"))
+    r = cli_ok(["backup", "--config", cfg, "--no-progress", "--log-format", "json", "--log-level", "debug",
+                "--summary-file", tmp_path / "s.json"])
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert lines, r.describe()
+    for line in lines:
+        doc = json.loads(line)  # every stderr line is a JSON log object
+        assert {"time", "level", "message"} <= doc.keys(), line
+    assert any(json.loads(line)["level"] == "debug" for line in lines), r.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["backup_id"] == "flags-1"
+
+    rcfg = write_config(tmp_path, restore_config(storage), "restore.yaml")
+    r = cli_ok(["restore", "--config", rcfg, "--backup-id", "flags-1", "--dry-run", "--no-progress",
+                "--format", "json"])
+    assert r.json()["dry_run"] is True, r.describe()
+    cli_ok(["list", "--path", storage, "--log-level", "warn", "--metrics-port", "0"])
+
+    for bad, named in ((["--log-level", "loud"], "--log-level"), (["--no-such-flag"], "--no-such-flag")):
+        r = run_cli(["list", "--path", storage, *bad])
+        assert r.rc == EXIT_BAD_INPUT and named in r.stderr, r.describe()

@@ -56,6 +56,29 @@ TEST(ConfigTest, VariableDefaultIsUsedWhenUnset) {
   EXPECT_EQ(c->backup_id, "nightly");
 }
 
+TEST(ConfigTest, KeyGivenTwiceIsRefusedWithBothLines) {
+  auto c = ParseConfig("mode: backup\nbackup_id: first\nstorage:\n  path: /a\nbackup_id: second\n", "cfg.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(c.status().message().find("cfg.yaml:5: backup_id: the key is given twice (lines 2 and 5)"),
+            std::string::npos)
+      << c.status().message();
+}
+
+TEST(ConfigTest, NestedKeyGivenTwiceIsRefusedWithItsPath) {
+  auto c = ParseConfig("mode: restore\nrestore:\n  topic_mapping:\n    orders: a\n    orders: b\n  dry_run: true\n",
+                       "r.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("r.yaml:5: restore.topic_mapping.orders: the key is given twice (lines 4 and 5)"),
+            std::string::npos)
+      << c.status().message();
+}
+
+TEST(ConfigTest, SameKeyInDifferentMapsIsFine) {
+  auto c = ParseConfig("source:\n  bootstrap_servers: a:9092\ntarget:\n  bootstrap_servers: b:9092\n", "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+}
+
 TEST(ConfigTest, UnknownKeyNamesKeyLineAndAllowedKeys) {
   auto c = ParseConfig("mode: backup\nbackup:\n  compresion: zstd\n", "cfg.yaml");
   ASSERT_FALSE(c.ok());
