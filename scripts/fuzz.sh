@@ -5,7 +5,7 @@
 # Usage: scripts/fuzz.sh [--ci] [SECONDS] [TARGET...]
 #   SECONDS  fuzzing time per target (default 300)
 #   --ci     20 s per target: the short run scripts/test.sh does in CI
-#   TARGET   segment, manifest or config (default: all three)
+#   TARGET   segment, manifest, config or progress (default: all four)
 #
 # Each target first replays the inputs kept in testdata/fuzz-regressions/<target>/
 # (inputs that once crashed it), then fuzzes from its corpus: build-fuzz/corpus/<target>/
@@ -27,12 +27,12 @@ for arg in "$@"; do
   case "$arg" in
     --ci) seconds=20 ;;
     -h | --help) usage; exit 0 ;;
-    segment | manifest | config) targets+=("$arg") ;;
+    segment | manifest | config | progress) targets+=("$arg") ;;
     *[!0-9]* | '') usage >&2; say "unknown argument '$arg'" >&2; exit 2 ;;
     *) seconds="$arg" ;;
   esac
 done
-((${#targets[@]})) || targets=(segment manifest config)
+((${#targets[@]})) || targets=(segment manifest config progress)
 
 BUILD="$ROOT/build-fuzz"
 export CC="${CC:-clang-14}" CXX="${CXX:-clang++-14}"

@@ -210,6 +210,9 @@ offsets.topic.num.partitions=5
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=5
+# Transactions past their timeout are aborted within a second (default 10 s):
+# the test of a throttled restore's transaction age sees the abort at once.
+transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 

@@ -100,6 +100,7 @@ std::string SerializeOffsetMap(const OffsetMap& m) {
          {"target_cluster_id", m.target_cluster_id},
          {"created_at_ms", m.created_at_ms},
          {"topics", topics}};
+  if (m.previous_part) j["previous_part"] = *m.previous_part;
   return j.dump() + "\n";
 }
 
@@ -124,6 +125,12 @@ Result<OffsetMap> ParseOffsetMap(std::string_view text) {
     m.backup_id = j.at("backup_id").get<std::string>();
     m.target_cluster_id = j.at("target_cluster_id").get<std::string>();
     m.created_at_ms = j.at("created_at_ms").get<int64_t>();
+    if (j.contains("previous_part")) {
+      const json& previous = j.at("previous_part");
+      if (!previous.is_number_unsigned())
+        return Status::Corruption("offset map is malformed: previous_part is not a sequence number");
+      m.previous_part = previous.get<uint64_t>();
+    }
     for (const auto& tj : j.at("topics")) {
       TopicOffsetMap t;
       t.source_topic = tj.at("source_topic").get<std::string>();

@@ -43,6 +43,11 @@ struct OffsetMap {
   std::string backup_id;
   std::string target_cluster_id;
   int64_t created_at_ms = 0;
+  // A part of a restore in progress (restores/.../parts/<sequence>.json):
+  // the sequence of the part committed before it, 0 for the first. Unset in
+  // the complete map, and in parts written by earlier builds (their resume
+  // keeps every part up to the committed one).
+  std::optional<uint64_t> previous_part;
   std::vector<TopicOffsetMap> topics;
 
   const TopicOffsetMap* FindTopic(std::string_view source_topic) const;

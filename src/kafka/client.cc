@@ -68,8 +68,34 @@ Status Classify(rd_kafka_resp_err_t err, const std::string& message) {
       return Status::InvalidArgument(message +
                                      " (a topic with cleanup.policy compact refuses records without a key: check the "
                                      "topic's configs and restore.topic_configs)");
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_COMPRESSION_TYPE:
+    case RD_KAFKA_RESP_ERR_TOPIC_DELETION_DISABLED:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+    case RD_KAFKA_RESP_ERR_INVALID_GROUP_ID:
+    case RD_KAFKA_RESP_ERR_INVALID_TRANSACTION_TIMEOUT:
+    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+      return Status::InvalidArgument(message);
+    // Another process took the transactional id (or the group) over: a
+    // second restore with the same target and backup id, or a rerun while
+    // this one still runs.
+    case RD_KAFKA_RESP_ERR__FENCED:
+    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+    case RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID:
+    case RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
+    case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+      return Status::Conflict(
+          message +
+          " (another process uses the same transactional id or consumer group: a second restore of the same "
+          "backup into the same cluster, or a rerun while the first still runs; stop it, then run again)");
     default:
-      return Status::Internal(message);
+      // An error this table does not know is the cluster's or the network's
+      // condition, never input we can tell is wrong: retrying is the advice.
+      return Status::Unavailable(message);
   }
 }
 
@@ -251,6 +277,15 @@ Status Client::ErrorStatus(int err, const std::string& what) const {
   }
   auto code = static_cast<rd_kafka_resp_err_t>(err);
   std::string msg = fmt::format("{} (Kafka at {}): {}", what, bootstrap_, rd_kafka_err2str(code));
+  if (code == RD_KAFKA_RESP_ERR__FATAL && rk_) {
+    // The client's fatal error says what it was (a fenced producer, mostly).
+    char reason[512];
+    rd_kafka_resp_err_t underlying = rd_kafka_fatal_error(rk_, reason, sizeof(reason));
+    if (underlying != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      code = underlying;
+      msg += fmt::format(": {}", reason);
+    }
+  }
   if (auth) {
     return Status::Auth(
         fmt::format("{} (Kafka at {}): authentication failed: {}; {}", what, bootstrap_, last, SecurityHint(last)));
@@ -951,6 +986,13 @@ void DieAfterCommitsForTest() {
 }
 
 }  // namespace
+
+int64_t Producer::TransactionTimeoutMs() const {
+  char value[32];
+  size_t size = sizeof(value);
+  if (rd_kafka_conf_get(rd_kafka_conf(rk_), "transaction.timeout.ms", value, &size) != RD_KAFKA_CONF_OK) return 60000;
+  return util::ParseDecimal<int64_t>(value).value_or(60000);
+}
 
 Status Producer::InitTransactions() {
   return TxnError(*this, rd_kafka_init_transactions(rk_, timeout_ms_), "cannot initialise transactions");

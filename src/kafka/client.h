@@ -206,6 +206,10 @@ class Producer : public Client {
   // records wait meanwhile.
   Status LoadTopics(const std::vector<std::string>& topics);
 
+  // The transaction.timeout.ms in effect (client_properties may set it): the
+  // broker aborts a transaction open longer than this.
+  int64_t TransactionTimeoutMs() const;
+
   Status InitTransactions();
   Status BeginTransaction();
   // Commits the open transaction together with `offsets` committed for

@@ -22,6 +22,7 @@
 #include "kafka/client.h"
 #include "kafka/partitioner.h"
 #include "metrics/metrics.h"
+#include "restore/progress_marker.h"
 #include "restore/read_ahead.h"
 #include "storage/layout.h"
 #include "storage/object_store.h"
@@ -248,7 +249,9 @@ class RestoreRun {
 // transactions are large: with 64 KiB records and 128 MiB transactions the
 // restore spent a fifth of its time draining (bench/RESULTS.md). The age bound
 // keeps a crash's resend short and a throttled restore well inside the
-// producer's transaction.timeout.ms (300 s).
+// producer's transaction.timeout.ms (300 s; a third of it when that is set
+// lower). The age is checked every 1,024 records, and at every record when
+// throttled, where 1,024 records may take longer than the timeout.
 constexpr uint64_t kTransactionBytes = uint64_t{1} << 30;
 constexpr auto kTransactionMaxAge = std::chrono::seconds(30);
 // Partitions read ahead at once, the record payload each may hold queued, and
@@ -259,7 +262,6 @@ constexpr auto kTransactionMaxAge = std::chrono::seconds(30);
 constexpr size_t kReadAheadPartitions = 8;
 constexpr uint64_t kReadAheadBytes = uint64_t{2} << 20;
 constexpr uint64_t kReadAheadMaxRangedRead = uint64_t{1} << 20;
-constexpr std::string_view kProgressTag = "kafka-backup-progress-v1";
 // Producers writing side by side (restore.producers), each with its own
 // transactional id and a share of the partitions: librdkafka compresses every
 // batch on its broker thread, one per producer, and with one producer that
@@ -283,19 +285,31 @@ std::pair<std::string, int32_t> ProgressSlot(const TopicPlan& plan, int32_t sour
 
 std::vector<kafka::TopicPartitionOffset> RestoreRun::ProgressOffsets(const std::vector<int64_t>& next,
                                                                      size_t producer) const {
-  std::map<std::pair<std::string, int32_t>, std::string> slots;
+  std::map<std::pair<std::string, int32_t>, restore::ProgressMarker> slots;
   for (size_t i = 0; i < lanes_.size(); ++i) {
     if (lanes_[i].producer != producer) continue;
-    auto slot = ProgressSlot(plans_[lanes_[i].plan], lanes_[i].partition->partition);
-    std::string& meta = slots[slot];
-    if (meta.empty()) meta = fmt::format("{} part={}", kProgressTag, committed_part_);
-    meta += fmt::format(" {}={}", lanes_[i].partition->partition, next[i]);
+    restore::ProgressMarker& marker = slots[ProgressSlot(plans_[lanes_[i].plan], lanes_[i].partition->partition)];
+    marker.part = committed_part_;
+    marker.next[lanes_[i].partition->partition] = next[i];
   }
   std::vector<kafka::TopicPartitionOffset> out;
   out.reserve(slots.size());
-  for (auto& [slot, meta] : slots) out.push_back({slot.first, slot.second, 0, std::move(meta)});
+  for (auto& [slot, marker] : slots) out.push_back({slot.first, slot.second, 0, EncodeProgressMarker(marker)});
   return out;
 }
+
+namespace {
+
+// Progress metadata carries our tag but cannot be read: a rerun must not
+// guess where to resume (it would restore records twice or leave a gap).
+Status DamagedProgress(const std::string& group, const std::string& topic, int32_t partition, const Status& why) {
+  return Status::Corruption(
+      fmt::format("the restore progress committed for group '{}' on {}[{}] cannot be read ({}): restore under another "
+                  "restore_id, or delete the group (kafka-consumer-groups --delete --group {}) to start afresh",
+                  group, topic, partition, why.message(), group));
+}
+
+}  // namespace
 
 Result<bool> RestoreRun::LoadProgress(const std::string& group, const kafka::ClusterInfo& cluster,
                                       std::vector<int64_t>* next) {
@@ -304,19 +318,18 @@ Result<bool> RestoreRun::LoadProgress(const std::string& group, const kafka::Clu
   // after aborting whatever transaction is still open.
   KB_ASSIGN_OR_RETURN(auto committed, admin_->GroupOffsets(group, /*require_stable=*/!config_.restore.dry_run));
   std::map<std::pair<std::string, int32_t>, int64_t> found;  // (target topic, source partition) -> next
+  std::set<std::string_view> targets;
+  for (const auto& plan : plans_) targets.insert(plan.target);
   for (const auto& c : committed) {
     spdlog::debug("restore progress {}[{}]: '{}'", c.topic, c.partition, c.metadata);
-    if (!c.metadata.starts_with(kProgressTag)) continue;
-    std::istringstream in(c.metadata.substr(kProgressTag.size()));
-    for (std::string item; in >> item;) {
-      auto eq = item.find('=');
-      if (eq == std::string::npos) continue;
-      if (item.starts_with("part=")) {
-        committed_part_ = std::max<uint64_t>(committed_part_, std::stoull(item.substr(eq + 1)));
-        continue;
-      }
-      found[{c.topic, std::stoi(item.substr(0, eq))}] = std::stoll(item.substr(eq + 1));
-    }
+    // The group also holds what an earlier restore under this restore_id
+    // committed for other target topics: not this restore's progress.
+    if (!targets.contains(c.topic)) continue;
+    auto marker = restore::ParseProgressMarker(c.metadata);
+    if (!marker.ok()) return DamagedProgress(group, c.topic, c.partition, marker.status());
+    if (!marker->has_value()) continue;
+    committed_part_ = std::max(committed_part_, (*marker)->part);
+    for (const auto& [partition, offset] : (*marker)->next) found[{c.topic, partition}] = offset;
   }
   if (found.empty()) return false;
   std::vector<int64_t> resumed = *next;
@@ -355,25 +368,49 @@ Result<bool> RestoreRun::LoadProgress(const std::string& group, const kafka::Clu
 
 Status RestoreRun::LoadOffsetMapSoFar(storage::ObjectStore& store, const std::string& backup_id,
                                       const std::string& restore_id, const std::vector<int64_t>& next) {
-  std::vector<std::pair<uint64_t, std::string>> keys;  // (sequence, key), read in commit order
   KB_ASSIGN_OR_RETURN(auto parts,
                       storage::ListAll(store, storage::layout::OffsetMapPartsPrefix(backup_id, restore_id)));
   std::string prefix = storage::layout::OffsetMapPartsPrefix(backup_id, restore_id);
+  std::map<uint64_t, std::string, std::greater<>> candidates;  // sequence -> key, newest first
   for (const auto& p : parts) {
-    uint64_t sequence = std::stoull(p.key.substr(prefix.size()));
-    if (sequence > committed_part_) {
+    auto sequence = restore::ParseOffsetMapPartName(std::string_view(p.key).substr(prefix.size()));
+    if (!sequence) {
+      spdlog::warn("ignoring {}: not an offset-map part this tool wrote (parts are named <sequence>.json)", p.key);
+      continue;
+    }
+    if (*sequence > committed_part_) {
       KB_RETURN_IF_ERROR(store.Delete(p.key));  // its transaction was aborted
     } else {
-      keys.emplace_back(sequence, p.key);
+      candidates.emplace(*sequence, p.key);
     }
   }
-  std::sort(keys.begin(), keys.end());
-  std::string final_key = storage::layout::OffsetMapKey(backup_id, restore_id);
-  if (store.Head(final_key).ok()) keys.emplace_back(UINT64_MAX, final_key);
-  for (const auto& [sequence, key] : keys) {
+  // The committed parts are a chain from the last one committed, each naming
+  // the one committed before it: a part below that is not on the chain was
+  // stored by a run fenced (or killed) before its commit, after the run that
+  // took over had cleared the parts past the committed one.
+  std::vector<std::pair<std::string, format::OffsetMap>> chain;  // newest first
+  std::optional<uint64_t> wanted = committed_part_;              // nullopt: parts written before the chain
+  for (const auto& [sequence, key] : candidates) {
+    if (wanted && sequence != *wanted) {
+      spdlog::info("removing {}: stored by a restore that did not commit it", key);
+      KB_RETURN_IF_ERROR(store.Delete(key));
+      continue;
+    }
     KB_ASSIGN_OR_RETURN(std::string text, store.Get(key));
     auto part = format::ParseOffsetMap(text);
     if (!part.ok()) return part.status().WithContext(key);
+    if (wanted) wanted = part->previous_part;
+    chain.emplace_back(key, std::move(*part));
+  }
+  std::string final_key = storage::layout::OffsetMapKey(backup_id, restore_id);
+  if (store.Head(final_key).ok()) {
+    KB_ASSIGN_OR_RETURN(std::string text, store.Get(final_key));
+    auto map = format::ParseOffsetMap(text);
+    if (!map.ok()) return map.status().WithContext(final_key);
+    chain.emplace(chain.begin(), final_key, std::move(*map));
+  }
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    const format::OffsetMap* part = &it->second;
     for (const auto& t : part->topics) {
       for (const auto& p : t.partitions) {
         for (auto& lane : lanes_) {
@@ -507,6 +544,7 @@ Result<const format::PartitionOffsetMap*> RestoreRun::HeaderMap(const std::strin
   KB_ASSIGN_OR_RETURN(kafka::Consumer * reader, TargetReader());
   KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(topic, partition));
   std::vector<format::OffsetEntry> entries;
+  uint64_t foreign = 0;
   if (w.high > w.low) {
     KB_RETURN_IF_ERROR(reader->Assign({{topic, partition, w.low}}));
     auto deadline = Clock::now() + std::chrono::seconds(std::max(60, config_.target.connect_timeout_secs * 2));
@@ -521,7 +559,19 @@ Result<const format::PartitionOffsetMap*> RestoreRun::HeaderMap(const std::strin
       } else if (item.kind == kafka::ConsumedItem::Kind::kRecord) {
         for (const auto& h : item.record.headers) {
           if (h.name == kHeaderOriginalOffset && h.value) {
-            entries.push_back({std::stoll(std::string(*h.value)), partition, item.record.offset});
+            // A record another producer stamped with a header of that name
+            // but no offset in it is not one a restore wrote: left out.
+            auto original = util::ParseDecimal<int64_t>(*h.value);
+            if (!original || *original < 0) {
+              if (foreign++ == 0) {
+                spdlog::warn(
+                    "{}[{}] offset {}: header {} is '{}', not an offset: the record is left out of the "
+                    "header-based offsets (not written by a restore)",
+                    topic, partition, item.record.offset, kHeaderOriginalOffset, h.value->substr(0, 40));
+              }
+              break;
+            }
+            entries.push_back({*original, partition, item.record.offset});
             break;
           }
         }
@@ -852,7 +902,19 @@ Result<RestoreReport> RestoreRun::Run() {
   uint64_t batch_records = 0;
   uint64_t batch_bytes = 0;
   auto batch_started = std::chrono::steady_clock::now();
-  uint64_t part_sequence = NowMs() * 1000;  // unique across runs, ordered
+  // Committed by age well inside the broker's transaction timeout, which
+  // client_properties may have lowered below kTransactionMaxAge.
+  auto max_age = std::chrono::duration_cast<std::chrono::steady_clock::duration>(kTransactionMaxAge);
+  for (const auto& producer : producers) {
+    max_age = std::min<std::chrono::steady_clock::duration>(
+        max_age, std::chrono::milliseconds(std::max<int64_t>(1, producer->TransactionTimeoutMs() / 3)));
+  }
+  // Parts are ordered by a sequence that only grows, whatever the machine's
+  // clock says: on from the last part committed. A run killed or fenced
+  // before its commit stored at most the part after that one, perhaps only
+  // now (a fenced run may still be writing): this run starts past it, so no
+  // two runs ever write one key, and the chain of previous_part leaves it out.
+  uint64_t part_sequence = committed_part_ + 2;
   auto commit = [&](bool last) -> Status {
     for (auto& producer : producers) {
       KB_RETURN_IF_ERROR(producer->Flush(300 * 1000).WithContext("restore did not complete"));
@@ -862,6 +924,7 @@ Result<RestoreReport> RestoreRun::Run() {
     part.backup_id = backup_id;
     part.target_cluster_id = cluster.cluster_id;
     part.created_at_ms = NowMs();
+    part.previous_part = committed_part_;
     format::TopicOffsetMap* topic = nullptr;
     for (auto& lane : lanes_) {
       if (lane.delivered.empty()) continue;
@@ -966,7 +1029,8 @@ Result<RestoreReport> RestoreRun::Run() {
         producers[lane.producer]->Send(plan.target, plan.TargetPartition(*lane.partition, r), r, extra, li));
     next[li] = r.offset + 1;
     if (++batch_records >= rc.transaction_max_records || batch_bytes >= kTransactionBytes ||
-        (batch_records % 1024 == 0 && std::chrono::steady_clock::now() - batch_started > kTransactionMaxAge)) {
+        ((throttle.limited() || batch_records % 1024 == 0) &&
+         std::chrono::steady_clock::now() - batch_started > max_age)) {
       return commit(false);
     }
     return Status::Ok();

@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +29,19 @@ inline std::string Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return std::string(s);
+}
+
+// The whole of `s` as a decimal integer, or nullopt: empty, a sign where none
+// is allowed, anything after the digits, or out of range. For data read from
+// outside (record headers, object keys, group metadata), where std::stoll's
+// exceptions would end the run as a bug.
+template <typename Int>
+std::optional<Int> ParseDecimal(std::string_view s) {
+  Int v{};
+  if (s.empty() || (s.front() == '+')) return std::nullopt;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 10);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
 }
 
 }  // namespace kafka_backup::util

@@ -16,6 +16,8 @@
 #include "format/run_status.h"
 #include "format/segment.h"
 #include "kafka_backup/config.h"
+#include "restore/progress_marker.h"
+#include "util/strings.h"
 
 namespace kafka_backup::fuzz {
 namespace {
@@ -224,6 +226,27 @@ Status Config(std::string_view data) {
   ExpectOkOr(config.status(), Status::Code::kInvalidArgument, "ParseConfig");
   if (config.ok()) (void)config->storage.Url();
   return config.status();
+}
+
+Status Progress(std::string_view data) {
+  (void)restore::ParseOffsetMapPartName(data);
+  if (auto v = util::ParseDecimal<int64_t>(data);
+      v && (data.find_first_not_of("-0123456789") != std::string_view::npos || data.rfind('-') > 0)) {
+    Broken("ParseDecimal accepted more than a sign and digits", Status::InvalidArgument(std::string(data)));
+  }
+  auto marker = restore::ParseProgressMarker(data);
+  if (!marker.ok()) {
+    ExpectOkOr(marker.status(), Status::Code::kCorruption, "ParseProgressMarker");
+    return marker.status();
+  }
+  if (marker->has_value()) {
+    auto again = restore::ParseProgressMarker(restore::EncodeProgressMarker(**marker));
+    if (!again.ok()) Broken("an encoded progress marker does not parse", again.status());
+    if (!again->has_value() || **again != **marker) {
+      Broken("a progress marker does not survive a round trip", Status::Corruption(std::string(data)));
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace kafka_backup::fuzz

@@ -28,4 +28,11 @@ Status Manifest(std::string_view data);
 // ParseConfig (the YAML config). Returns its result.
 Status Config(std::string_view data);
 
+// What a restore reads back from the target cluster and the storage's
+// listings: ParseProgressMarker (group offset metadata; a marker it reads
+// must survive an encode/parse round trip), ParseOffsetMapPartName (object
+// names) and util::ParseDecimal (the x-original-offset header's value).
+// Returns ParseProgressMarker's result.
+Status Progress(std::string_view data);
+
 }  // namespace kafka_backup::fuzz

@@ -12,7 +12,7 @@
 //       stdin: {"partition":int|null,"key":b64|null,"value":b64|null,
 //               "headers":[["name",b64|null],...],"timestamp":long|null}
 //              {"txn":"begin"} {"txn":"commit"} {"txn":"abort"}
-//              {"txn":"offsets","group":G,"partition":p,"offset":o}  (sendOffsetsToTransaction, --topic's p)
+//              {"txn":"offsets","group":G,"partition":p,"offset":o[,"metadata":m]}  (sendOffsetsToTransaction, --topic's p)
 //              {"txn":"halt"}  (flush, then exit 0 at once: the open transaction stays pending, as after a kill)
 //   kafka-peer dump --bootstrap B --topic T [--isolation read_committed|read_uncommitted]
 //              [--timeout-ms N] [--property k=v ...]
@@ -338,7 +338,7 @@ public final class KafkaPeer {
                             }
                             producer.sendOffsetsToTransaction(
                                 Map.of(new TopicPartition(topic, n.get("partition").asInt()),
-                                       new OffsetAndMetadata(n.get("offset").asLong())),
+                                       new OffsetAndMetadata(n.get("offset").asLong(), n.path("metadata").asText(""))),
                                 new ConsumerGroupMetadata(group));
                             break;
                         }

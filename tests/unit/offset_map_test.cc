@@ -76,6 +76,25 @@ TEST(OffsetMapTest, SerializationRoundTrips) {
   EXPECT_EQ(parsed->FindTopic("src")->partitions[0].runs[1], (OffsetRun{5, 1, 0, 1}));
 }
 
+TEST(OffsetMapTest, PartNamesThePartBeforeIt) {
+  OffsetMap m;
+  m.restore_id = "r";
+  m.backup_id = "b";
+  m.target_cluster_id = "c";
+  EXPECT_EQ(SerializeOffsetMap(m).find("previous_part"), std::string::npos) << "the complete map has none";
+  m.previous_part = 0;
+  auto first = ParseOffsetMap(SerializeOffsetMap(m));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->previous_part, std::optional<uint64_t>(0));
+  m.previous_part = 41;
+  EXPECT_EQ(ParseOffsetMap(SerializeOffsetMap(m))->previous_part, std::optional<uint64_t>(41));
+  auto bad =
+      ParseOffsetMap(R"({"format":"kafka-backup-offset-map","format_version":1,"restore_id":"r","backup_id":"b",)"
+                     R"("target_cluster_id":"c","created_at_ms":0,"topics":[],"previous_part":-3})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Status::Code::kCorruption);
+}
+
 TEST(OffsetMapTest, NewerVersionIsRefused) {
   auto m = ParseOffsetMap(R"({"format":"kafka-backup-offset-map","format_version":7})");
   ASSERT_FALSE(m.ok());
