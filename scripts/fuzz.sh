@@ -70,7 +70,7 @@ for t in "${targets[@]}"; do
     continue
   fi
   dirs=("$BUILD/corpus/$t")
-  for d in ${seeds[$t]} "tests/fuzz/corpus/$t" "$regressions"; do [[ -d "$d" ]] && dirs+=("$d"); done
+  for d in ${seeds[$t]:-} "tests/fuzz/corpus/$t" "$regressions"; do [[ -d "$d" ]] && dirs+=("$d"); done
   opts=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$crashes/")
   [[ -f "tests/fuzz/$t.dict" ]] && opts+=(-dict="tests/fuzz/$t.dict")
   say "$t: ${#kept[@]} kept inputs replayed; fuzzing for ${seconds}s"

@@ -231,7 +231,8 @@ Status Config(std::string_view data) {
 Status Progress(std::string_view data) {
   (void)restore::ParseOffsetMapPartName(data);
   if (auto v = util::ParseDecimal<int64_t>(data);
-      v && (data.find_first_not_of("-0123456789") != std::string_view::npos || data.rfind('-') > 0)) {
+      v && (data.find_first_not_of("-0123456789") != std::string_view::npos ||
+            (data.rfind('-') != std::string_view::npos && data.rfind('-') > 0))) {
     Broken("ParseDecimal accepted more than a sign and digits", Status::InvalidArgument(std::string(data)));
   }
   auto marker = restore::ParseProgressMarker(data);
