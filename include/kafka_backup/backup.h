@@ -7,12 +7,22 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kafka_backup/config.h"
 #include "kafka_backup/run_options.h"
 #include "kafka_backup/status.h"
 
 namespace kafka_backup {
+
+// Offsets of a partition a transaction still open at the cut held back
+// (format::PartitionManifest::held_back): the backup ends at `stable_offset`.
+struct HeldBackOffsets {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t stable_offset = 0;
+  int64_t offsets = 0;
+};
 
 struct BackupReport {
   std::string backup_id;
@@ -35,6 +45,8 @@ struct BackupReport {
   std::string parent_backup_id;
   uint64_t inherited_segments = 0;
   uint64_t inherited_records = 0;
+  // One-shot: the partitions whose cut an open transaction held back.
+  std::vector<HeldBackOffsets> held_back;
 };
 
 // Requires config.mode backup (or empty), a source and a storage location.

@@ -725,9 +725,12 @@ Status BackupRun::StartFresh(const std::vector<kafka::TopicInfo>& topics, const 
   names.reserve(topics.size());
   for (const auto& t : topics) names.push_back(t.name);
   std::map<std::string, std::string> ids = CurrentTopicIds(names).value_or(std::map<std::string, std::string>{});
-  // The cut: each partition's high watermark now. Read committed stops at the
-  // last stable offset, so records of transactions still open at the cut are
-  // waited for, and aborted ones never arrive. A continuous run has no cut.
+  // The cut: each partition's last stable offset now (Watermarks::high), the
+  // high watermark unless a transaction is open. A transaction still open is
+  // not waited for (it may stay open for transaction.max.timeout.ms): the
+  // offsets from its first record on are held back, reported, and left to the
+  // next backup. Aborted records never arrive (read_committed). A continuous
+  // run has no cut.
   for (const auto& t : topics) {
     format::TopicManifest tm;
     tm.name = t.name;
@@ -735,6 +738,12 @@ Status BackupRun::StartFresh(const std::vector<kafka::TopicInfo>& topics, const 
     tm.partition_count = t.partition_count;
     tm.replication_factor = t.replication_factor;
     KB_ASSIGN_OR_RETURN(tm.configs, admin_->TopicConfigs(t.name));
+    // Read before the last stable offsets, so that records written meanwhile
+    // are never counted as held back.
+    std::vector<int64_t> hwm;
+    if (!continuous_) {
+      KB_ASSIGN_OR_RETURN(hwm, admin_->HighWatermarks(t.name, t.partition_count));
+    }
     std::vector<kafka::Watermarks> marks;
     for (int32_t p = 0; p < t.partition_count; ++p) {
       KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(t.name, p));
@@ -772,6 +781,13 @@ Status BackupRun::StartFresh(const std::vector<kafka::TopicInfo>& topics, const 
       st.topic = t.name;
       st.partition = p;
       st.cut = continuous_ ? kNoCut : w.high;
+      if (!continuous_ && hwm[p] > w.high) {
+        st.manifest.held_back = hwm[p] - w.high;
+        spdlog::warn(
+            "backup {}: {}[{}]: a transaction still open holds back offsets {} to {} ({}); the backup ends at the "
+            "last stable offset {}, and the next backup takes them",
+            config_.backup_id, t.name, p, w.high, hwm[p] - 1, st.manifest.held_back, w.high);
+      }
       st.high = w.high;
       st.read_upto = w.low;
       st.manifest.partition = p;
@@ -1223,6 +1239,11 @@ Result<BackupReport> BackupRun::Run() {
   status_.last_checkpoint_ms = manifest.completed_at_ms;
   WriteStatus("completed");
   report_.committed = true;
+  for (const auto& t : manifest.topics) {
+    for (const auto& p : t.partitions) {
+      if (p.held_back > 0) report_.held_back.push_back({t.name, p.partition, p.end_offset, p.held_back});
+    }
+  }
   report_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report_;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "storage/layout.h"
 #include "util/crypto.h"
@@ -53,12 +54,18 @@ Result<format::Manifest> Catalog::LoadManifest(const std::string& backup_id) {
   return manifest;
 }
 
-Result<std::vector<format::Manifest>> Catalog::LoadAll() {
+Result<Listing> Catalog::LoadAll() {
   KB_ASSIGN_OR_RETURN(auto ids, BackupIds());
-  std::vector<format::Manifest> all;
+  Listing all;
   for (const auto& id : ids) {
-    KB_ASSIGN_OR_RETURN(auto m, LoadManifest(id));
-    all.push_back(std::move(m));
+    auto m = LoadManifest(id);
+    if (m.ok()) {
+      all.backups.push_back(std::move(*m));
+    } else if (m.status().code() == Status::Code::kCorruption) {
+      all.damaged.push_back({id, m.status()});
+    } else if (m.status().code() != Status::Code::kNotFound) {  // NotFound: pruned while we listed
+      return m.status();
+    }
   }
   return all;
 }
@@ -67,15 +74,21 @@ Result<std::string> Catalog::Resolve(const std::string& id_or_latest) {
   if (id_or_latest.empty()) return Status::InvalidArgument("no backup id given: pass --backup-id ID (or 'latest')");
   if (id_or_latest != "latest") {
     KB_RETURN_IF_ERROR(storage::layout::ValidateBackupId(id_or_latest));
-    KB_RETURN_IF_ERROR(LoadManifest(id_or_latest).status());
+    Status s = LoadManifest(id_or_latest).status();
+    if (!s.ok() && s.code() != Status::Code::kCorruption) return s;
     return id_or_latest;
   }
-  KB_ASSIGN_OR_RETURN(auto all, LoadAll());
-  std::erase_if(all, [](const format::Manifest& m) { return m.state == "partial"; });
-  if (all.empty()) {
-    return Status::NotFound(fmt::format("no backups in {}: 'latest' has nothing to resolve to", store_.Url()));
+  KB_ASSIGN_OR_RETURN(Listing all, LoadAll());
+  for (const auto& d : all.damaged) {
+    spdlog::warn("backup '{}' is damaged and is not a candidate for 'latest': {}", d.backup_id, d.reason.ToString());
   }
-  auto newest = std::max_element(all.begin(), all.end(), [](const auto& a, const auto& b) {
+  auto& backups = all.backups;
+  std::erase_if(backups, [](const format::Manifest& m) { return m.state == "partial"; });
+  if (backups.empty()) {
+    return Status::NotFound(fmt::format("no {}backups in {}: 'latest' has nothing to resolve to",
+                                        all.damaged.empty() ? "" : "readable ", store_.Url()));
+  }
+  auto newest = std::max_element(backups.begin(), backups.end(), [](const auto& a, const auto& b) {
     return std::tie(a.completed_at_ms, a.backup_id) < std::tie(b.completed_at_ms, b.backup_id);
   });
   return newest->backup_id;

@@ -19,6 +19,20 @@
 
 namespace kafka_backup::catalog {
 
+// A backup whose manifest or checkpoint journal cannot be read (truncated,
+// overwritten, not a manifest): it is listed as damaged, never "latest" and
+// never a parent, and every other backup stays readable.
+struct DamagedBackup {
+  std::string backup_id;
+  Status reason;  // Corruption naming the object
+};
+
+// Every backup of a storage root, readable or not.
+struct Listing {
+  std::vector<format::Manifest> backups;  // sorted by id
+  std::vector<DamagedBackup> damaged;     // sorted by id
+};
+
 class Catalog {
  public:
   explicit Catalog(storage::ObjectStore& store) : store_(store) {}
@@ -27,13 +41,17 @@ class Catalog {
   // checkpoint journal (running, interrupted or continuous), sorted by name.
   Result<std::vector<std::string>> BackupIds();
   // "latest" resolves to the committed or continuous backup whose last commit
-  // or checkpoint is newest (an interrupted one-shot run is never "latest");
-  // any other id must exist. NotFound lists the ids that do.
+  // or checkpoint is newest (an interrupted one-shot run is never "latest";
+  // a damaged one is skipped with a warning naming it); any other id must
+  // exist, damaged or not (LoadManifest then says what is wrong). NotFound
+  // lists the ids that do.
   Result<std::string> Resolve(const std::string& id_or_latest);
   // The committed manifest, else the backup as its checkpoint journal
   // describes it (manifest.state says which).
   Result<format::Manifest> LoadManifest(const std::string& backup_id);
-  Result<std::vector<format::Manifest>> LoadAll();
+  // Every backup; only storage failures (unavailable, access refused) fail
+  // it, damage is reported per backup.
+  Result<Listing> LoadAll();
   // Ids of the committed backups (those with a manifest), sorted by name.
   Result<std::vector<std::string>> CommittedIds();
 

@@ -76,6 +76,9 @@ void AddBackupCommand(CLI::App& app, Action* action) {
                   {"bytes", r.bytes},
                   {"stored_bytes", r.stored_bytes},
                   {"seconds", r.seconds}});
+      int64_t held_back = 0;
+      for (const auto& h : r.held_back) held_back += h.offsets;
+      if (held_back > 0) AddSummary({{"held_back_offsets", held_back}});
       if (flags->format == "json") {
         nlohmann::json j{{"backup_id", r.backup_id},
                          {"storage", r.storage_url},
@@ -92,6 +95,19 @@ void AddBackupCommand(CLI::App& app, Action* action) {
                          {"deleted_offsets", r.deleted_offsets},
                          {"seconds", r.seconds}};
         if (r.resumed_from_checkpoint >= 0) j["resumed_from_checkpoint"] = r.resumed_from_checkpoint;
+        if (!r.held_back.empty()) {
+          int64_t total = 0;
+          nlohmann::json parts = nlohmann::json::array();
+          for (const auto& h : r.held_back) {
+            total += h.offsets;
+            parts.push_back({{"topic", h.topic},
+                             {"partition", h.partition},
+                             {"stable_offset", h.stable_offset},
+                             {"offsets", h.offsets}});
+          }
+          j["held_back_offsets"] = total;
+          j["held_back"] = parts;
+        }
         if (!r.parent_backup_id.empty()) {
           j["parent_backup_id"] = r.parent_backup_id;
           j["inherited_segments"] = r.inherited_segments;
@@ -109,6 +125,14 @@ void AddBackupCommand(CLI::App& app, Action* action) {
         if (!r.parent_backup_id.empty()) {
           fmt::print("incremental: {} records in {} segments inherited from backup {}\n", r.inherited_records,
                      r.inherited_segments, r.parent_backup_id);
+        }
+        if (!r.held_back.empty()) {
+          int64_t total = 0;
+          for (const auto& h : r.held_back) total += h.offsets;
+          fmt::print(
+              "note: {} offsets in {} partition{} were held back by transactions still open at the cut; the backup "
+              "ends at their last stable offset and the next backup takes them (kafka-backup describe shows them)\n",
+              total, r.held_back.size(), r.held_back.size() == 1 ? "" : "s");
         }
         if (r.deleted_offsets > 0) {
           fmt::print(

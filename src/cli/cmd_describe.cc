@@ -46,6 +46,7 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
                                 {"min_timestamp", OptionalTime(p.min_timestamp)},
                                 {"max_timestamp", OptionalTime(p.max_timestamp)}};
             if (!p.gaps.empty()) part["gaps"] = format::GapsToJson(p.gaps);
+            if (p.held_back > 0) part["held_back"] = p.held_back;
             parts.push_back(std::move(part));
           }
           topics.push_back({{"name", t.name},
@@ -116,6 +117,11 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
                      FormatTime(p.min_timestamp.value_or(0)), FormatTime(p.max_timestamp.value_or(0)));
           for (const auto& g : p.gaps) {
             fmt::print("    gap: offsets {}..{} not in the backup: {}\n", g.first_offset, g.last_offset, g.reason);
+          }
+          if (p.held_back > 0) {
+            fmt::print("    held back: offsets {}..{} were in a transaction still open at the cut; the next backup "
+                       "takes them\n",
+                       p.end_offset, p.end_offset + p.held_back - 1);
           }
         }
       }

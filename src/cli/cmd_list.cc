@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "catalog/catalog.h"
 #include "cli/common.h"
@@ -21,10 +22,18 @@ void AddListCommand(CLI::App& app, Action* action) {
       auto store = OpenStorage(*flags);
       if (!store.ok()) return Fail(store.status());
       catalog::Catalog cat(**store);
-      auto all = cat.LoadAll();
-      if (!all.ok()) return Fail(all.status());
+      auto listing = cat.LoadAll();
+      if (!listing.ok()) return Fail(listing.status());
+      auto* all = &listing->backups;
       std::sort(all->begin(), all->end(),
                 [](const auto& a, const auto& b) { return a.completed_at_ms < b.completed_at_ms; });
+      // A damaged backup is listed (last: its times are unknown) and warned
+      // of; the others are listed as usual.
+      const auto& damaged = listing->damaged;
+      for (const auto& d : damaged) {
+        spdlog::warn("backup '{}' is damaged: {}; `kafka-backup validate --backup-id {}` reports it", d.backup_id,
+                     d.reason.ToString(), d.backup_id);
+      }
       if (flags->format == "json") {
         nlohmann::json arr = nlohmann::json::array();
         for (const auto& m : *all) {
@@ -40,10 +49,13 @@ void AddListCommand(CLI::App& app, Action* action) {
                          {"own_stored_bytes", m.OwnStoredBytes()}});
           if (!m.parent_backup_id.empty()) arr.back()["parent_backup_id"] = m.parent_backup_id;
         }
+        for (const auto& d : damaged) {
+          arr.push_back({{"backup_id", d.backup_id}, {"state", "damaged"}, {"error", d.reason.ToString()}});
+        }
         fmt::print("{}\n", nlohmann::json{{"storage", (*store)->Url()}, {"backups", arr}}.dump());
         return static_cast<int>(kExitOk);
       }
-      if (all->empty()) {
+      if (all->empty() && damaged.empty()) {
         fmt::print("no backups in {}\n", (*store)->Url());
         return static_cast<int>(kExitOk);
       }
@@ -57,6 +69,9 @@ void AddListCommand(CLI::App& app, Action* action) {
                    m.topics.size(), m.RecordCount(), Progress::HumanBytes(static_cast<double>(m.StoredBytes())),
                    Progress::HumanBytes(static_cast<double>(m.OwnStoredBytes())),
                    m.parent_backup_id.empty() ? "-" : m.parent_backup_id);
+      }
+      for (const auto& d : damaged) {
+        fmt::print("{:<40} {:<11} {}\n", d.backup_id, "damaged", d.reason.ToString());
       }
       return static_cast<int>(kExitOk);
     };

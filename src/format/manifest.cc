@@ -24,6 +24,7 @@ json PartitionToJson(const PartitionManifest& p) {
   j["segments"] = json::array();
   for (const auto& s : p.segments) j["segments"].push_back(SegmentRefToJson(s));
   if (!p.gaps.empty()) j["gaps"] = GapsToJson(p.gaps);
+  if (p.held_back > 0) j["held_back"] = p.held_back;
   return j;
 }
 
@@ -253,6 +254,8 @@ Result<Manifest> ParseManifest(std::string_view text) {
           p.segments.push_back(SegmentRefFromJson(sj, pp + "segments[]."));
         }
         if (pj.contains("gaps")) p.gaps = GapsFromJson(pj["gaps"], pp);
+        p.held_back = OptionalField<int64_t>(pj, "held_back", pp).value_or(0);
+        if (p.held_back < 0) throw std::runtime_error(fmt::format("field '{}held_back' is negative", pp));
         t.partitions.push_back(std::move(p));
       }
       m.topics.push_back(std::move(t));

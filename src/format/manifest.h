@@ -47,6 +47,11 @@ struct PartitionManifest {
   std::optional<int64_t> max_timestamp;
   std::vector<SegmentRef> segments;
   std::vector<OffsetGap> gaps;  // in offset order; absent from the JSON when empty
+  // Offsets from end_offset on that a transaction still open at the cut held
+  // back: the high watermark then was end_offset + held_back. They are not in
+  // this backup (read_committed cannot see them yet); the next backup takes
+  // them. Absent from the JSON when 0.
+  int64_t held_back = 0;
 };
 
 // Something a backup saw happen to a topic: "recreated" (deleted and created

@@ -488,6 +488,35 @@ Result<Watermarks> Admin::QueryWatermarks(const std::string& topic, int32_t part
   }
 }
 
+Result<std::vector<int64_t>> Admin::HighWatermarks(const std::string& topic, int32_t partitions) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int32_t p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_SPEC_LATEST;
+  }
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_LISTOFFSETS, timeout_ms_);
+  if (rd_kafka_error_t* e =
+          rd_kafka_AdminOptions_set_isolation_level(call.options, RD_KAFKA_ISOLATION_LEVEL_READ_UNCOMMITTED)) {
+    rd_kafka_error_destroy(e);  // (only refused for an operation that takes no isolation level)
+  }
+  rd_kafka_ListOffsets(rk_, list, call.options, call.queue);
+  rd_kafka_topic_partition_list_destroy(list);
+  std::string what = fmt::format("cannot read the high watermarks of topic {}", topic);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+  size_t count = 0;
+  const rd_kafka_ListOffsetsResultInfo_t** infos =
+      rd_kafka_ListOffsets_result_infos(rd_kafka_event_ListOffsets_result(call.event), &count);
+  std::vector<int64_t> stable(static_cast<size_t>(partitions), -1);
+  for (size_t i = 0; i < count; ++i) {
+    const rd_kafka_topic_partition_t* tp = rd_kafka_ListOffsetsResultInfo_topic_partition(infos[i]);
+    if (tp->err) return ErrorStatus(tp->err, fmt::format("{} (partition {})", what, tp->partition));
+    if (tp->partition >= 0 && tp->partition < partitions) stable[static_cast<size_t>(tp->partition)] = tp->offset;
+  }
+  for (int32_t p = 0; p < partitions; ++p) {
+    if (stable[static_cast<size_t>(p)] < 0) return Status::Unavailable(fmt::format("{}: no answer for partition {}", what, p));
+  }
+  return stable;
+}
+
 Result<std::vector<std::string>> Admin::ListGroups() {
   AdminCall call(rk_, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, timeout_ms_);
   rd_kafka_ListConsumerGroups(rk_, call.options, call.queue);

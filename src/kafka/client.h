@@ -57,7 +57,10 @@ struct GroupInfo {
 
 struct Watermarks {
   int64_t low = 0;   // log start offset
-  int64_t high = 0;  // high watermark: next offset to be written
+  // The end of the log as read_committed sees it (librdkafka's default
+  // isolation level): the last stable offset, which is the high watermark
+  // unless a transaction is open (then: the first offset it holds).
+  int64_t high = 0;
 };
 
 // Shared by the clients: the connection, its callbacks and the last error a
@@ -109,6 +112,9 @@ class Admin : public Client {
   // Replaces the topic's dynamic configs with `configs` (AlterConfigs).
   Status SetTopicConfigs(const std::string& topic, const std::map<std::string, std::string>& configs);
   Result<Watermarks> QueryWatermarks(const std::string& topic, int32_t partition);
+  // Each partition's high watermark, the next offset to be written, past any
+  // open transaction (ListOffsets, read_uncommitted).
+  Result<std::vector<int64_t>> HighWatermarks(const std::string& topic, int32_t partitions);
 
   // Consumer groups known to the cluster, sorted.
   Result<std::vector<std::string>> ListGroups();

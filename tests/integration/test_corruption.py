@@ -432,3 +432,50 @@ def test_validate_restore_says_what_would_be_skipped(world, tmp_path):
     doc = assert_valid("validate-restore", r.json())
     failed = [c for c in doc["checks"] if not c["ok"]]
     assert [c["name"] for c in failed] == ["restore plan"] and seg.key in failed[0]["detail"], doc
+
+
+# ---------------------------------------------------------------- manifests
+
+def test_one_damaged_manifest_leaves_the_catalog_readable(world, tmp_path):
+    """Backup "later" (the newest) has its manifest cut in half: `list` still
+    shows "base" and lists "later" as damaged with the reason; `latest`
+    (describe, validate, restore) resolves to "base" with a warning naming
+    "later"; `validate --backup-id later` reports the manifest (exit 4)."""
+    storage = store_copy(world, tmp_path)
+    run_backup(tmp_path, backup_config(storage, [world["topic"]], backup_id="later"))
+    manifest = storage / "manifests" / "later.json"
+    manifest.write_bytes(manifest.read_bytes()[: manifest.stat().st_size // 2])
+
+    r = run_cli(["list", "--path", storage, "--format", "json"])
+    assert r.rc == EXIT_OK, r.describe()
+    doc = assert_valid("list", r.json())
+    states = {b["backup_id"]: b["state"] for b in doc["backups"]}
+    assert states == {"base": "committed", "later": "damaged"}, doc
+    damaged = next(b for b in doc["backups"] if b["backup_id"] == "later")
+    assert "manifests/later.json" in damaged["error"], damaged
+    assert "later" in r.stderr and "damaged" in r.stderr, r.describe()
+
+    text = run_cli(["list", "--path", storage])
+    assert text.rc == EXIT_OK, text.describe()
+    rows = {line.split()[0]: line.split()[1] for line in text.stdout.splitlines()[1:]}
+    assert rows == {"base": "committed", "later": "damaged"}, text.stdout
+
+    desc = run_cli(["describe", "--path", storage, "--backup-id", "latest", "--format", "json"])
+    assert desc.rc == EXIT_OK, desc.describe()
+    assert desc.json()["backup_id"] == "base"
+    assert "'later' is damaged" in desc.stderr, desc.describe()
+
+    shallow = run_cli(["validate", "--path", storage, "--backup-id", "latest", "--format", "json"])
+    assert shallow.rc == EXIT_OK and shallow.json()["backup_id"] == "base", shallow.describe()
+
+    bad = run_cli(["validate", "--path", storage, "--backup-id", "later", "--format", "json"])
+    assert bad.rc == EXIT_CORRUPT, bad.describe()
+    issues = assert_valid("validate", bad.json())["issues"]
+    assert [i["object"] for i in issues] == ["manifest"] and "manifests/later.json" in issues[0]["message"], issues
+
+    target = f"{world['topic']}-after-damage"
+    cfg = restore_config(storage, backup_id="latest", topic_mapping={world["topic"]: target})
+    r = run_cli(["restore", "--config", write_config(tmp_path, cfg, "latest.yaml"), "--format", "json"])
+    assert r.rc == EXIT_OK, r.describe()
+    assert r.json()["backup_id"] == "base"
+    assert restored_values(target) == expected_values([])

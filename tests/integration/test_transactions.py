@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 
-from conftest import (TARGET, assert_same_records, backup_config, cli_ok, create_topic, dump,
-                      parallel, produce, rec, restore_config, run_backup, run_restore, unique, unb64)
+import time
+
+from conftest import (TARGET, assert_same_records, backup_config, cli_ok, create_topic, dump, parallel, produce, rec,
+                      restore_config, run_backup, run_cli, run_restore, unique, unb64, write_config)
+from test_json_schemas import assert_valid
 
 COMMITTED_MARK = "committed-txn-1-record-0"
 ABORTED_MARK = "aborted-txn-1-record-0"
@@ -70,3 +73,52 @@ def test_backup_and_restore_keep_only_committed_records(tmp_path):
     assert not any(v.startswith("aborted-") for v in values(restored_uncommitted))
     assert COMMITTED_MARK in values(restored)
     assert len(restored_uncommitted) == len(committed)
+
+
+def test_an_open_transaction_is_not_waited_for_and_what_it_holds_back_is_reported(tmp_path):
+    """A transaction left open on partition 0 (its producer gone; the broker
+    would abort it only after its timeout) holds back its records and the
+    plain ones written after it. The one-shot backup does not wait: it ends at
+    the last stable offset, warns naming the partition and the offsets, and
+    reports them in its summary, --format json and describe. Once the
+    transaction ends, the next (incremental) backup takes what was held back,
+    and restoring it gives exactly the committed source."""
+    topic = unique("txn-open")
+    create_topic(topic, 2)
+    produce(topic, [rec(p, f"k{p}-{i}", f"plain-{p}-{i}") for p in (0, 1) for i in range(10)])
+    txn_id = f"{topic}-producer"
+    produce(topic, [{"txn": "begin"}, *[rec(0, f"t{i}", f"open-txn-{i}") for i in range(5)], {"txn": "halt"}],
+            transactional_id=txn_id)
+    produce(topic, [rec(p, f"k{p}-late-{i}", f"late-{p}-{i}") for p in (0, 1) for i in range(3)])
+
+    storage = tmp_path / "store"
+    path = write_config(tmp_path, backup_config(storage, [topic], backup_id="first"), "first.yaml")
+    started = time.monotonic()
+    r = run_cli(["backup", "--config", path, "--format", "json", "--summary-file", tmp_path / "summary.json"],
+                timeout=120)
+    assert r.rc == 0, r.describe()
+    assert time.monotonic() - started < 30, "the backup waited for the open transaction"
+    summary = assert_valid("backup", r.json())
+    assert summary["records"] == 10 + 13, summary
+    assert summary.get("held_back_offsets") == 8, r.describe()   # offsets 10..17 of partition 0
+    assert summary["held_back"] == [{"topic": topic, "partition": 0, "stable_offset": 10, "offsets": 8}], summary
+    assert f"{topic}[0]: a transaction still open holds back offsets 10 to 17 (8)" in r.stderr, r.describe()
+    assert json.loads((tmp_path / "summary.json").read_text())["held_back_offsets"] == 8
+
+    desc = assert_valid("describe", cli_ok(["describe", "--path", storage, "--backup-id", "first", "--format",
+                                            "json"]).json())
+    parts = {p["partition"]: p for p in desc["topics"][0]["partitions"]}
+    assert (parts[0]["end_offset"], parts[0].get("held_back")) == (10, 8), parts[0]
+    assert (parts[1]["end_offset"], parts[1].get("held_back")) == (13, None), parts[1]
+    text = cli_ok(["describe", "--path", storage, "--backup-id", "first"]).stdout
+    assert "held back: offsets 10..17" in text, text
+
+    # The transactional id taken over aborts the open transaction; the next
+    # backup continues from offset 10 and holds the late records.
+    produce(topic, [{"txn": "begin"}, rec(0, "t-new", "committed-after"), {"txn": "commit"}], transactional_id=txn_id)
+    second = run_backup(tmp_path, backup_config(storage, [topic], backup_id="second", incremental=True), "second.yaml")
+    assert second["parent_backup_id"] == "first" and "held_back" not in second, second
+    source = dump(topic)
+    assert not any(unb64(x["value"]).decode().startswith("open-txn-") for x in source)
+    run_restore(tmp_path, restore_config(storage, backup_id="second"))
+    assert_same_records(source, dump(topic, TARGET), what=topic)
