@@ -119,9 +119,10 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
             fmt::print("    gap: offsets {}..{} not in the backup: {}\n", g.first_offset, g.last_offset, g.reason);
           }
           if (p.held_back > 0) {
-            fmt::print("    held back: offsets {}..{} were in a transaction still open at the cut; the next backup "
-                       "takes them\n",
-                       p.end_offset, p.end_offset + p.held_back - 1);
+            fmt::print(
+                "    held back: offsets {}..{} were in a transaction still open at the cut; the next backup "
+                "takes them\n",
+                p.end_offset, p.end_offset + p.held_back - 1);
           }
         }
       }

@@ -1,8 +1,8 @@
 // `kafka-backup list --path URL [--format json]`
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
 #include "cli/common.h"

@@ -505,16 +505,17 @@ Result<std::vector<int64_t>> Admin::HighWatermarks(const std::string& topic, int
   size_t count = 0;
   const rd_kafka_ListOffsetsResultInfo_t** infos =
       rd_kafka_ListOffsets_result_infos(rd_kafka_event_ListOffsets_result(call.event), &count);
-  std::vector<int64_t> stable(static_cast<size_t>(partitions), -1);
+  std::vector<int64_t> high(static_cast<size_t>(partitions), -1);
   for (size_t i = 0; i < count; ++i) {
     const rd_kafka_topic_partition_t* tp = rd_kafka_ListOffsetsResultInfo_topic_partition(infos[i]);
     if (tp->err) return ErrorStatus(tp->err, fmt::format("{} (partition {})", what, tp->partition));
-    if (tp->partition >= 0 && tp->partition < partitions) stable[static_cast<size_t>(tp->partition)] = tp->offset;
+    if (tp->partition >= 0 && tp->partition < partitions) high[static_cast<size_t>(tp->partition)] = tp->offset;
   }
   for (int32_t p = 0; p < partitions; ++p) {
-    if (stable[static_cast<size_t>(p)] < 0) return Status::Unavailable(fmt::format("{}: no answer for partition {}", what, p));
+    if (high[static_cast<size_t>(p)] < 0)
+      return Status::Unavailable(fmt::format("{}: no answer for partition {}", what, p));
   }
-  return stable;
+  return high;
 }
 
 Result<std::vector<std::string>> Admin::ListGroups() {

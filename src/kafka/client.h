@@ -56,7 +56,7 @@ struct GroupInfo {
 };
 
 struct Watermarks {
-  int64_t low = 0;   // log start offset
+  int64_t low = 0;  // log start offset
   // The end of the log as read_committed sees it (librdkafka's default
   // isolation level): the last stable offset, which is the high watermark
   // unless a transaction is open (then: the first offset it holds).

@@ -338,6 +338,26 @@ TEST(ManifestTest, RoundTrips) {
   EXPECT_EQ(SerializeManifest(*again), SerializeManifest(*m));
 }
 
+TEST(ManifestTest, HeldBackOffsetsRoundTripAndAreAbsentWhenNone) {
+  auto m = ParseManifest(ReadFile(std::string(KB_SOURCE_DIR) + "/testdata/format/v1-manifest.json"));
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(SerializeManifest(*m).find("held_back"), std::string::npos);  // today's golden file has none
+  m->topics[0].partitions[0].held_back = 8;
+  auto again = ParseManifest(SerializeManifest(*m));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->topics[0].partitions[0].held_back, 8);
+  EXPECT_EQ(again->topics[0].partitions[1].held_back, 0);
+
+  std::string negative = SerializeManifest(*m);
+  size_t field = negative.find("\"held_back\"");
+  ASSERT_NE(field, std::string::npos);
+  negative.replace(negative.find('8', field), 1, "-1");
+  auto bad = ParseManifest(negative);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(bad.status().message().find("held_back"), std::string::npos) << bad.status().ToString();
+}
+
 TEST(ManifestTest, MissingFieldIsNamed) {
   auto m = ParseManifest(R"({"format":"kafka-backup-manifest","format_version":1})");
   ASSERT_FALSE(m.ok());
