@@ -1,6 +1,7 @@
 #include "storage/filesystem_store.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,9 +18,33 @@ namespace {
 constexpr std::string_view kTempSuffix = ".kbtmp";
 constexpr size_t kListPageSize = 1000;
 
-Status ErrnoStatus(const std::string& what, const fs::path& path, int err) {
+std::string Mib(uint64_t bytes) {
+  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+}
+
+// A full filesystem (or quota) names the space there is and the space the
+// write needed, and what to do: nothing stored so far is lost, the next run
+// resumes from the last checkpoint.
+std::string NoSpaceDetail(const fs::path& path, uint64_t needed) {
+  std::string where = path.parent_path().string();
+  std::string have;
+  struct statvfs st {};
+  if (::statvfs(where.c_str(), &st) == 0) {
+    uint64_t unit = st.f_frsize != 0 ? st.f_frsize : st.f_bsize;
+    have = fmt::format("; {} free of {} on the filesystem holding {}", Mib(uint64_t{st.f_bavail} * unit),
+                       Mib(uint64_t{st.f_blocks} * unit), where);
+  }
+  std::string need = needed > 0 ? fmt::format("; {} more bytes ({}) did not fit", needed, Mib(needed)) : "";
+  return fmt::format(
+      "{}{} (free space or point the storage at a larger filesystem, then run the command "
+      "again: a backup resumes from its last checkpoint)",
+      have, need);
+}
+
+Status ErrnoStatus(const std::string& what, const fs::path& path, int err, uint64_t needed = 0) {
   std::string msg = fmt::format("{} {}: {}", what, path.string(), std::strerror(err));
   if (err == ENOENT) return Status::NotFound(msg);
+  if (err == ENOSPC || err == EDQUOT) msg += NoSpaceDetail(path, needed);
   return Status::IoError(msg);
 }
 
@@ -36,7 +61,7 @@ Status WriteAll(int fd, std::string_view data, const fs::path& path) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus("cannot write", path, errno);
+      return ErrnoStatus("cannot write", path, errno, data.size());
     }
     data.remove_prefix(static_cast<size_t>(n));
   }
@@ -105,6 +130,10 @@ class FileWriter : public ObjectWriter {
     for (int attempt = 0;; ++attempt) {
       std::error_code ec;
       fs::create_directories(dir, ec);
+      if (ec == std::errc::no_space_on_device) {
+        return failed_ = Status::IoError(
+                   fmt::format("cannot create directory {}: {}{}", dir.string(), ec.message(), NoSpaceDetail(dir, 0)));
+      }
       if (ec) {
         return failed_ = Status::IoError(
                    fmt::format("cannot create directory {}: {} (check the storage path and its permissions)",
