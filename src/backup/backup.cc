@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "backup/lease.h"
 #include "backup/segment_pipeline.h"
 #include "catalog/catalog.h"
 #include "catalog/keys.h"
@@ -208,8 +209,9 @@ class BackupRun {
   // The broker deleted offsets of `p` the backup had not read (retention,
   // delete-records): records them as a gap and moves past them.
   Status SkipDeleted(PartitionState& p, int64_t low);
-  // Conflict if the run status shows another run of this backup id alive.
-  Status RefuseIfRunning();
+  // The run lease's ttl: the run status's liveness rule (two status
+  // intervals and a minute), so `status` and the lease agree on who is alive.
+  int64_t LeaseTtlSecs() const { return 2 * int64_t{config_.backup.checkpoint_interval_secs} + 60; }
   bool StopRequested() const { return options_.stop && options_.stop->load(); }
   void PublishLag();
   // Each topic's line of the progress display: offsets read of those to read.
@@ -232,6 +234,8 @@ class BackupRun {
   const Config& config_;
   const RunOptions& options_;
   std::unique_ptr<storage::ObjectStore> store_;
+  std::unique_ptr<backup::Lease> lease_;       // after store_: released before it goes
+  Status lease_error_;                         // a Renew that found this run fenced
   std::function<void()> display_tick_;         // redraws the progress display; set while Drain runs
   std::unique_ptr<SegmentPipeline> pipeline_;  // after store_: stops before it goes
   std::unique_ptr<kafka::Consumer> consumer_;
@@ -404,6 +408,7 @@ format::Manifest BackupRun::BuildManifest() const {
 }
 
 Status BackupRun::Checkpoint(bool base) {
+  KB_RETURN_IF_ERROR(lease_error_);  // fenced: another run writes this backup id now
   auto started = Clock::now();
   AbsorbSealed();
   format::CheckpointEntry e;
@@ -485,7 +490,7 @@ Status BackupRun::CheckpointIfDue(const std::function<void()>& tick) {
   KB_RETURN_IF_ERROR(Checkpoint(false));
   last_checkpoint_ = Clock::now();
   WriteStatus("running");
-  return Status::Ok();
+  return lease_error_;
 }
 
 void BackupRun::CheckpointWhileWaiting() {
@@ -671,6 +676,14 @@ void BackupRun::WriteStatus(const std::string& state, const Status& error) {
     t.records += p.records;
     t.bytes += p.payload_bytes;
     t.lag += p.Lag();
+  }
+  if (state == "running" && lease_ && lease_error_.ok()) {
+    Status renewed = lease_->Renew();
+    if (renewed.code() == Status::Code::kConflict) {
+      lease_error_ = renewed;
+      return;  // the status is the other run's to write now
+    }
+    if (!renewed.ok()) spdlog::warn("backup {}: cannot renew the run lease: {}", config_.backup_id, renewed.ToString());
   }
   std::string doc = format::SerializeRunStatus(s);
   for (const auto& key : {storage::layout::RunStatusKey(config_.backup_id), storage::layout::LatestRunStatusKey()}) {
@@ -1139,7 +1152,9 @@ Result<BackupReport> BackupRun::Run() {
                     config_.backup_id, store_->Url()));
   }
   if (existing.status().code() != Status::Code::kNotFound) return existing.status();
-  KB_RETURN_IF_ERROR(RefuseIfRunning());
+  // Before anything is written or cleaned: of two runs of this id, only the
+  // one that takes the lease goes on.
+  KB_ASSIGN_OR_RETURN(lease_, backup::Lease::Acquire(*store_, config_.backup_id, LeaseTtlSecs()));
 
   KB_ASSIGN_OR_RETURN(admin_, kafka::Admin::Connect(config_.source));
   auto journal = catalog::LoadJournal(*store_, config_.backup_id);
@@ -1231,8 +1246,16 @@ Result<BackupReport> BackupRun::Run() {
   }
   format::Manifest manifest = BuildManifest();
   manifest.completed_at_ms = NowMs();
-  // The commit point: written only after every segment above is stored.
-  Status s = store_->Put(manifest_key, format::SerializeManifest(manifest));
+  // The commit point: written only after every segment above is stored, by
+  // the run that still holds the lease, and only if no manifest is there.
+  KB_RETURN_IF_ERROR(lease_->Renew());
+  Status s = storage::CreateOnce(*store_, manifest_key, format::SerializeManifest(manifest));
+  if (s.code() == Status::Code::kAlreadyExists) {
+    return Status::AlreadyExists(
+        fmt::format("backup '{}' was committed by another run while this one ran; its "
+                    "manifest is left as it is",
+                    config_.backup_id));
+  }
   if (!s.ok()) return s.WithContext(fmt::format("cannot commit the manifest of backup '{}'", config_.backup_id));
   DropJournal();
   metrics::Metrics::Get().CheckpointTime().SetToCurrentTime();
@@ -1246,26 +1269,6 @@ Result<BackupReport> BackupRun::Run() {
   }
   report_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report_;
-}
-
-Status BackupRun::RefuseIfRunning() {
-  bool from_manifest = false;
-  auto status = catalog::LoadRunStatus(*store_, config_.backup_id, &from_manifest);
-  if (!status.ok() || from_manifest || status->state != "running") return Status::Ok();
-  int64_t age_ms = NowMs() - status->updated_at_ms;
-  int64_t fresh_ms = (2 * int64_t{status->update_interval_secs} + 60) * 1000;
-  if (age_ms > fresh_ms) return Status::Ok();  // it died: its status went stale
-  char host[256] = {};
-  ::gethostname(host, sizeof(host) - 1);
-  // The same host: the process tells whether it still runs.
-  if (status->host == host) {
-    if (status->pid <= 0 || status->pid == ::getpid()) return Status::Ok();
-    if (::kill(status->pid, 0) != 0 && errno == ESRCH) return Status::Ok();
-  }
-  return Status::Conflict(fmt::format(
-      "backup '{}' is being written by another run (host {}, pid {}, status updated {} s ago); stop it first, or "
-      "wait until its status is older than {} s if it died",
-      config_.backup_id, status->host, status->pid, age_ms / 1000, fresh_ms / 1000));
 }
 
 }  // namespace

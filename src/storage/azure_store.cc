@@ -220,6 +220,16 @@ Status AzureStore::Put(std::string_view key, std::string_view data) {
   return Status::Ok();
 }
 
+Status AzureStore::Create(std::string_view key, std::string_view data) {
+  HttpHeaders headers = {
+      {"x-ms-blob-type", "BlockBlob"}, {"Content-MD5", util::Base64Encode(util::Md5(data))}, {"If-None-Match", "*"}};
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send("PUT", key, false, {}, std::move(headers), data));
+  // 409 BlobAlreadyExists (412 from some versions of the service).
+  if (r.status == 409 || r.status == 412) return Status::AlreadyExists(fmt::format("{}/{} already exists", Url(), key));
+  if (r.status / 100 != 2) return ErrorOf(r, "Put Blob", key);
+  return Status::Ok();
+}
+
 Status AzureStore::PutBlocks(std::string_view key, std::string_view data) {
   KB_ASSIGN_OR_RETURN(std::string upload_id, StartUpload(key));
   std::vector<std::string> ids;

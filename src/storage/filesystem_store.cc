@@ -81,10 +81,11 @@ std::string RandomSuffix() {
 }
 
 // Streams into a temporary file beside the target; Commit fsyncs it and
-// renames it into place.
+// renames it into place, or, `exclusive`, hard-links it there: link refuses
+// an existing name atomically, which makes Create's test-and-set.
 class FileWriter : public ObjectWriter {
  public:
-  FileWriter(Result<fs::path> path) : path_(std::move(path)) {}
+  FileWriter(Result<fs::path> path, bool exclusive = false) : path_(std::move(path)), exclusive_(exclusive) {}
   ~FileWriter() override {
     if (fd_.fd >= 0) ::unlink(tmp_.c_str());
   }
@@ -105,6 +106,15 @@ class FileWriter : public ObjectWriter {
     }
     ::close(fd_.fd);
     fd_.fd = -1;
+    if (exclusive_) {
+      int rc = ::link(tmp_.c_str(), path_->c_str());
+      int err = errno;
+      ::unlink(tmp_.c_str());
+      if (rc != 0 && err == EEXIST) return Status::AlreadyExists(fmt::format("{} already exists", path_->string()));
+      if (rc != 0) return ErrnoStatus("cannot link into place", *path_, err);
+      failed_ = Status::Internal(fmt::format("{} is already committed", path_->string()));
+      return FsyncDir(path_->parent_path());
+    }
     if (::rename(tmp_.c_str(), path_->c_str()) != 0) {
       int err = errno;
       ::unlink(tmp_.c_str());
@@ -154,6 +164,7 @@ class FileWriter : public ObjectWriter {
   }
 
   Result<fs::path> path_;
+  bool exclusive_;
   fs::path tmp_;
   Fd fd_;
   Status failed_;
@@ -177,6 +188,12 @@ Result<fs::path> FilesystemStore::PathFor(std::string_view key) const {
 
 Status FilesystemStore::Put(std::string_view key, std::string_view data) {
   FileWriter writer(PathFor(key));
+  KB_RETURN_IF_ERROR(writer.Write(data));
+  return writer.Commit();
+}
+
+Status FilesystemStore::Create(std::string_view key, std::string_view data) {
+  FileWriter writer(PathFor(key), /*exclusive=*/true);
   KB_RETURN_IF_ERROR(writer.Write(data));
   return writer.Commit();
 }

@@ -194,6 +194,19 @@ Status GcsStore::Put(std::string_view key, std::string_view data) {
   return Status::Ok();
 }
 
+Status GcsStore::Create(std::string_view key, std::string_view data) {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = fmt::format("{}/upload/storage/v1/b/{}/o?uploadType=media&ifGenerationMatch=0&name={}", options_.endpoint,
+                        util::UriEncode(options_.bucket), util::UriEncode(FullKey(key)));
+  req.headers = {{"Content-Type", "application/octet-stream"}};
+  req.body = data;
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(std::move(req)));
+  if (r.status == 412) return Status::AlreadyExists(fmt::format("{}/{} already exists", Url(), key));
+  if (r.status / 100 != 2) return ErrorOf(r, "upload", key);
+  return Status::Ok();
+}
+
 Status GcsStore::PutResumable(std::string_view key, std::string_view data) {
   HttpRequest start;
   start.method = "POST";

@@ -40,6 +40,27 @@ std::string OffsetMapPartKey(std::string_view backup_id, std::string_view restor
   return fmt::format("restores/{}/{}/parts/{:010}.json", backup_id, restore_id, sequence);
 }
 
+std::string LeasePrefix(std::string_view backup_id) {
+  return fmt::format("{}{}/", kLeasePrefix, backup_id);
+}
+
+std::string LeaseKey(std::string_view backup_id, uint64_t generation) {
+  return fmt::format("{}{}/{:010}.json", kLeasePrefix, backup_id, generation);
+}
+
+std::optional<uint64_t> ParseLeaseGeneration(std::string_view backup_id, std::string_view key) {
+  std::string prefix = LeasePrefix(backup_id);
+  if (!key.starts_with(prefix) || !key.ends_with(".json")) return std::nullopt;
+  std::string_view digits = key.substr(prefix.size(), key.size() - prefix.size() - 5);
+  uint64_t generation = 0;
+  if (digits.empty() || digits.size() > 19) return std::nullopt;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    generation = generation * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return generation;
+}
+
 std::string CheckpointPrefix(std::string_view backup_id) {
   return fmt::format("{}{}/", kCheckpointPrefix, backup_id);
 }

@@ -44,6 +44,14 @@ std::string CheckpointKey(std::string_view backup_id, uint64_t sequence);
 // The backup id and sequence of a checkpoint key, or nullopt if the key is not one.
 std::optional<std::pair<std::string, uint64_t>> ParseCheckpointKey(std::string_view key);
 
+inline constexpr std::string_view kLeasePrefix = "leases/";
+// "leases/production-20261125T105538Z/" — the run leases of a backup id.
+std::string LeasePrefix(std::string_view backup_id);
+// "leases/production-20261125T105538Z/0000000003.json" — generation 3.
+std::string LeaseKey(std::string_view backup_id, uint64_t generation);
+// The generation of a key under LeasePrefix, or nullopt if the key is not one.
+std::optional<uint64_t> ParseLeaseGeneration(std::string_view backup_id, std::string_view key);
+
 inline constexpr std::string_view kDataPrefix = "data/";
 inline constexpr std::string_view kRunStatusPrefix = "status/";
 inline constexpr std::string_view kRestorePrefix = "restores/";

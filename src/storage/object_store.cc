@@ -48,6 +48,14 @@ Status UnknownUrlParameter(std::string_view url, std::string_view key, std::stri
   return Status::InvalidArgument(fmt::format("storage URL '{}': unknown parameter '{}'; known: {}", url, key, known));
 }
 
+Status CreateOnce(ObjectStore& store, std::string_view key, std::string_view data) {
+  Status s = store.Create(key, data);
+  if (s.code() != Status::Code::kAlreadyExists) return s;
+  auto existing = store.Get(key);
+  if (existing.ok() && *existing == data) return Status::Ok();
+  return s;
+}
+
 Result<std::vector<ObjectInfo>> ListAll(ObjectStore& store, std::string_view prefix) {
   std::vector<ObjectInfo> all;
   std::string continuation;

@@ -54,6 +54,11 @@ class ObjectStore {
   virtual ~ObjectStore() = default;
 
   virtual Status Put(std::string_view key, std::string_view data) = 0;
+  // Puts the object only if no object has this key: AlreadyExists if one
+  // does, decided by the store atomically against every other Create and Put
+  // of the key (S3 and Azure If-None-Match: *, GCS ifGenerationMatch=0, a
+  // hard link on the filesystem). Small objects only: one request.
+  virtual Status Create(std::string_view key, std::string_view data) = 0;
   // The whole object, or `range` of it. A range past the end is Corruption
   // (the caller's metadata disagrees with the object).
   virtual Result<std::string> Get(std::string_view key, std::optional<ByteRange> range = std::nullopt) = 0;
@@ -105,6 +110,12 @@ struct StorageUrl {
 Result<StorageUrl> SplitStorageUrl(std::string_view url, std::string_view scheme, std::string_view bucket_word);
 // The error for a parameter a backend does not take.
 Status UnknownUrlParameter(std::string_view url, std::string_view key, std::string_view known);
+
+// Create, made safe to retry: an AlreadyExists whose object holds exactly
+// `data` is the answer lost to an earlier attempt of this same call, not
+// another writer's object, and is OK. `data` must be unique to the caller
+// (a run id in it) for that to hold.
+Status CreateOnce(ObjectStore& store, std::string_view key, std::string_view data);
 
 // Lists every object under `prefix`, following continuations.
 Result<std::vector<ObjectInfo>> ListAll(ObjectStore& store, std::string_view prefix);

@@ -52,6 +52,9 @@ auto RetryingStore::Retry(F&& call) -> decltype(call()) {
 Status RetryingStore::Put(std::string_view key, std::string_view data) {
   return Retry([&] { return inner().Put(key, data); });
 }
+Status RetryingStore::Create(std::string_view key, std::string_view data) {
+  return Retry([&] { return inner().Create(key, data); });
+}
 Result<std::string> RetryingStore::Get(std::string_view key, std::optional<ByteRange> range) {
   return Retry([&] { return inner().Get(key, range); });
 }
@@ -109,6 +112,11 @@ Status RateLimitedStore::Put(std::string_view key, std::string_view data) {
   return inner().Put(key, data);
 }
 
+Status RateLimitedStore::Create(std::string_view key, std::string_view data) {
+  Take(data.size());
+  return inner().Create(key, data);
+}
+
 Result<std::string> RateLimitedStore::UploadPart(std::string_view key, std::string_view upload_id, int part_number,
                                                  std::string_view data) {
   Take(data.size());
@@ -148,6 +156,9 @@ auto FaultInjectingStore::Inject(std::string_view what, F&& call) -> decltype(ca
 
 Status FaultInjectingStore::Put(std::string_view key, std::string_view data) {
   return Inject("PUT", [&] { return inner().Put(key, data); });
+}
+Status FaultInjectingStore::Create(std::string_view key, std::string_view data) {
+  return Inject("PUT", [&] { return inner().Create(key, data); });
 }
 Result<std::string> FaultInjectingStore::Get(std::string_view key, std::optional<ByteRange> range) {
   return Inject("GET", [&] { return inner().Get(key, range); });
@@ -222,6 +233,9 @@ std::unique_ptr<ObjectWriter> InstrumentedStore::NativeWriter(std::string_view k
 
 Status InstrumentedStore::Put(std::string_view key, std::string_view data) {
   return Measure("put", [&] { return inner().Put(key, data); });
+}
+Status InstrumentedStore::Create(std::string_view key, std::string_view data) {
+  return Measure("put", [&] { return inner().Create(key, data); });
 }
 Result<std::string> InstrumentedStore::Get(std::string_view key, std::optional<ByteRange> range) {
   return Measure("get", [&] { return inner().Get(key, range); });

@@ -35,6 +35,7 @@ class ForwardingStore : public ObjectStore {
   explicit ForwardingStore(std::unique_ptr<ObjectStore> inner) : inner_(std::move(inner)) {}
 
   Status Put(std::string_view key, std::string_view data) override { return inner_->Put(key, data); }
+  Status Create(std::string_view key, std::string_view data) override { return inner_->Create(key, data); }
   Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override {
     return inner_->Get(key, range);
   }
@@ -72,6 +73,7 @@ class RetryingStore : public ForwardingStore {
   RetryingStore(std::unique_ptr<ObjectStore> inner, RetryPolicy policy = {});
 
   Status Put(std::string_view key, std::string_view data) override;
+  Status Create(std::string_view key, std::string_view data) override;
   Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<ListPage> List(std::string_view prefix, std::string_view continuation) override;
@@ -102,6 +104,7 @@ class RateLimitedStore : public ForwardingStore {
   RateLimitedStore(std::unique_ptr<ObjectStore> inner, uint64_t bytes_per_sec);
 
   Status Put(std::string_view key, std::string_view data) override;
+  Status Create(std::string_view key, std::string_view data) override;
   Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override;
   Result<std::string> UploadPart(std::string_view key, std::string_view upload_id, int part_number,
                                  std::string_view data) override;
@@ -123,6 +126,7 @@ class FaultInjectingStore : public ForwardingStore {
   FaultInjectingStore(std::unique_ptr<ObjectStore> inner, double rate, uint64_t seed);
 
   Status Put(std::string_view key, std::string_view data) override;
+  Status Create(std::string_view key, std::string_view data) override;
   Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<ListPage> List(std::string_view prefix, std::string_view continuation) override;
@@ -154,6 +158,7 @@ class InstrumentedStore : public ForwardingStore {
   explicit InstrumentedStore(std::unique_ptr<ObjectStore> inner) : ForwardingStore(std::move(inner)) {}
 
   Status Put(std::string_view key, std::string_view data) override;
+  Status Create(std::string_view key, std::string_view data) override;
   Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<ListPage> List(std::string_view prefix, std::string_view continuation) override;

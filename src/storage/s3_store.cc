@@ -290,6 +290,20 @@ Status S3Store::Put(std::string_view key, std::string_view data) {
   return Status::Ok();
 }
 
+Status S3Store::Create(std::string_view key, std::string_view data) {
+  Call call{"PUT", std::string(key), {}, {}, data, false};
+  AddPutHeaders(&call.headers);
+  call.headers.emplace_back("If-None-Match", "*");
+  if (!options_.object_lock_mode.empty()) call.headers.emplace_back("Content-MD5", util::Base64Encode(util::Md5(data)));
+  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(call));
+  // 412: the object exists. 409 (ConditionalRequestConflict): a concurrent
+  // conditional write of the same key is in flight; retried, it answers 412.
+  if (r.status == 412) return Status::AlreadyExists(fmt::format("{}/{} already exists", Url(), key));
+  if (r.status == 409) return Status::Unavailable(fmt::format("{}/{}: a concurrent write of the same key", Url(), key));
+  if (r.status / 100 != 2) return ErrorOf(r, "PUT", key);
+  return Status::Ok();
+}
+
 Status S3Store::PutMultipart(std::string_view key, std::string_view data) {
   KB_ASSIGN_OR_RETURN(std::string upload_id, StartUpload(key));
   std::vector<std::string> tokens;

@@ -54,6 +54,7 @@ class S3Store : public ObjectStore {
   S3Store(S3Options options, std::shared_ptr<AwsCredentialProvider> credentials, HttpOptions http = {});
 
   Status Put(std::string_view key, std::string_view data) override;
+  Status Create(std::string_view key, std::string_view data) override;
   Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<ListPage> List(std::string_view prefix, std::string_view continuation) override;

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "storage/azure_store.h"
 #include "storage/gcs_store.h"
@@ -126,6 +127,36 @@ TEST_P(StoreConformance, OverwriteReplacesWholeObject) {
   ASSERT_TRUE(store_->Put("x", "short").ok());
   EXPECT_EQ(*store_->Get("x"), "short");
   EXPECT_EQ(store_->Head("x")->size, 5u);
+}
+
+// The run lease and the manifest commit rely on it: of two creates of one
+// key, one wins and the other is told, and the winner's bytes stay.
+TEST_P(StoreConformance, CreateRefusesAnExistingKey) {
+  ASSERT_TRUE(store_->Create("lease/0", "first").ok());
+  Status second = store_->Create("lease/0", "second");
+  EXPECT_EQ(second.code(), Status::Code::kAlreadyExists) << second.ToString();
+  EXPECT_EQ(*store_->Get("lease/0"), "first");
+  EXPECT_TRUE(CreateOnce(*store_, "lease/0", "first").ok()) << "a retried create that finds its own bytes won";
+  EXPECT_EQ(CreateOnce(*store_, "lease/0", "other").code(), Status::Code::kAlreadyExists);
+  ASSERT_TRUE(store_->Delete("lease/0").ok());
+  EXPECT_TRUE(store_->Create("lease/0", "again").ok()) << "a deleted key can be created again";
+  EXPECT_EQ(*store_->Get("lease/0"), "again");
+}
+
+TEST_P(StoreConformance, RacingCreatesHaveExactlyOneWinner) {
+  for (int round = 0; round < 10; ++round) {
+    std::string key = "race/" + std::to_string(round);
+    Status results[2];
+    std::thread a([&] { results[0] = store_->Create(key, "from a"); });
+    std::thread b([&] { results[1] = store_->Create(key, "from b"); });
+    a.join();
+    b.join();
+    int won = results[0].ok() + results[1].ok();
+    ASSERT_EQ(won, 1) << "round " << round << ": " << results[0].ToString() << " / " << results[1].ToString();
+    const Status& lost = results[0].ok() ? results[1] : results[0];
+    EXPECT_EQ(lost.code(), Status::Code::kAlreadyExists) << lost.ToString();
+    EXPECT_EQ(*store_->Get(key), results[0].ok() ? "from a" : "from b");
+  }
 }
 
 TEST_P(StoreConformance, ListPaginatesPastAThousandKeysInOrder) {

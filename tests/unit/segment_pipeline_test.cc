@@ -29,6 +29,7 @@ class FailingStore : public storage::ObjectStore {
  public:
   explicit FailingStore(int fail_after) : fail_after_(fail_after) {}
   Status Put(std::string_view, std::string_view) override { return Tick(); }
+  Status Create(std::string_view, std::string_view) override { return Tick(); }
   Result<std::string> Get(std::string_view, std::optional<storage::ByteRange>) override {
     return Status::NotFound("none");
   }
