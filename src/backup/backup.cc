@@ -827,18 +827,22 @@ Status BackupRun::StartFresh(const std::vector<kafka::TopicInfo>& topics, const 
 Status BackupRun::FindParent(const kafka::ClusterInfo& cluster) {
   std::string source = config_.backup.source_cluster_id.empty() ? cluster.cluster_id : config_.backup.source_cluster_id;
   catalog::Catalog catalog(*store_);
-  KB_ASSIGN_OR_RETURN(auto ids, catalog.CommittedIds());
-  for (const auto& id : ids) {
-    auto m = catalog.LoadManifest(id);
-    if (!m.ok()) {
-      spdlog::warn("backup '{}' cannot be a parent: {}", id, m.status().ToString());
-      continue;
-    }
-    if (!m->committed() || m->source_cluster_id != source || m->kafka_cluster_id != cluster.cluster_id) continue;
+  // Chosen from the catalog index: one read, not one per backup stored.
+  KB_ASSIGN_OR_RETURN(auto committed, catalog.LoadCommitted());
+  for (const auto& d : committed.damaged) {
+    spdlog::warn("backup '{}' cannot be a parent: {}", d.backup_id, d.reason.ToString());
+  }
+  const format::IndexEntry* best = nullptr;
+  for (const auto& e : committed.backups) {
+    if (e.source_cluster_id != source || e.kafka_cluster_id != cluster.cluster_id) continue;
     // Segments are inherited as stored: a chain keeps one encryption key (or none).
-    if ((m->encryption ? m->encryption->key_id : "") != (key_ ? key_->id() : "")) continue;
-    if (!parent_ || std::tie(m->completed_at_ms, m->backup_id) > std::tie(parent_->completed_at_ms, parent_->backup_id))
-      parent_ = std::move(*m);
+    if (e.encryption_key_id != (key_ ? key_->id() : "")) continue;
+    if (!best || std::tie(e.completed_at_ms, e.backup_id) > std::tie(best->completed_at_ms, best->backup_id)) best = &e;
+  }
+  if (best) {
+    auto m = catalog.LoadManifest(best->backup_id);
+    if (!m.ok()) return m.status().WithContext(fmt::format("cannot read the parent backup '{}'", best->backup_id));
+    parent_ = std::move(*m);
   }
   if (parent_) {
     spdlog::info("backup {}: incremental, continuing from backup '{}' ({} records in {} segments)", config_.backup_id,
@@ -1249,7 +1253,8 @@ Result<BackupReport> BackupRun::Run() {
   // The commit point: written only after every segment above is stored, by
   // the run that still holds the lease, and only if no manifest is there.
   KB_RETURN_IF_ERROR(lease_->Renew());
-  Status s = storage::CreateOnce(*store_, manifest_key, format::SerializeManifest(manifest));
+  std::string manifest_text = format::SerializeManifest(manifest);
+  Status s = storage::CreateOnce(*store_, manifest_key, manifest_text);
   if (s.code() == Status::Code::kAlreadyExists) {
     return Status::AlreadyExists(
         fmt::format("backup '{}' was committed by another run while this one ran; its "
@@ -1257,6 +1262,7 @@ Result<BackupReport> BackupRun::Run() {
                     config_.backup_id));
   }
   if (!s.ok()) return s.WithContext(fmt::format("cannot commit the manifest of backup '{}'", config_.backup_id));
+  catalog::RecordCommitted(*store_, manifest, manifest_text.size());
   DropJournal();
   metrics::Metrics::Get().CheckpointTime().SetToCurrentTime();
   status_.last_checkpoint_ms = manifest.completed_at_ms;

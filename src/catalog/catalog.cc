@@ -1,6 +1,8 @@
 #include "catalog/catalog.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -13,7 +15,69 @@ namespace {
 
 constexpr uint64_t kTailReadBytes = uint64_t{64} * 1024;
 
+// The index as stored; empty when there is none or it cannot be read (it is
+// rebuilt from the manifests then).
+std::vector<format::IndexEntry> ReadIndex(storage::ObjectStore& store) {
+  auto text = store.Get(storage::layout::CatalogIndexKey());
+  if (!text.ok()) {
+    if (text.status().code() != Status::Code::kNotFound) {
+      spdlog::debug("catalog index: cannot read it ({}); reading the manifests", text.status().ToString());
+    }
+    return {};
+  }
+  auto entries = format::ParseCatalogIndex(*text);
+  if (!entries.ok()) {
+    spdlog::warn("the catalog index {} cannot be read ({}); reading every manifest and writing it again",
+                 storage::layout::CatalogIndexKey(), entries.status().ToString());
+    return {};
+  }
+  return std::move(*entries);
+}
+
+void WriteIndex(storage::ObjectStore& store, std::vector<format::IndexEntry> entries) {
+  Status s = store.Put(storage::layout::CatalogIndexKey(), format::SerializeCatalogIndex(std::move(entries)));
+  if (!s.ok()) spdlog::debug("catalog index: cannot write it ({}); the next reader rebuilds it", s.ToString());
+}
+
 }  // namespace
+
+Result<CommittedBackups> Catalog::LoadCommitted() {
+  KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(store_, storage::layout::kManifestPrefix));
+  std::vector<format::IndexEntry> indexed = ReadIndex(store_);
+  std::map<std::string, const format::IndexEntry*> by_id;
+  for (const auto& e : indexed) by_id[e.backup_id] = &e;
+  CommittedBackups out;
+  bool stale = false;
+  for (const auto& o : objects) {
+    auto id = storage::layout::BackupIdFromManifestKey(o.key);
+    if (!id) continue;
+    auto it = by_id.find(*id);
+    if (it != by_id.end() && it->second->manifest_size == o.size) {
+      out.backups.push_back(*it->second);
+      continue;
+    }
+    stale = true;
+    auto text = store_.Get(o.key);
+    if (text.status().code() == Status::Code::kNotFound) continue;  // pruned while we listed
+    if (!text.ok()) return text.status();
+    auto m = format::ParseManifest(*text);
+    if (!m.ok()) {
+      out.damaged.push_back({*id, m.status().WithContext(fmt::format("{}/{}", store_.Url(), o.key))});
+      continue;
+    }
+    out.backups.push_back(format::IndexEntryOf(*m, text->size()));
+  }
+  // Entries whose manifest is gone (pruned) make the index stale too.
+  if (stale || out.backups.size() != indexed.size()) WriteIndex(store_, out.backups);
+  return out;
+}
+
+void RecordCommitted(storage::ObjectStore& store, const format::Manifest& manifest, uint64_t manifest_size) {
+  std::vector<format::IndexEntry> entries = ReadIndex(store);
+  std::erase_if(entries, [&](const auto& e) { return e.backup_id == manifest.backup_id; });
+  entries.push_back(format::IndexEntryOf(manifest, manifest_size));
+  WriteIndex(store, std::move(entries));
+}
 
 Result<std::vector<std::string>> Catalog::CommittedIds() {
   KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(store_, storage::layout::kManifestPrefix));
@@ -78,20 +142,42 @@ Result<std::string> Catalog::Resolve(const std::string& id_or_latest) {
     if (!s.ok() && s.code() != Status::Code::kCorruption) return s;
     return id_or_latest;
   }
-  KB_ASSIGN_OR_RETURN(Listing all, LoadAll());
-  for (const auto& d : all.damaged) {
+  // The committed backups through the index; the uncommitted ones (a
+  // continuous backup may be the newest) from their journals, which are few.
+  KB_ASSIGN_OR_RETURN(CommittedBackups committed, LoadCommitted());
+  std::vector<std::pair<int64_t, std::string>> candidates;
+  std::set<std::string> committed_ids;
+  for (const auto& e : committed.backups) {
+    candidates.emplace_back(e.completed_at_ms, e.backup_id);
+    committed_ids.insert(e.backup_id);
+  }
+  std::vector<DamagedBackup> damaged = std::move(committed.damaged);
+  for (const auto& d : damaged) committed_ids.insert(d.backup_id);
+  KB_ASSIGN_OR_RETURN(auto entries, storage::ListAll(store_, storage::layout::kCheckpointPrefix));
+  std::set<std::string> journal_ids;
+  for (const auto& o : entries) {
+    if (auto key = storage::layout::ParseCheckpointKey(o.key); key && !committed_ids.contains(key->first)) {
+      journal_ids.insert(key->first);
+    }
+  }
+  for (const auto& id : journal_ids) {
+    auto journal = LoadJournal(store_, id);
+    if (journal.ok()) {
+      if (journal->manifest.state != "partial") candidates.emplace_back(journal->manifest.completed_at_ms, id);
+    } else if (journal.status().code() == Status::Code::kCorruption) {
+      damaged.push_back({id, journal.status()});
+    } else if (journal.status().code() != Status::Code::kNotFound) {  // NotFound: committed while we listed
+      return journal.status();
+    }
+  }
+  for (const auto& d : damaged) {
     spdlog::warn("backup '{}' is damaged and is not a candidate for 'latest': {}", d.backup_id, d.reason.ToString());
   }
-  auto& backups = all.backups;
-  std::erase_if(backups, [](const format::Manifest& m) { return m.state == "partial"; });
-  if (backups.empty()) {
+  if (candidates.empty()) {
     return Status::NotFound(fmt::format("no {}backups in {}: 'latest' has nothing to resolve to",
-                                        all.damaged.empty() ? "" : "readable ", store_.Url()));
+                                        damaged.empty() ? "" : "readable ", store_.Url()));
   }
-  auto newest = std::max_element(backups.begin(), backups.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.completed_at_ms, a.backup_id) < std::tie(b.completed_at_ms, b.backup_id);
-  });
-  return newest->backup_id;
+  return std::max_element(candidates.begin(), candidates.end())->second;
 }
 
 Result<format::Journal> LoadJournal(storage::ObjectStore& store, const std::string& backup_id) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "format/catalog_index.h"
 #include "format/checkpoint.h"
 #include "format/manifest.h"
 #include "format/offset_map.h"
@@ -33,6 +34,12 @@ struct Listing {
   std::vector<DamagedBackup> damaged;     // sorted by id
 };
 
+// The committed backups as the catalog index records them.
+struct CommittedBackups {
+  std::vector<format::IndexEntry> backups;  // readable manifests, sorted by id
+  std::vector<DamagedBackup> damaged;       // sorted by id
+};
+
 class Catalog {
  public:
   explicit Catalog(storage::ObjectStore& store) : store_(store) {}
@@ -54,12 +61,21 @@ class Catalog {
   Result<Listing> LoadAll();
   // Ids of the committed backups (those with a manifest), sorted by name.
   Result<std::vector<std::string>> CommittedIds();
+  // Every committed backup through the catalog index: a listing of the
+  // manifests and one read of the index, plus a read of each manifest the
+  // index lacks or holds at another size. A stale index is written again
+  // (best effort: without write access the next reader pays the same reads).
+  Result<CommittedBackups> LoadCommitted();
 
   storage::ObjectStore& store() { return store_; }
 
  private:
   storage::ObjectStore& store_;
 };
+
+// Adds a manifest just committed to the catalog index (best effort: the next
+// reader adds what is missing).
+void RecordCommitted(storage::ObjectStore& store, const format::Manifest& manifest, uint64_t manifest_size);
 
 // The checkpoint journal of a backup (format/checkpoint.h): its newest base
 // entry with the deltas after it applied. NotFound if it has none.

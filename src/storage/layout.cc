@@ -28,6 +28,10 @@ std::string RunStatusKey(std::string_view backup_id) {
   return fmt::format("status/{}.json", backup_id);
 }
 
+std::string CatalogIndexKey() {
+  return "index/catalog.json";
+}
+
 std::string LatestRunStatusKey() {
   return "status/_latest.json";  // '_' starts no backup id
 }

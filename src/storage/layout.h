@@ -31,6 +31,9 @@ std::string OffsetMapPartsPrefix(std::string_view backup_id, std::string_view re
 // "restores/<backup_id>/<restore_id>/parts/0000000042.json"
 std::string OffsetMapPartKey(std::string_view backup_id, std::string_view restore_id, uint64_t sequence);
 
+// "index/catalog.json" — the catalog index (format/catalog_index.h); never a commit point.
+std::string CatalogIndexKey();
+
 // "status/production-20261125T105538Z.json" — the backup run's status document.
 std::string RunStatusKey(std::string_view backup_id);
 // "status/_latest.json" — a copy of the status most recently written by any run.

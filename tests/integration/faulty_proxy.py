@@ -4,11 +4,13 @@ chunks, resets the connection (RST, mid-request or mid-response) or stalls it
 (stops forwarding and keeps it open, so only the client's timeout ends it).
 
 Used by test_storage.py to show that wire-level faults during a backup end in
-retries, never in a lost or corrupt object."""
+retries, never in a lost or corrupt object; with no faults, test_catalog_index.py
+counts the HTTP requests a command makes (`requests`: method and target of each)."""
 
 from __future__ import annotations
 
 import random
+import re
 import socket
 import struct
 import threading
@@ -24,6 +26,7 @@ class FaultyProxy:
         self.resets = 0
         self.stalls = 0
         self.connections = 0
+        self.requests: list[tuple[str, str]] = []
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -68,6 +71,19 @@ class FaultyProxy:
             threading.Thread(target=self._pump, args=(client, server, pair), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, pair), daemon=True).start()
 
+    REQUEST_LINE = re.compile(rb"(?:^|\r\n)(GET|PUT|POST|HEAD|DELETE) (\S+) HTTP/1\.1\r\n")
+
+    def _count(self, data: bytes) -> None:
+        # Request lines start a chunk a client sends (bodies here are JSON and
+        # segments, which hold no such line).
+        with self.lock:
+            self.requests += [(m.group(1).decode(), m.group(2).decode()) for m in self.REQUEST_LINE.finditer(data)]
+
+    def take_requests(self) -> list[tuple[str, str]]:
+        with self.lock:
+            out, self.requests = self.requests, []
+        return out
+
     @staticmethod
     def _reset(sock: socket.socket) -> None:
         try:
@@ -82,6 +98,8 @@ class FaultyProxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if src is pair["client"]:
+                    self._count(data)
                 fault = self._draw()
                 if fault == "reset":
                     # Part of the chunk goes through, then the connection dies.

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "format/bytes.h"
+#include "format/catalog_index.h"
 #include "format/crc32c.h"
 #include "format/manifest.h"
 #include "format/run_status.h"
@@ -82,6 +83,32 @@ TEST(RunStatusTest, RejectsWhatIsNotARunStatus) {
   std::string newer = SerializeRunStatus(s);
   newer.replace(newer.find("\"format_version\": 1"), 19, "\"format_version\": 2");
   EXPECT_NE(ParseRunStatus(newer).status().ToString().find("newer kafka-backup"), std::string::npos);
+}
+
+TEST(CatalogIndexTest, RoundTripsEveryFieldSortedById) {
+  std::vector<IndexEntry> entries = {
+      {"hourly-2", 1234, 10, 20, "prod", "kc-1", "key-a", "hourly-1"},
+      {"hourly-1", 999, 1, 2, "prod", "kc-1", "", ""},
+  };
+  auto parsed = ParseCatalogIndex(SerializeCatalogIndex(entries));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_EQ(parsed->size(), 2u);
+  EXPECT_EQ((*parsed)[0], entries[1]);
+  EXPECT_EQ((*parsed)[1], entries[0]);
+  auto empty = ParseCatalogIndex(SerializeCatalogIndex({}));
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(CatalogIndexTest, RejectsWhatIsNotAnIndex) {
+  for (std::string text :
+       {"", "{}", "[1]", R"({"format": "kafka-backup-catalog-index", "format_version": 2, "backups": []})",
+        R"({"format": "kafka-backup-catalog-index", "format_version": 1})",
+        R"({"format": "kafka-backup-catalog-index", "format_version": 1, "backups": [{"backup_id": "a"}]})",
+        R"({"format": "kafka-backup-catalog-index", "format_version": 1, "backups": [7]})"}) {
+    auto parsed = ParseCatalogIndex(text);
+    EXPECT_EQ(parsed.status().code(), Status::Code::kCorruption) << text;
+  }
 }
 
 TEST(Crc32cTest, MatchesPublishedCheckValues) {
