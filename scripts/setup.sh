@@ -29,10 +29,23 @@
 #                   go 1.26: an older local Go needs GOTOOLCHAIN=auto to fetch 1.26)
 #   MOTO_VERSION    moto version to install (default 5.2.5)
 #   KB_SKIP_APT=1   skip the apt step (e.g. no root and packages managed elsewhere)
+#   KB_CACHE_DIR    the shared cache .cache links to (default $XDG_CACHE_HOME/kafka-backup,
+#                   else ~/.cache/kafka-backup)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="$ROOT/.cache"
+# Downloads and tool builds live in one per-user cache that every clone of the
+# project shares (each component there is keyed by its version and rebuilt
+# when that changes); the clone's .cache is a link to it, so a fresh clone on a
+# machine that set up before is ready in seconds. A .cache that is a directory
+# (a clone set up before this rule) is used as it is.
+SHARED_CACHE="${KB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kafka-backup}"
+if [[ ! -e "$ROOT/.cache" ]]; then
+  mkdir -p "$SHARED_CACHE"
+  rm -f "$ROOT/.cache"  # a dangling link
+  ln -s "$SHARED_CACHE" "$ROOT/.cache"
+fi
+CACHE="$(cd "$ROOT/.cache" && pwd -P)"
 KDIR="$CACHE/kafka"
 LIBS="$KDIR/libs"
 BIN="$KDIR/bin"

@@ -14,9 +14,29 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 say() { printf '[test] %s\n' "$*"; }
 
+# Each stage's wall time, printed at the end (also when a stage fails).
+SECONDS=0
+STAGE="" STAGE_START=0 TIMINGS=()
+stage() {
+  if [[ -n "$STAGE" ]]; then TIMINGS+=("$(printf '%-34s %6ds' "$STAGE" $((SECONDS - STAGE_START)))"); fi
+  STAGE="$1" STAGE_START=$SECONDS
+}
+timings() {
+  stage ""
+  say "stage timings:"
+  printf '[test]   %s\n' "${TIMINGS[@]}"
+  say "$(printf '%-34s %6ds' total "$SECONDS")"
+}
+trap timings EXIT
+
+stage "set-up (scripts/setup.sh)"
 bash scripts/setup.sh
+stage "lint"
 bash scripts/lint.sh
+stage "release build"
 bash scripts/build.sh release
+
+stage "servers start"
 
 started=0
 if ! bash scripts/kafka-clusters.sh status >/dev/null 2>&1; then
@@ -56,17 +76,21 @@ cleanup() {
   if [[ $azure_started == 1 ]]; then bash scripts/azurite.sh stop || true; fi
   if [[ $s3_started == 1 ]]; then bash scripts/s3-server.sh stop || true; fi
 }
-trap cleanup EXIT
+trap 'cleanup; timings' EXIT
 
+stage "unit tests"
 say "unit tests"
 ctest --test-dir build --output-on-failure -j "$(nproc)"
 
 if [[ "${KB_ASAN:-0}" == 1 ]]; then
   say "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  stage "ASan+UBSan build"
   bash scripts/build.sh asan
+  stage "unit tests under ASan+UBSan"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
 fi
 
+stage "fuzz targets"
 if [[ -n "${KB_FUZZ_SECONDS:-}" ]]; then
   say "fuzz targets, ${KB_FUZZ_SECONDS}s each"
   bash scripts/fuzz.sh "$KB_FUZZ_SECONDS"
@@ -83,7 +107,10 @@ eval "$(bash scripts/azurite.sh env)"
 eval "$(bash scripts/gcs-server.sh env)"
 eval "$(bash scripts/moto-server.sh env)"
 say "the Kubernetes operator (operator/): envtest, its Jobs run against the local servers"
+stage "operator tests (Go, envtest)"
 bash scripts/operator-test.sh
+
+stage "integration tests (pytest)"
 
 # shellcheck disable=SC2086
 python3 -m pytest tests/integration -q --durations=25 ${KB_PYTEST_ARGS:-}
