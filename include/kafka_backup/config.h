@@ -93,9 +93,11 @@ struct BackupConfig {
 struct RestoreConfig {
   // Names this restore's offset map (restores/<backup_id>/<restore_id>/); default "restore-${TIMESTAMP}".
   std::string restore_id;
-  std::vector<std::string> topics;           // names or globs; empty means every topic in the backup
-  std::optional<int64_t> time_window_start;  // epoch ms, inclusive
-  std::optional<int64_t> time_window_end;    // epoch ms, inclusive
+  std::vector<std::string> topics;  // names or globs; empty means every topic in the backup
+  // Epoch ms, inclusive. The config (and --time-window-start/-end) also take
+  // RFC 3339 and times before now ("-2h"), resolved when it is read.
+  std::optional<int64_t> time_window_start;
+  std::optional<int64_t> time_window_end;
   bool create_topics = true;
   std::optional<int32_t> default_replication_factor;
   std::string on_existing_data = "fail";  // fail | append
@@ -191,6 +193,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& name);
 // and a unit, s, m, h, d or w ("30d", "12h"); returns seconds.
 // InvalidArgument says what was expected.
 Result<int64_t> ParseDurationSecs(std::string_view text);
+// Sets restore.time_window_start and/or _end (an empty text leaves it) from a
+// point in time as the config takes it: epoch ms, RFC 3339
+// ("2026-12-01T10:00:00Z") or before now ("-2h"); InvalidArgument names
+// `what` (the flag) and the forms accepted, or an end before the start.
+Status SetTimeWindow(RestoreConfig* restore, std::string_view start, std::string_view end);
 // "30d", "90m", "45s": the largest unit that divides `secs` exactly.
 std::string FormatDurationSecs(int64_t secs);
 

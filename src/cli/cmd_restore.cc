@@ -22,12 +22,15 @@ void AddRestoreLikeCommand(CLI::App& app, Action* action, const std::string& nam
   cmd->add_flag("--skip-corrupt", *skip_corrupt,
                 "Leave out blocks and segments that cannot be read (restore.on_corruption: skip), restore the rest "
                 "and list what was skipped; exit code 4 if anything was");
+  auto window = std::make_shared<TimeWindowFlags>();
+  AddTimeWindowFlags(cmd, window.get());
   AddEncryptionKeyFlag(cmd, flags.get(), false);
   AddFormatFlag(cmd, &flags->format);
-  cmd->callback([action, flags, dry_run, skip_corrupt, phases] {
-    *action = [flags, dry_run, skip_corrupt, phases] {
+  cmd->callback([action, flags, window, dry_run, skip_corrupt, phases] {
+    *action = [flags, window, dry_run, skip_corrupt, phases] {
       auto config = LoadConfig(*flags, true);
       if (!config.ok()) return Fail(config.status());
+      if (Status s = SetTimeWindow(&config->restore, window->start, window->end); !s.ok()) return Fail(s);
       if (*dry_run) config->restore.dry_run = true;
       if (*skip_corrupt) config->restore.on_corruption = "skip";
       auto report = RunRestore(*config, EngineOptions());
@@ -57,12 +60,12 @@ void AddThreePhaseRestoreCommand(CLI::App& app, Action* action) {
 }
 
 void AddRestoreCommand(CLI::App& app, Action* action) {
-  AddRestoreLikeCommand(
-      app, action, "restore",
-      "Restore a backup (default: latest) into the target cluster. restore.time_window_start/end are epoch "
-      "milliseconds, both inclusive. A target topic that already holds data is refused unless "
-      "restore.on_existing_data is append.",
-      false);
+  AddRestoreLikeCommand(app, action, "restore",
+                        "Restore a backup (default: latest) into the target cluster. restore.time_window_start/end (or "
+                        "--time-window-start/-end) are epoch milliseconds, RFC 3339 times or times before now (-2h), "
+                        "both inclusive. A target topic that already holds data is refused unless "
+                        "restore.on_existing_data is append.",
+                        false);
 }
 
 }  // namespace kafka_backup::cli

@@ -21,12 +21,15 @@ void AddValidateRestoreCommand(CLI::App& app, Action* action) {
   cmd->add_option("-c,--config", flags->config, "YAML configuration (mode: restore)")->required();
   cmd->add_option("--path", flags->path, "Storage location, overrides storage in the config");
   cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest', overrides backup_id in the config");
+  auto window = std::make_shared<TimeWindowFlags>();
+  AddTimeWindowFlags(cmd, window.get());
   AddEncryptionKeyFlag(cmd, flags.get(), false);
   AddFormatFlag(cmd, &flags->format);
-  cmd->callback([action, flags] {
-    *action = [flags] {
+  cmd->callback([action, flags, window] {
+    *action = [flags, window] {
       auto config = LoadConfig(*flags, true);
       if (!config.ok()) return Fail(config.status());
+      if (Status s = SetTimeWindow(&config->restore, window->start, window->end); !s.ok()) return Fail(s);
       auto report = RunPreflight(*config);
       if (!report.ok()) return Fail(report.status());
       if (flags->format == "json") {

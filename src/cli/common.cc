@@ -167,6 +167,17 @@ void AddEncryptionKeyFlag(CLI::App* cmd, StorageFlags* flags, bool writing) {
                             "KAFKA_BACKUP_ENCRYPTION_KEY is read when neither is given");
 }
 
+void AddTimeWindowFlags(CLI::App* cmd, TimeWindowFlags* flags) {
+  const char* forms = "epoch milliseconds, RFC 3339 (2026-12-01T10:00:00Z) or a time before now (-2h, -1d)";
+  cmd->add_option(
+      "--time-window-start", flags->start,
+      fmt::format("Restore only records at or after this time: {}; overrides restore.time_window_start", forms));
+  cmd->add_option("--time-window-end", flags->end,
+                  fmt::format("Restore only records at or before this time (point-in-time recovery): {}; overrides "
+                              "restore.time_window_end",
+                              forms));
+}
+
 std::string FormatTime(int64_t epoch_ms) {
   if (epoch_ms <= 0) return "-";
   std::time_t secs = epoch_ms / 1000;

@@ -75,6 +75,14 @@ void AddFormatFlag(CLI::App* cmd, std::string* format);
 // it). `writing`: the key encrypts (backup), else it reads.
 void AddEncryptionKeyFlag(CLI::App* cmd, StorageFlags* flags, bool writing);
 
+// --time-window-start / --time-window-end: over restore.time_window_* in the
+// config (SetTimeWindow applies them after LoadConfig).
+struct TimeWindowFlags {
+  std::string start;
+  std::string end;
+};
+void AddTimeWindowFlags(CLI::App* cmd, TimeWindowFlags* flags);
+
 // The store named by --path or the config, and the backup id resolved in it
 // (for commands that read one backup).
 struct OpenedBackup {

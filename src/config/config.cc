@@ -7,9 +7,13 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+
+#include "util/clock.h"
+#include "util/time_point.h"
 
 namespace kafka_backup {
 namespace {
@@ -396,8 +400,18 @@ void ReadBackup(MapReader& r, BackupConfig* b) {
 
 void ReadRestore(MapReader& r, RestoreConfig* o, const std::string& file) {
   if (auto v = r.StringList("topics")) o->topics = *v;
-  if (auto v = r.Int("time_window_start", 0, INT64_MAX)) o->time_window_start = *v;
-  if (auto v = r.Int("time_window_end", 0, INT64_MAX)) o->time_window_end = *v;
+  // Epoch ms, RFC 3339 or relative to now (util/time_point.h); a relative
+  // time is resolved once, here.
+  int64_t now_ms = NowMs();
+  auto time_point = [&](const char* key) -> std::optional<int64_t> {
+    std::optional<std::string> s = r.String(key);
+    if (!s) return std::nullopt;
+    auto v = util::ParseTimePoint(*s, now_ms);
+    if (!v.ok()) r.FailKey(r.Get(key), key, v.status().message());
+    return *v;
+  };
+  if (auto v = time_point("time_window_start")) o->time_window_start = *v;
+  if (auto v = time_point("time_window_end")) o->time_window_end = *v;
   if (auto v = r.Bool("create_topics")) o->create_topics = *v;
   if (auto v = r.Int("default_replication_factor", 1, 32767)) o->default_replication_factor = static_cast<int32_t>(*v);
   if (auto v = r.String("on_existing_data")) {
@@ -447,7 +461,9 @@ void ReadRestore(MapReader& r, RestoreConfig* o, const std::string& file) {
   r.CheckNoUnknownKeys();
   if (o->time_window_start && o->time_window_end && *o->time_window_end < *o->time_window_start) {
     r.FailKey(r.Get("time_window_end"), "time_window_end",
-              fmt::format("{} is before time_window_start {}", *o->time_window_end, *o->time_window_start));
+              fmt::format("{} ({}) is before time_window_start {} ({})", *o->time_window_end,
+                          util::FormatRfc3339(*o->time_window_end), *o->time_window_start,
+                          util::FormatRfc3339(*o->time_window_start)));
   }
 }
 
@@ -495,6 +511,25 @@ void RejectDuplicateKeys(const YAML::Node& node, const std::string& path, const 
 }
 
 }  // namespace
+
+Status SetTimeWindow(RestoreConfig* restore, std::string_view start, std::string_view end) {
+  int64_t now_ms = NowMs();
+  for (auto [text, flag, into] : {std::tuple{start, "--time-window-start", &restore->time_window_start},
+                                  std::tuple{end, "--time-window-end", &restore->time_window_end}}) {
+    if (text.empty()) continue;
+    auto v = util::ParseTimePoint(text, now_ms);
+    if (!v.ok()) return Status::InvalidArgument(fmt::format("{}: {}", flag, v.status().message()));
+    *into = *v;
+  }
+  if (restore->time_window_start && restore->time_window_end &&
+      *restore->time_window_end < *restore->time_window_start) {
+    return Status::InvalidArgument(
+        fmt::format("the time window ends ({}) before it starts ({}): swap them, or check --time-window-start/-end and "
+                    "restore.time_window_start/_end in the config",
+                    util::FormatRfc3339(*restore->time_window_end), util::FormatRfc3339(*restore->time_window_start)));
+  }
+  return Status::Ok();
+}
 
 Result<int64_t> ParseDurationSecs(std::string_view text) {
   auto bad = [text] {

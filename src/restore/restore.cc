@@ -30,6 +30,7 @@
 #include "util/glob.h"
 #include "util/progress.h"
 #include "util/strings.h"
+#include "util/time_point.h"
 
 namespace kafka_backup {
 namespace {
@@ -767,6 +768,14 @@ Result<RestoreReport> RestoreRun::Run() {
   catalog::RecordFilter filter;
   filter.min_timestamp = rc.time_window_start;
   filter.max_timestamp = rc.time_window_end;
+  if (rc.time_window_start || rc.time_window_end) {
+    // Relative times were resolved when the config was read: the log keeps
+    // the absolute window, which a resumed run must be given to match.
+    spdlog::info("restore {}: records with timestamps from {} to {} (epoch ms {} to {}, inclusive)", backup_id,
+                 rc.time_window_start ? util::FormatRfc3339(*rc.time_window_start) : "the first",
+                 rc.time_window_end ? util::FormatRfc3339(*rc.time_window_end) : "the last",
+                 rc.time_window_start.value_or(0), rc.time_window_end ? fmt::to_string(*rc.time_window_end) : "-");
+  }
   bool offset_headers = rc.include_offset_headers.value_or(manifest.include_offset_headers);
 
   KB_ASSIGN_OR_RETURN(admin_, kafka::Admin::Connect(config_.target));

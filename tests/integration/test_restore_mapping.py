@@ -352,3 +352,61 @@ def test_offset_headers(tmp_path):
     # include_offset_headers: false strips them although the backup asked.
     assert_same_records(src, d_off, what=t_off)
     assert not any(h[0].startswith("x-") for r in d_off for h in r["headers"])
+
+
+def test_points_in_time_as_rfc3339_relative_and_flags(tmp_path):
+    """restore.time_window_* as RFC 3339 strings (with an offset) select the
+    same records as the epoch ms they name; --time-window-end overrides the
+    config, also relative to now; a malformed time is refused naming the
+    key or flag and the forms accepted."""
+    import time as _time
+    from datetime import datetime, timedelta, timezone
+
+    topic = unique("rfc3339")
+    create_topic(topic, 1)
+    now_ms = int(_time.time() * 1000)
+    # Ten records an hour apart ending three hours ago, and one a minute ago.
+    stamps = [now_ms - (3 + 9 - i) * 3_600_000 for i in range(10)] + [now_ms - 60_000]
+    produce(topic, [rec(0, f"k{i}", f"v{i}", timestamp=t) for i, t in enumerate(stamps)])
+    storage = tmp_path / "store"
+    run_backup(tmp_path, backup_config(storage, [topic], backup_id="pit"))
+
+    def rfc3339(ms: int, tz: timezone = timezone.utc) -> str:
+        return datetime.fromtimestamp(ms / 1000, tz).isoformat(timespec="milliseconds")
+
+    plus_two = timezone(timedelta(hours=2))
+    start, end = stamps[2], stamps[6]
+    by_ms = cli_ok(["restore", "--dry-run", "--format", "json", "--config", write_config(
+        tmp_path, restore_config(storage, "pit", time_window_start=start, time_window_end=end), "ms.yaml")]).json()
+    by_text = cli_ok(["restore", "--dry-run", "--format", "json", "--config", write_config(
+        tmp_path, restore_config(storage, "pit", time_window_start=rfc3339(start),
+                                 time_window_end=rfc3339(end, plus_two)), "rfc.yaml")]).json()
+    assert by_ms["records"] == by_text["records"] == 5, (by_ms, by_text)
+
+    # The flag wins over the config; -2h leaves out the record a minute old
+    # and keeps the ten older ones; --time-window-start with it.
+    cfg = write_config(tmp_path, restore_config(storage, "pit", time_window_end=stamps[0]), "flags.yaml")
+    assert cli_ok(["restore", "--dry-run", "--format", "json", "--config", cfg]).json()["records"] == 1
+    dry = cli_ok(["restore", "--dry-run", "--format", "json", "--config", cfg, "--time-window-end", "-2h"]).json()
+    assert dry["records"] == 10, dry
+    dry = cli_ok(["restore", "--dry-run", "--format", "json", "--config", cfg, "--time-window-start",
+                  rfc3339(stamps[8]), "--time-window-end", "now"]).json()
+    assert dry["records"] == 3, dry
+    r = run_cli(["validate-restore", "--config", cfg, "--time-window-end", "-90m", "--format", "json"])
+    assert r.rc == 0 and r.json()["ok"] is True, r.describe()
+
+    # Restored for real through the flag: the records the window names.
+    target = unique("rfc3339-restored")
+    real = write_config(tmp_path, restore_config(storage, "pit", topic_mapping={topic: target}), "real.yaml")
+    cli_ok(["restore", "--config", real, "--time-window-start", rfc3339(start, plus_two), "--time-window-end",
+            rfc3339(end)])
+    got = dump(target, TARGET)
+    assert [r["timestamp"] for r in got] == stamps[2:7], got
+
+    bad = write_config(tmp_path, restore_config(storage, "pit", time_window_end="2026-12-01T10:00:00"), "bad.yaml")
+    assert_error(run_cli(["restore", "--config", bad]), EXIT_BAD_INPUT, "time_window_end", "bad.yaml", "time zone",
+                 "RFC 3339")
+    assert_error(run_cli(["restore", "--config", cfg, "--time-window-end", "-2x"]), EXIT_BAD_INPUT,
+                 "--time-window-end", "unknown unit 'x'")
+    assert_error(run_cli(["restore", "--config", cfg, "--time-window-start", "-1h", "--time-window-end", "-2h"]),
+                 EXIT_BAD_INPUT, "ends", "before it starts")
