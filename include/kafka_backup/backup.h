@@ -34,12 +34,13 @@ struct BackupReport {
   uint64_t stored_bytes = 0;  // segment bytes written
   uint64_t segments = 0;
   double seconds = 0;
-  uint64_t deleted_offsets = 0;          // deleted by the broker before they were read: gaps in the manifest
-  bool committed = false;                // the manifest was written (a continuous run only checkpoints)
-  int64_t resumed_from_checkpoint = -1;  // the checkpoint a resumed run started from
-  uint64_t checkpoints = 0;              // entries written by this run
-  uint64_t checkpoint_bytes = 0;         // ... their bytes
-  double checkpoint_max_ms = 0;          // the slowest one
+  uint64_t deleted_offsets = 0;             // deleted by the broker before they were read: gaps in the manifest
+  bool committed = false;                   // the manifest was written (a continuous run only checkpoints)
+  std::vector<std::string> missing_topics;  // literal includes that did not exist (on_missing: warn)
+  int64_t resumed_from_checkpoint = -1;     // the checkpoint a resumed run started from
+  uint64_t checkpoints = 0;                 // entries written by this run
+  uint64_t checkpoint_bytes = 0;            // ... their bytes
+  double checkpoint_max_ms = 0;             // the slowest one
   // backup.incremental: the backup this one continued from ("" for a full
   // backup), and what it took over from it instead of reading it again.
   std::string parent_backup_id;

@@ -31,6 +31,9 @@ struct SecurityConfig {
 struct TopicSelection {
   std::vector<std::string> include;  // globs (* ? [..]); empty means "*"
   std::vector<std::string> exclude;
+  // A literal include naming no topic: "fail" (the default) stops the
+  // backup; "warn" logs and reports it and backs up the rest.
+  std::string on_missing = "fail";
 };
 
 struct KafkaConfig {

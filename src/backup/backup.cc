@@ -47,17 +47,22 @@ bool IsInternalTopic(const std::string& name) {
 
 // Topics of the cluster chosen by include/exclude globs. Internal topics are
 // left out unless named literally in include or include_internal is set. A
-// literal include that names no topic is an error: the user asked for it.
+// literal include that names no topic is an error (the user asked for it),
+// or with on_missing: warn, a name added to `missing`.
 Result<std::vector<kafka::TopicInfo>> SelectTopics(const kafka::ClusterInfo& cluster, const TopicSelection& sel,
-                                                   bool include_internal, const std::string& bootstrap) {
+                                                   bool include_internal, const std::string& bootstrap,
+                                                   std::vector<std::string>* missing = nullptr) {
   std::vector<std::string> include = sel.include.empty() ? std::vector<std::string>{"*"} : sel.include;
   for (const auto& pattern : include) {
-    if (!IsGlob(pattern) && !cluster.Find(pattern)) {
+    if (IsGlob(pattern) || cluster.Find(pattern)) continue;
+    if (sel.on_missing != "warn") {
       return Status::NotFound(
           fmt::format("topic '{}' (source.topics.include) does not exist in the source cluster at {}; "
-                      "check the name, or use a glob such as '{}*' to match topics that may be absent",
+                      "check the name, use a glob such as '{}*' to match topics that may be absent, or set "
+                      "source.topics.on_missing: warn to back up the others",
                       pattern, bootstrap, pattern));
     }
+    if (missing) missing->push_back(pattern);
   }
   std::vector<kafka::TopicInfo> chosen;
   for (const auto& t : cluster.topics) {
@@ -241,8 +246,9 @@ class BackupRun {
   std::unique_ptr<kafka::Consumer> consumer_;
   std::unique_ptr<kafka::Admin> admin_;
   PartitionMap partitions_;
-  format::Manifest meta_;                   // the backup's fields and topics; partitions come from partitions_
-  std::optional<format::Manifest> parent_;  // an incremental run's parent
+  format::Manifest meta_;                    // the backup's fields and topics; partitions come from partitions_
+  std::optional<format::Manifest> parent_;   // an incremental run's parent
+  std::vector<std::string> missing_topics_;  // source.topics.on_missing: warn
   bool continuous_ = false;
   uint64_t next_sequence_ = 0;   // of the next checkpoint entry
   bool force_base_ = true;       // the next entry must be a base (a topic appeared, or none written yet)
@@ -397,6 +403,7 @@ void BackupRun::AdvanceDurable(PartitionState& p) {
 
 format::Manifest BackupRun::BuildManifest() const {
   format::Manifest m = meta_;
+  m.missing_topics = missing_topics_;
   for (auto& t : m.topics) {
     t.partitions.clear();
     for (int32_t i = 0; i < t.partition_count; ++i) {
@@ -986,6 +993,8 @@ Status BackupRun::Resume(const format::Journal& journal) {
                                     now, config_.backup_id, was));
   }
   meta_ = journal.manifest;
+  missing_topics_ = meta_.missing_topics;
+  report_.missing_topics = missing_topics_;
   meta_.state.clear();
   report_.parent_backup_id = meta_.parent_backup_id;
   std::set<std::string> keep;
@@ -1166,8 +1175,18 @@ Result<BackupReport> BackupRun::Run() {
     KB_RETURN_IF_ERROR(Resume(*journal));
   } else if (journal.status().code() == Status::Code::kNotFound) {
     KB_ASSIGN_OR_RETURN(kafka::ClusterInfo cluster, admin_->Describe());
-    KB_ASSIGN_OR_RETURN(auto topics, SelectTopics(cluster, config_.source.topics,
-                                                  config_.backup.include_internal_topics, admin_->bootstrap()));
+    std::vector<std::string> missing;
+    KB_ASSIGN_OR_RETURN(auto topics,
+                        SelectTopics(cluster, config_.source.topics, config_.backup.include_internal_topics,
+                                     admin_->bootstrap(), &missing));
+    for (const auto& name : missing) {
+      spdlog::warn(
+          "backup {}: topic '{}' (source.topics.include) does not exist in the source cluster at {}; "
+          "backing up the others (source.topics.on_missing: warn)",
+          config_.backup_id, name, admin_->bootstrap());
+    }
+    missing_topics_ = missing;  // the first checkpoint keeps them for a resumed run
+    report_.missing_topics = missing;
     if (config_.backup.incremental) KB_RETURN_IF_ERROR(FindParent(cluster));
     KB_RETURN_IF_ERROR(StartFresh(topics, cluster));
     if (parent_) {

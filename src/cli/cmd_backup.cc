@@ -79,6 +79,7 @@ void AddBackupCommand(CLI::App& app, Action* action) {
       int64_t held_back = 0;
       for (const auto& h : r.held_back) held_back += h.offsets;
       if (held_back > 0) AddSummary({{"held_back_offsets", held_back}});
+      if (!r.missing_topics.empty()) AddSummary({{"missing_topics", r.missing_topics}});
       if (flags->format == "json") {
         nlohmann::json j{{"backup_id", r.backup_id},
                          {"storage", r.storage_url},
@@ -95,6 +96,7 @@ void AddBackupCommand(CLI::App& app, Action* action) {
                          {"deleted_offsets", r.deleted_offsets},
                          {"seconds", r.seconds}};
         if (r.resumed_from_checkpoint >= 0) j["resumed_from_checkpoint"] = r.resumed_from_checkpoint;
+        if (!r.missing_topics.empty()) j["missing_topics"] = r.missing_topics;
         if (!r.held_back.empty()) {
           int64_t total = 0;
           nlohmann::json parts = nlohmann::json::array();
@@ -125,6 +127,11 @@ void AddBackupCommand(CLI::App& app, Action* action) {
         if (!r.parent_backup_id.empty()) {
           fmt::print("incremental: {} records in {} segments inherited from backup {}\n", r.inherited_records,
                      r.inherited_segments, r.parent_backup_id);
+        }
+        if (!r.missing_topics.empty()) {
+          fmt::print("warning: {} topic{} named in source.topics.include did not exist and {} not backed up: {}\n",
+                     r.missing_topics.size(), r.missing_topics.size() == 1 ? "" : "s",
+                     r.missing_topics.size() == 1 ? "was" : "were", fmt::join(r.missing_topics, ", "));
         }
         if (!r.held_back.empty()) {
           int64_t total = 0;

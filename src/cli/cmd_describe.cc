@@ -75,6 +75,7 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
                          {"own_stored_bytes", m->OwnStoredBytes()},
                          {"topics", topics}};
         if (!m->parent_backup_id.empty()) j["parent_backup_id"] = m->parent_backup_id;
+        if (!m->missing_topics.empty()) j["missing_topics"] = m->missing_topics;
         if (m->encryption) {
           j["encryption"] = {{"algorithm", m->encryption->algorithm}, {"key_id", m->encryption->key_id}};
         }
@@ -105,6 +106,10 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
         fmt::print("incremental:     parent {}; this run stored {} of {} segments ({}), the rest are inherited\n",
                    m->parent_backup_id, m->OwnSegments(), segments,
                    Progress::HumanBytes(static_cast<double>(m->OwnStoredBytes())));
+      }
+      if (!m->missing_topics.empty()) {
+        fmt::print("missing topics:  {} (named in source.topics.include, absent from the source; on_missing: warn)\n",
+                   fmt::join(m->missing_topics, ", "));
       }
       for (const auto& t : m->topics) {
         fmt::print("\ntopic {} ({} partitions, replication factor {}, {} records{})\n", t.name, t.partition_count,

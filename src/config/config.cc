@@ -296,6 +296,12 @@ void ReadKafka(MapReader& r, KafkaConfig* k) {
   if (auto topics = r.Map("topics")) {
     if (auto v = topics->StringList("include")) k->topics.include = *v;
     if (auto v = topics->StringList("exclude")) k->topics.exclude = *v;
+    if (auto v = topics->String("on_missing")) {
+      if (*v != "fail" && *v != "warn") {
+        topics->FailKey(topics->Get("on_missing"), "on_missing", fmt::format("expected fail or warn, got '{}'", *v));
+      }
+      k->topics.on_missing = *v;
+    }
     topics->CheckNoUnknownKeys();
   }
   if (auto v = r.StringMap("client_properties")) k->client_properties = *v;

@@ -185,6 +185,7 @@ std::string SerializeManifest(const Manifest& m) {
          {"topics", topics}};
   if (m.encryption) j["encryption"] = {{"algorithm", m.encryption->algorithm}, {"key_id", m.encryption->key_id}};
   if (!m.parent_backup_id.empty()) j["parent_backup_id"] = m.parent_backup_id;
+  if (!m.missing_topics.empty()) j["missing_topics"] = m.missing_topics;
   j["consumer_groups"] = GroupsToJson(m.consumer_groups);
   return j.dump(2) + "\n";
 }
@@ -224,6 +225,8 @@ Result<Manifest> ParseManifest(std::string_view text) {
       }
     }
     m.parent_backup_id = OptionalField<std::string>(j, "parent_backup_id", "").value_or("");
+    m.missing_topics =
+        OptionalField<std::vector<std::string>>(j, "missing_topics", "").value_or(std::vector<std::string>{});
     for (const auto& tj : Field<json>(j, "topics", "")) {
       TopicManifest t;
       t.name = Field<std::string>(tj, "name", "topics[].");

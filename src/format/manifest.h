@@ -116,6 +116,9 @@ struct Manifest {
   // An incremental backup: the backup it continued from (its segments are
   // listed here too, so nothing needs the parent's manifest).
   std::string parent_backup_id;
+  // Topics named literally in source.topics.include that did not exist
+  // (source.topics.on_missing: warn); empty otherwise.
+  std::vector<std::string> missing_topics;
   std::vector<TopicManifest> topics;
   std::vector<ConsumerGroupManifest> consumer_groups;
   // Not stored: empty for a committed backup (its manifest object exists);

@@ -110,3 +110,39 @@ def test_restore_time_window_is_inclusive(tmp_path):
     expected = [r for r in src if 1003 <= r["timestamp"] <= 1006]
     assert sorted(r["timestamp"] for r in dst) == [1003, 1004, 1005, 1006]
     assert_same_records(expected, dst, what=topic)
+
+
+def test_a_missing_literal_include_fails_or_with_on_missing_warn_is_reported(tmp_path):
+    """source.topics.on_missing: a literal include naming no topic stops the
+    backup by default (exit 3, naming it and the key that allows it); with
+    `warn` the backup takes the rest and reports the name (log, summary,
+    manifest, describe); a bad value is exit 2."""
+    from conftest import EXIT_BAD_INPUT
+    topic = unique("onmiss")
+    absent = unique("onmiss-absent")
+    create_topic(topic, 2)
+    produce(topic, [rec(i % 2, f"k{i}", f"v{i}") for i in range(40)])
+    storage = tmp_path / "store"
+
+    cfg = backup_config(storage, [topic, absent], backup_id="strict")
+    assert_error(run_cli(["backup", "--config", write_config(tmp_path, cfg, "strict.yaml")]), EXIT_NOT_FOUND,
+                 absent, "on_missing: warn")
+
+    cfg = backup_config(storage, [topic, absent], backup_id="lenient")
+    cfg["source"]["topics"]["on_missing"] = "warn"
+    r = cli_ok(["backup", "--config", write_config(tmp_path, cfg, "warn.yaml"), "--format", "json"])
+    summary = r.json()
+    assert summary["missing_topics"] == [absent] and summary["records"] == 40, summary
+    assert any(absent in l and "on_missing: warn" in l for l in r.stderr.splitlines() if " warn" in l), r.stderr
+    text = cli_ok(["backup", "--config", write_config(tmp_path, dict(cfg, backup_id="lenient-2"), "warn2.yaml")])
+    assert f"did not exist and was not backed up: {absent}" in text.stdout, text.stdout
+    desc = cli_ok(["describe", "--path", storage, "--backup-id", "lenient", "--format", "json"]).json()
+    assert desc["missing_topics"] == [absent] and [t["name"] for t in desc["topics"]] == [topic], desc
+    assert absent in cli_ok(["describe", "--path", storage, "--backup-id", "lenient"]).stdout
+    target = unique("onmiss-restored")
+    run_restore(tmp_path, restore_config(storage, "lenient", topic_mapping={topic: target}))
+    assert_same_records(dump(topic), dump(target, TARGET))
+
+    cfg["source"]["topics"]["on_missing"] = "ignore"
+    assert_error(run_cli(["backup", "--config", write_config(tmp_path, cfg, "bad.yaml")]), EXIT_BAD_INPUT,
+                 "on_missing", "expected fail or warn", "bad.yaml")
