@@ -1,6 +1,12 @@
-// `kafka-backup status --path URL [--backup-id ID|latest] [--format json]`
+// `kafka-backup status --path URL [--backup-id ID|latest] [--format json] [--watch [--interval SECS]]`
+
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
 
@@ -74,6 +80,10 @@ void PrintText(const format::RunStatus& s, bool from_manifest, int64_t now) {
   } else if (s.state == "failed") {
     fmt::print("backup {}: failed{}, started {}, failed {}: {}\n", s.backup_id, where, FormatTime(s.started_at_ms),
                FormatTime(s.finished_at_ms), s.error);
+  } else if (s.state == "stopped" || s.state == "interrupted") {
+    fmt::print("backup {}: {}{}, started {}, {} {} ({}); everything read is checkpointed{}\n", s.backup_id, s.state,
+               where, FormatTime(s.started_at_ms), s.state, FormatTime(s.finished_at_ms), Ago(now - s.finished_at_ms),
+               s.state == "stopped" ? "" : ": run the same command again to resume it");
   } else {
     fmt::print("backup {}: completed{}, started {}, completed {} ({}){}\n", s.backup_id, where,
                FormatTime(s.started_at_ms), FormatTime(s.finished_at_ms), Ago(now - s.finished_at_ms),
@@ -91,6 +101,46 @@ void PrintText(const format::RunStatus& s, bool from_manifest, int64_t now) {
   }
 }
 
+// One line of `status --watch` when not on a terminal.
+void PrintLine(const format::RunStatus& s, int64_t now) {
+  int64_t lag = 0;
+  for (const auto& t : s.topics) lag += t.lag;
+  fmt::print("{} backup {}: {}{}, {} records, {} read, {} segments, lag {}, last checkpoint {}\n", FormatTime(now),
+             s.backup_id, s.state, IsStale(s, now) ? " (STALE)" : "", s.records,
+             Progress::HumanBytes(static_cast<double>(s.bytes)), s.segments, lag,
+             s.last_checkpoint_ms > 0 ? FormatTime(s.last_checkpoint_ms) : "none yet");
+}
+
+// Shows the status every `interval_secs` until the run is no longer running:
+// redrawn in place on a terminal, a line (text) or a JSON document (json) per
+// interval otherwise.
+int Watch(const StorageFlags& flags, storage::ObjectStore& store, int interval_secs) {
+  bool redraw = flags.format == "text" && ::isatty(STDOUT_FILENO) == 1;
+  for (;;) {
+    bool from_manifest = false;
+    auto status = catalog::LoadRunStatus(store, flags.backup_id, &from_manifest);
+    int64_t now = NowMs();
+    if (status.ok()) {
+      if (flags.format == "json") {
+        PrintJson(*status, store.Url(), from_manifest, now);
+      } else if (redraw) {
+        fmt::print("\x1b[H\x1b[2J");  // home, clear
+        PrintText(*status, from_manifest, now);
+        fmt::print("\n(every {}s until the run ends; Ctrl-C to stop watching)\n", interval_secs);
+      } else {
+        PrintLine(*status, now);
+      }
+      std::fflush(stdout);
+      if (status->state != "running") return static_cast<int>(kExitOk);
+    } else {
+      // The backup goes on whatever we read; a failed read is tried again.
+      spdlog::warn("cannot read the status of backup '{}': {}; trying again in {}s", flags.backup_id,
+                   status.status().ToString(), interval_secs);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(interval_secs));
+  }
+}
+
 }  // namespace
 
 void AddStatusCommand(CLI::App& app, Action* action) {
@@ -105,10 +155,27 @@ void AddStatusCommand(CLI::App& app, Action* action) {
   cmd->add_option("--backup-id", flags->backup_id, "Backup id, or 'latest': the run that wrote its status last")
       ->capture_default_str();
   AddFormatFlag(cmd, &flags->format);
-  cmd->callback([action, flags] {
-    *action = [flags] {
+  auto watch = std::make_shared<bool>(false);
+  auto interval = std::make_shared<int>(5);
+  CLI::Option* watch_flag = cmd->add_flag(
+      "-w,--watch", *watch,
+      "Show the status again every --interval seconds until the run ends: redrawn in place on a terminal, "
+      "a line per interval otherwise (with --format json, one JSON document per line)");
+  cmd->add_option("--interval", *interval, "Seconds between two looks with --watch")
+      ->check(CLI::Range(1, 3600))
+      ->needs(watch_flag)
+      ->capture_default_str();
+  cmd->callback([action, flags, watch, interval] {
+    *action = [flags, watch, interval] {
       auto store = OpenStorage(*flags);
       if (!store.ok()) return Fail(store.status());
+      if (*watch) {
+        // The first look must work: a wrong path or id is an error, not a wait.
+        bool first_from_manifest = false;
+        auto first = catalog::LoadRunStatus(**store, flags->backup_id, &first_from_manifest);
+        if (!first.ok()) return Fail(first.status());
+        return Watch(*flags, **store, *interval);
+      }
       bool from_manifest = false;
       auto status = catalog::LoadRunStatus(**store, flags->backup_id, &from_manifest);
       if (!status.ok()) return Fail(status.status());

@@ -78,7 +78,8 @@ Result<RunStatus> ParseRunStatus(std::string_view text) {
       t.lag = tj.at("lag").get<int64_t>();
       s.topics.push_back(std::move(t));
     }
-    if (s.state != "running" && s.state != "completed" && s.state != "failed") {
+    if (s.state != "running" && s.state != "completed" && s.state != "failed" && s.state != "stopped" &&
+        s.state != "interrupted") {
       return Status::Corruption(fmt::format("run status has an unknown state '{}'", s.state));
     }
     return s;

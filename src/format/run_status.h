@@ -27,7 +27,10 @@ struct TopicRunStatus {
 
 struct RunStatus {
   std::string backup_id;
-  std::string state;  // "running", "completed" or "failed"
+  // "running"; "completed" (committed), "failed", "stopped" (a continuous
+  // run ended by SIGTERM, checkpointed) or "interrupted" (a one-shot run
+  // stopped before its end, checkpointed: running it again resumes).
+  std::string state;
   std::string host;
   int64_t pid = 0;
   std::string tool_version;

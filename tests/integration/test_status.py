@@ -128,3 +128,65 @@ def test_status_errors(tmp_path):
     (empty / "status" / "broken.json").write_text("{not json")
     r = run_cli(["status", "--path", empty, "--backup-id", "broken"])
     assert r.rc == 4 and "status/broken.json" in r.stderr, r.describe()
+
+
+def test_status_watch_follows_a_run_until_it_ends(tmp_path):
+    """`status --watch`: a JSON document (or a line) per interval while the
+    backup runs, ending by itself when the run does; redrawn in place on a
+    terminal; a wrong id fails at once instead of waiting."""
+    import pty
+    import select
+    from conftest import EXIT_BAD_INPUT
+    topic = unique("watch")
+    create_topic(topic, 2)
+    produce(topic, [rec(i % 2, f"k{i}", f"v{i}") for i in range(200)])
+    storage = tmp_path / "store"
+    cfg = write_config(tmp_path, backup_config(storage, [topic], backup_id="watched", continuous=True,
+                                               checkpoint_interval_secs=1))
+    proc = subprocess.Popen([str(BINARY), "--no-progress", "backup", "--config", str(cfg)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (storage / "status" / "watched.json").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-2000:]
+            time.sleep(0.2)
+        as_json = subprocess.Popen([str(BINARY), "status", "--path", str(storage), "--backup-id", "watched",
+                                    "--watch", "--interval", "1", "--format", "json"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        as_lines = subprocess.Popen([str(BINARY), "status", "--path", str(storage), "--backup-id", "watched", "-w",
+                                     "--interval", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        master, slave = pty.openpty()
+        on_tty = subprocess.Popen([str(BINARY), "status", "--path", str(storage), "--backup-id", "watched",
+                                   "--watch", "--interval", "1"], stdout=slave, stderr=subprocess.PIPE)
+        os.close(slave)
+        seen = b""
+        deadline = time.monotonic() + 30
+        while seen.count(b"\x1b[H\x1b[2J") < 3 and time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                seen += os.read(master, 65536)
+        assert seen.count(b"\x1b[H\x1b[2J") >= 3, seen[-2000:]
+        assert b"backup watched: running" in seen and b"Ctrl-C" in seen, seen[-2000:]
+        time.sleep(1)
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0, proc.communicate()[1][-2000:]
+        out, err = as_json.communicate(timeout=30)
+        assert as_json.returncode == 0, err[-2000:]
+        docs = [json.loads(l) for l in out.splitlines()]
+        assert len(docs) >= 3 and all(d["backup_id"] == "watched" for d in docs), out[-2000:]
+        assert [d["state"] for d in docs[:-1]] == ["running"] * (len(docs) - 1), [d["state"] for d in docs]
+        assert docs[-1]["state"] != "running" and docs[-1]["records"] == 200, docs[-1]
+        out, err = as_lines.communicate(timeout=30)
+        assert as_lines.returncode == 0, err[-2000:]
+        lines = out.splitlines()
+        assert len(lines) >= 3 and all("backup watched: " in l for l in lines), out[-2000:]
+        assert "\x1b" not in out, "not a terminal: no control sequences"
+        assert on_tty.wait(timeout=30) == 0
+        os.close(master)
+    finally:
+        for p in [proc] + [v for k, v in locals().items() if k in ("as_json", "as_lines", "on_tty")]:
+            if p.poll() is None:
+                p.kill()
+    r = run_cli(["status", "--path", str(storage), "--backup-id", "nope", "--watch"], timeout=20)
+    assert_error(r, EXIT_NOT_FOUND, "nope")
+    r = run_cli(["status", "--path", str(storage), "--interval", "2"], timeout=20)
+    assert r.rc == EXIT_BAD_INPUT and "--watch" in r.stderr, r.describe()
