@@ -88,7 +88,7 @@ APT_DEV_PACKAGES=(
 APT_PACKAGES=("${APT_BUILD_PACKAGES[@]}")
 ((BUILD_ONLY)) || APT_PACKAGES+=("${APT_DEV_PACKAGES[@]}")
 # What the integration tests import; Debian names them python3-<module>.
-PYTHON_MODULES=(pytest jsonschema)
+PYTHON_MODULES=(pytest jsonschema yaml)
 ((BUILD_ONLY)) && PYTHON_MODULES=()
 have_python_module() { command -v python3 >/dev/null && python3 -c "import $1" >/dev/null 2>&1; }
 

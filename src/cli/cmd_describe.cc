@@ -1,4 +1,4 @@
-// `kafka-backup describe --path URL --backup-id ID|latest [--format json]`
+// `kafka-backup describe --path URL --backup-id ID|latest [--format json|yaml]`
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -24,7 +24,7 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
   cmd->add_option("--path", flags->path, "Storage location (directory or file:// URL)");
   cmd->add_option("-c,--config", flags->config, "Take the storage location from this configuration");
   cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest'")->capture_default_str();
-  AddFormatFlag(cmd, &flags->format);
+  AddFormatFlagWithYaml(cmd, &flags->format);
   cmd->callback([action, flags] {
     *action = [flags] {
       auto opened = OpenBackup(*flags);
@@ -32,7 +32,7 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
       catalog::Catalog cat(*opened->store);
       auto m = cat.LoadManifest(opened->backup_id);
       if (!m.ok()) return Fail(m.status());
-      if (flags->format == "json") {
+      if (flags->format == "json" || flags->format == "yaml") {
         nlohmann::json topics = nlohmann::json::array();
         for (const auto& t : m->topics) {
           nlohmann::json parts = nlohmann::json::array();
@@ -79,7 +79,11 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
         if (m->encryption) {
           j["encryption"] = {{"algorithm", m->encryption->algorithm}, {"key_id", m->encryption->key_id}};
         }
-        fmt::print("{}\n", j.dump(2));
+        if (flags->format == "yaml") {
+          fmt::print("{}", JsonToYaml(j));
+        } else {
+          fmt::print("{}\n", j.dump(2));
+        }
         return static_cast<int>(kExitOk);
       }
       fmt::print("backup:          {}\n", m->backup_id);

@@ -9,9 +9,11 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <regex>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
 
 #include "cli/logging.h"
 #include "metrics/metrics.h"
@@ -155,6 +157,64 @@ Result<OpenedBackup> OpenBackup(const StorageFlags& flags) {
 
 void AddFormatFlag(CLI::App* cmd, std::string* format) {
   cmd->add_option("--format", *format, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+}
+
+void AddFormatFlagWithYaml(CLI::App* cmd, std::string* format) {
+  cmd->add_option("--format", *format, "Output format")
+      ->check(CLI::IsMember({"text", "json", "yaml"}))
+      ->capture_default_str();
+}
+
+namespace {
+
+void EmitYaml(YAML::Emitter& out, const nlohmann::json& j) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::object:
+      out << YAML::BeginMap;
+      for (const auto& [k, v] : j.items()) {
+        out << YAML::Key << k << YAML::Value;
+        EmitYaml(out, v);
+      }
+      out << YAML::EndMap;
+      break;
+    case nlohmann::json::value_t::array:
+      out << YAML::BeginSeq;
+      for (const auto& v : j) EmitYaml(out, v);
+      out << YAML::EndSeq;
+      break;
+    case nlohmann::json::value_t::string: {
+      // Quoted when a YAML reader would take it for a number, a boolean, null
+      // or (YAML 1.1) a timestamp ("20261125", "on", "~", "2026-12-07T10:00:00Z");
+      // the emitter quotes other special text.
+      const std::string& v = j.get_ref<const std::string&>();
+      static const std::regex kNotAString(
+          R"(|~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N|)"
+          R"([-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.(inf|Inf|INF)|)"
+          R"(\.(nan|NaN|NAN)|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt \t].*)?)");
+      if (std::regex_match(v, kNotAString)) {
+        out << YAML::DoubleQuoted << v;
+      } else {
+        out << v;
+      }
+      break;
+    }
+    case nlohmann::json::value_t::null:
+      out << YAML::Null;
+      break;
+    case nlohmann::json::value_t::boolean:
+      out << j.get<bool>();
+      break;
+    default:
+      out << j.dump();  // numbers as JSON writes them
+  }
+}
+
+}  // namespace
+
+std::string JsonToYaml(const nlohmann::json& doc) {
+  YAML::Emitter out;
+  EmitYaml(out, doc);
+  return std::string(out.c_str()) + "\n";
 }
 
 void AddEncryptionKeyFlag(CLI::App* cmd, StorageFlags* flags, bool writing) {

@@ -71,6 +71,11 @@ Result<Config> LoadConfig(const StorageFlags& flags, bool config_required);
 // The storage URL from --path, or else from the config's storage section.
 Result<std::string> StorageUrl(const StorageFlags& flags);
 void AddFormatFlag(CLI::App* cmd, std::string* format);
+// --format text|json|yaml, for commands that print one document (describe).
+void AddFormatFlagWithYaml(CLI::App* cmd, std::string* format);
+// `doc` as block YAML (keys in the JSON's order; strings quoted where YAML
+// would read them as something else).
+std::string JsonToYaml(const nlohmann::json& doc);
 // --encryption-key-file, into flags->encryption_key_file (LoadConfig applies
 // it). `writing`: the key encrypts (backup), else it reads.
 void AddEncryptionKeyFlag(CLI::App* cmd, StorageFlags* flags, bool writing);

@@ -191,3 +191,22 @@ def test_global_flags_after_the_subcommand(tmp_path, small_topic):
     for bad, named in ((["--log-level", "loud"], "--log-level"), (["--no-such-flag"], "--no-such-flag")):
         r = run_cli(["list", "--path", storage, *bad])
         assert r.rc == EXIT_BAD_INPUT and named in r.stderr, r.describe()
+
+
+def test_describe_as_yaml_is_the_json_document(tmp_path):
+    """describe --format yaml: the same document as --format json, read back
+    by a YAML parser, strings that look like numbers or booleans still strings."""
+    import yaml
+    from conftest import create_topic, produce, rec, run_backup, unique
+    topic = unique("yaml")
+    create_topic(topic, 2)
+    produce(topic, [rec(i % 2, f"k{i}", f"v{i}") for i in range(30)])
+    storage = tmp_path / "store"
+    run_backup(tmp_path, backup_config(storage, [topic], backup_id="20261207", source_cluster_id="on"))
+    as_json = cli_ok(["describe", "--path", storage, "--backup-id", "20261207", "--format", "json"]).json()
+    as_yaml = yaml.safe_load(cli_ok(["describe", "--path", storage, "--backup-id", "20261207", "--format",
+                                     "yaml"]).stdout)
+    assert as_yaml == as_json
+    assert as_yaml["backup_id"] == "20261207" and as_yaml["source_cluster_id"] == "on", as_yaml
+    r = cli_ok(["describe", "--help"])
+    assert "yaml" in r.stdout
