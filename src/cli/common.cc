@@ -167,9 +167,10 @@ void AddFormatFlagWithYaml(CLI::App* cmd, std::string* format) {
 
 namespace {
 
-void EmitYaml(YAML::Emitter& out, const nlohmann::json& j) {
+template <typename Json>
+void EmitYaml(YAML::Emitter& out, const Json& j) {
   switch (j.type()) {
-    case nlohmann::json::value_t::object:
+    case Json::value_t::object:
       out << YAML::BeginMap;
       for (const auto& [k, v] : j.items()) {
         out << YAML::Key << k << YAML::Value;
@@ -177,16 +178,16 @@ void EmitYaml(YAML::Emitter& out, const nlohmann::json& j) {
       }
       out << YAML::EndMap;
       break;
-    case nlohmann::json::value_t::array:
+    case Json::value_t::array:
       out << YAML::BeginSeq;
       for (const auto& v : j) EmitYaml(out, v);
       out << YAML::EndSeq;
       break;
-    case nlohmann::json::value_t::string: {
+    case Json::value_t::string: {
       // Quoted when a YAML reader would take it for a number, a boolean, null
       // or (YAML 1.1) a timestamp ("20261125", "on", "~", "2026-12-07T10:00:00Z");
       // the emitter quotes other special text.
-      const std::string& v = j.get_ref<const std::string&>();
+      const std::string& v = j.template get_ref<const std::string&>();
       static const std::regex kNotAString(
           R"(|~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N|)"
           R"([-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.(inf|Inf|INF)|)"
@@ -198,11 +199,11 @@ void EmitYaml(YAML::Emitter& out, const nlohmann::json& j) {
       }
       break;
     }
-    case nlohmann::json::value_t::null:
+    case Json::value_t::null:
       out << YAML::Null;
       break;
-    case nlohmann::json::value_t::boolean:
-      out << j.get<bool>();
+    case Json::value_t::boolean:
+      out << j.template get<bool>();
       break;
     default:
       out << j.dump();  // numbers as JSON writes them
@@ -212,6 +213,12 @@ void EmitYaml(YAML::Emitter& out, const nlohmann::json& j) {
 }  // namespace
 
 std::string JsonToYaml(const nlohmann::json& doc) {
+  YAML::Emitter out;
+  EmitYaml(out, doc);
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string JsonToYaml(const nlohmann::ordered_json& doc) {
   YAML::Emitter out;
   EmitYaml(out, doc);
   return std::string(out.c_str()) + "\n";

@@ -76,6 +76,7 @@ void AddFormatFlagWithYaml(CLI::App* cmd, std::string* format);
 // `doc` as block YAML (keys in the JSON's order; strings quoted where YAML
 // would read them as something else).
 std::string JsonToYaml(const nlohmann::json& doc);
+std::string JsonToYaml(const nlohmann::ordered_json& doc);  // keys in insertion order
 // --encryption-key-file, into flags->encryption_key_file (LoadConfig applies
 // it). `writing`: the key encrypts (backup), else it reads.
 void AddEncryptionKeyFlag(CLI::App* cmd, StorageFlags* flags, bool writing);
@@ -110,6 +111,7 @@ void AddThreePhaseRestoreCommand(CLI::App& app, Action* action);
 void AddValidateRestoreCommand(CLI::App& app, Action* action);
 void AddShowOffsetMappingCommand(CLI::App& app, Action* action);
 void AddOffsetCommands(CLI::App& app, Action* action);
+void AddConfigCommand(CLI::App& app, Action* action);
 void AddRestoreCommand(CLI::App& app, Action* action);
 void AddListCommand(CLI::App& app, Action* action);
 void AddDescribeCommand(CLI::App& app, Action* action);

@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   AddThreePhaseRestoreCommand(app, &action);
   AddShowOffsetMappingCommand(app, &action);
   AddOffsetCommands(app, &action);
+  AddConfigCommand(app, &action);
 
   try {
     app.parse(argc, argv);

@@ -210,3 +210,56 @@ def test_describe_as_yaml_is_the_json_document(tmp_path):
     assert as_yaml["backup_id"] == "20261207" and as_yaml["source_cluster_id"] == "on", as_yaml
     r = cli_ok(["describe", "--help"])
     assert "yaml" in r.stdout
+
+
+def test_config_check_prints_the_effective_config_with_secrets_masked(tmp_path):
+    """`config check`: offline (the bootstrap and the bucket are nowhere), the
+    effective values with defaults, every password masked; a bad config is
+    exit 2 naming the file, line and key, as the commands would say it."""
+    import yaml
+    good = write_config(tmp_path, """\
+mode: backup
+backup_id: "hourly-${TIMESTAMP}"
+source:
+  bootstrap_servers: ["kafka-prod-1.invalid:9092"]
+  security:
+    security_protocol: SASL_SSL
+    sasl_mechanism: SCRAM-SHA-512
+    sasl_username: backup
+    sasl_password: pw-in-the-file-1
+  client_properties:
+    ssl.keystore.password: pw-in-the-file-2
+    linger.ms: "5"
+  topics:
+    include: ["orders", "pay*"]
+storage:
+  backend: s3
+  bucket: kafka-dr-backups
+  region: us-east-1
+  prefix: production/hourly
+retention:
+  keep_daily: 7
+  max_age: 30d
+""", "good.yaml")
+    r = cli_ok(["config", "check", "--config", good], timeout=20)
+    assert "pw-in-the-file" not in r.stdout + r.stderr
+    doc = yaml.safe_load(r.stdout)
+    assert doc["source"]["security"]["sasl_password"] == "***", doc
+    assert doc["source"]["client_properties"] == {"ssl.keystore.password": "***", "linger.ms": "5"}, doc
+    assert doc["backup"]["compression"] == "zstd" and doc["backup"]["checkpoint_interval_secs"] == 30, doc
+    assert doc["backup_id"].startswith("hourly-2") and "${" not in doc["backup_id"], doc
+    assert doc["storage"]["url"].startswith("s3://kafka-dr-backups/production/hourly"), doc
+    assert doc["retention"]["max_age"] == "30d" and doc["retention"]["keep_daily"] == 7, doc
+
+    restore = write_config(tmp_path, restore_config("/var/backups/kafka", "b1", time_window_end="-2h",
+                                                    topic_mapping={"orders": "orders-restored"}), "restore.yaml")
+    doc = yaml.safe_load(cli_ok(["config", "check", "--config", restore], timeout=20).stdout)
+    assert doc["restore"]["topic_mapping"] == {"orders": "orders-restored"}, doc
+    assert abs(doc["restore"]["time_window_end"] - (time.time() - 7200) * 1000) < 60_000, doc
+
+    bad = write_config(tmp_path, "mode: backup\nsource:\n  bootstrap_servers: [a:1]\n  topicz: [x]\n"
+                                 "storage:\n  path: /tmp/x\n", "bad.yaml")
+    assert_error(run_cli(["config", "check", "--config", bad], timeout=20), EXIT_BAD_INPUT, "bad.yaml", "topicz")
+    unset = write_config(tmp_path, "mode: backup\nsource:\n  bootstrap_servers: [\"${KB_SURELY_UNSET_VAR}\"]\n"
+                                   "storage:\n  path: /tmp/x\n", "unset.yaml")
+    assert_error(run_cli(["config", "check", "--config", unset], timeout=20), EXIT_BAD_INPUT, "KB_SURELY_UNSET_VAR")
