@@ -38,9 +38,9 @@ bool LeapYear(int64_t y) {
 }
 
 // Reads exactly `n` digits at `pos`.
-std::optional<int> Digits(std::string_view s, size_t& pos, size_t n) {
+std::optional<int64_t> Digits(std::string_view s, size_t& pos, size_t n) {
   if (pos + n > s.size()) return std::nullopt;
-  int v = 0;
+  int64_t v = 0;
   for (size_t i = 0; i < n; ++i) {
     char c = s[pos + i];
     if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
@@ -66,7 +66,7 @@ Result<int64_t> ParseRfc3339(std::string_view text) {
   if (!day) return NotATimePoint(text, "expected YYYY-MM-DD");
   if (!Expect(text, pos, "Tt ")) return NotATimePoint(text, "expected a time after the date, as in T10:00:00Z");
   auto hour = Digits(text, pos, 2);
-  std::optional<int> minute, second;
+  std::optional<int64_t> minute, second;
   if (hour && Expect(text, pos, ":")) minute = Digits(text, pos, 2);
   if (minute && Expect(text, pos, ":")) second = Digits(text, pos, 2);
   if (!second) return NotATimePoint(text, "expected the time as HH:MM:SS");
@@ -83,9 +83,9 @@ Result<int64_t> ParseRfc3339(std::string_view text) {
   int64_t offset_min = 0;
   if (Expect(text, pos, "Zz")) {
   } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
-    int sign = text[pos++] == '-' ? -1 : 1;
+    int64_t sign = text[pos++] == '-' ? -1 : 1;
     auto oh = Digits(text, pos, 2);
-    std::optional<int> om;
+    std::optional<int64_t> om;
     if (oh && Expect(text, pos, ":")) om = Digits(text, pos, 2);
     if (!om || *oh > 23 || *om > 59) return NotATimePoint(text, "the offset must be Z or +HH:MM / -HH:MM");
     offset_min = sign * (*oh * 60 + *om);
@@ -95,7 +95,7 @@ Result<int64_t> ParseRfc3339(std::string_view text) {
   if (pos != text.size()) return NotATimePoint(text, "unexpected text after the time zone");
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (*month < 1 || *month > 12) return NotATimePoint(text, "no such month");
-  int max_day = kDays[*month - 1] + (*month == 2 && LeapYear(*year) ? 1 : 0);
+  int64_t max_day = kDays[static_cast<size_t>(*month - 1)] + (*month == 2 && LeapYear(*year) ? 1 : 0);
   if (*day < 1 || *day > max_day) return NotATimePoint(text, "no such day in that month");
   // 60: a leap second, as RFC 3339 allows; it counts as the next second.
   if (*hour > 23 || *minute > 59 || *second > 60) return NotATimePoint(text, "no such time of day");
