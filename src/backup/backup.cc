@@ -216,7 +216,7 @@ class BackupRun {
   Status SkipDeleted(PartitionState& p, int64_t low);
   // The run lease's ttl: the run status's liveness rule (two status
   // intervals and a minute), so `status` and the lease agree on who is alive.
-  int64_t LeaseTtlSecs() const { return 2 * int64_t{config_.backup.checkpoint_interval_secs} + 60; }
+  int64_t LeaseTtlSecs() const { return format::LivenessWindowSecs(config_.backup.checkpoint_interval_secs); }
   bool StopRequested() const { return options_.stop && options_.stop->load(); }
   void PublishLag();
   // Each topic's line of the progress display: offsets read of those to read.
@@ -623,7 +623,11 @@ Status BackupRun::Drain() {
         if (!p.done) stuck += fmt::format(" {}[{}] (cut {})", p.topic, p.partition, p.cut);
       }
       std::string cause =
-          last_transient.ok() ? "an open transaction may hold back the last stable offset" : last_transient.ToString();
+          last_transient.ok()
+              ? "the brokers answered but sent none of their records (the cut is at each partition's last stable "
+                "offset, so no open transaction holds them); check the partition leaders' health, then run the "
+                "command again: it resumes from its last checkpoint"
+              : last_transient.ToString();
       return Status::Unavailable(fmt::format("no progress for {}s reading partitions:{}; {}",
                                              std::chrono::duration_cast<std::chrono::seconds>(stall_limit).count(),
                                              stuck, cause));

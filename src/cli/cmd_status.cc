@@ -21,9 +21,7 @@ namespace {
 // A running backup rewrites its status every interval; one silent for much
 // longer has probably died (it was killed, or its machine went away).
 bool IsStale(const format::RunStatus& s, int64_t now_ms) {
-  if (s.state != "running") return false;
-  int64_t allowed_ms = (2 * static_cast<int64_t>(s.update_interval_secs) + 60) * 1000;
-  return now_ms - s.updated_at_ms > allowed_ms;
+  return s.state == "running" && !format::RunningAndFresh(s, now_ms);
 }
 
 std::string Ago(int64_t ms) {

@@ -47,6 +47,17 @@ struct RunStatus {
   std::vector<TopicRunStatus> topics;
 };
 
+// The liveness rule of a running backup, the one `status`, `prune` and the
+// run lease apply: a run is presumed alive while its last update is no older
+// than twice its update interval plus a minute.
+inline int64_t LivenessWindowSecs(int64_t update_interval_secs) {
+  return 2 * update_interval_secs + 60;
+}
+// True when `s` says "running" and it was updated within that window.
+inline bool RunningAndFresh(const RunStatus& s, int64_t now_ms) {
+  return s.state == "running" && now_ms - s.updated_at_ms <= LivenessWindowSecs(s.update_interval_secs) * 1000;
+}
+
 std::string SerializeRunStatus(const RunStatus& s);
 // Corruption when the text is not a run status document of a known version.
 Result<RunStatus> ParseRunStatus(std::string_view text);

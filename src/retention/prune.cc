@@ -94,8 +94,7 @@ bool LiveRun(storage::ObjectStore& store, const std::string& id, int64_t now_ms)
   auto text = store.Get(layout::RunStatusKey(id));
   if (!text.ok()) return false;
   auto s = format::ParseRunStatus(*text);
-  if (!s.ok() || s->state != "running") return false;
-  return now_ms - s->updated_at_ms <= (2 * int64_t{s->update_interval_secs} + 60) * 1000;
+  return s.ok() && format::RunningAndFresh(*s, now_ms);
 }
 
 struct Deletion {
