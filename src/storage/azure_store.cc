@@ -201,31 +201,33 @@ Status AzureStore::ErrorOf(const HttpResponse& response, std::string_view what, 
                     "storage.container",
                     options_.container, options_.account, options_.endpoint));
   }
-  if (response.status == 404) return Status::NotFound(detail);
-  if (response.status == 401 || response.status == 403) {
-    return Status::Auth(detail +
-                        "; check the account key or SAS token (AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN, "
-                        "AZURE_STORAGE_CONNECTION_STRING)");
-  }
-  if (response.status == 416) return Status::Corruption(detail + " (the range lies past the blob's end)");
-  if (TransientHttpStatus(response.status)) return Status::Unavailable(detail);
-  return Status::IoError(detail);
+  static const ProviderErrors kAzure{
+      "blob",
+      "the account key or SAS token (AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_CONNECTION_STRING)",
+      {},
+      {}};
+  return ClassifyHttpError(response.status, code, std::move(detail), kAzure);
 }
 
 Status AzureStore::Put(std::string_view key, std::string_view data) {
   if (data.size() > options_.single_put_max) return PutBlocks(key, data);
-  HttpHeaders headers = {{"x-ms-blob-type", "BlockBlob"}, {"Content-MD5", util::Base64Encode(util::Md5(data))}};
-  KB_ASSIGN_OR_RETURN(HttpResponse r, Send("PUT", key, false, {}, std::move(headers), data));
-  if (r.status / 100 != 2) return ErrorOf(r, "Put Blob", key);
-  return Status::Ok();
+  return PutBlob(key, data, false);
 }
 
+// A conditional write is one Put Blob whatever the size: a block list would
+// decide the condition only at its commit.
 Status AzureStore::Create(std::string_view key, std::string_view data) {
-  HttpHeaders headers = {
-      {"x-ms-blob-type", "BlockBlob"}, {"Content-MD5", util::Base64Encode(util::Md5(data))}, {"If-None-Match", "*"}};
+  return PutBlob(key, data, true);
+}
+
+Status AzureStore::PutBlob(std::string_view key, std::string_view data, bool only_if_absent) {
+  HttpHeaders headers = {{"x-ms-blob-type", "BlockBlob"}, {"Content-MD5", util::Base64Encode(util::Md5(data))}};
+  if (only_if_absent) headers.emplace_back("If-None-Match", "*");
   KB_ASSIGN_OR_RETURN(HttpResponse r, Send("PUT", key, false, {}, std::move(headers), data));
   // 409 BlobAlreadyExists (412 from some versions of the service).
-  if (r.status == 409 || r.status == 412) return Status::AlreadyExists(fmt::format("{}/{} already exists", Url(), key));
+  if (only_if_absent && (r.status == 409 || r.status == 412)) {
+    return Status::AlreadyExists(fmt::format("{}/{} already exists", Url(), key));
+  }
   if (r.status / 100 != 2) return ErrorOf(r, "Put Blob", key);
   return Status::Ok();
 }

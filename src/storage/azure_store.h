@@ -74,6 +74,8 @@ class AzureStore : public ObjectStore {
   Status ErrorOf(const HttpResponse& response, std::string_view what, std::string_view key) const;
   std::string FullKey(std::string_view key) const;
   Status PutBlocks(std::string_view key, std::string_view data);
+  // One Put Blob; with only_if_absent, If-None-Match: * (Create).
+  Status PutBlob(std::string_view key, std::string_view data, bool only_if_absent);
 
   AzureOptions options_;
   HttpClient http_;

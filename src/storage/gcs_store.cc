@@ -172,37 +172,31 @@ Status GcsStore::ErrorOf(const HttpResponse& response, std::string_view what, st
     return Status::NotFound(fmt::format("GCS bucket '{}' does not exist at {}; create it or fix storage.bucket",
                                         options_.bucket, options_.endpoint));
   }
-  if (response.status == 404) return Status::NotFound(detail);
-  if (response.status == 401 || response.status == 403) {
-    return Status::Auth(detail + "; check the credentials (GOOGLE_APPLICATION_CREDENTIALS) and the bucket's IAM");
-  }
-  if (response.status == 416) return Status::Corruption(detail + " (the range lies past the object's end)");
-  if (TransientHttpStatus(response.status)) return Status::Unavailable(detail);
-  return Status::IoError(detail);
+  static const ProviderErrors kGcs{
+      "object", "the credentials (GOOGLE_APPLICATION_CREDENTIALS) and the bucket's IAM", {}, {}};
+  return ClassifyHttpError(response.status, "", std::move(detail), kGcs);
 }
 
 Status GcsStore::Put(std::string_view key, std::string_view data) {
   if (data.size() > options_.single_put_max) return PutResumable(key, data);
-  HttpRequest req;
-  req.method = "POST";
-  req.url = fmt::format("{}/upload/storage/v1/b/{}/o?uploadType=media&name={}", options_.endpoint,
-                        util::UriEncode(options_.bucket), util::UriEncode(FullKey(key)));
-  req.headers = {{"Content-Type", "application/octet-stream"}};
-  req.body = data;
-  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(std::move(req)));
-  if (r.status / 100 != 2) return ErrorOf(r, "upload", key);
-  return Status::Ok();
+  return Upload(key, data, false);
 }
 
+// A conditional write is one media upload whatever the size.
 Status GcsStore::Create(std::string_view key, std::string_view data) {
+  return Upload(key, data, true);
+}
+
+Status GcsStore::Upload(std::string_view key, std::string_view data, bool only_if_absent) {
   HttpRequest req;
   req.method = "POST";
-  req.url = fmt::format("{}/upload/storage/v1/b/{}/o?uploadType=media&ifGenerationMatch=0&name={}", options_.endpoint,
-                        util::UriEncode(options_.bucket), util::UriEncode(FullKey(key)));
+  req.url = fmt::format("{}/upload/storage/v1/b/{}/o?uploadType=media{}&name={}", options_.endpoint,
+                        util::UriEncode(options_.bucket), only_if_absent ? "&ifGenerationMatch=0" : "",
+                        util::UriEncode(FullKey(key)));
   req.headers = {{"Content-Type", "application/octet-stream"}};
   req.body = data;
   KB_ASSIGN_OR_RETURN(HttpResponse r, Send(std::move(req)));
-  if (r.status == 412) return Status::AlreadyExists(fmt::format("{}/{} already exists", Url(), key));
+  if (only_if_absent && r.status == 412) return Status::AlreadyExists(fmt::format("{}/{} already exists", Url(), key));
   if (r.status / 100 != 2) return ErrorOf(r, "upload", key);
   return Status::Ok();
 }

@@ -69,6 +69,8 @@ class GcsStore : public ObjectStore {
   std::string FullKey(std::string_view key) const;
   std::string ObjectUrl(std::string_view key) const;
   Status PutResumable(std::string_view key, std::string_view data);
+  // One media upload; with only_if_absent, ifGenerationMatch=0 (Create).
+  Status Upload(std::string_view key, std::string_view data, bool only_if_absent);
 
   GcsOptions options_;
   HttpClient http_;

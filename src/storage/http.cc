@@ -67,6 +67,20 @@ struct SlistDeleter {
 
 }  // namespace
 
+Status ClassifyHttpError(long status, std::string_view code, std::string detail, const ProviderErrors& provider) {
+  auto listed = [&](const std::vector<std::string_view>& codes) {
+    return !code.empty() && std::find(codes.begin(), codes.end(), code) != codes.end();
+  };
+  if (status == 404) return Status::NotFound(std::move(detail));
+  if (status == 401 || status == 403 || listed(provider.auth_codes)) {
+    return Status::Auth(fmt::format("{}; check {}", detail, provider.credentials_hint));
+  }
+  if (status == 416)
+    return Status::Corruption(fmt::format("{} (the range lies past the {}'s end)", detail, provider.noun));
+  if (TransientHttpStatus(status) || listed(provider.transient_codes)) return Status::Unavailable(std::move(detail));
+  return Status::IoError(std::move(detail));
+}
+
 std::string HttpResponse::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
     if (k == name) return v;

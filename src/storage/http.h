@@ -46,6 +46,23 @@ inline bool TransientHttpStatus(long status) {
   return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
+// How one provider words its error answers, for ClassifyHttpError.
+struct ProviderErrors {
+  std::string_view noun = "object";               // "object" or "blob", in the range message
+  std::string_view credentials_hint;              // appended to an Auth error: what to check
+  std::vector<std::string_view> auth_codes;       // error codes meaning bad credentials whatever the status
+  std::vector<std::string_view> transient_codes;  // error codes worth retrying whatever the status
+};
+
+// The one rule by which the S3, Azure and GCS backends turn an error answer
+// into a Status: 404 NotFound; 401, 403 or an auth code Auth (with the hint);
+// 416 Corruption (a range past the end); TransientHttpStatus or a transient
+// code Unavailable (retried); anything else IoError. `detail` names the store,
+// the operation, the key, the status and the provider's code and message.
+// Answers that mean something else for one operation (a missing bucket, a
+// conditional create's 412) are told apart by the backend before this.
+Status ClassifyHttpError(long status, std::string_view code, std::string detail, const ProviderErrors& provider);
+
 class HttpClient {
  public:
   explicit HttpClient(HttpOptions options = {});

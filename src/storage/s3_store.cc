@@ -240,23 +240,17 @@ Status S3Store::ErrorOf(const HttpResponse& response, std::string_view what, std
     return Status::NotFound(fmt::format("S3 bucket '{}' does not exist{}; create it or fix storage.bucket",
                                         options_.bucket, options_.endpoint.empty() ? "" : " at " + options_.endpoint));
   }
-  if (response.status == 404) return Status::NotFound(detail);
-  // A session token that is wrong or expired is an HTTP 400 with one of the last three codes.
-  if (response.status == 401 || response.status == 403 || code == "SignatureDoesNotMatch" ||
-      code == "InvalidAccessKeyId" || code == "InvalidToken" || code == "ExpiredToken" ||
-      code == "TokenRefreshRequired") {
-    return Status::Auth(detail +
-                        "; check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or "
-                        "the profile) and the bucket policy");
-  }
-  if (response.status == 416) return Status::Corruption(detail + " (the range lies past the object's end)");
-  if (TransientHttpStatus(response.status) || code == "SlowDown" || code == "RequestTimeout") {
-    return Status::Unavailable(detail);
-  }
   if (response.status == 400 && code == "AuthorizationHeaderMalformed") {
     return Status::InvalidArgument(detail + "; check the region");
   }
-  return Status::IoError(detail);
+  // A session token that is wrong or expired is an HTTP 400 with one of the last three codes.
+  static const ProviderErrors kS3{
+      "object",
+      "the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or the profile) and the "
+      "bucket policy",
+      {"SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidToken", "ExpiredToken", "TokenRefreshRequired"},
+      {"SlowDown", "RequestTimeout"}};
+  return ClassifyHttpError(response.status, code, std::move(detail), kS3);
 }
 
 void S3Store::AddPutHeaders(HttpHeaders* headers) const {
@@ -279,27 +273,32 @@ void S3Store::AddPutHeaders(HttpHeaders* headers) const {
 
 Status S3Store::Put(std::string_view key, std::string_view data) {
   if (data.size() > options_.multipart_threshold) return PutMultipart(key, data);
+  return PutObject(key, data, false);
+}
+
+// A conditional write is one request whatever the size: a multipart upload
+// would decide the condition only at its completion.
+Status S3Store::Create(std::string_view key, std::string_view data) {
+  return PutObject(key, data, true);
+}
+
+Status S3Store::PutObject(std::string_view key, std::string_view data, bool only_if_absent) {
   // No Content-MD5: the signed x-amz-content-sha256 already lets the server
   // refuse a body damaged on the way.
   Call call{"PUT", std::string(key), {}, {}, data, false};
   AddPutHeaders(&call.headers);
+  if (only_if_absent) call.headers.emplace_back("If-None-Match", "*");
   // S3 asks for Content-MD5 on every upload into an Object Lock bucket.
   if (!options_.object_lock_mode.empty()) call.headers.emplace_back("Content-MD5", util::Base64Encode(util::Md5(data)));
   KB_ASSIGN_OR_RETURN(HttpResponse r, Send(call));
-  if (r.status / 100 != 2) return ErrorOf(r, "PUT", key);
-  return Status::Ok();
-}
-
-Status S3Store::Create(std::string_view key, std::string_view data) {
-  Call call{"PUT", std::string(key), {}, {}, data, false};
-  AddPutHeaders(&call.headers);
-  call.headers.emplace_back("If-None-Match", "*");
-  if (!options_.object_lock_mode.empty()) call.headers.emplace_back("Content-MD5", util::Base64Encode(util::Md5(data)));
-  KB_ASSIGN_OR_RETURN(HttpResponse r, Send(call));
-  // 412: the object exists. 409 (ConditionalRequestConflict): a concurrent
-  // conditional write of the same key is in flight; retried, it answers 412.
-  if (r.status == 412) return Status::AlreadyExists(fmt::format("{}/{} already exists", Url(), key));
-  if (r.status == 409) return Status::Unavailable(fmt::format("{}/{}: a concurrent write of the same key", Url(), key));
+  if (only_if_absent) {
+    // 412: the object exists. 409 (ConditionalRequestConflict): a concurrent
+    // conditional write of the same key is in flight; retried, it answers 412.
+    if (r.status == 412) return Status::AlreadyExists(fmt::format("{}/{} already exists", Url(), key));
+    if (r.status == 409) {
+      return Status::Unavailable(fmt::format("{}/{}: a concurrent write of the same key", Url(), key));
+    }
+  }
   if (r.status / 100 != 2) return ErrorOf(r, "PUT", key);
   return Status::Ok();
 }

@@ -90,6 +90,8 @@ class S3Store : public ObjectStore {
   std::string FullKey(std::string_view key) const;
   std::string StripPrefix(std::string_view full_key) const;
   Status PutMultipart(std::string_view key, std::string_view data);
+  // One PUT; with only_if_absent, If-None-Match: * (Create).
+  Status PutObject(std::string_view key, std::string_view data, bool only_if_absent);
   // Storage class and server-side encryption, for PUT and CreateMultipartUpload.
   void AddPutHeaders(HttpHeaders* headers) const;
 
