@@ -79,11 +79,13 @@ APT_BUILD_PACKAGES=(
   ninja-build cmake g++ pkg-config curl ca-certificates patch
 )
 # What tests, benchmarks and lints need on top (clang-14 and its runtimes, with
-# libFuzzer: scripts/fuzz.sh).
+# libFuzzer: scripts/fuzz.sh; help2man and dpkg-dev for the .deb of
+# scripts/package.sh, zsh to test its completion).
 APT_DEV_PACKAGES=(
   libbenchmark-dev kcat clang-format clang-tidy
   clang-14 libclang-rt-14-dev
   openjdk-17-jdk-headless maven python3-venv
+  help2man dpkg-dev zsh
 )
 APT_PACKAGES=("${APT_BUILD_PACKAGES[@]}")
 ((BUILD_ONLY)) || APT_PACKAGES+=("${APT_DEV_PACKAGES[@]}")

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kafka_backup/status.h"
@@ -67,6 +68,16 @@ struct StorageConfig {
   std::string Url() const;
 };
 
+// Where a backup that starts a chain (not one continuing an incremental
+// parent) begins reading a partition: at its log start (earliest), at the
+// offsets seen when the run starts (latest: only what is written from then
+// on), or at the first record whose timestamp is at or after a time.
+struct StartOffset {
+  enum class Kind { kEarliest, kLatest, kTime } kind = Kind::kEarliest;
+  int64_t time_ms = 0;           // kTime: epoch ms (the config also takes RFC 3339 and "-2h", resolved when read)
+  std::string ToString() const;  // "earliest", "latest" or the time in RFC 3339
+};
+
 struct BackupConfig {
   std::string compression = "zstd";
   int compression_level = 3;
@@ -91,6 +102,11 @@ struct BackupConfig {
   bool include_internal_topics = false;
   // Consumer groups whose committed offsets are recorded (globs).
   std::vector<std::string> consumer_groups = {"*"};
+  StartOffset start_offset;
+  // Per topic, over start_offset: a name, or else the first glob that
+  // matches, in the order written.
+  std::vector<std::pair<std::string, StartOffset>> start_offset_topics;
+  const StartOffset& StartOffsetFor(const std::string& topic) const;
 };
 
 struct RestoreConfig {
@@ -103,7 +119,7 @@ struct RestoreConfig {
   std::optional<int64_t> time_window_end;
   bool create_topics = true;
   std::optional<int32_t> default_replication_factor;
-  std::string on_existing_data = "fail";  // fail | append
+  std::string on_existing_data = "fail";  // fail | append | purge (DeleteRecords first)
   // fail: stop at the first unreadable block or segment; skip: leave it out,
   // restore the rest and report what was skipped (docs/config.md).
   std::string on_corruption = "fail";

@@ -18,6 +18,9 @@ struct RestoreTopicReport {
   std::string source_name;  // in the backup (differs with restore.topic_mapping)
   bool dry_run = false;
   bool created = false;  // created (or, in a dry run, would be)
+  // restore.on_existing_data: purge: offsets of the existing topic deleted
+  // before the restore wrote (in a dry run, that would be).
+  uint64_t purged_offsets = 0;
   uint64_t records = 0;
   uint64_t bytes = 0;
 };
@@ -64,7 +67,9 @@ struct RestoreReport {
 };
 
 // Refuses (Conflict) to write into a target topic that already holds data,
-// unless restore.on_existing_data is "append". Data that cannot be read stops
+// unless restore.on_existing_data is "append", or "purge": then the records
+// of every partition of such a topic are deleted first (DeleteRecords, after
+// options.confirm), unless the run resumes an earlier one. Data that cannot be read stops
 // the restore (Corruption) unless restore.on_corruption is "skip": then it is
 // left out and listed in the report's `skipped`. Runs three phases: the data
 // (phase 1), the offset map stored beside the backup (phase 2), consumer

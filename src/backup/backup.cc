@@ -200,6 +200,9 @@ class BackupRun {
   // Takes over what the parent holds of a partition whose log starts at `low`
   // now; reading continues where the parent stopped.
   void Inherit(PartitionState& st, const format::PartitionManifest& from, int64_t low);
+  // Where a backup that starts a chain begins each partition of a topic
+  // (backup.start_offset), within [low, high] of `marks`.
+  Result<std::vector<int64_t>> StartOffsets(const kafka::TopicInfo& t, const std::vector<kafka::Watermarks>& marks);
   // Topic ids now, by name (a topic that does not exist is left out);
   // nullopt (and a warning) when the broker cannot say.
   std::optional<std::map<std::string, std::string>> CurrentTopicIds(const std::vector<std::string>& names);
@@ -799,6 +802,7 @@ Status BackupRun::StartFresh(const std::vector<kafka::TopicInfo>& topics, const 
       }
     }
     m.topics.push_back(std::move(tm));
+    KB_ASSIGN_OR_RETURN(std::vector<int64_t> first, StartOffsets(t, marks));
     for (int32_t p = 0; p < t.partition_count; ++p) {
       const kafka::Watermarks& w = marks[p];
       PartitionState& st = partitions_[{t.name, p}];
@@ -813,11 +817,11 @@ Status BackupRun::StartFresh(const std::vector<kafka::TopicInfo>& topics, const 
             config_.backup_id, t.name, p, w.high, hwm[p] - 1, st.manifest.held_back, w.high);
       }
       st.high = w.high;
-      st.read_upto = w.low;
+      st.read_upto = first[p];
       st.manifest.partition = p;
-      st.manifest.start_offset = w.low;
-      st.manifest.end_offset = w.low;
-      st.journaled_end = w.low;
+      st.manifest.start_offset = first[p];
+      st.manifest.end_offset = first[p];
+      st.journaled_end = first[p];
       if (inherited) {
         auto from = std::find_if(inherited->partitions.begin(), inherited->partitions.end(),
                                  [&](const auto& pm) { return pm.partition == p; });
@@ -864,6 +868,31 @@ Status BackupRun::FindParent(const kafka::ClusterInfo& cluster) {
                  config_.backup_id, source, store_->Url());
   }
   return Status::Ok();
+}
+
+Result<std::vector<int64_t>> BackupRun::StartOffsets(const kafka::TopicInfo& t,
+                                                     const std::vector<kafka::Watermarks>& marks) {
+  std::vector<int64_t> first(marks.size());
+  std::transform(marks.begin(), marks.end(), first.begin(), [](const kafka::Watermarks& w) { return w.low; });
+  // An incremental backup continues where its parent ended: start_offset
+  // chose where the chain begins, and topics new since are copied whole.
+  const StartOffset& from = config_.backup.StartOffsetFor(t.name);
+  if (parent_ || from.kind == StartOffset::Kind::kEarliest) return first;
+  std::vector<int64_t> at_time;
+  if (from.kind == StartOffset::Kind::kTime) {
+    KB_ASSIGN_OR_RETURN(at_time, admin_->OffsetsForTime(t.name, t.partition_count, from.time_ms));
+  }
+  uint64_t skipped = 0;
+  for (size_t p = 0; p < marks.size(); ++p) {
+    const kafka::Watermarks& w = marks[p];
+    // No record at or after the time (-1): nothing before the end is wanted.
+    int64_t want = from.kind == StartOffset::Kind::kLatest || at_time[p] < 0 ? w.high : at_time[p];
+    first[p] = std::clamp(want, w.low, std::max(w.low, w.high));
+    skipped += static_cast<uint64_t>(first[p] - w.low);
+  }
+  spdlog::info("backup {}: topic {} starts at {} (start_offset): {} earlier offsets not backed up", config_.backup_id,
+               t.name, from.ToString(), skipped);
+  return first;
 }
 
 void BackupRun::Inherit(PartitionState& st, const format::PartitionManifest& from, int64_t low) {

@@ -76,19 +76,24 @@ ordered_json Storage(const StorageConfig& s) {
 }
 
 ordered_json Backup(const BackupConfig& b) {
-  return {{"compression", b.compression},
-          {"compression_level", b.compression_level},
-          {"continuous", b.continuous},
-          {"incremental", b.incremental},
-          {"checkpoint_interval_secs", b.checkpoint_interval_secs},
-          {"include_offset_headers", b.include_offset_headers},
-          {"source_cluster_id", b.source_cluster_id},
-          {"segment_max_bytes", b.segment_max_bytes},
-          {"segment_max_records", b.segment_max_records},
-          {"block_size_bytes", b.block_size_bytes},
-          {"max_buffered_bytes", b.max_buffered_bytes},
-          {"include_internal_topics", b.include_internal_topics},
-          {"consumer_groups", b.consumer_groups}};
+  ordered_json topics = ordered_json::object();
+  for (const auto& [topic, from] : b.start_offset_topics) topics[topic] = from.ToString();
+  ordered_json j{{"compression", b.compression},
+                 {"compression_level", b.compression_level},
+                 {"continuous", b.continuous},
+                 {"incremental", b.incremental},
+                 {"checkpoint_interval_secs", b.checkpoint_interval_secs},
+                 {"include_offset_headers", b.include_offset_headers},
+                 {"source_cluster_id", b.source_cluster_id},
+                 {"segment_max_bytes", b.segment_max_bytes},
+                 {"segment_max_records", b.segment_max_records},
+                 {"block_size_bytes", b.block_size_bytes},
+                 {"max_buffered_bytes", b.max_buffered_bytes},
+                 {"include_internal_topics", b.include_internal_topics},
+                 {"consumer_groups", b.consumer_groups},
+                 {"start_offset", b.start_offset.ToString()}};
+  if (!topics.empty()) j["start_offset_topics"] = std::move(topics);
+  return j;
 }
 
 ordered_json Restore(const RestoreConfig& r) {

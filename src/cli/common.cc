@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <iostream>
 #include <regex>
+#include <string>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -261,6 +263,15 @@ bool progress_wanted = true;
 
 void SetProgressWanted(bool wanted) {
   progress_wanted = wanted;
+}
+
+bool ConfirmOnTerminal(const std::string& what) {
+  if (::isatty(STDIN_FILENO) != 1 || ::isatty(STDERR_FILENO) != 1) return true;
+  fmt::print(stderr, "{}.\nType yes to go on (or run with --yes): ", what);
+  std::fflush(stderr);
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "yes";
 }
 
 RunOptions EngineOptions() {

@@ -52,6 +52,11 @@ void WriteSummary(int exit_code);
 // A subcommand's action, run after parsing.
 using Action = std::function<int()>;
 
+// RunOptions::confirm for the CLI: on a terminal (stdin and stderr), prints
+// `what` and asks; true only for "yes". Not on a terminal: true (the
+// configuration asked for it; --yes is for the terminal).
+bool ConfirmOnTerminal(const std::string& what);
+
 struct StorageFlags {
   std::string config;     // --config
   std::string path;       // --path (URL or directory)
@@ -112,6 +117,7 @@ void AddValidateRestoreCommand(CLI::App& app, Action* action);
 void AddShowOffsetMappingCommand(CLI::App& app, Action* action);
 void AddOffsetCommands(CLI::App& app, Action* action);
 void AddConfigCommand(CLI::App& app, Action* action);
+void AddCompletionCommand(CLI::App& app, Action* action);
 void AddRestoreCommand(CLI::App& app, Action* action);
 void AddListCommand(CLI::App& app, Action* action);
 void AddDescribeCommand(CLI::App& app, Action* action);

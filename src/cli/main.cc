@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   AddShowOffsetMappingCommand(app, &action);
   AddOffsetCommands(app, &action);
   AddConfigCommand(app, &action);
+  AddCompletionCommand(app, &action);
 
   try {
     app.parse(argc, argv);

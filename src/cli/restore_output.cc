@@ -15,6 +15,7 @@ void PrintRestoreReport(const RestoreReport& r, const std::string& format, bool 
       topics.push_back({{"name", t.name},
                         {"source_name", t.source_name},
                         {"created", t.created},
+                        {"purged_offsets", t.purged_offsets},
                         {"records", t.records},
                         {"bytes", t.bytes}});
     }
@@ -60,7 +61,10 @@ void PrintRestoreReport(const RestoreReport& r, const std::string& format, bool 
   for (const auto& t : r.topics) {
     std::string name = t.source_name == t.name ? t.name : t.source_name + " -> " + t.name;
     const char* created = !t.created ? "" : t.dry_run ? "  (topic would be created)" : "  (topic created)";
-    fmt::print("  {:<40} {:>12} records{}\n", name, t.records, created);
+    std::string purged = t.purged_offsets == 0 ? ""
+                         : t.dry_run           ? fmt::format("  ({} offsets would be purged first)", t.purged_offsets)
+                                               : fmt::format("  ({} offsets purged first)", t.purged_offsets);
+    fmt::print("  {:<40} {:>12} records{}{}\n", name, t.records, created, purged);
   }
   if (!r.skipped.empty()) {
     fmt::print("  SKIPPED {} records that cannot be read, in {} range{} (on_corruption: skip):\n", r.records_skipped,

@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "util/clock.h"
+#include "util/glob.h"
 #include "util/time_point.h"
 
 namespace kafka_backup {
@@ -217,7 +218,6 @@ class MapReader {
     }
   }
 
- private:
   // ${VAR} and ${VAR:-default} from the environment; ${TIMESTAMP} built in.
   std::string Expand(const YAML::Node& n, const std::string& key) const {
     const std::string& in = n.Scalar();
@@ -253,6 +253,7 @@ class MapReader {
     return out;
   }
 
+ private:
   YAML::Node node_;
   std::string path_;
   const std::string& file_;
@@ -380,6 +381,39 @@ void ReadMetrics(MapReader& r, MetricsConfig* m) {
   r.CheckNoUnknownKeys();
 }
 
+// earliest | latest | a point in time (util/time_point.h), resolved now.
+StartOffset ReadStartOffset(MapReader& r, const YAML::Node& n, const std::string& key, int64_t now_ms) {
+  std::string text = r.Expand(n, key);
+  StartOffset o;
+  if (text == "earliest") return o;
+  if (text == "latest") {
+    o.kind = StartOffset::Kind::kLatest;
+    return o;
+  }
+  auto t = util::ParseTimePoint(text, now_ms);
+  if (!t.ok()) r.FailKey(n, key, fmt::format("expected earliest, latest or a point in time: {}", t.status().message()));
+  o.kind = StartOffset::Kind::kTime;
+  o.time_ms = *t;
+  return o;
+}
+
+void ReadStartOffsets(MapReader& r, BackupConfig* b) {
+  int64_t now_ms = NowMs();
+  if (YAML::Node n = r.Get("start_offset"); n) {
+    if (!n.IsScalar()) r.FailKey(n, "start_offset", "expected earliest, latest or a point in time");
+    b->start_offset = ReadStartOffset(r, n, "start_offset", now_ms);
+  }
+  YAML::Node n = r.Get("start_offset_topics");
+  if (!n || n.IsNull()) return;
+  if (!n.IsMap()) r.FailKey(n, "start_offset_topics", "expected a map of topic (or glob): start offset");
+  for (const auto& kv : n) {
+    std::string topic = kv.first.as<std::string>();
+    std::string at = "start_offset_topics." + topic;
+    if (!kv.second.IsScalar()) r.FailKey(kv.second, at, "expected earliest, latest or a point in time");
+    b->start_offset_topics.emplace_back(topic, ReadStartOffset(r, kv.second, at, now_ms));
+  }
+}
+
 void ReadBackup(MapReader& r, BackupConfig* b) {
   if (auto v = r.String("compression")) {
     b->compression = *v;
@@ -401,6 +435,7 @@ void ReadBackup(MapReader& r, BackupConfig* b) {
   if (auto v = r.Int("block_size_bytes", 1 << 12, 64 << 20)) b->block_size_bytes = static_cast<uint64_t>(*v);
   if (auto v = r.Bool("include_internal_topics")) b->include_internal_topics = *v;
   if (auto v = r.StringList("consumer_groups")) b->consumer_groups = *v;
+  ReadStartOffsets(r, b);
   r.CheckNoUnknownKeys();
 }
 
@@ -422,8 +457,9 @@ void ReadRestore(MapReader& r, RestoreConfig* o, const std::string& file) {
   if (auto v = r.Int("default_replication_factor", 1, 32767)) o->default_replication_factor = static_cast<int32_t>(*v);
   if (auto v = r.String("on_existing_data")) {
     o->on_existing_data = *v;
-    if (*v != "fail" && *v != "append") {
-      r.FailKey(r.Get("on_existing_data"), "on_existing_data", fmt::format("expected fail or append, got '{}'", *v));
+    if (*v != "fail" && *v != "append" && *v != "purge") {
+      r.FailKey(r.Get("on_existing_data"), "on_existing_data",
+                fmt::format("expected fail, append or purge, got '{}'", *v));
     }
   }
   if (auto v = r.String("on_corruption")) {
@@ -587,6 +623,28 @@ const std::string& ProcessTimestamp() {
     return std::string(buf);
   }();
   return ts;
+}
+
+std::string StartOffset::ToString() const {
+  switch (kind) {
+    case Kind::kEarliest:
+      return "earliest";
+    case Kind::kLatest:
+      return "latest";
+    case Kind::kTime:
+      break;
+  }
+  return util::FormatRfc3339(time_ms);
+}
+
+const StartOffset& BackupConfig::StartOffsetFor(const std::string& topic) const {
+  for (const auto& [name, offset] : start_offset_topics) {
+    if (name == topic) return offset;
+  }
+  for (const auto& [pattern, offset] : start_offset_topics) {
+    if (GlobMatch(pattern, topic)) return offset;
+  }
+  return start_offset;
 }
 
 std::string StorageConfig::Url() const {

@@ -218,7 +218,7 @@ struct AdminCall {
     options = rd_kafka_AdminOptions_new(rk, op);
     char errstr[256];
     rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr, sizeof(errstr));
-    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS) {
+    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETERECORDS) {
       rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, errstr, sizeof(errstr));
     }
   }
@@ -489,33 +489,48 @@ Result<Watermarks> Admin::QueryWatermarks(const std::string& topic, int32_t part
 }
 
 Result<std::vector<int64_t>> Admin::HighWatermarks(const std::string& topic, int32_t partitions) {
+  return ListOffsets(topic, partitions, RD_KAFKA_OFFSET_SPEC_LATEST, false,
+                     fmt::format("cannot read the high watermarks of topic {}", topic));
+}
+
+Result<std::vector<int64_t>> Admin::OffsetsForTime(const std::string& topic, int32_t partitions, int64_t timestamp_ms) {
+  return ListOffsets(topic, partitions, timestamp_ms, true,
+                     fmt::format("cannot look up the offsets of topic {} at time {}", topic, timestamp_ms));
+}
+
+Result<std::vector<int64_t>> Admin::ListOffsets(const std::string& topic, int32_t partitions, int64_t spec,
+                                                bool read_committed, const std::string& what) {
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
-  for (int32_t p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_SPEC_LATEST;
-  }
+  for (int32_t p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = spec;
   AdminCall call(rk_, RD_KAFKA_ADMIN_OP_LISTOFFSETS, timeout_ms_);
-  if (rd_kafka_error_t* e =
-          rd_kafka_AdminOptions_set_isolation_level(call.options, RD_KAFKA_ISOLATION_LEVEL_READ_UNCOMMITTED)) {
+  if (rd_kafka_error_t* e = rd_kafka_AdminOptions_set_isolation_level(
+          call.options,
+          read_committed ? RD_KAFKA_ISOLATION_LEVEL_READ_COMMITTED : RD_KAFKA_ISOLATION_LEVEL_READ_UNCOMMITTED)) {
     rd_kafka_error_destroy(e);  // (only refused for an operation that takes no isolation level)
   }
   rd_kafka_ListOffsets(rk_, list, call.options, call.queue);
   rd_kafka_topic_partition_list_destroy(list);
-  std::string what = fmt::format("cannot read the high watermarks of topic {}", topic);
   KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
   size_t count = 0;
   const rd_kafka_ListOffsetsResultInfo_t** infos =
       rd_kafka_ListOffsets_result_infos(rd_kafka_event_ListOffsets_result(call.event), &count);
-  std::vector<int64_t> high(static_cast<size_t>(partitions), -1);
+  // -1 stays for a partition with no answer, and (a timestamp) for one with no
+  // record at or after it.
+  std::vector<int64_t> offsets(static_cast<size_t>(partitions), -1);
+  std::vector<bool> answered(static_cast<size_t>(partitions), false);
   for (size_t i = 0; i < count; ++i) {
     const rd_kafka_topic_partition_t* tp = rd_kafka_ListOffsetsResultInfo_topic_partition(infos[i]);
     if (tp->err) return ErrorStatus(tp->err, fmt::format("{} (partition {})", what, tp->partition));
-    if (tp->partition >= 0 && tp->partition < partitions) high[static_cast<size_t>(tp->partition)] = tp->offset;
+    if (tp->partition >= 0 && tp->partition < partitions) {
+      offsets[static_cast<size_t>(tp->partition)] = tp->offset;
+      answered[static_cast<size_t>(tp->partition)] = true;
+    }
   }
   for (int32_t p = 0; p < partitions; ++p) {
-    if (high[static_cast<size_t>(p)] < 0)
-      return Status::Unavailable(fmt::format("{}: no answer for partition {}", what, p));
+    bool missing = !answered[static_cast<size_t>(p)] || (spec < 0 && offsets[static_cast<size_t>(p)] < 0);
+    if (missing) return Status::Unavailable(fmt::format("{}: no answer for partition {}", what, p));
   }
-  return high;
+  return offsets;
 }
 
 Result<std::vector<std::string>> Admin::ListGroups() {
@@ -689,6 +704,33 @@ Status Admin::DeleteGroupOffsets(const std::string& group, const std::vector<Top
     if (const rd_kafka_error_t* e = rd_kafka_group_result_error(results[i])) {
       return ErrorStatus(rd_kafka_error_code(e), fmt::format("{}: {}", what, rd_kafka_error_string(e)));
     }
+  }
+  return Status::Ok();
+}
+
+Status Admin::DeleteRecords(const std::string& topic, const std::vector<int32_t>& partitions) {
+  if (partitions.empty()) return Status::Ok();
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (int32_t p : partitions) rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
+  rd_kafka_DeleteRecords_t* req = rd_kafka_DeleteRecords_new(list);
+  rd_kafka_topic_partition_list_destroy(list);
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout_ms_);
+  rd_kafka_DeleteRecords(rk_, &req, 1, call.options, call.queue);
+  rd_kafka_DeleteRecords_destroy(req);
+  std::string what = fmt::format("cannot delete the records of topic '{}'", topic);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+  const rd_kafka_topic_partition_list_t* done =
+      rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(call.event));
+  if (!done) return Status::Unavailable(fmt::format("{}: no answer", what));
+  for (int i = 0; i < done->cnt; ++i) {
+    const rd_kafka_topic_partition_t& tp = done->elems[i];
+    if (tp.err == RD_KAFKA_RESP_ERR_POLICY_VIOLATION) {
+      return Status::Conflict(fmt::format(
+          "{} (partition {}): the broker refuses DeleteRecords on it ({}); a topic whose cleanup.policy is only "
+          "compact cannot be emptied this way: delete the topic, or use restore.on_existing_data: append",
+          what, tp.partition, rd_kafka_err2str(tp.err)));
+    }
+    if (tp.err) return ErrorStatus(tp.err, fmt::format("{} (partition {})", what, tp.partition));
   }
   return Status::Ok();
 }

@@ -115,6 +115,9 @@ class Admin : public Client {
   // Each partition's high watermark, the next offset to be written, past any
   // open transaction (ListOffsets, read_uncommitted).
   Result<std::vector<int64_t>> HighWatermarks(const std::string& topic, int32_t partitions);
+  // Each partition's first offset whose record's timestamp is at or after
+  // `timestamp_ms` (ListOffsets by time, read_committed), -1 where no record is.
+  Result<std::vector<int64_t>> OffsetsForTime(const std::string& topic, int32_t partitions, int64_t timestamp_ms);
 
   // Consumer groups known to the cluster, sorted.
   Result<std::vector<std::string>> ListGroups();
@@ -128,6 +131,15 @@ class Admin : public Client {
   Status CommitGroupOffsets(const std::string& group, const std::vector<TopicPartitionOffset>& offsets);
   // Removes the group's committed offsets for these partitions (offset field ignored).
   Status DeleteGroupOffsets(const std::string& group, const std::vector<TopicPartitionOffset>& partitions);
+  // Deletes every record of these partitions below their high watermark
+  // (DeleteRecords): the log start moves to the end; offsets are not reused.
+  Status DeleteRecords(const std::string& topic, const std::vector<int32_t>& partitions);
+
+ private:
+  // ListOffsets of every partition at `spec` (a timestamp, or an
+  // RD_KAFKA_OFFSET_SPEC_*); `what` begins the error message.
+  Result<std::vector<int64_t>> ListOffsets(const std::string& topic, int32_t partitions, int64_t spec,
+                                           bool read_committed, const std::string& what);
 };
 
 // What the consumer yields: a record of a partition, or the end of a partition

@@ -199,6 +199,11 @@ class RestoreRun {
  private:
   // Creates the target topic or checks the existing one; fills `deferred_configs_`.
   Status PrepareTopic(const TopicPlan& plan, const kafka::ClusterInfo& cluster, RestoreTopicReport* out);
+  // restore.on_existing_data: purge: notes the partitions of an existing
+  // target topic that hold records; RunPurges deletes them (once confirmed)
+  // when every topic is prepared, before the first record is written.
+  Status PlanPurge(const std::string& topic, const kafka::TopicInfo& existing, RestoreTopicReport* out);
+  Status RunPurges(const RestoreReport& report);
   Result<std::vector<const format::ConsumerGroupManifest*>> SelectGroups(const format::Manifest& m) const;
   Status CheckGroupsInactive(const std::vector<const format::ConsumerGroupManifest*>& groups);
   // Restore phase 3: where each selected group resumes on the target.
@@ -240,6 +245,11 @@ class RestoreRun {
   std::unique_ptr<kafka::Consumer> target_reader_;
   std::map<std::pair<std::string, int32_t>, format::PartitionOffsetMap> header_maps_;
   bool resuming_ = false;
+  struct Purge {
+    std::string topic;
+    std::vector<int32_t> partitions;
+  };
+  std::vector<Purge> purges_;
   // The sequence number of the last offset-map part whose transaction
   // committed; later parts belong to transactions that were aborted.
   uint64_t committed_part_ = 0;
@@ -449,6 +459,7 @@ Status RestoreRun::PrepareTopic(const TopicPlan& plan, const kafka::ClusterInfo&
           plan.target, existing->partition_count, plan.target_partitions - 1, t.name, t.partition_count,
           plan.partition_mapping.empty() ? "" : ", with restore.partition_mapping"));
     }
+    if (config_.restore.on_existing_data == "purge" && !resuming_) return PlanPurge(plan.target, *existing, out);
     if (config_.restore.on_existing_data != "append" && !resuming_) {
       std::unique_ptr<kafka::Consumer> reader;
       for (int32_t p = 0; p < existing->partition_count; ++p) {
@@ -493,6 +504,41 @@ Status RestoreRun::PrepareTopic(const TopicPlan& plan, const kafka::ClusterInfo&
   spdlog::info("creating topic {} ({} partitions, replication factor {})", plan.target, plan.target_partitions, rf);
   KB_RETURN_IF_ERROR(admin_->CreateTopic(plan.target, plan.target_partitions, rf, configs));
   out->created = true;
+  return Status::Ok();
+}
+
+Status RestoreRun::PlanPurge(const std::string& topic, const kafka::TopicInfo& existing, RestoreTopicReport* out) {
+  Purge purge{topic, {}};
+  for (int32_t p = 0; p < existing.partition_count; ++p) {
+    KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(topic, p));
+    if (w.high <= w.low) continue;
+    purge.partitions.push_back(p);
+    out->purged_offsets += static_cast<uint64_t>(w.high - w.low);
+  }
+  if (!purge.partitions.empty()) purges_.push_back(std::move(purge));
+  return Status::Ok();
+}
+
+Status RestoreRun::RunPurges(const RestoreReport& report) {
+  if (purges_.empty()) return Status::Ok();
+  uint64_t offsets = 0;
+  std::string topics;
+  for (const auto& t : report.topics) {
+    if (t.purged_offsets == 0) continue;
+    offsets += t.purged_offsets;
+    topics += fmt::format("{}{} ({} offsets)", topics.empty() ? "" : ", ", t.name, t.purged_offsets);
+  }
+  std::string what =
+      fmt::format("restore.on_existing_data: purge deletes every record of {} on {}", topics, admin_->bootstrap());
+  if (report.dry_run) {
+    spdlog::info("dry run: {} (not done)", what);
+    return Status::Ok();
+  }
+  if (options_.confirm && !options_.confirm(what)) {
+    return Status::Conflict(fmt::format("not confirmed: nothing was deleted or restored ({})", what));
+  }
+  for (const auto& p : purges_) KB_RETURN_IF_ERROR(admin_->DeleteRecords(p.topic, p.partitions));
+  spdlog::warn("{}: done, {} offsets deleted", what, offsets);
   return Status::Ok();
 }
 
@@ -880,6 +926,7 @@ Result<RestoreReport> RestoreRun::Run() {
     report.topics.push_back(tr);
     for (const auto* p : plan.partitions) total += p->record_count;
   }
+  KB_RETURN_IF_ERROR(RunPurges(report));
   // The producers learn the target topics' partitions now, not at their first
   // records (which would wait up to a second for librdkafka's next scan).
   std::vector<std::string> targets;
@@ -1188,7 +1235,9 @@ Result<PreflightReport> RunPreflight(const Config& config) {
   Config dry = config;
   dry.restore.dry_run = true;
   dry.backup_id = *id;
-  RestoreRun run(dry, RunOptions{ProgressDisplay::kNone});
+  RunOptions quiet;
+  quiet.progress = ProgressDisplay::kNone;
+  RestoreRun run(dry, quiet);
   auto planned = run.Run();
   if (planned.ok()) {
     bool window_failed = std::any_of(report.checks.begin(), report.checks.end(),
@@ -1202,7 +1251,12 @@ Result<PreflightReport> RunPreflight(const Config& config) {
             "");
     }
     for (const auto& t : planned->topics) {
-      std::string what = t.created ? "will be created" : "exists and may be written";
+      std::string what = t.created              ? "will be created"
+                         : t.purged_offsets > 0 ? fmt::format(
+                                                      "exists; its {} offsets will be deleted first "
+                                                      "(restore.on_existing_data: purge)",
+                                                      t.purged_offsets)
+                                                : "exists and may be written";
       check("topic " + t.name, Status::Ok(), fmt::format("{}; {} records to restore", what, t.records));
     }
     if (!planned->skipped.empty()) {

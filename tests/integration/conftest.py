@@ -323,6 +323,8 @@ def to_yaml(obj: Any, indent: int = 0) -> str:
     out = []
     if isinstance(obj, dict):
         for k, v in obj.items():
+            # A key a YAML reader would take for something else (an alias "*..", a tag "!..") is quoted.
+            k = _yaml_scalar(k) if isinstance(k, str) and k[:1] in "*&!%@`|>'\"{[?-" else k
             if isinstance(v, (dict, list)) and v:
                 out.append(f"{pad}{k}:\n{to_yaml(v, indent + 1)}")
             elif isinstance(v, (dict, list)):

@@ -146,3 +146,55 @@ def test_a_missing_literal_include_fails_or_with_on_missing_warn_is_reported(tmp
     cfg["source"]["topics"]["on_missing"] = "ignore"
     assert_error(run_cli(["backup", "--config", write_config(tmp_path, cfg, "bad.yaml")]), EXIT_BAD_INPUT,
                  "on_missing", "expected fail or warn", "bad.yaml")
+
+
+def test_start_offset_earliest_latest_time_and_per_topic(tmp_path):
+    """backup.start_offset: where a chain of backups begins each partition.
+    A time takes the first record at or after it (epoch ms or RFC 3339), per
+    topic over the default; `latest` stores nothing that exists when it
+    starts, and an incremental backup after it holds exactly what came
+    since; a bad value is exit 2 naming the key."""
+    from conftest import EXIT_BAD_INPUT
+    timed, other = unique("start-timed"), unique("start-other")
+    parallel(lambda: create_topic(timed, 2), lambda: create_topic(other, 1))
+    # Timestamps 1000..1019, increasing within each partition.
+    parallel(lambda: produce(timed, [rec(i % 2, f"k{i}", f"v{i}", timestamp=1000 + i) for i in range(20)]),
+             lambda: produce(other, [rec(0, f"o{i}", f"o{i}", timestamp=1000 + i) for i in range(10)]))
+    storage = tmp_path / "store"
+
+    # By time, epoch ms for one topic (a glob), RFC 3339 for the other; the default is earliest.
+    run_backup(tmp_path, backup_config(storage, [timed, other], backup_id="by-time",
+                                       start_offset_topics={"*-start-timed-*": 1012,
+                                                            other: "1970-01-01T00:00:01.007Z"}),
+               name="time.yaml")
+    desc = cli_ok(["describe", "--path", storage, "--backup-id", "by-time", "--format", "json"]).json()
+    starts = {(t["name"], p["partition"]): p["start_offset"] for t in desc["topics"] for p in t["partitions"]}
+    assert starts == {(timed, 0): 6, (timed, 1): 6, (other, 0): 7}, starts
+    restored = {timed: unique("start-timed-r"), other: unique("start-other-r")}
+    run_restore(tmp_path, restore_config(storage, "by-time", topic_mapping=restored))
+    for topic, cut in ((timed, 1012), (other, 1007)):
+        expected = [r for r in dump(topic) if r["timestamp"] >= cut]
+        got = dump(restored[topic], TARGET)
+        assert len(got) == len(expected) and expected, (topic, len(got), len(expected))
+        assert_same_records(expected, got, what=topic)
+
+    # latest: nothing that exists now; the incremental after it holds only what came since.
+    # (Storage of its own: in `storage`, "by-time" would be the chain's parent.)
+    storage = tmp_path / "chain"
+    first = run_backup(tmp_path, backup_config(storage, [timed], backup_id="chain-0", start_offset="latest",
+                                               incremental=True), name="latest.yaml")
+    assert first["records"] == 0, first
+    new = [rec(i % 2, f"n{i}", f"new {i}", timestamp=5000 + i) for i in range(6)]
+    produce(timed, new)
+    second = run_backup(tmp_path, backup_config(storage, [timed], backup_id="chain-1", start_offset="latest",
+                                                incremental=True), name="latest-1.yaml")
+    assert second["records"] == 6 and second["parent_backup_id"] == "chain-0", second
+    target = unique("start-latest-r")
+    run_restore(tmp_path, restore_config(storage, "chain-1", topic_mapping={timed: target}))
+    assert_same_records([r for r in dump(timed) if r["timestamp"] >= 5000], dump(target, TARGET), what=target)
+
+    for bad, needle in (({"start_offset": "newest"}, "backup.start_offset"),
+                        ({"start_offset_topics": {timed: "2026-13-01"}}, f"start_offset_topics.{timed}"),
+                        ({"start_offset": ["latest"]}, "backup.start_offset")):
+        r = run_cli(["backup", "--config", write_config(tmp_path, backup_config(storage, [timed], **bad), "bad.yaml")])
+        assert_error(r, EXIT_BAD_INPUT, needle, "expected earliest, latest or a point in time", "bad.yaml")
