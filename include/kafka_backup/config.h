@@ -129,6 +129,12 @@ struct RestoreConfig {
   // Commit the computed positions on the target (else they are only reported).
   bool reset_consumer_offsets = false;
   std::vector<std::string> consumer_groups;  // globs; default every group in the backup
+  // Restore a group's positions under a new name: {group in the backup: group on the target}.
+  std::map<std::string, std::string> group_mapping;
+  const std::string& TargetGroup(const std::string& source_group) const {
+    auto it = group_mapping.find(source_group);
+    return it == group_mapping.end() ? source_group : it->second;
+  }
   // Keyed by the topic's name in the backup (the source name).
   std::map<std::string, std::string> topic_mapping;                     // restore under a new name
   std::map<std::string, std::vector<int32_t>> source_partitions;        // restore only these partitions
@@ -153,6 +159,12 @@ struct RestoreConfig {
 struct MetricsConfig {
   std::optional<int> port;  // 0 picks a free port; unset: no metrics server
   std::string bind = "0.0.0.0";
+  // When set, the metrics are pushed to this Prometheus Pushgateway
+  // (http[s]://host:port[/prefix]) when the command ends, grouped by job,
+  // the command and these labels: a CronJob run's figures outlive its pod.
+  std::string pushgateway_url;
+  std::string pushgateway_job = "kafka-backup";
+  std::map<std::string, std::string> pushgateway_labels;
 };
 
 // Which committed backups `prune` keeps (docs/retention.md). Counts of 0 and

@@ -33,10 +33,22 @@ struct OffsetResetPlan {
   std::vector<OffsetResetEntry> entries;
 };
 
+// Where offset-reset moves the groups. kExact: the positions the backup
+// recorded, through the restore's offset map. The others as Kafka's
+// kafka-consumer-groups --to-earliest / --to-latest / --to-datetime /
+// --to-offset: every partition of each restored topic the group had
+// committed offsets on, at its log start, its end, the first record at or
+// after a time (the end if none), or an offset (clamped to the partition).
+struct ResetTo {
+  enum class Kind { kExact, kEarliest, kLatest, kTime, kOffset } kind = Kind::kExact;
+  int64_t value = 0;  // kTime: epoch ms; kOffset: the offset
+};
+
 // Positions of the groups recorded in the backup (restore.consumer_groups
-// selects; default all), exact through the offset map of `restore_id`
-// (empty: the newest restore of the backup).
-Result<OffsetResetPlan> PlanOffsetReset(const Config& config, const std::string& restore_id);
+// selects; default all; named on the target as restore.group_mapping says)
+// through the offset map of `restore_id` (empty: the newest restore of the
+// backup).
+Result<OffsetResetPlan> PlanOffsetReset(const Config& config, const std::string& restore_id, const ResetTo& to = {});
 // Snapshots the current offsets, then commits the plan. Groups with active
 // members are refused (Conflict). Returns the snapshot id.
 Result<std::string> ExecuteOffsetReset(const Config& config, const OffsetResetPlan& plan);

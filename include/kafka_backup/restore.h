@@ -27,8 +27,8 @@ struct RestoreTopicReport {
 
 // Where a consumer group resumes on the target, and why.
 struct GroupPosition {
-  std::string group_id;
-  std::string topic;  // target topic
+  std::string group_id;  // on the target (restore.group_mapping applied)
+  std::string topic;     // target topic
   int32_t partition = 0;
   int64_t offset = 0;
   // The committed source positions this was computed from ("orders[3]@1200").

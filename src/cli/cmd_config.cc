@@ -10,6 +10,7 @@
 
 #include "cli/common.h"
 #include "kafka_backup/config.h"
+#include "util/strings.h"
 
 namespace kafka_backup::cli {
 namespace {
@@ -116,6 +117,7 @@ ordered_json Restore(const RestoreConfig& r) {
   if (r.include_offset_headers) j["include_offset_headers"] = *r.include_offset_headers;
   if (r.producers) j["producers"] = *r.producers;
   if (!r.topic_mapping.empty()) j["topic_mapping"] = r.topic_mapping;
+  if (!r.group_mapping.empty()) j["group_mapping"] = r.group_mapping;
   if (!r.source_partitions.empty()) j["source_partitions"] = r.source_partitions;
   if (!r.partition_mapping.empty()) {
     ordered_json m = ordered_json::object();
@@ -140,7 +142,14 @@ ordered_json Effective(const Config& c) {
   } else {
     j["restore"] = Restore(c.restore);
   }
-  if (c.metrics.port) j["metrics"] = {{"port", *c.metrics.port}, {"bind", c.metrics.bind}};
+  ordered_json metrics = ordered_json::object();
+  if (c.metrics.port) metrics = {{"port", *c.metrics.port}, {"bind", c.metrics.bind}};
+  if (!c.metrics.pushgateway_url.empty()) {
+    metrics["pushgateway_url"] = util::WithoutUserinfo(c.metrics.pushgateway_url);
+    metrics["pushgateway_job"] = c.metrics.pushgateway_job;
+    if (!c.metrics.pushgateway_labels.empty()) metrics["pushgateway_labels"] = c.metrics.pushgateway_labels;
+  }
+  if (!metrics.empty()) j["metrics"] = std::move(metrics);
   const RetentionConfig& r = c.retention;
   if (r.HasRule()) {
     ordered_json ret{{"keep_last", r.keep_last},     {"keep_hourly", r.keep_hourly},   {"keep_daily", r.keep_daily},

@@ -1,4 +1,5 @@
-// `kafka-backup offset-reset plan|execute|script --config FILE [--restore-id ID]`
+// `kafka-backup offset-reset plan|execute|script --config FILE [--restore-id ID]
+//  [--to-earliest | --to-latest | --to-datetime T | --to-offset N]`
 // `kafka-backup offset-rollback --config FILE [--restore-id ID] [--snapshot ID] [--dry-run]`
 #include <fmt/format.h>
 
@@ -6,6 +7,8 @@
 
 #include "cli/common.h"
 #include "kafka_backup/offsets.h"
+#include "util/clock.h"
+#include "util/time_point.h"
 
 namespace kafka_backup::cli {
 namespace {
@@ -52,16 +55,59 @@ void PrintScript(const OffsetResetPlan& plan) {
   }
 }
 
+struct ResetToFlags {
+  bool earliest = false;
+  bool latest = false;
+  std::string datetime;
+  std::optional<int64_t> offset;
+
+  Result<ResetTo> Parse() const {
+    ResetTo to;
+    if (earliest) to.kind = ResetTo::Kind::kEarliest;
+    if (latest) to.kind = ResetTo::Kind::kLatest;
+    if (offset) {
+      to.kind = ResetTo::Kind::kOffset;
+      to.value = *offset;
+    }
+    if (!datetime.empty()) {
+      auto t = util::ParseTimePoint(datetime, NowMs());
+      if (!t.ok()) return Status::InvalidArgument(fmt::format("--to-datetime: {}", t.status().message()));
+      to.kind = ResetTo::Kind::kTime;
+      to.value = *t;
+    }
+    return to;
+  }
+};
+
+void AddResetToFlags(CLI::App* cmd, ResetToFlags* to) {
+  auto* e = cmd->add_flag("--to-earliest", to->earliest, "Every partition's log start (reprocess everything)");
+  auto* l = cmd->add_flag("--to-latest", to->latest, "Every partition's end (skip everything restored)");
+  auto* d = cmd->add_option("--to-datetime", to->datetime,
+                            "The first record at or after this time: RFC 3339 (2026-12-01T10:00:00Z), epoch ms or "
+                            "before now (-2h); the end where there is none");
+  auto* o = cmd->add_option("--to-offset", to->offset, "This offset of every partition (clamped to its range)")
+                ->check(CLI::NonNegativeNumber);
+  std::vector<CLI::Option*> all{e, l, d, o};
+  for (auto* a : all) {
+    for (auto* b : all) {
+      if (a != b) a->excludes(b);
+    }
+  }
+}
+
 }  // namespace
 
 void AddOffsetCommands(CLI::App& app, Action* action) {
   auto flags = std::make_shared<StorageFlags>();
   auto restore_id = std::make_shared<std::string>();
+  auto to = std::make_shared<ResetToFlags>();
   CLI::App* reset = app.add_subcommand(
       "offset-reset",
-      "Move the consumer groups recorded in a backup to their exact positions on the target, through the offset "
-      "map of a restore: plan (show current -> new), execute (snapshot, then commit), script (print the "
-      "equivalent kafka-consumer-groups commands)");
+      "Move the consumer groups recorded in a backup (restore.consumer_groups; renamed by restore.group_mapping) "
+      "to their exact positions on the target, through the offset map of a restore, or with --to-earliest, "
+      "--to-latest, --to-datetime or --to-offset to that position of every partition of the restored topics they "
+      "consumed: plan (show current -> new), execute (snapshot, then commit), script (print the equivalent "
+      "kafka-consumer-groups commands)");
   reset->require_subcommand(1);
   for (const char* mode : {"plan", "execute", "script"}) {
     CLI::App* cmd = reset->add_subcommand(mode, std::string(mode) == "plan" ? "Show current -> new offsets"
@@ -74,12 +120,15 @@ void AddOffsetCommands(CLI::App& app, Action* action) {
     cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest'");
     cmd->add_option("--restore-id", *restore_id, "Which restore's offset map (default: the newest)");
     if (std::string(mode) != "script") AddFormatFlag(cmd, &flags->format);  // script prints a shell script
+    AddResetToFlags(cmd, to.get());
     std::string m = mode;
-    cmd->callback([action, flags, restore_id, m] {
-      *action = [flags, restore_id, m] {
+    cmd->callback([action, flags, restore_id, to, m] {
+      *action = [flags, restore_id, to, m] {
         auto config = LoadConfig(*flags, true);
         if (!config.ok()) return Fail(config.status());
-        auto plan = PlanOffsetReset(*config, *restore_id);
+        auto where = to->Parse();
+        if (!where.ok()) return Fail(where.status());
+        auto plan = PlanOffsetReset(*config, *restore_id, *where);
         if (!plan.ok()) return Fail(plan.status());
         if (m == "script") {
           PrintScript(*plan);

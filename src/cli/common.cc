@@ -119,6 +119,7 @@ Result<Config> LoadConfig(const StorageFlags& flags, bool config_required) {
   } else if (config_required) {
     return Status::InvalidArgument("no configuration: pass --config FILE (see docs/config.md)");
   }
+  SetPushTarget(config.metrics);
   // The config's metrics section, unless --metrics-port already serves them.
   if (config.metrics.port && metrics::Metrics::Get().port() == 0) {
     KB_RETURN_IF_ERROR(ServeMetrics(*config.metrics.port, config.metrics.bind));

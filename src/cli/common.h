@@ -49,6 +49,13 @@ void SetSummaryError(const std::string& message);
 // logged, and leaves exit_code as it is.
 void WriteSummary(int exit_code);
 
+// metrics.pushgateway_url (src/cli/push.cc): LoadConfig records the config's
+// target, main the command's name; PushMetrics pushes when the command ends
+// (nothing without a target).
+void SetPushTarget(const MetricsConfig& config);
+void SetPushCommand(std::string command);
+void PushMetrics(int exit_code);
+
 // A subcommand's action, run after parsing.
 using Action = std::function<int()>;
 

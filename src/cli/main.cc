@@ -95,15 +95,15 @@ int main(int argc, char** argv) {
   }
   SetUpLogging(log_level, log_format);
   SetProgressWanted(!no_progress);
-  if (!summary_file.empty()) {
-    std::string command;
-    for (const CLI::App* sub = &app; !sub->get_subcommands().empty();) {
-      sub = sub->get_subcommands().front();
-      command += (command.empty() ? "" : " ") + sub->get_name();
-    }
-    SetSummaryFile(summary_file, command);
+  std::string command;
+  for (const CLI::App* sub = &app; !sub->get_subcommands().empty();) {
+    sub = sub->get_subcommands().front();
+    command += (command.empty() ? "" : " ") + sub->get_name();
   }
+  if (!summary_file.empty()) SetSummaryFile(summary_file, command);
+  SetPushCommand(command);
   int rc = Run(action, metrics_port, metrics_bind);
+  PushMetrics(rc);
   WriteSummary(rc);
   return rc;
 }

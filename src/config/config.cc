@@ -1,6 +1,7 @@
 #include "kafka_backup/config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -378,6 +379,33 @@ void ReadMetrics(MapReader& r, MetricsConfig* m) {
     if (v->empty()) r.FailKey(r.Get("bind"), "bind", "expected an address to listen on, e.g. 0.0.0.0 or 127.0.0.1");
     m->bind = *v;
   }
+  if (auto v = r.String("pushgateway_url")) {
+    bool http = v->rfind("http://", 0) == 0 || v->rfind("https://", 0) == 0;
+    if (!http || v->find_first_of("?#") != std::string::npos) {
+      r.FailKey(r.Get("pushgateway_url"), "pushgateway_url",
+                fmt::format("expected http://host:port or https://host:port (a path prefix allowed), got '{}'", *v));
+    }
+    m->pushgateway_url = *v;
+  }
+  // Label names as Prometheus takes them; a value may hold anything but is
+  // not empty (the Pushgateway refuses an empty grouping value).
+  auto label_name = [](const std::string& n) {
+    return !n.empty() && !std::isdigit(static_cast<unsigned char>(n[0])) &&
+           std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+  };
+  if (auto v = r.String("pushgateway_job")) {
+    if (v->empty()) r.FailKey(r.Get("pushgateway_job"), "pushgateway_job", "expected a job name, got ''");
+    m->pushgateway_job = *v;
+  }
+  if (auto v = r.StringMap("pushgateway_labels")) {
+    for (const auto& [name, value] : *v) {
+      if (!label_name(name) || name == "job" || name == "command" || value.empty()) {
+        r.FailKey(r.Get("pushgateway_labels"), "pushgateway_labels." + name,
+                  "expected a label name ([A-Za-z_][A-Za-z0-9_]*, not job or command) with a non-empty value");
+      }
+    }
+    m->pushgateway_labels = *v;
+  }
   r.CheckNoUnknownKeys();
 }
 
@@ -481,6 +509,18 @@ void ReadRestore(MapReader& r, RestoreConfig* o, const std::string& file) {
   if (auto v = r.Bool("reset_consumer_offsets")) o->reset_consumer_offsets = *v;
   if (auto v = r.StringList("consumer_groups")) o->consumer_groups = *v;
   if (auto v = r.StringMap("topic_mapping")) o->topic_mapping = *v;
+  if (auto v = r.StringMap("group_mapping")) {
+    std::map<std::string, std::string> seen;  // target -> source
+    for (const auto& [from, to] : *v) {
+      if (to.empty()) r.FailKey(r.Get("group_mapping"), "group_mapping." + from, "expected a group name, got ''");
+      if (auto [it, fresh] = seen.emplace(to, from); !fresh) {
+        r.FailKey(r.Get("group_mapping"), "group_mapping." + from,
+                  fmt::format("groups '{}' and '{}' are both mapped to '{}'; each target group takes one", it->second,
+                              from, to));
+      }
+    }
+    o->group_mapping = *v;
+  }
   if (auto v = r.IntListMap("source_partitions")) o->source_partitions = *v;
   if (auto v = r.IntMapMap("partition_mapping")) o->partition_mapping = *v;
   if (auto v = r.IntMap("repartitioning", 1, 1 << 20)) o->repartitioning = *v;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <prometheus/exposer.h>
+#include <prometheus/text_serializer.h>
 
 #include <algorithm>
 #include <exception>
@@ -27,6 +28,10 @@ std::string OutcomeOf(const Status& s) {
 }
 
 }  // namespace
+
+std::string Metrics::Text() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
 
 Metrics& Metrics::Get() {
   static Metrics* instance = new Metrics();  // never destroyed: instruments outlive every caller

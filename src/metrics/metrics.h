@@ -35,6 +35,9 @@ class Metrics {
   Status Serve(const std::string& bind_address);
   // The port actually bound (for a requested port 0), or 0 when not serving.
   int port() const;
+  // Every metric of the run in the text exposition format (what /metrics
+  // serves, without the server's own exposer_* metrics).
+  std::string Text() const;
 
   // `operation` is "backup", "restore" or "validate".
   prometheus::Counter& Records(std::string_view operation);

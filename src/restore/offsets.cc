@@ -1,7 +1,9 @@
 #include "kafka_backup/offsets.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +17,7 @@
 #include "storage/object_store.h"
 #include "util/clock.h"
 #include "util/glob.h"
+#include "util/time_point.h"
 
 namespace kafka_backup {
 namespace {
@@ -91,55 +94,101 @@ Status Apply(kafka::Admin& admin, const OffsetResetPlan& plan) {
   return Status::Ok();
 }
 
+// The exact positions of group `g` through the offset map: per target
+// partition, the earliest position any source partition asks for.
+Status ExactPositions(Context& c, const format::ConsumerGroupManifest& g, const std::string& target_group,
+                      std::vector<OffsetResetEntry>* out) {
+  std::map<std::pair<std::string, int32_t>, OffsetResetEntry> positions;
+  for (const auto& committed : g.offsets) {
+    const format::TopicOffsetMap* topic = c.map.FindTopic(committed.topic);
+    if (!topic) continue;  // not restored
+    const format::PartitionOffsetMap* part = nullptr;
+    for (const auto& p : topic->partitions)
+      if (p.source_partition == committed.partition) part = &p;
+    if (!part) continue;
+    std::optional<format::TargetPosition> pos = format::FirstAtOrAfter(*part, committed.offset);
+    if (!pos) {
+      // Everything restored was consumed: the end of the partition it went to.
+      int32_t tp = part->runs.empty() ? committed.partition : part->runs.back().target_partition;
+      KB_ASSIGN_OR_RETURN(kafka::Watermarks w, c.admin->QueryWatermarks(topic->target_topic, tp));
+      pos = format::TargetPosition{tp, w.high};
+    }
+    std::string from = fmt::format("{}[{}]@{}", committed.topic, committed.partition, committed.offset);
+    auto key = std::make_pair(topic->target_topic, pos->partition);
+    auto it = positions.find(key);
+    if (it == positions.end()) {
+      positions[key] =
+          OffsetResetEntry{target_group, topic->target_topic, pos->partition, std::nullopt, pos->offset, from};
+    } else if (pos->offset < *it->second.target) {
+      it->second.target = pos->offset;
+      it->second.from += ", " + from;
+    }
+  }
+  for (auto& [_, e] : positions) out->push_back(std::move(e));
+  return Status::Ok();
+}
+
+// --to-earliest / --to-latest / --to-datetime / --to-offset: every partition
+// of each restored topic group `g` had committed offsets on.
+Status ResetPositions(Context& c, const kafka::ClusterInfo& cluster, const format::ConsumerGroupManifest& g,
+                      const std::string& target_group, const ResetTo& to, std::vector<OffsetResetEntry>* out) {
+  std::set<std::string> topics;
+  for (const auto& committed : g.offsets) {
+    if (const format::TopicOffsetMap* t = c.map.FindTopic(committed.topic)) topics.insert(t->target_topic);
+  }
+  std::string from = to.kind == ResetTo::Kind::kEarliest ? "earliest"
+                     : to.kind == ResetTo::Kind::kLatest ? "latest"
+                     : to.kind == ResetTo::Kind::kTime   ? "time " + util::FormatRfc3339(to.value)
+                                                         : fmt::format("offset {}", to.value);
+  for (const auto& topic : topics) {
+    const kafka::TopicInfo* info = cluster.Find(topic);
+    if (!info) return Status::NotFound(fmt::format("target topic '{}' of the restore does not exist", topic));
+    std::vector<int64_t> at_time;
+    if (to.kind == ResetTo::Kind::kTime) {
+      KB_ASSIGN_OR_RETURN(at_time, c.admin->OffsetsForTime(topic, info->partition_count, to.value));
+    }
+    for (int32_t p = 0; p < info->partition_count; ++p) {
+      KB_ASSIGN_OR_RETURN(kafka::Watermarks w, c.admin->QueryWatermarks(topic, p));
+      int64_t offset = to.kind == ResetTo::Kind::kEarliest ? w.low
+                       : to.kind == ResetTo::Kind::kLatest ? w.high
+                       : to.kind == ResetTo::Kind::kTime   ? (at_time[p] < 0 ? w.high : at_time[p])
+                                                           : std::clamp(to.value, w.low, std::max(w.low, w.high));
+      out->push_back(OffsetResetEntry{target_group, topic, p, std::nullopt, offset, from});
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-Result<OffsetResetPlan> PlanOffsetReset(const Config& config, const std::string& restore_id) {
+Result<OffsetResetPlan> PlanOffsetReset(const Config& config, const std::string& restore_id, const ResetTo& to) {
   KB_ASSIGN_OR_RETURN(Context c, Open(config, restore_id));
   OffsetResetPlan plan;
   plan.backup_id = c.backup_id;
   plan.restore_id = c.map.restore_id;
   plan.bootstrap = fmt::format("{}", fmt::join(config.target.bootstrap_servers, ","));
+  kafka::ClusterInfo cluster;
+  if (to.kind != ResetTo::Kind::kExact) {
+    KB_ASSIGN_OR_RETURN(cluster, c.admin->Describe());
+  }
   const auto& wanted = config.restore.consumer_groups;
-  std::vector<std::string> groups;
+  std::vector<std::string> found;    // in the backup
+  std::vector<std::string> targets;  // on the target (restore.group_mapping)
   for (const auto& g : c.manifest.consumer_groups) {
     if (!wanted.empty() && !MatchesAny(wanted, g.group_id)) continue;
-    groups.push_back(g.group_id);
-    // Per target partition, the earliest position any source partition asks for.
-    std::map<std::pair<std::string, int32_t>, OffsetResetEntry> positions;
-    for (const auto& committed : g.offsets) {
-      const format::TopicOffsetMap* topic = c.map.FindTopic(committed.topic);
-      if (!topic) continue;  // not restored
-      const format::PartitionOffsetMap* part = nullptr;
-      for (const auto& p : topic->partitions)
-        if (p.source_partition == committed.partition) part = &p;
-      if (!part) continue;
-      std::optional<format::TargetPosition> pos = format::FirstAtOrAfter(*part, committed.offset);
-      if (!pos) {
-        // Everything restored was consumed: the end of the partition it went to.
-        int32_t tp = part->runs.empty() ? committed.partition : part->runs.back().target_partition;
-        KB_ASSIGN_OR_RETURN(kafka::Watermarks w, c.admin->QueryWatermarks(topic->target_topic, tp));
-        pos = format::TargetPosition{tp, w.high};
-      }
-      std::string from = fmt::format("{}[{}]@{}", committed.topic, committed.partition, committed.offset);
-      auto key = std::make_pair(topic->target_topic, pos->partition);
-      auto it = positions.find(key);
-      if (it == positions.end()) {
-        positions[key] =
-            OffsetResetEntry{g.group_id, topic->target_topic, pos->partition, std::nullopt, pos->offset, from};
-      } else if (pos->offset < *it->second.target) {
-        it->second.target = pos->offset;
-        it->second.from += ", " + from;
-      }
-    }
-    for (auto& [_, e] : positions) plan.entries.push_back(std::move(e));
+    found.push_back(g.group_id);
+    const std::string& target = config.restore.TargetGroup(g.group_id);
+    targets.push_back(target);
+    KB_RETURN_IF_ERROR(to.kind == ResetTo::Kind::kExact ? ExactPositions(c, g, target, &plan.entries)
+                                                        : ResetPositions(c, cluster, g, target, to, &plan.entries));
   }
   for (const auto& w : wanted) {
-    if (!IsGlob(w) && std::find(groups.begin(), groups.end(), w) == groups.end()) {
+    if (!IsGlob(w) && std::find(found.begin(), found.end(), w) == found.end()) {
       return Status::NotFound(
           fmt::format("consumer group '{}' has no committed offsets in backup '{}'", w, c.backup_id));
     }
   }
-  KB_ASSIGN_OR_RETURN(auto current, CurrentOffsets(*c.admin, groups));
+  KB_ASSIGN_OR_RETURN(auto current, CurrentOffsets(*c.admin, targets));
   for (auto& e : plan.entries) {
     if (auto it = current.find({e.group_id, e.topic, e.partition}); it != current.end()) e.current = it->second;
   }

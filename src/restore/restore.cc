@@ -565,12 +565,13 @@ Result<std::vector<const format::ConsumerGroupManifest*>> RestoreRun::SelectGrou
 
 Status RestoreRun::CheckGroupsInactive(const std::vector<const format::ConsumerGroupManifest*>& groups) {
   for (const auto* g : groups) {
-    KB_ASSIGN_OR_RETURN(kafka::GroupInfo info, admin_->DescribeGroup(g->group_id));
+    const std::string& target = config_.restore.TargetGroup(g->group_id);
+    KB_ASSIGN_OR_RETURN(kafka::GroupInfo info, admin_->DescribeGroup(target));
     if (info.members > 0) {
       return Status::Conflict(fmt::format(
           "consumer group '{}' has {} active members on the target ({}); stop its consumers before its offsets are "
           "reset",
-          g->group_id, info.members, info.state));
+          target, info.members, info.state));
     }
   }
   return Status::Ok();
@@ -755,7 +756,8 @@ Result<std::vector<GroupPosition>> RestoreRun::ComputeGroupPositions(
         auto key = std::make_pair(plan.target, t.partition);
         auto it = positions.find(key);
         if (it == positions.end()) {
-          positions[key] = GroupPosition{g->group_id, plan.target, t.partition, t.offset, from};
+          positions[key] =
+              GroupPosition{config_.restore.TargetGroup(g->group_id), plan.target, t.partition, t.offset, from};
         } else {
           it->second.offset = std::min(it->second.offset, t.offset);
           it->second.from += ", " + from;
@@ -1172,11 +1174,12 @@ Result<RestoreReport> RestoreRun::Run() {
     if (rc.reset_consumer_offsets) {
       KB_RETURN_IF_ERROR(CheckGroupsInactive(groups));
       for (const auto* g : groups) {
+        const std::string& target = rc.TargetGroup(g->group_id);
         std::vector<kafka::TopicPartitionOffset> offsets;
         for (const auto& p : report.group_positions) {
-          if (p.group_id == g->group_id) offsets.push_back({p.topic, p.partition, p.offset, ""});
+          if (p.group_id == target) offsets.push_back({p.topic, p.partition, p.offset, ""});
         }
-        KB_RETURN_IF_ERROR(admin_->CommitGroupOffsets(g->group_id, offsets));
+        KB_RETURN_IF_ERROR(admin_->CommitGroupOffsets(target, offsets));
       }
       report.groups_committed = true;
     }

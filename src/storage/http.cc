@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "util/strings.h"
+
 namespace kafka_backup::storage {
 namespace {
 
@@ -158,7 +160,8 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   Release(curl);
   if (rc != CURLE_OK) {
-    std::string where = request.url.substr(0, request.url.find('?'));
+    // Neither a query (a SAS token) nor user:password@ goes into a message.
+    std::string where = util::WithoutUserinfo(request.url.substr(0, request.url.find('?')));
     std::string msg = fmt::format("{} {}: {}", request.method, where, curl_easy_strerror(rc));
     switch (rc) {
       case CURLE_URL_MALFORMAT:
