@@ -107,7 +107,7 @@ void AddOffsetCommands(CLI::App& app, Action* action) {
       "to their exact positions on the target, through the offset map of a restore, or with --to-earliest, "
       "--to-latest, --to-datetime or --to-offset to that position of every partition of the restored topics they "
       "consumed: plan (show current -> new), execute (snapshot, then commit), script (print the equivalent "
-      "kafka-consumer-groups commands)");
+      "kafka-consumer-groups commands). Groups are read, checked and committed 8 at a time");
   reset->require_subcommand(1);
   for (const char* mode : {"plan", "execute", "script"}) {
     CLI::App* cmd = reset->add_subcommand(mode, std::string(mode) == "plan" ? "Show current -> new offsets"

@@ -100,3 +100,27 @@ def test_group_mapping_and_reset_to_earliest_latest_datetime_offset(tmp_path):
     cfg["restore"]["group_mapping"] = {group: "same", "other": "same"}
     assert_error(run_cli(["offset-reset", "plan", "--config", write_config(tmp_path, cfg, "bad.yaml")]),
                  EXIT_BAD_INPUT, "group_mapping", "both mapped to 'same'")
+
+
+def test_execute_and_rollback_over_many_groups_at_once(tmp_path):
+    """offset-reset works on many groups side by side (at most 8 admin calls at a time): every
+    group lands exactly, and rollback puts every one back."""
+    from conftest import parallel
+    topic = unique("offmany")
+    create_topic(topic, 3)
+    produce(topic, [rec(i % 3, f"k{i}", f"v{i}") for i in range(60)])
+    groups = {f"{topic}-g{n:02d}": {p: (n + p) % 20 for p in range(3)} for n in range(16)}
+    parallel(*[(lambda g=g, o=o: commit_offsets(g, topic, o)) for g, o in groups.items()], workers=4)
+    store = tmp_path / "store"
+    run_backup(tmp_path, backup_config(store, [topic], backup_id="b"))
+    target_topic = topic + "-dr"
+    cfg = restore_config(store, backup_id="b", topic_mapping={topic: target_topic},
+                         consumer_groups=[f"{topic}-g*"])
+    run_restore(tmp_path, cfg)
+    path = write_config(tmp_path, cfg, "many.yaml")
+    plan = cli_ok(["offset-reset", "execute", "--config", path, "--format", "json"]).json()
+    assert len(plan["entries"]) == 16 * 3, plan
+    got = parallel(*[(lambda g=g: group_offsets(g)) for g in groups], workers=4)
+    assert dict(zip(groups, got)) == {g: {(target_topic, p): o for p, o in offs.items()} for g, offs in groups.items()}
+    cli_ok(["offset-rollback", "--config", path])
+    assert parallel(*[(lambda g=g: group_offsets(g)) for g in groups], workers=4) == [{}] * 16
