@@ -23,10 +23,6 @@
 namespace kafka_backup {
 namespace {
 
-std::string SnapshotPrefix(const std::string& backup_id, const std::string& restore_id) {
-  return fmt::format("restores/{}/{}/offset-snapshots/", backup_id, restore_id);
-}
-
 struct Context {
   std::unique_ptr<storage::ObjectStore> store;
   std::string backup_id;
@@ -226,8 +222,8 @@ Result<std::string> ExecuteOffsetReset(const Config& config, const OffsetResetPl
                           {"backup_id", plan.backup_id},
                           {"restore_id", plan.restore_id},
                           {"entries", entries}};
-  KB_RETURN_IF_ERROR(
-      store->Put(SnapshotPrefix(plan.backup_id, plan.restore_id) + snapshot_id + ".json", snapshot.dump(2) + "\n"));
+  KB_RETURN_IF_ERROR(store->Put(storage::layout::OffsetSnapshotKey(plan.backup_id, plan.restore_id, snapshot_id),
+                                snapshot.dump(2) + "\n"));
   KB_RETURN_IF_ERROR(Apply(*admin, plan));
   return snapshot_id;
 }
@@ -235,7 +231,7 @@ Result<std::string> ExecuteOffsetReset(const Config& config, const OffsetResetPl
 Result<OffsetResetPlan> PlanRollback(const Config& config, const std::string& restore_id,
                                      const std::string& snapshot_id) {
   KB_ASSIGN_OR_RETURN(Context c, Open(config, restore_id));
-  std::string prefix = SnapshotPrefix(c.backup_id, c.map.restore_id);
+  std::string prefix = storage::layout::OffsetSnapshotPrefix(c.backup_id, c.map.restore_id);
   std::string key;
   if (snapshot_id.empty()) {
     KB_ASSIGN_OR_RETURN(auto all, storage::ListAll(*c.store, prefix));
@@ -247,7 +243,7 @@ Result<OffsetResetPlan> PlanRollback(const Config& config, const std::string& re
     }
     key = all.back().key;  // ids are zero-padded times: the last is the newest
   } else {
-    key = prefix + snapshot_id + ".json";
+    key = storage::layout::OffsetSnapshotKey(c.backup_id, c.map.restore_id, snapshot_id);
   }
   auto text = c.store->Get(key);
   if (!text.ok()) {

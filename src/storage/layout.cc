@@ -40,6 +40,14 @@ std::string OffsetMapPartsPrefix(std::string_view backup_id, std::string_view re
   return fmt::format("restores/{}/{}/parts/", backup_id, restore_id);
 }
 
+std::string OffsetSnapshotPrefix(std::string_view backup_id, std::string_view restore_id) {
+  return fmt::format("restores/{}/{}/offset-snapshots/", backup_id, restore_id);
+}
+
+std::string OffsetSnapshotKey(std::string_view backup_id, std::string_view restore_id, std::string_view snapshot_id) {
+  return fmt::format("{}{}.json", OffsetSnapshotPrefix(backup_id, restore_id), snapshot_id);
+}
+
 std::string OffsetMapPartKey(std::string_view backup_id, std::string_view restore_id, uint64_t sequence) {
   return fmt::format("restores/{}/{}/parts/{:010}.json", backup_id, restore_id, sequence);
 }

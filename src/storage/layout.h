@@ -30,6 +30,10 @@ std::string OffsetMapKey(std::string_view backup_id, std::string_view restore_id
 std::string OffsetMapPartsPrefix(std::string_view backup_id, std::string_view restore_id);
 // "restores/<backup_id>/<restore_id>/parts/0000000042.json"
 std::string OffsetMapPartKey(std::string_view backup_id, std::string_view restore_id, uint64_t sequence);
+// "restores/<backup_id>/<restore_id>/offset-snapshots/" — what offset-reset execute found, for offset-rollback.
+std::string OffsetSnapshotPrefix(std::string_view backup_id, std::string_view restore_id);
+// "restores/<backup_id>/<restore_id>/offset-snapshots/<snapshot_id>.json"
+std::string OffsetSnapshotKey(std::string_view backup_id, std::string_view restore_id, std::string_view snapshot_id);
 
 // "index/catalog.json" — the catalog index (format/catalog_index.h); never a commit point.
 std::string CatalogIndexKey();

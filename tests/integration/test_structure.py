@@ -1,0 +1,42 @@
+"""The structure checks of scripts/lint.sh: scripts/check-deps.py holds each src/ component to
+its README's "May depend on:" line (and fails on a tree that breaks it)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+CHECK = ROOT / "scripts" / "check-deps.py"
+
+
+def check(root) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(CHECK), str(root)], capture_output=True, text=True, timeout=60)
+
+
+def test_this_tree_keeps_its_component_rules():
+    r = check(ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "components as their READMEs say" in r.stdout
+
+
+def test_an_include_the_readme_does_not_allow_fails_naming_file_and_rule(tmp_path):
+    for comp, rule in (("storage", "util"), ("util", "nothing of ours"), ("kafka", "util, format/record.h"),
+                       ("format", "util only")):
+        (tmp_path / "src" / comp).mkdir(parents=True)
+        (tmp_path / "src" / comp / "README.md").write_text(f"# {comp}\nMay depend on: {rule}. More words: kafka.\n")
+    (tmp_path / "src" / "storage" / "s3.cc").write_text('#include "util/x.h"\n#include "kafka_backup/status.h"\n')
+    (tmp_path / "src" / "kafka" / "client.h").write_text('#include "format/record.h"\n')
+    assert check(tmp_path).returncode == 0, check(tmp_path).stderr
+
+    (tmp_path / "src" / "storage" / "s3.cc").write_text('#include "kafka/client.h"\n')
+    (tmp_path / "src" / "kafka" / "client.h").write_text('#include "format/segment.h"\n')
+    r = check(tmp_path)
+    assert r.returncode == 1
+    assert "src/storage/s3.cc: includes kafka/client.h, but src/storage/README.md allows only: util" in r.stderr
+    assert "src/kafka/client.h: includes format/segment.h" in r.stderr, r.stderr
+
+    (tmp_path / "src" / "metrics").mkdir()
+    r = check(tmp_path)
+    assert "src/metrics: no README.md" in r.stderr, r.stderr
