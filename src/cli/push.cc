@@ -37,10 +37,7 @@ std::string Grouping(const std::string& name, const std::string& value) {
   bool plain = std::all_of(value.begin(), value.end(),
                            [](unsigned char c) { return std::isalnum(c) != 0 || c == '_' || c == '-' || c == '.'; });
   if (plain) return fmt::format("/{}/{}", name, value);
-  std::string b64 = util::Base64Encode(value);
-  std::replace(b64.begin(), b64.end(), '+', '-');
-  std::replace(b64.begin(), b64.end(), '/', '_');
-  b64.erase(std::remove(b64.begin(), b64.end(), '='), b64.end());
+  std::string b64 = util::Base64UrlEncode(value);
   return fmt::format("/{}@base64/{}", name, b64.empty() ? "=" : b64);
 }
 
