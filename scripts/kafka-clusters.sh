@@ -4,10 +4,10 @@
 #
 #   source  PLAINTEXT 127.0.0.1:19092  controller 127.0.0.1:19093
 #   target  PLAINTEXT 127.0.0.1:29092  controller 127.0.0.1:29093
-#   secure  PLAINTEXT 127.0.0.1:49092  controller 127.0.0.1:49093   (only when named)
-#           SSL            127.0.0.1:49094  TLS, client certificate required (mTLS)
-#           SASL_PLAINTEXT 127.0.0.1:49095  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
-#           SASL_SSL       127.0.0.1:49096  same mechanisms over TLS (server auth only)
+#   secure  PLAINTEXT 127.0.0.1:14092  controller 127.0.0.1:14093   (only when named)
+#           SSL            127.0.0.1:14094  TLS, client certificate required (mTLS)
+#           SASL_PLAINTEXT 127.0.0.1:14095  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+#           SASL_SSL       127.0.0.1:14096  same mechanisms over TLS (server auth only)
 #
 # usage: scripts/kafka-clusters.sh start [--fresh] [source|target|secure]
 #        scripts/kafka-clusters.sh stop [--clean] [source|target|secure]
@@ -31,7 +31,7 @@
 #     --add-scram): backup-service (SCRAM-SHA-256, as in the DR runbook) and bob
 #     (SCRAM-SHA-512); the PLAIN user carol lives in the SASL listeners' JAAS config;
 #   - the inter-broker and controller listeners are PLAINTEXT, so tests produce
-#     and inspect through 127.0.0.1:49092; no authorizer (authentication is tested).
+#     and inspect through 127.0.0.1:14092; no authorizer (authentication is tested).
 #   `env secure` prints the addresses, the file paths and these test-only credentials.
 #
 # Environment:
@@ -64,13 +64,16 @@ usage() {
   exit 2
 }
 
-port()      { case "$1" in source) echo 19092 ;; target) echo 29092 ;; secure) echo 49092 ;; esac; }
-ctl_port()  { case "$1" in source) echo 19093 ;; target) echo 29093 ;; secure) echo 49093 ;; esac; }
+# Fixed ports stay below the kernel's ephemeral range (32768-60999 on Linux):
+# a port inside it can be taken by any outgoing connection's local end, and a
+# broker then fails to bind at random (CI saw it: SASL_SSL on 49096).
+port()      { case "$1" in source) echo 19092 ;; target) echo 29092 ;; secure) echo 14092 ;; esac; }
+ctl_port()  { case "$1" in source) echo 19093 ;; target) echo 29093 ;; secure) echo 14093 ;; esac; }
 bootstrap() { echo "127.0.0.1:$(port "$1")"; }
 dir()       { echo "$BASE/$1"; }
 tls_dir()   { echo "$BASE/$1/tls"; }
 # The secure cluster's other listeners.
-SSL_PORT=49094 SASL_PLAINTEXT_PORT=49095 SASL_SSL_PORT=49096
+SSL_PORT=14094 SASL_PLAINTEXT_PORT=14095 SASL_SSL_PORT=14096
 # Every port a cluster listens on.
 ports() {
   echo "$(port "$1") $(ctl_port "$1")"

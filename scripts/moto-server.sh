@@ -5,7 +5,7 @@
 # kafka-backup with an access key (a wrong secret gets SignatureDoesNotMatch)
 # and one KMS key.
 #
-#   endpoint  http://127.0.0.1:39100 (path-style; KB_MOTO_PORT to change)
+#   endpoint  http://127.0.0.1:19100 (path-style; KB_MOTO_PORT to change)
 #
 # usage: scripts/moto-server.sh start
 #        scripts/moto-server.sh stop
@@ -20,7 +20,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.cache/moto/venv"
 BASE="${KB_MOTO_DIR:-/tmp/kafka-backup-moto}"
-PORT="${KB_MOTO_PORT:-39100}"
+PORT="${KB_MOTO_PORT:-19100}"
 PIDFILE="$BASE/moto.pid"
 LOG="$BASE/moto.log"
 CREDS="$BASE/credentials.env"

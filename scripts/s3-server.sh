@@ -3,7 +3,7 @@
 # integration tests.  It checks AWS request signatures (V2 and V4, header and
 # presigned): a request signed with another key or secret gets 403.
 #
-#   endpoint  http://127.0.0.1:39000 (path-style; KB_S3_PORT to change)
+#   endpoint  http://127.0.0.1:19000 (path-style; KB_S3_PORT to change)
 #   identity  kbtestaccess / kbtestsecret-0123456789, region us-east-1
 #
 # usage: scripts/s3-server.sh start [--fresh]
@@ -19,7 +19,7 @@
 # s3proxy.properties, s3proxy.log, s3proxy.pid).
 #
 # Environment:
-#   KB_S3_PORT           listen port on 127.0.0.1 (default 39000)
+#   KB_S3_PORT           listen port on 127.0.0.1 (default 19000)
 #   KB_S3_DIR            state directory (default /tmp/kafka-backup-s3)
 #   KB_S3_BLOBSTORE      filesystem (default; objects under data/) or transient (in memory)
 #   KB_S3_JAVA           java binary (default: `java` if it is 17+, else a JDK 17+ under /usr/lib/jvm)
@@ -31,7 +31,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LIBS="$ROOT/.cache/s3proxy/libs"
 BASE="${KB_S3_DIR:-/tmp/kafka-backup-s3}"
-PORT="${KB_S3_PORT:-39000}"
+PORT="${KB_S3_PORT:-19000}"
 BLOBSTORE="${KB_S3_BLOBSTORE:-filesystem}"
 HEAP_OPTS="${KB_S3_HEAP_OPTS:--Xms64m -Xmx768m}"
 LOG_LEVEL="${KB_S3_LOG_LEVEL:-info}"

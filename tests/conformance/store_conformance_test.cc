@@ -1,7 +1,7 @@
 // One suite, every backend: the ObjectStore contract (object_store.h) checked
 // against real servers. Backends and where they are:
 //   filesystem  a temporary directory (always)
-//   s3          KB_TEST_S3_URL, e.g. s3://kb-conformance?endpoint=http://127.0.0.1:39000,
+//   s3          KB_TEST_S3_URL, e.g. s3://kb-conformance?endpoint=http://127.0.0.1:19000,
 //               credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
 //   azure       KB_TEST_AZURE_URL, e.g. azure://kb-conformance?account=kbtest&endpoint=http://127.0.0.1:10000/kbtest,
 //               the key from AZURE_STORAGE_KEY

@@ -465,7 +465,7 @@ def pytest_report_header(config) -> list[str]:
 
 # ------------------------------------------------------------ object storage
 
-S3_ENDPOINT = os.environ.get("KB_S3_ENDPOINT", "http://127.0.0.1:39000")
+S3_ENDPOINT = os.environ.get("KB_S3_ENDPOINT", "http://127.0.0.1:19000")
 S3_ACCESS_KEY = os.environ.get("KB_S3_ACCESS_KEY", "kbtestaccess")
 S3_SECRET_KEY = os.environ.get("KB_S3_SECRET_KEY", "kbtestsecret-0123456789")
 S3_REGION = os.environ.get("KB_S3_REGION", "us-east-1")

@@ -2,10 +2,10 @@
 scripts/kafka-clusters.sh (`start secure`; scripts/test.sh starts it).
 
 Its listeners (all on 127.0.0.1):
-    49092 PLAINTEXT       tests produce and read through it (kafka-peer has no security settings)
-    49094 SSL             client certificate required (mTLS)
-    49095 SASL_PLAINTEXT  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
-    49096 SASL_SSL        the same mechanisms over TLS (server authentication only)
+    14092 PLAINTEXT       tests produce and read through it (kafka-peer has no security settings)
+    14094 SSL             client certificate required (mTLS)
+    14095 SASL_PLAINTEXT  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+    14096 SASL_SSL        the same mechanisms over TLS (server authentication only)
 Certificates come from openssl (the script, in <broker dir>/secure/tls/); the SCRAM users
 were created when the storage was formatted; the PLAIN user lives in the JAAS config.
 
@@ -41,10 +41,10 @@ from conftest import (EXIT_AUTH, EXIT_BAD_INPUT, TARGET, _cluster_answers, asser
                       dump, manifest_path, produce, rec, restore_config, run_cli, unique,
                       write_config)
 
-SECURE = os.environ.get("KB_SECURE_BOOTSTRAP", "127.0.0.1:49092")
-SSL_BS = os.environ.get("KB_SECURE_SSL_BOOTSTRAP", "127.0.0.1:49094")
-SASL_PLAINTEXT_BS = os.environ.get("KB_SECURE_SASL_PLAINTEXT_BOOTSTRAP", "127.0.0.1:49095")
-SASL_SSL_BS = os.environ.get("KB_SECURE_SASL_SSL_BOOTSTRAP", "127.0.0.1:49096")
+SECURE = os.environ.get("KB_SECURE_BOOTSTRAP", "127.0.0.1:14092")
+SSL_BS = os.environ.get("KB_SECURE_SSL_BOOTSTRAP", "127.0.0.1:14094")
+SASL_PLAINTEXT_BS = os.environ.get("KB_SECURE_SASL_PLAINTEXT_BOOTSTRAP", "127.0.0.1:14095")
+SASL_SSL_BS = os.environ.get("KB_SECURE_SASL_SSL_BOOTSTRAP", "127.0.0.1:14096")
 
 _TLS = Path(os.environ.get("KB_BROKER_DIR", "/tmp/kafka-backup-brokers")) / "secure" / "tls"
 CA = os.environ.get("KB_SECURE_CA", str(_TLS / "ca.crt"))

@@ -40,3 +40,21 @@ def test_an_include_the_readme_does_not_allow_fails_naming_file_and_rule(tmp_pat
     (tmp_path / "src" / "metrics").mkdir()
     r = check(tmp_path)
     assert "src/metrics: no README.md" in r.stderr, r.stderr
+
+
+def test_test_servers_listen_below_the_ephemeral_port_range():
+    """A fixed port inside the kernel's ephemeral range (32768-60999) can be held by any outgoing
+    connection's local end when a server starts; CI lost a run to it (SASL_SSL on 49096)."""
+    import re
+
+    low = int((open("/proc/sys/net/ipv4/ip_local_port_range").read().split() or ["32768"])[0])
+    found = {}
+    for script in sorted((ROOT / "scripts").glob("*.sh")):
+        text = script.read_text()
+        for m in re.finditer(r"127\.0\.0\.1:(\d{4,5})\b|PORT=\"?\$\{KB_\w+:-(\d+)\}|_PORT=(\d{4,5})\b"
+                             r"|echo (\d{4,5}) ;;", text):
+            port = int(next(g for g in m.groups() if g))
+            found.setdefault(script.name, set()).add(port)
+    assert "kafka-clusters.sh" in found and "s3-server.sh" in found, found
+    high = {name: sorted(p for p in ports if p >= low) for name, ports in found.items()}
+    assert not any(high.values()), f"ports at or above {low}: {high}"
