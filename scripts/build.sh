@@ -2,15 +2,21 @@
 # Configure and build kafka-backup with CMake + Ninja.
 #   scripts/build.sh            release build (RelWithDebInfo) in build/
 #   scripts/build.sh asan       AddressSanitizer + UBSan build in build-asan/
-# Incremental: a second run only rebuilds what changed.
+# Incremental: a second run only rebuilds what changed; compiles go through
+# ccache when installed (scripts/lib/ccache.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/lib/ccache.sh"
 variant="${1:-release}"
 case "$variant" in
   release) dir="$ROOT/build"; extra=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   asan) dir="$ROOT/build-asan"; extra=(-DCMAKE_BUILD_TYPE=Debug -DKB_SANITIZE=ON) ;;
   *) echo "usage: $0 [release|asan]" >&2; exit 2 ;;
 esac
+# The exports must happen in this shell, not in a $(...) subshell.
+ccache_cmake_args "$ROOT" >/dev/null
+# shellcheck disable=SC2207
+extra+=($(ccache_cmake_args "$ROOT"))
 if [[ ! -f "$dir/build.ninja" ]]; then
   cmake -S "$ROOT" -B "$dir" -G Ninja "${extra[@]}" >/dev/null
 fi

@@ -30,6 +30,9 @@
 #   - SCRAM users created when the storage is formatted (kafka-storage format
 #     --add-scram): backup-service (SCRAM-SHA-256, as in the DR runbook) and bob
 #     (SCRAM-SHA-512); the PLAIN user carol lives in the SASL listeners' JAAS config;
+#   - OAUTHBEARER on the SASL listeners takes AWS MSK IAM tokens signed with one
+#     test access key, checked by tests/peer/MskIamValidator.java (compiled by
+#     scripts/setup.sh into .cache/peer, on this broker's classpath);
 #   - the inter-broker and controller listeners are PLAINTEXT, so tests produce
 #     and inspect through 127.0.0.1:14092; no authorizer (authentication is tested).
 #   `env secure` prints the addresses, the file paths and these test-only credentials.
@@ -55,6 +58,8 @@ SCRAM256_USER=backup-service SCRAM256_PASSWORD=scram256-pw-9d2c
 SCRAM512_USER=bob SCRAM512_PASSWORD=scram512-pw-6a7f
 CLIENT_KEY_PASSWORD=client-key-pw-3e8b
 BROKER_KEY_PASSWORD=broker-key-pw-51c0
+# The AWS access key the SASL listeners' OAUTHBEARER (AWS MSK IAM) accepts.
+MSK_ACCESS_KEY_ID=AKIAKBTESTMSKIAM0001 MSK_SECRET_ACCESS_KEY=kbtest/msk+iam-secret-7f3a MSK_REGION=eu-west-1
 
 say() { printf '[kafka-clusters] %s\n' "$*"; }
 die() { printf '[kafka-clusters] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -154,10 +159,14 @@ keyUsage=critical,digitalSignature,keyEncipherment"
 
 # The secure cluster's extra listeners, TLS and SASL settings.
 secure_config() {
-  local t jaas_plain jaas_scram l
+  local t jaas_plain jaas_scram jaas_msk l
   t="$(tls_dir "$1")"
   jaas_plain="org.apache.kafka.common.security.plain.PlainLoginModule required user_$PLAIN_USER=\"$PLAIN_PASSWORD\";"
   jaas_scram="org.apache.kafka.common.security.scram.ScramLoginModule required;"
+  jaas_msk="org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required"
+  # (the sub claim: the broker's own login token, which nothing checks)
+  jaas_msk+=" unsecuredLoginStringClaim_sub=\"broker\""
+  jaas_msk+=" accessKeyId=\"$MSK_ACCESS_KEY_ID\" secretAccessKey=\"$MSK_SECRET_ACCESS_KEY\" region=\"$MSK_REGION\";"
   cat <<EOF
 
 # TLS (PEM keystore and truststore, KIP-651), for the SSL and SASL_SSL listeners.
@@ -172,13 +181,16 @@ listener.name.ssl.ssl.client.auth=required
 listener.name.sasl_ssl.ssl.client.auth=none
 
 # SASL: PLAIN users in the JAAS config, SCRAM users in the cluster metadata
-# (added by kafka-storage format --add-scram).
-sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+# (added by kafka-storage format --add-scram); OAUTHBEARER tokens are AWS MSK
+# IAM tokens, checked by tests/peer/MskIamValidator.java with the test key.
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
 EOF
   for l in sasl_plaintext sasl_ssl; do
     echo "listener.name.$l.plain.sasl.jaas.config=$jaas_plain"
     echo "listener.name.$l.scram-sha-256.sasl.jaas.config=$jaas_scram"
     echo "listener.name.$l.scram-sha-512.sasl.jaas.config=$jaas_scram"
+    echo "listener.name.$l.oauthbearer.sasl.jaas.config=$jaas_msk"
+    echo "listener.name.$l.oauthbearer.sasl.server.callback.handler.class=MskIamValidator"
   done
 }
 
@@ -279,7 +291,7 @@ launch() {
     java $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
     -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$d/log4j2.properties" \
-    -cp "$LIBS/*" kafka.Kafka "$d/server.properties" \
+    -cp "$LIBS/*:$ROOT/.cache/peer" kafka.Kafka "$d/server.properties" \
     >>"$d/server.log" 2>&1 </dev/null &
 }
 
@@ -409,6 +421,9 @@ export KB_SECURE_SCRAM256_USER=$SCRAM256_USER
 export KB_SECURE_SCRAM256_PASSWORD=$SCRAM256_PASSWORD
 export KB_SECURE_SCRAM512_USER=$SCRAM512_USER
 export KB_SECURE_SCRAM512_PASSWORD=$SCRAM512_PASSWORD
+export KB_SECURE_MSK_ACCESS_KEY_ID=$MSK_ACCESS_KEY_ID
+export KB_SECURE_MSK_SECRET_ACCESS_KEY=$MSK_SECRET_ACCESS_KEY
+export KB_SECURE_MSK_REGION=$MSK_REGION
 EOF
     fi
   done

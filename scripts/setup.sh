@@ -78,7 +78,7 @@ APT_BUILD_PACKAGES=(
   libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libssl-dev libcurl4-openssl-dev libtinyxml2-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev prometheus-cpp-dev
-  ninja-build cmake g++ pkg-config curl ca-certificates patch
+  ninja-build cmake g++ pkg-config curl ca-certificates patch ccache
 )
 # What tests, benchmarks and lints need on top (clang-14 and its runtimes, with
 # libFuzzer: scripts/fuzz.sh; help2man and dpkg-dev for the .deb of
@@ -91,8 +91,10 @@ APT_DEV_PACKAGES=(
 )
 APT_PACKAGES=("${APT_BUILD_PACKAGES[@]}")
 ((BUILD_ONLY)) || APT_PACKAGES+=("${APT_DEV_PACKAGES[@]}")
-# What the integration tests import; Debian names them python3-<module>.
-PYTHON_MODULES=(pytest jsonschema yaml)
+# What the integration tests import, as module:Debian package:PyPI package
+# (xdist runs independent test files side by side).
+PYTHON_MODULES=(pytest:python3-pytest:pytest jsonschema:python3-jsonschema:jsonschema
+  yaml:python3-yaml:PyYAML xdist:python3-pytest-xdist:pytest-xdist)
 ((BUILD_ONLY)) && PYTHON_MODULES=()
 have_python_module() { command -v python3 >/dev/null && python3 -c "import $1" >/dev/null 2>&1; }
 
@@ -102,9 +104,10 @@ if [[ "${KB_SKIP_APT:-0}" != 1 ]]; then
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   # Python modules: fine if `python3` (maybe a pyenv one) already imports them.
-  for m in "${PYTHON_MODULES[@]}"; do
-    if ! have_python_module "$m" && ! dpkg -s "python3-$m" >/dev/null 2>&1; then
-      missing+=("python3-$m")
+  for entry in "${PYTHON_MODULES[@]}"; do
+    IFS=: read -r m deb _ <<<"$entry"
+    if ! have_python_module "$m" && ! dpkg -s "$deb" >/dev/null 2>&1; then
+      missing+=("$deb")
     fi
   done
   if ((${#missing[@]})); then
@@ -116,11 +119,12 @@ if [[ "${KB_SKIP_APT:-0}" != 1 ]]; then
   else
     say "apt packages: all present"
   fi
-  for m in "${PYTHON_MODULES[@]}"; do
+  for entry in "${PYTHON_MODULES[@]}"; do
+    IFS=: read -r m _ pypi <<<"$entry"
     if ! have_python_module "$m"; then
       # `python3` on PATH is not the system one (e.g. pyenv) and lacks it.
-      say "installing $m for $(command -v python3) with pip"
-      python3 -m pip install --quiet "$m"
+      say "installing $pypi for $(command -v python3) with pip"
+      python3 -m pip install --quiet "$pypi"
     fi
     have_python_module "$m" || die "python3 cannot import $m"
   done
@@ -255,15 +259,17 @@ write_wrapper kafka-run-class ""
 say "tool wrappers: .cache/kafka/bin ($(printf '%s ' "${!TOOLS[@]}" | wc -w) tools + kafka-run-class, kafka-peer)"
 
 # ------------------------------------------------------------ d. Java peer
-PEER_SRC="$ROOT/tests/peer/KafkaPeer.java"
-peer_hash="$(cat "$PEER_SRC" "$MARKER" | sha256sum | cut -c1-16)"
+# KafkaPeer (the independent client) and MskIamValidator (the secure test
+# cluster's check of MSK IAM tokens, on its broker's classpath).
+PEER_SRCS=("$ROOT/tests/peer/KafkaPeer.java" "$ROOT/tests/peer/MskIamValidator.java")
+peer_hash="$(cat "${PEER_SRCS[@]}" "$MARKER" | sha256sum | cut -c1-16)"
 if [[ -f "$PEER_DIR/KafkaPeer.class" && "$(cat "$PEER_DIR/.hash" 2>/dev/null)" == "$peer_hash" ]]; then
   say "kafka-peer: up to date"
 else
-  say "compiling tests/peer/KafkaPeer.java"
+  say "compiling tests/peer/*.java"
   rm -rf "$PEER_DIR"
   mkdir -p "$PEER_DIR"
-  javac --release 17 -Xlint:all -Xlint:-options -cp "$LIBS/*" -d "$PEER_DIR" "$PEER_SRC"
+  javac --release 17 -Xlint:all -Xlint:-options -cp "$LIBS/*" -d "$PEER_DIR" "${PEER_SRCS[@]}"
   echo "$peer_hash" > "$PEER_DIR/.hash"
 fi
 write_wrapper kafka-peer KafkaPeer "$PEER_DIR:$LIBS/*"

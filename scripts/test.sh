@@ -8,7 +8,8 @@
 #   KB_ASAN=1      also build with ASan+UBSan and run the unit tests under it (CI does)
 #   KB_FUZZ_SECONDS  run every fuzz target this long (scripts/fuzz.sh); when unset
 #                  and CI is set (CI=true), 20 s each (scripts/fuzz.sh --ci)
-#   KB_PYTEST_ARGS extra pytest arguments (e.g. "-k fidelity")
+#   KB_PYTEST_ARGS extra pytest arguments (e.g. "-k fidelity"), for both runs
+#   KB_PYTEST_WORKERS  integration test files run side by side (default 2)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -112,5 +113,13 @@ bash scripts/operator-test.sh
 
 stage "integration tests (pytest)"
 
+# Test files side by side (pytest-xdist; each file whole on one worker, so its
+# module fixtures stay shared), then the files marked serial (they stop a broker
+# every other test uses) alone. Every test names its topics and groups with a
+# fresh uuid, so files do not see each other's data.
 # shellcheck disable=SC2086
-python3 -m pytest tests/integration -q --durations=25 ${KB_PYTEST_ARGS:-}
+python3 -m pytest tests/integration -q -p xdist -n "${KB_PYTEST_WORKERS:-2}" --dist loadfile -m "not serial" \
+  --durations=25 ${KB_PYTEST_ARGS:-}
+stage "integration tests marked serial (pytest)"
+# shellcheck disable=SC2086
+python3 -m pytest tests/integration -q -m serial --durations=5 ${KB_PYTEST_ARGS:-}

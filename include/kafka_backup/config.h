@@ -20,13 +20,16 @@ namespace kafka_backup {
 
 struct SecurityConfig {
   std::string security_protocol = "PLAINTEXT";  // PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
-  std::string sasl_mechanism;                   // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+  std::string sasl_mechanism;                   // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM
   std::string sasl_username;
   std::string sasl_password;  // secret
   std::string ssl_ca_location;
   std::string ssl_certificate_location;
   std::string ssl_key_location;
   std::string ssl_key_password;  // secret
+  // AWS_MSK_IAM: the cluster's region (else the one its broker addresses
+  // name, else AWS_REGION); credentials come from the AWS chain, as for S3.
+  std::string aws_region;
 };
 
 struct TopicSelection {

@@ -36,6 +36,7 @@ ordered_json Kafka(const KafkaConfig& k) {
   const SecurityConfig& s = k.security;
   ordered_json security{{"security_protocol", s.security_protocol}};
   if (!s.sasl_mechanism.empty()) security["sasl_mechanism"] = s.sasl_mechanism;
+  if (!s.aws_region.empty()) security["aws_region"] = s.aws_region;
   if (!s.sasl_username.empty()) security["sasl_username"] = s.sasl_username;
   if (!s.sasl_password.empty()) security["sasl_password"] = Mask(s.sasl_password);
   if (!s.ssl_ca_location.empty()) security["ssl_ca_location"] = s.ssl_ca_location;

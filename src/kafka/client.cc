@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "kafka/msk_iam.h"
 #include "util/strings.h"
 
 namespace kafka_backup::kafka {
@@ -157,6 +158,10 @@ void ErrorCallback(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque
   static_cast<Client*>(opaque)->OnError(err, reason ? reason : "");
 }
 
+void TokenRefreshCallback(rd_kafka_t* rk, const char* /*oauthbearer_config*/, void* opaque) {
+  static_cast<Client*>(opaque)->OnTokenRefresh(rk);
+}
+
 void DeliveryCallback(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
   static_cast<Producer*>(opaque)->OnDelivery(m->err, m->err ? rd_kafka_topic_name(m->rkt) : "", m->partition, m->offset,
                                              m->_private);
@@ -180,7 +185,12 @@ Status ApplyCommon(const KafkaConfig& config, rd_kafka_conf_t* conf) {
   KB_RETURN_IF_ERROR(SetProp(conf, "client.id", "kafka-backup"));
   const SecurityConfig& s = config.security;
   KB_RETURN_IF_ERROR(SetProp(conf, "security.protocol", s.security_protocol));
-  if (!s.sasl_mechanism.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "sasl.mechanism", s.sasl_mechanism));
+  if (s.sasl_mechanism == "AWS_MSK_IAM") {
+    // OAUTHBEARER with a SigV4-signed token (msk_iam.h); Client::Init installs the refresh callback.
+    KB_RETURN_IF_ERROR(SetProp(conf, "sasl.mechanism", "OAUTHBEARER"));
+  } else if (!s.sasl_mechanism.empty()) {
+    KB_RETURN_IF_ERROR(SetProp(conf, "sasl.mechanism", s.sasl_mechanism));
+  }
   if (!s.sasl_username.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "sasl.username", s.sasl_username));
   if (!s.sasl_password.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "sasl.password", s.sasl_password, true));
   if (!s.ssl_ca_location.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "ssl.ca.location", s.ssl_ca_location));
@@ -287,8 +297,14 @@ Status Client::ErrorStatus(int err, const std::string& what) const {
     }
   }
   if (auth) {
-    return Status::Auth(
-        fmt::format("{} (Kafka at {}): authentication failed: {}; {}", what, bootstrap_, last, SecurityHint(last)));
+    std::string hint = SecurityHint(last);
+    if (msk_iam_ && Contains(last, "SASL")) {
+      hint = fmt::format(
+          "AWS_MSK_IAM: check the AWS credentials ({}), that security.aws_region ({}) is the cluster's, and that "
+          "the IAM policy allows kafka-cluster:Connect",
+          msk_iam_->credentials_source(), msk_iam_->region());
+    }
+    return Status::Auth(fmt::format("{} (Kafka at {}): authentication failed: {}; {}", what, bootstrap_, last, hint));
   }
   if (!last.empty() && last != rd_kafka_err2str(code)) msg += fmt::format("; last broker error: {}", last);
   Status s = Classify(code, msg);
@@ -306,6 +322,11 @@ Status Client::Init(const KafkaConfig& config, int type, rd_kafka_conf_t* raw_co
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_error_cb(conf.get(), ErrorCallback);
   rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
+  if (config.security.sasl_mechanism == "AWS_MSK_IAM") {
+    KB_ASSIGN_OR_RETURN(msk_iam_, MskIamAuth::Create(config.security.aws_region, config.bootstrap_servers));
+    rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf.get(), TokenRefreshCallback);
+    rd_kafka_conf_enable_sasl_queue(conf.get(), 1);  // served in the background, below
+  }
   char errstr[512];
   rk_ = rd_kafka_new(static_cast<rd_kafka_type_t>(type), conf.get(), errstr, sizeof(errstr));
   if (!rk_) {
@@ -318,7 +339,32 @@ Status Client::Init(const KafkaConfig& config, int type, rd_kafka_conf_t* raw_co
     return Status::InvalidArgument(fmt::format("cannot create Kafka client: {}{}", errstr, hint));
   }
   static_cast<void>(conf.release());  // owned by rk_ now
+  if (msk_iam_) {
+    // Tokens are refreshed on librdkafka's background thread, whatever queue
+    // the caller polls (or none, between admin calls).
+    if (rd_kafka_error_t* e = rd_kafka_sasl_background_callbacks_enable(rk_)) {
+      std::string why = rd_kafka_error_string(e);
+      rd_kafka_error_destroy(e);
+      return Status::Internal("cannot refresh MSK IAM tokens in the background: " + why);
+    }
+  }
   return Status::Ok();
+}
+
+void Client::OnTokenRefresh(rd_kafka_t* rk) {
+  Result<MskIamToken> token = msk_iam_->Next();
+  if (!token.ok()) {
+    OnError(RD_KAFKA_RESP_ERR__AUTHENTICATION, token.status().message());
+    rd_kafka_oauthbearer_set_token_failure(rk, token.status().message().c_str());
+    return;
+  }
+  char errstr[512];
+  // The principal is librdkafka's bookkeeping only: OAUTHBEARER sends the token.
+  if (rd_kafka_oauthbearer_set_token(rk, token->token.c_str(), token->expiry_ms, "kafka-backup", nullptr, 0, errstr,
+                                     sizeof(errstr)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    OnError(RD_KAFKA_RESP_ERR__AUTHENTICATION, errstr);
+    rd_kafka_oauthbearer_set_token_failure(rk, errstr);
+  }
 }
 
 // ---- Admin -------------------------------------------------------------------

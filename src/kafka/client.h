@@ -28,6 +28,8 @@ struct rd_kafka_topic_s;
 
 namespace kafka_backup::kafka {
 
+class MskIamAuth;
+
 struct TopicInfo {
   std::string name;
   int32_t partition_count = 0;
@@ -87,12 +89,15 @@ class Client {
  public:
   // Called from librdkafka's threads.
   void OnError(int err, const std::string& reason);
+  // sasl_mechanism AWS_MSK_IAM: hands librdkafka a freshly signed token.
+  void OnTokenRefresh(rd_kafka_s* rk);
 
  private:
   mutable std::mutex errors_mu_;
   int last_error_code_ = 0;
   std::string last_error_;
   bool auth_failed_ = false;
+  std::unique_ptr<MskIamAuth> msk_iam_;  // set for AWS_MSK_IAM only
 };
 
 class Admin : public Client {

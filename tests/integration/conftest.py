@@ -458,6 +458,11 @@ def kb_binary(environment_ok) -> Path:
     return binary()
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "serial: disturbs what every test shares (stops a broker); scripts/test.sh "
+                                       "runs these files alone, after the others have run side by side")
+
+
 def pytest_report_header(config) -> list[str]:
     return [f"kafka-backup: {BINARY} (copied at session start); kafka-peer: {PEER}",
             f"clusters: source {SOURCE}, target {TARGET}"]

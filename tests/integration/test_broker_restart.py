@@ -26,6 +26,10 @@ from test_checkpoints import describe, records, start, stop
 from test_json_schemas import json_output
 from test_storage import BASE_TS, BUCKET, ensure_bucket, s3_storage
 
+# It stops the shared source broker: scripts/test.sh runs it alone, after the
+# files that run side by side.
+pytestmark = pytest.mark.serial
+
 CLUSTERS = ROOT / "scripts" / "kafka-clusters.sh"
 PAUSE_SECS = 3          # how long the broker stays down between its shutdown and its start
 
