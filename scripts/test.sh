@@ -120,6 +120,6 @@ stage "integration tests (pytest)"
 # shellcheck disable=SC2086
 python3 -m pytest tests/integration -q -p xdist -n "${KB_PYTEST_WORKERS:-2}" --dist loadfile -m "not serial" \
   --durations=25 ${KB_PYTEST_ARGS:-}
-stage "integration tests marked serial (pytest)"
+stage "integration tests, serial (pytest)"
 # shellcheck disable=SC2086
 python3 -m pytest tests/integration -q -m serial --durations=5 ${KB_PYTEST_ARGS:-}

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "kafka_backup/backup.h"
 #include "kafka_backup/config.h"
+#include "kafka_backup/run_options.h"
 #include "kafka_backup/status.h"
 
 namespace kafka_backup {

@@ -197,6 +197,30 @@ class RestoreRun {
   Result<RestoreReport> Run();
 
  private:
+  // The steps of Run, in order.
+  Status CheckRunnable() const;
+  Status PlanTopics(const std::vector<const format::TopicManifest*>& topics);
+  size_t AssignProducers();
+  Status TakeOverProducers(const std::string& txn_id, size_t producer_count);
+  Status PrepareOffsetMapParts(storage::ObjectStore& store, const std::string& backup_id, const std::string& restore_id,
+                               const std::vector<int64_t>& next);
+  // What phase 1 works from, besides the plans and lanes.
+  struct DataPhase {
+    storage::ObjectStore& store;
+    const std::string& backup_id;
+    const std::string& restore_id;
+    const std::string& txn_id;  // the first producer's; names the progress group
+    const std::string& cluster_id;
+    const std::string& source_cluster_id;
+    const catalog::RecordFilter& filter;
+    bool offset_headers;
+    uint64_t total;  // records to restore, at most
+  };
+  Status RestoreData(const DataPhase& in, std::vector<int64_t>* next_offsets, RestoreReport* out);
+  Status StoreOffsetMap(storage::ObjectStore& store, const std::string& backup_id, const std::string& cluster_id,
+                        RestoreReport* report);
+  Status RestoreGroupPositions(const std::vector<const format::ConsumerGroupManifest*>& groups,
+                               storage::ObjectStore& store, RestoreReport* report);
   // Creates the target topic or checks the existing one; fills `deferred_configs_`.
   Status PrepareTopic(const TopicPlan& plan, const kafka::ClusterInfo& cluster, RestoreTopicReport* out);
   // restore.on_existing_data: purge: notes the partitions of an existing
@@ -231,6 +255,10 @@ class RestoreRun {
   std::map<std::string, std::map<std::string, std::string>> deferred_configs_;
   std::vector<TopicPlan> plans_;
   std::vector<Lane> lanes_;
+  // The transactional producers that write (none in a dry run), and those
+  // whose ids were only taken over.
+  std::vector<std::unique_ptr<kafka::Producer>> producers_;
+  std::vector<std::unique_ptr<kafka::Producer>> idle_producers_;
   // Reads the progress a crashed run of this restore committed; returns
   // whether there is any (stale progress, for target topics that no longer
   // exist or are empty, is ignored).
@@ -769,8 +797,8 @@ Result<std::vector<GroupPosition>> RestoreRun::ComputeGroupPositions(
   return out;
 }
 
-Result<RestoreReport> RestoreRun::Run() {
-  auto started = Clock::now();
+// The config restores, into a target cluster, with group options that fit.
+Status RestoreRun::CheckRunnable() const {
   const RestoreConfig& rc = config_.restore;
   if (!config_.mode.empty() && config_.mode != "restore") {
     return Status::InvalidArgument(
@@ -781,17 +809,13 @@ Result<RestoreReport> RestoreRun::Run() {
         fmt::format("{}: no target cluster: set target.bootstrap_servers", config_.source_file));
   }
   KB_RETURN_IF_ERROR(CheckGroupOptions(rc, config_.source_file));
-  KB_ASSIGN_OR_RETURN(auto store, storage::OpenStore(config_.storage.Url()));
-  catalog::Catalog cat(*store);
-  KB_ASSIGN_OR_RETURN(std::string backup_id, cat.Resolve(config_.backup_id.empty() ? "latest" : config_.backup_id));
-  KB_ASSIGN_OR_RETURN(format::Manifest manifest, cat.LoadManifest(backup_id));
-  KB_ASSIGN_OR_RETURN(key_, catalog::KeyForBackup(manifest, config_.encryption));
-  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.topic_mapping, "topic_mapping", manifest));
-  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.source_partitions, "source_partitions", manifest));
-  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.partition_mapping, "partition_mapping", manifest));
-  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.repartitioning, "repartitioning", manifest));
-  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.topic_configs, "topic_configs", manifest));
-  KB_ASSIGN_OR_RETURN(auto topics, SelectTopics(manifest, rc.topics));
+  return Status::Ok();
+}
+
+// One plan per selected topic and one lane per partition it restores; two
+// topics may not land in one target topic.
+Status RestoreRun::PlanTopics(const std::vector<const format::TopicManifest*>& topics) {
+  const RestoreConfig& rc = config_.restore;
   std::map<std::string, std::string> target_owner;
   for (const auto* t : topics) {
     KB_ASSIGN_OR_RETURN(TopicPlan plan, PlanTopic(*t, rc));
@@ -804,6 +828,111 @@ Result<RestoreReport> RestoreRun::Run() {
     for (const auto* p : plan.partitions) lanes_.push_back(Lane{plans_.size(), p, 0, {}, {}});
     plans_.push_back(std::move(plan));
   }
+  return Status::Ok();
+}
+
+// How many producers write (restore.producers, else by the mean record
+// size), and which one writes each lane: lanes sharing a progress slot share a
+// producer, as each slot's offset is committed by one transaction. Slots are
+// dealt to the producers in turn; there are no more producers than slots (an
+// idle one would only hold its share of the queue memory).
+size_t RestoreRun::AssignProducers() {
+  const RestoreConfig& rc = config_.restore;
+  size_t producer_count = 1;
+  if (rc.producers) {
+    producer_count = static_cast<size_t>(*rc.producers);
+  } else {
+    uint64_t records = 0, bytes = 0;
+    for (const auto& lane : lanes_) {
+      records += lane.partition->record_count;
+      bytes += lane.partition->bytes;
+    }
+    if (records > 0 && bytes / records >= kTwoProducersRecordBytes) producer_count = 2;
+  }
+  std::set<std::pair<std::string, int32_t>> slots;
+  for (const auto& lane : lanes_) slots.insert(ProgressSlot(plans_[lane.plan], lane.partition->partition));
+  producer_count = std::clamp<size_t>(slots.size(), 1, producer_count);
+  std::map<std::pair<std::string, int32_t>, size_t> slot_producer;
+  for (auto& lane : lanes_) {
+    auto slot = ProgressSlot(plans_[lane.plan], lane.partition->partition);
+    lane.producer = slot_producer.emplace(slot, slot_producer.size() % producer_count).first->second;
+  }
+  return producer_count;
+}
+
+// Connects the producers that write and takes every one of the kMaxProducers
+// ids over (a rerun with fewer producers still aborts what a killed run left
+// open); the first id names the progress group too.
+Status RestoreRun::TakeOverProducers(const std::string& txn_id, size_t producer_count) {
+  const int queue_kbytes = kProducersQueueKBytes / static_cast<int>(producer_count);
+  for (size_t k = 0; k < kMaxProducers; ++k) {
+    std::string id = k == 0 ? txn_id : fmt::format("{}.{}", txn_id, k);
+    KB_ASSIGN_OR_RETURN(auto producer, kafka::Producer::Connect(config_.target, id, queue_kbytes));
+    (k < producer_count ? producers_ : idle_producers_).push_back(std::move(producer));
+  }
+  for (auto& producer : producers_) {
+    producer->OnDelivered([this](const kafka::Producer::Delivery& d) {
+      format::AppendRun(&lanes_[d.tag].delivered, {d.source_offset, d.partition, d.offset, 1});
+    });
+    // Waiting for room in one producer's queue, serve the others' delivery
+    // reports: undelivered reports hold their records' room in the queue.
+    producer->WhileWaiting([this, self = producer.get()] {
+      for (auto& other : producers_) {
+        if (other.get() != self) other->Poll();
+      }
+    });
+  }
+  // Taking an id over waits for its coordinator to abort what it left open
+  // (round trips to the cluster, and the abort itself): all ids at once.
+  std::vector<std::future<Status>> taken;
+  for (auto* group : {&producers_, &idle_producers_}) {
+    for (auto& producer : *group) {
+      taken.push_back(std::async(std::launch::async, [p = producer.get()] { return p->InitTransactions(); }));
+    }
+  }
+  Status first_failure;
+  for (auto& t : taken) {
+    Status s = t.get();
+    if (!s.ok() && first_failure.ok()) first_failure = std::move(s);
+  }
+  return first_failure;
+}
+
+// A fresh start deletes the offset-map parts an earlier restore under this id
+// left (stale); a resumed one loads the committed ones.
+Status RestoreRun::PrepareOffsetMapParts(storage::ObjectStore& store, const std::string& backup_id,
+                                         const std::string& restore_id, const std::vector<int64_t>& next) {
+  if (!resuming_) {
+    // A fresh start: what an earlier restore under this id left is stale.
+    committed_part_ = 0;
+    KB_ASSIGN_OR_RETURN(auto stale,
+                        storage::ListAll(store, storage::layout::OffsetMapPartsPrefix(backup_id, restore_id)));
+    for (const auto& o : stale) KB_RETURN_IF_ERROR(store.Delete(o.key));
+  } else {
+    KB_RETURN_IF_ERROR(LoadOffsetMapSoFar(store, backup_id, restore_id, next));
+    size_t done = 0;
+    for (size_t i = 0; i < lanes_.size(); ++i) done += next[i] >= lanes_[i].partition->end_offset ? 1 : 0;
+    spdlog::info("resuming restore {}: {} of {} partitions complete", restore_id, done, lanes_.size());
+  }
+  return Status::Ok();
+}
+
+Result<RestoreReport> RestoreRun::Run() {
+  auto started = Clock::now();
+  const RestoreConfig& rc = config_.restore;
+  KB_RETURN_IF_ERROR(CheckRunnable());
+  KB_ASSIGN_OR_RETURN(auto store, storage::OpenStore(config_.storage.Url()));
+  catalog::Catalog cat(*store);
+  KB_ASSIGN_OR_RETURN(std::string backup_id, cat.Resolve(config_.backup_id.empty() ? "latest" : config_.backup_id));
+  KB_ASSIGN_OR_RETURN(format::Manifest manifest, cat.LoadManifest(backup_id));
+  KB_ASSIGN_OR_RETURN(key_, catalog::KeyForBackup(manifest, config_.encryption));
+  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.topic_mapping, "topic_mapping", manifest));
+  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.source_partitions, "source_partitions", manifest));
+  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.partition_mapping, "partition_mapping", manifest));
+  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.repartitioning, "repartitioning", manifest));
+  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.topic_configs, "topic_configs", manifest));
+  KB_ASSIGN_OR_RETURN(auto topics, SelectTopics(manifest, rc.topics));
+  KB_RETURN_IF_ERROR(PlanTopics(topics));
   std::vector<const format::ConsumerGroupManifest*> groups;
   if (rc.consumer_group_strategy != "skip") {
     KB_ASSIGN_OR_RETURN(groups, SelectGroups(manifest));
@@ -836,87 +965,16 @@ Result<RestoreReport> RestoreRun::Run() {
   const std::string txn_id = fmt::format("kafka-backup-restore.{}.{}", backup_id, restore_id);
   std::vector<int64_t> next(lanes_.size());  // per lane: source offsets below are restored
   for (size_t i = 0; i < lanes_.size(); ++i) next[i] = lanes_[i].partition->start_offset;
-  size_t producer_count = 1;
-  if (rc.producers) {
-    producer_count = static_cast<size_t>(*rc.producers);
-  } else {
-    uint64_t records = 0, bytes = 0;
-    for (const auto& lane : lanes_) {
-      records += lane.partition->record_count;
-      bytes += lane.partition->bytes;
-    }
-    if (records > 0 && bytes / records >= kTwoProducersRecordBytes) producer_count = 2;
-  }
-  // Lanes sharing a progress slot share a producer: each slot's offset is
-  // committed by one transaction. Slots are dealt to the producers in turn;
-  // there are no more producers than slots (an idle one would only hold its
-  // share of the queue memory).
-  std::set<std::pair<std::string, int32_t>> slots;
-  for (const auto& lane : lanes_) slots.insert(ProgressSlot(plans_[lane.plan], lane.partition->partition));
-  producer_count = std::clamp<size_t>(slots.size(), 1, producer_count);
-  std::map<std::pair<std::string, int32_t>, size_t> slot_producer;
-  for (auto& lane : lanes_) {
-    auto slot = ProgressSlot(plans_[lane.plan], lane.partition->partition);
-    lane.producer = slot_producer.emplace(slot, slot_producer.size() % producer_count).first->second;
-  }
+  const size_t producer_count = AssignProducers();
   // The producers come first: taking over the transactional ids aborts what a
   // killed restore left open (it may hold the progress offsets, which the
   // group then refuses to report until the transaction ends, minutes later).
-  // The first producer's id names the progress group too.
-  std::vector<std::unique_ptr<kafka::Producer>> producers;
-  if (!report.dry_run) {
-    const int queue_kbytes = kProducersQueueKBytes / static_cast<int>(producer_count);
-    std::vector<std::unique_ptr<kafka::Producer>> unused;  // their ids are only taken over
-    for (size_t k = 0; k < kMaxProducers; ++k) {
-      std::string id = k == 0 ? txn_id : fmt::format("{}.{}", txn_id, k);
-      KB_ASSIGN_OR_RETURN(auto producer, kafka::Producer::Connect(config_.target, id, queue_kbytes));
-      (k < producer_count ? producers : unused).push_back(std::move(producer));
-    }
-    for (auto& producer : producers) {
-      producer->OnDelivered([this](const kafka::Producer::Delivery& d) {
-        format::AppendRun(&lanes_[d.tag].delivered, {d.source_offset, d.partition, d.offset, 1});
-      });
-      // Waiting for room in one producer's queue, serve the others' delivery
-      // reports: undelivered reports hold their records' room in the queue.
-      producer->WhileWaiting([&producers, self = producer.get()] {
-        for (auto& other : producers) {
-          if (other.get() != self) other->Poll();
-        }
-      });
-    }
-    // Taking an id over waits for its coordinator to abort what it left open
-    // (round trips to the cluster, and the abort itself): all ids at once.
-    std::vector<std::future<Status>> taken;
-    for (auto* group : {&producers, &unused}) {
-      for (auto& producer : *group) {
-        taken.push_back(std::async(std::launch::async, [p = producer.get()] { return p->InitTransactions(); }));
-      }
-    }
-    Status first_failure;
-    for (auto& t : taken) {
-      Status s = t.get();
-      if (!s.ok() && first_failure.ok()) first_failure = std::move(s);
-    }
-    KB_RETURN_IF_ERROR(first_failure);
-  }
+  if (!report.dry_run) KB_RETURN_IF_ERROR(TakeOverProducers(txn_id, producer_count));
   // A dry run (validate-restore) reads the progress too, so that it checks
   // and reports what a rerun would do: continue, not refuse the target's data.
   KB_ASSIGN_OR_RETURN(bool resumed, LoadProgress(txn_id, cluster, &next));
   resuming_ = resumed;
-  if (!report.dry_run) {
-    if (!resuming_) {
-      // A fresh start: what an earlier restore under this id left is stale.
-      committed_part_ = 0;
-      KB_ASSIGN_OR_RETURN(auto stale,
-                          storage::ListAll(*store, storage::layout::OffsetMapPartsPrefix(backup_id, restore_id)));
-      for (const auto& o : stale) KB_RETURN_IF_ERROR(store->Delete(o.key));
-    } else {
-      KB_RETURN_IF_ERROR(LoadOffsetMapSoFar(*store, backup_id, restore_id, next));
-      size_t done = 0;
-      for (size_t i = 0; i < lanes_.size(); ++i) done += next[i] >= lanes_[i].partition->end_offset ? 1 : 0;
-      spdlog::info("resuming restore {}: {} of {} partitions complete", restore_id, done, lanes_.size());
-    }
-  }
+  if (!report.dry_run) KB_RETURN_IF_ERROR(PrepareOffsetMapParts(*store, backup_id, restore_id, next));
   if (rc.reset_consumer_offsets) KB_RETURN_IF_ERROR(CheckGroupsInactive(groups));
   uint64_t total = 0;
   for (const auto& plan : plans_) {
@@ -933,17 +991,45 @@ Result<RestoreReport> RestoreRun::Run() {
   // records (which would wait up to a second for librdkafka's next scan).
   std::vector<std::string> targets;
   for (const auto& plan : plans_) targets.push_back(plan.target);
-  for (auto& producer : producers) KB_RETURN_IF_ERROR(producer->LoadTopics(targets));
+  for (auto& producer : producers_) KB_RETURN_IF_ERROR(producer->LoadTopics(targets));
   spdlog::info("restore {} as {}{}: {} topics, up to {} records into {}", backup_id, restore_id,
                report.dry_run ? " (dry run)" : "", plans_.size(), total, admin_->bootstrap());
 
-  // Phase 1: the data, in transactions that also commit the restore's
-  // progress (the next source offset of every partition) as offsets of a group
-  // named after the restore: data and progress become visible together, so a
-  // rerun after a crash starts exactly where the last committed transaction
-  // ended. Each transaction's part of the offset map is stored before it
-  // commits; parts of transactions that did not commit are trimmed on resume.
-  for (auto& producer : producers) KB_RETURN_IF_ERROR(producer->BeginTransaction());
+  // Phase 1: the data (and the restore's progress with it).
+  KB_RETURN_IF_ERROR(RestoreData(DataPhase{*store, backup_id, restore_id, txn_id, cluster.cluster_id,
+                                           manifest.source_cluster_id, filter, offset_headers, total},
+                                 &next, &report));
+
+  // Phase 2: the offset map, from the delivery reports of every committed
+  // transaction (this run's and, when resuming, earlier runs').
+  if (!report.dry_run) KB_RETURN_IF_ERROR(StoreOffsetMap(*store, backup_id, cluster.cluster_id, &report));
+
+  // Phase 3: consumer group positions.
+  if (!groups.empty() && !report.dry_run) KB_RETURN_IF_ERROR(RestoreGroupPositions(groups, *store, &report));
+  report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return report;
+}
+
+// Restore phase 1: the data, in transactions that also commit the restore's
+// progress (the next source offset of every partition) as offsets of a group
+// named after the restore: data and progress become visible together, so a
+// rerun after a crash starts exactly where the last committed transaction
+// ended. Each transaction's part of the offset map is stored before it
+// commits; parts of transactions that did not commit are trimmed on resume.
+Status RestoreRun::RestoreData(const DataPhase& in, std::vector<int64_t>* next_offsets, RestoreReport* out) {
+  const RestoreConfig& rc = config_.restore;
+  RestoreReport& report = *out;
+  std::vector<int64_t>& next = *next_offsets;
+  storage::ObjectStore& store = in.store;
+  const std::string& backup_id = in.backup_id;
+  const std::string& restore_id = in.restore_id;
+  const std::string& txn_id = in.txn_id;
+  const std::string& cluster_id = in.cluster_id;
+  const std::string& source_cluster_id = in.source_cluster_id;
+  const catalog::RecordFilter& filter = in.filter;
+  const bool offset_headers = in.offset_headers;
+  const uint64_t total = in.total;
+  for (auto& producer : producers_) KB_RETURN_IF_ERROR(producer->BeginTransaction());
   Progress progress("restore", total, options_.progress);
   std::vector<size_t> lanes_left(plans_.size(), 0);  // per plan: lanes not yet restored
   for (const auto& plan : plans_) {
@@ -963,7 +1049,7 @@ Result<RestoreReport> RestoreRun::Run() {
   // Committed by age well inside the broker's transaction timeout, which
   // client_properties may have lowered below kTransactionMaxAge.
   auto max_age = std::chrono::duration_cast<std::chrono::steady_clock::duration>(kTransactionMaxAge);
-  for (const auto& producer : producers) {
+  for (const auto& producer : producers_) {
     max_age = std::min<std::chrono::steady_clock::duration>(
         max_age, std::chrono::milliseconds(std::max<int64_t>(1, producer->TransactionTimeoutMs() / 3)));
   }
@@ -974,13 +1060,13 @@ Result<RestoreReport> RestoreRun::Run() {
   // two runs ever write one key, and the chain of previous_part leaves it out.
   uint64_t part_sequence = committed_part_ + 2;
   auto commit = [&](bool last) -> Status {
-    for (auto& producer : producers) {
+    for (auto& producer : producers_) {
       KB_RETURN_IF_ERROR(producer->Flush(300 * 1000).WithContext("restore did not complete"));
     }
     format::OffsetMap part;
     part.restore_id = restore_id;
     part.backup_id = backup_id;
-    part.target_cluster_id = cluster.cluster_id;
+    part.target_cluster_id = cluster_id;
     part.created_at_ms = NowMs();
     part.previous_part = committed_part_;
     format::TopicOffsetMap* topic = nullptr;
@@ -998,15 +1084,15 @@ Result<RestoreReport> RestoreRun::Run() {
     }
     if (!part.topics.empty()) {
       uint64_t sequence = part_sequence++;
-      KB_RETURN_IF_ERROR(store->Put(storage::layout::OffsetMapPartKey(backup_id, restore_id, sequence),
-                                    format::SerializeOffsetMap(part)));
+      KB_RETURN_IF_ERROR(store.Put(storage::layout::OffsetMapPartKey(backup_id, restore_id, sequence),
+                                   format::SerializeOffsetMap(part)));
       committed_part_ = sequence;  // committed with the transaction below, or discarded on resume
     }
-    // A crash between two producers' commits leaves some lanes' progress at
+    // A crash between two producers_' commits leaves some lanes' progress at
     // this part and others' at the one before: each lane resumes from its
     // own, and the part's records past a lane's progress are trimmed then.
-    for (size_t k = 0; k < producers.size(); ++k) {
-      KB_RETURN_IF_ERROR(producers[k]->CommitTransaction(txn_id, ProgressOffsets(next, k)));
+    for (size_t k = 0; k < producers_.size(); ++k) {
+      KB_RETURN_IF_ERROR(producers_[k]->CommitTransaction(txn_id, ProgressOffsets(next, k)));
     }
     metrics::Metrics::Get().CheckpointTime().SetToCurrentTime();
     metrics::Metrics::Get().StoredBytes("restore").Increment(
@@ -1016,7 +1102,7 @@ Result<RestoreReport> RestoreRun::Run() {
     batch_bytes = 0;
     batch_started = std::chrono::steady_clock::now();
     if (!last) {
-      for (auto& producer : producers) KB_RETURN_IF_ERROR(producer->BeginTransaction());
+      for (auto& producer : producers_) KB_RETURN_IF_ERROR(producer->BeginTransaction());
     }
     return Status::Ok();
   };
@@ -1058,7 +1144,7 @@ Result<RestoreReport> RestoreRun::Run() {
         return Status::Ok();
       };
     }
-    return std::make_unique<restore::PartitionReader>(*store, std::move(read), kReadAheadBytes);
+    return std::make_unique<restore::PartitionReader>(store, std::move(read), kReadAheadBytes);
   };
   auto restore_record = [&](size_t li, const format::RecordView& r) -> Status {
     const Lane& lane = lanes_[li];
@@ -1079,12 +1165,12 @@ Result<RestoreReport> RestoreRun::Run() {
     if (offset_headers) {
       extra.push_back({kHeaderOriginalOffset, std::to_string(r.offset)});
       extra.push_back({kHeaderOriginalTimestamp, std::to_string(r.timestamp)});
-      extra.push_back({kHeaderSourceCluster, manifest.source_cluster_id});
+      extra.push_back({kHeaderSourceCluster, source_cluster_id});
     }
     batch_bytes += r.PayloadBytes();
     throttle.Wait(1, r.PayloadBytes());
     KB_RETURN_IF_ERROR(
-        producers[lane.producer]->Send(plan.target, plan.TargetPartition(*lane.partition, r), r, extra, li));
+        producers_[lane.producer]->Send(plan.target, plan.TargetPartition(*lane.partition, r), r, extra, li));
     next[li] = r.offset + 1;
     if (++batch_records >= rc.transaction_max_records || batch_bytes >= kTransactionBytes ||
         ((throttle.limited() || batch_records % 1024 == 0) &&
@@ -1124,7 +1210,7 @@ Result<RestoreReport> RestoreRun::Run() {
       reading.emplace_back(li, std::move(reader));
     }
   }
-  if (!producers.empty()) KB_RETURN_IF_ERROR(commit(true));
+  if (!producers_.empty()) KB_RETURN_IF_ERROR(commit(true));
   progress.Finish();
   gauges.Publish(report.records, report.bytes);
   for (const auto& [topic, configs] : deferred_configs_) {
@@ -1137,55 +1223,59 @@ Result<RestoreReport> RestoreRun::Run() {
     return std::tie(a.topic, a.partition, a.first_offset, a.position) <
            std::tie(b.topic, b.partition, b.first_offset, b.position);
   });
+  return Status::Ok();
+}
 
-  // Phase 2: the offset map, from the delivery reports of every committed
-  // transaction (this run's and, when resuming, earlier runs').
-  if (!report.dry_run) {
-    format::OffsetMap map;
-    map.restore_id = restore_id;
-    map.backup_id = backup_id;
-    map.target_cluster_id = cluster.cluster_id;
-    map.created_at_ms = NowMs();
-    for (size_t pi = 0; pi < plans_.size(); ++pi) {
-      format::TopicOffsetMap t;
-      t.source_topic = plans_[pi].source->name;
-      t.target_topic = plans_[pi].target;
-      for (auto& lane : lanes_) {
-        if (lane.plan != pi) continue;
-        lane.map.source_partition = lane.partition->partition;
-        lane.map.runs = format::MergeRuns(std::move(lane.map.runs));
-        t.partitions.push_back(lane.map);
-      }
-      map.topics.push_back(std::move(t));
+// Restore phase 2: the offset map, stored whole; its parts are folded in.
+Status RestoreRun::StoreOffsetMap(storage::ObjectStore& store, const std::string& backup_id,
+                                  const std::string& cluster_id, RestoreReport* report) {
+  format::OffsetMap map;
+  map.restore_id = report->restore_id;
+  map.backup_id = backup_id;
+  map.target_cluster_id = cluster_id;
+  map.created_at_ms = NowMs();
+  for (size_t pi = 0; pi < plans_.size(); ++pi) {
+    format::TopicOffsetMap t;
+    t.source_topic = plans_[pi].source->name;
+    t.target_topic = plans_[pi].target;
+    for (auto& lane : lanes_) {
+      if (lane.plan != pi) continue;
+      lane.map.source_partition = lane.partition->partition;
+      lane.map.runs = format::MergeRuns(std::move(lane.map.runs));
+      t.partitions.push_back(lane.map);
     }
-    report.offset_map_key = storage::layout::OffsetMapKey(backup_id, restore_id);
-    Status s = store->Put(report.offset_map_key, format::SerializeOffsetMap(map));
-    if (!s.ok()) return s.WithContext("the data is restored, but the offset map could not be stored");
-    // The parts are folded into the map now.
-    KB_ASSIGN_OR_RETURN(auto parts,
-                        storage::ListAll(*store, storage::layout::OffsetMapPartsPrefix(backup_id, restore_id)));
-    for (const auto& part : parts) KB_RETURN_IF_ERROR(store->Delete(part.key));
+    map.topics.push_back(std::move(t));
   }
+  report->offset_map_key = storage::layout::OffsetMapKey(backup_id, report->restore_id);
+  Status s = store.Put(report->offset_map_key, format::SerializeOffsetMap(map));
+  if (!s.ok()) return s.WithContext("the data is restored, but the offset map could not be stored");
+  // The parts are folded into the map now.
+  KB_ASSIGN_OR_RETURN(auto parts,
+                      storage::ListAll(store, storage::layout::OffsetMapPartsPrefix(backup_id, report->restore_id)));
+  for (const auto& part : parts) KB_RETURN_IF_ERROR(store.Delete(part.key));
+  return Status::Ok();
+}
 
-  // Phase 3: consumer group positions.
-  if (!groups.empty() && !report.dry_run) {
-    KB_RETURN_IF_ERROR(WaitForCommittedData());
-    KB_ASSIGN_OR_RETURN(report.group_positions, ComputeGroupPositions(groups, *store));
-    if (rc.reset_consumer_offsets) {
-      KB_RETURN_IF_ERROR(CheckGroupsInactive(groups));
-      for (const auto* g : groups) {
-        const std::string& target = rc.TargetGroup(g->group_id);
-        std::vector<kafka::TopicPartitionOffset> offsets;
-        for (const auto& p : report.group_positions) {
-          if (p.group_id == target) offsets.push_back({p.topic, p.partition, p.offset, ""});
-        }
-        KB_RETURN_IF_ERROR(admin_->CommitGroupOffsets(target, offsets));
+// Restore phase 3: where each group resumes on the target, committed there
+// with restore.reset_consumer_offsets (once the groups are still inactive).
+Status RestoreRun::RestoreGroupPositions(const std::vector<const format::ConsumerGroupManifest*>& groups,
+                                         storage::ObjectStore& store, RestoreReport* report) {
+  const RestoreConfig& rc = config_.restore;
+  KB_RETURN_IF_ERROR(WaitForCommittedData());
+  KB_ASSIGN_OR_RETURN(report->group_positions, ComputeGroupPositions(groups, store));
+  if (rc.reset_consumer_offsets) {
+    KB_RETURN_IF_ERROR(CheckGroupsInactive(groups));
+    for (const auto* g : groups) {
+      const std::string& target = rc.TargetGroup(g->group_id);
+      std::vector<kafka::TopicPartitionOffset> offsets;
+      for (const auto& p : report->group_positions) {
+        if (p.group_id == target) offsets.push_back({p.topic, p.partition, p.offset, ""});
       }
-      report.groups_committed = true;
+      KB_RETURN_IF_ERROR(admin_->CommitGroupOffsets(target, offsets));
     }
+    report->groups_committed = true;
   }
-  report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  return report;
+  return Status::Ok();
 }
 
 }  // namespace

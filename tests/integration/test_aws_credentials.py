@@ -29,8 +29,7 @@ import pytest
 
 from conftest import (EXIT_AUTH, S3_ACCESS_KEY, S3_SECRET_KEY, assert_error, backup_config, cli_ok, create_topic,
                       produce, rec, run_cli, unique, write_config)
-from test_s3_features import moto_check
-from test_storage import BUCKET, ensure_bucket
+from helpers.storage import BUCKET, ensure_bucket, moto_check
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/kafka-backup"
 IMDS_TOKEN = "imds-session-token-0123"

@@ -22,15 +22,16 @@ import pytest
 from conftest import (EXIT_UNAVAILABLE, ROOT, S3_ENDPOINT, SOURCE, TARGET, assert_same_records, backup_config,
                       cli_ok, create_topic, delete_topic, dump, parallel, produce, rec, restore_config, run_cli,
                       run_restore, s3_env, unique, write_config)
-from test_checkpoints import describe, records, start, stop
-from test_json_schemas import json_output
-from test_storage import BASE_TS, BUCKET, ensure_bucket, s3_storage
+from helpers.backups import describe, records, start, stop
+from helpers.schemas import json_output
+from helpers.storage import BUCKET, ensure_bucket, s3_storage
 
 # It stops the shared source broker: scripts/test.sh runs it alone, after the
 # files that run side by side.
 pytestmark = pytest.mark.serial
 
 CLUSTERS = ROOT / "scripts" / "kafka-clusters.sh"
+BASE_TS = 1_700_000_000_000  # the records' timestamps start here
 PAUSE_SECS = 3          # how long the broker stays down between its shutdown and its start
 
 

@@ -14,8 +14,8 @@ from urllib.parse import unquote, urlsplit
 
 from conftest import (MOTO_PYTHON, ROOT, S3_ACCESS_KEY, S3_ENDPOINT, S3_SECRET_KEY, backup_config, cli_ok,
                       create_topic, produce, rec, s3_env, unique, write_config)
-from faulty_proxy import FaultyProxy
-from test_storage import BUCKET, ensure_bucket, s3_storage
+from helpers.storage import BUCKET, ensure_bucket, s3_storage
+from helpers.faulty_proxy import FaultyProxy
 
 BACKUPS = 5000
 HOUR_MS = 3_600_000
@@ -25,7 +25,7 @@ def s3_objects(put: dict[str, str] | None = None, delete: list[str] | None = Non
                get: list[str] | None = None) -> dict[str, str]:
     spec = {"endpoint": S3_ENDPOINT, "bucket": BUCKET, "access_key": S3_ACCESS_KEY, "secret_key": S3_SECRET_KEY,
             "put": put or {}, "delete": delete or [], "get": get or []}
-    p = subprocess.run([str(MOTO_PYTHON), str(ROOT / "tests" / "integration" / "s3_fill.py")], input=json.dumps(spec),
+    p = subprocess.run([str(MOTO_PYTHON), str(ROOT / "tests" / "integration" / "helpers" / "s3_fill.py")], input=json.dumps(spec),
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     return json.loads(p.stdout)["got"]

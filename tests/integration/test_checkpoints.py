@@ -10,52 +10,17 @@ import json
 import os
 import random
 import signal
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
-from conftest import (BINARY, KAFKA_BIN, S3_ENDPOINT, SOURCE, TARGET, assert_same_records, backup_config, cli_ok,
-                      commit_offsets, create_topic, delete_topic, dump, parallel, produce, rec, restore_config,
-                      run_cli, run_restore, s3_env, unb64, unique, write_config)
-from test_json_schemas import json_output
-from test_storage import BUCKET, ensure_bucket, s3_storage
+from conftest import (S3_ENDPOINT, TARGET, assert_same_records, backup_config, cli_ok, commit_offsets, create_topic,
+                      delete_topic, dump, parallel, produce, rec, restore_config, run_cli, run_restore, s3_env, unb64,
+                      unique, write_config)
+from helpers.backups import describe, records, start, stop, wait_for_records
+from helpers.kafka import delete_records
+from helpers.schemas import json_output
+from helpers.storage import BUCKET, ensure_bucket, s3_storage
 
 KILLS = int(os.environ.get("KB_CRASH_KILLS", "20"))
-
-
-def start(cfg: Path, env: dict | None = None, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([str(BINARY), "--no-progress", "backup", "--config", str(cfg), "--format", "json", *extra],
-                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-
-
-def describe(path: str, backup_id: str, env: dict | None = None) -> dict | None:
-    r = run_cli(["describe", "--path", path, "--backup-id", backup_id, "--format", "json"], env=env)
-    return json_output(r, "describe") if r.rc == 0 else None
-
-
-def wait_for_records(path: str, backup_id: str, n: int, proc: subprocess.Popen, timeout: float = 90) -> dict:
-    deadline = time.monotonic() + timeout
-    doc = None
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"the backup ended early: rc={proc.returncode}\n{proc.communicate()[1][-3000:]}"
-        doc = describe(path, backup_id)
-        if doc and doc["records"] >= n:
-            return doc
-        time.sleep(0.25)
-    raise AssertionError(f"the backup's checkpoints never showed {n} records: {doc and doc['records']}")
-
-
-def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=120)
-    return proc.returncode, out, err
-
-
-def records(topic: str, partitions: int, first: int, n: int) -> list[dict]:
-    return [rec(i % partitions, f"k{i}", f"v{i}-".encode() + os.urandom(200), headers=[("i", str(i))],
-                timestamp=1_700_000_000_000 + i) for i in range(first, first + n)]
 
 
 def test_continuous_backup_stops_resumes_and_restores_exactly(tmp_path):
@@ -258,18 +223,6 @@ def test_continuous_backup_killed_at_random_points_loses_and_repeats_nothing(tmp
         print(f"{KILLS} kills, checkpointed records after each: {seen}")
     finally:
         parallel(lambda: delete_topic(topic), lambda: delete_topic(topic, TARGET))
-
-
-def delete_records(topic: str, partition: int, before: int) -> None:
-    """Kafka's delete-records: the broker drops every offset below `before`."""
-    spec = json.dumps({"version": 1, "partitions": [{"topic": topic, "partition": partition, "offset": before}]})
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        f.write(spec)
-    p = subprocess.run([str(KAFKA_BIN / "kafka-run-class"), "org.apache.kafka.tools.DeleteRecordsCommand",
-                        "--bootstrap-server", SOURCE, "--offset-json-file", f.name],
-                       capture_output=True, text=True, timeout=120)
-    os.unlink(f.name)
-    assert p.returncode == 0, p.stdout + p.stderr
 
 
 def test_offsets_deleted_before_they_were_read_are_a_recorded_gap(tmp_path, s3_server):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (EXIT_BAD_INPUT, ROOT, TARGET, assert_error, backup_config, cli_ok,
-                      create_topic, describe_topic, produce, rec, restore_config, run_backup, run_cli, unique, write_config)
+from conftest import (EXIT_BAD_INPUT, ROOT, TARGET, assert_error, backup_config, cli_ok, create_topic, describe_topic,
+                      produce, rec, restore_config, run_backup, run_cli, unique, write_config)
 
 KEY_FLAGS = {
     "backup": ["--config", "--path", "--backup-id", "--format"],

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import signal
 import subprocess
@@ -24,10 +23,11 @@ from collections import Counter
 
 import pytest
 
-from conftest import (EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_UNAVAILABLE, KAFKA_BIN, PEER, SOURCE, TARGET,
-                      assert_error, backup_config, cli_ok, commit_offsets, create_topic, describe_topic,
-                      dump, end_offsets, parallel, peer, produce, rec, restore_config, run_backup, run_cli, unb64,
-                      unique, write_config)
+from conftest import (EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_UNAVAILABLE, KAFKA_BIN, SOURCE, TARGET,
+                      assert_error, backup_config, cli_ok, commit_offsets, create_topic, describe_topic, dump,
+                      end_offsets, parallel, produce, rec, restore_config, run_backup, run_cli, unb64, unique,
+                      write_config)
+from helpers.kafka import group_offsets
 
 BASE_TS = 1_700_000_000_000
 NULL = "<null>"
@@ -73,16 +73,6 @@ def console_consume(bootstrap: str, group: str, pattern: str, max_messages: int 
     out = [parse_console_line(l) for l in p.stdout.splitlines() if l.startswith("Partition:")]
     if max_messages:
         assert len(out) == max_messages, (out, p.stderr[-2000:])
-    return out
-
-
-def group_offsets(group: str, bootstrap: str) -> dict[tuple[str, int], int]:
-    p = peer("group-offsets", "--bootstrap", bootstrap, "--group", group)
-    out = {}
-    for l in p.stdout.splitlines():
-        if l.strip():
-            d = json.loads(l)
-            out[(d["topic"], d["partition"])] = d["offset"]
     return out
 
 

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import copy
 import shutil
-import struct
 from pathlib import Path
 
 import pytest
 
 from conftest import (EXIT_CORRUPT, EXIT_OK, TARGET, assert_error, backup_config, commit_offsets, create_topic, dump,
                       produce, rec, restore_config, run_backup, run_cli, segment_files, unique, unb64, write_config)
-from test_json_schemas import assert_valid
+from helpers.schemas import assert_valid
+from helpers.segments import Segment
 
 BASE_TS = 1_700_000_000_000
 RECORDS = {0: 2000, 1: 300}       # per partition
@@ -42,38 +42,6 @@ def value(partition: int, offset: int) -> str:
 
 
 # -------------------------------------------------------------- segments
-
-class Segment:
-    """A segment file of the backup, parsed from its own bytes
-    (docs/format/segment.md), so the tests do not depend on key layouts."""
-
-    def __init__(self, storage: Path, path: Path):
-        self.path = path
-        self.key = path.relative_to(storage).as_posix()
-        data = path.read_bytes()
-        self.size = len(data)
-        topic_len = struct.unpack_from("<H", data, 16)[0]
-        self.partition = struct.unpack_from("<i", data, 12)[0]
-        self.header_size = 18 + topic_len + 4
-        self.index_pos, count, _crc, self.records, magic = struct.unpack("<QIIQ8s", data[-32:])
-        assert magic == b"KBSEGEND"
-        # (position, size, first offset, last offset) per block
-        self.blocks = []
-        for i in range(count):
-            pos, size, _n, first, last = struct.unpack_from("<QIIqq", data, self.index_pos + 48 * i)
-            self.blocks.append((pos, size, first, last))
-        self.first_offset, self.last_offset = self.blocks[0][2], self.blocks[-1][3]
-
-    def flip(self, position: int, mask: int = 0x10) -> None:
-        data = bytearray(self.path.read_bytes())
-        data[position] ^= mask
-        self.path.write_bytes(bytes(data))
-
-    def truncate(self, size: int) -> None:
-        self.path.write_bytes(self.path.read_bytes()[:size])
-
-    def block_at(self, offset: int) -> tuple[int, int, int, int]:
-        return next(b for b in self.blocks if b[2] <= offset <= b[3])
 
 
 def segments(storage: Path, partition: int | None = None) -> list[Segment]:
@@ -192,7 +160,7 @@ def test_text_output_lists_only_partitions_with_problems_unless_verbose(world, t
                      f"times 2023-11-14T22:13:20.000Z..2023-11-14T22:13:20.299Z"], r.stdout
 
     seg = segments(storage, 1)[0]
-    pos, size, first, last = seg.blocks[1]
+    pos, size, _n, first, last = seg.blocks[1]
     seg.flip(pos + size - 3)
     r = run_cli(["validate", "--path", storage, "--backup-id", "base", "--deep"])
     assert r.rc == EXIT_CORRUPT, r.describe()
@@ -243,7 +211,7 @@ def test_flipped_bit(world, tmp_path, where):
         assert expected in issue["message"], issue
         assert results[0]["records_checked"] == RECORDS[0] and results[0]["records_unreadable"] == 0, results[0]
     elif cost == "block":
-        pos, _size, first, last = seg.blocks[3]
+        pos, _size, _n, first, last = seg.blocks[3]
         assert issue["unreadable"] == {"position": pos, "first_offset": first, "last_offset": last,
                                        "records": last - first + 1}, issue
         assert f"block at byte {pos} (offsets {first}..{last})" in issue["message"], issue
@@ -269,12 +237,12 @@ def test_several_corrupt_blocks_are_each_reported_and_skipped(world, tmp_path):
     other = segments(storage, 1)[0]
     damaged = [(first, 0), (first, 7), (other, len(other.blocks) - 1)]
     for seg, b in damaged:
-        pos, size, _, _ = seg.blocks[b]
+        pos, size = seg.blocks[b][:2]
         seg.flip(pos + size - 1)
     doc = validate(storage, "--deep")
     lost = unreadable_issues(doc)
     assert [(i["object"], i["unreadable"]["first_offset"], i["unreadable"]["last_offset"]) for i in lost] == \
-        [(seg.key, seg.blocks[b][2], seg.blocks[b][3]) for seg, b in damaged], lost
+        [(seg.key, seg.blocks[b].first, seg.blocks[b].last) for seg, b in damaged], lost
     assert len(doc["issues"]) == 3
     results = {p["partition"]: p for p in doc["partition_results"]}
     assert results[0]["issues"] == 2 and results[1]["issues"] == 1, results
@@ -290,7 +258,7 @@ def test_truncated_segment(world, tmp_path):
     restore --skip-corrupt restores the blocks before it."""
     storage = store_copy(world, tmp_path)
     seg = segments(storage, 0)[0]
-    pos, size, cut_first, _ = seg.blocks[len(seg.blocks) // 2]
+    pos, size, _n, cut_first, _last = seg.blocks[len(seg.blocks) // 2]
     seg.truncate(pos + size // 2)
 
     shallow = validate(storage)
@@ -346,7 +314,7 @@ def test_on_corruption_skip_in_the_config_and_text_report(world, tmp_path):
     report lists the skipped range."""
     storage = store_copy(world, tmp_path)
     seg = segments(storage, 1)[0]
-    pos, size, first, last = seg.blocks[0]
+    pos, size, _n, first, last = seg.blocks[0]
     seg.flip(pos + size - 1)
     target = f"{world['topic']}-config-skip"
     cfg = restore_config(storage, backup_id="base", topic_mapping={world["topic"]: target}, restore_id="config-skip",
@@ -370,7 +338,7 @@ def test_group_inside_a_skipped_block_resumes_after_it(world, tmp_path, strategy
     the group's target position is the first restored record after the block."""
     storage = store_copy(world, tmp_path)
     seg = segments(storage, 0)[1]
-    pos, size, first, last = seg.block_at(GROUP_OFFSET)
+    pos, size, _n, first, last = seg.block_at(GROUP_OFFSET)
     assert first < GROUP_OFFSET < last, (first, last)
     seg.flip(pos + size - 1)
     name = f"group-{strategy}"
@@ -391,7 +359,7 @@ def test_rerun_with_skip_resumes_a_restore_stopped_by_corruption(world, tmp_path
     record lands exactly once."""
     storage = store_copy(world, tmp_path)
     seg = segments(storage, 0)[1]
-    pos, size, first, last = seg.block_at(GROUP_OFFSET)
+    pos, size, _n, first, last = seg.block_at(GROUP_OFFSET)
     seg.flip(pos + size - 1)
     r, target = restore(world, tmp_path, storage, "resume", transaction_max_records=100)
     assert_error(r, EXIT_CORRUPT, seg.key, f"offsets {first}..{last}")
@@ -416,7 +384,7 @@ def test_validate_restore_says_what_would_be_skipped(world, tmp_path):
     restore would."""
     storage = store_copy(world, tmp_path)
     seg = segments(storage, 1)[0]
-    pos, size, first, last = seg.blocks[2]
+    pos, size, _n, first, last = seg.blocks[2]
     seg.flip(pos + size - 1)
     cfg = restore_config(storage, backup_id="base", topic_mapping={world["topic"]: f"{world['topic']}-preflight"},
                          restore_id="preflight", on_corruption="skip")

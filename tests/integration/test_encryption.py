@@ -30,7 +30,6 @@ import random
 import shutil
 import signal
 import string
-import struct
 import subprocess
 import time
 from pathlib import Path
@@ -40,21 +39,13 @@ import pytest
 from conftest import (EXIT_AUTH, EXIT_BAD_INPUT, EXIT_CORRUPT, EXIT_OK, TARGET, assert_error, assert_same_records,
                       backup_config, binary, cli_ok, create_topic, dump, manifest_path, produce, rec, restore_config,
                       run_cli, s3_env, segment_files, unique, write_config)
-from test_json_schemas import assert_valid
-from test_storage import BUCKET, ensure_bucket, s3_storage
+from helpers.schemas import assert_valid
+from helpers.storage import BUCKET, ensure_bucket, s3_storage
+from helpers.segments import Segment
 
 RECORDS = {0: 600, 1: 400}
 KEY_ENV = "KB_TEST_ENCRYPTION_KEY"
 DEFAULT_ENV = "KAFKA_BACKUP_ENCRYPTION_KEY"
-
-
-def crc32c(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-    return crc ^ 0xFFFFFFFF
 
 
 def marker(rng: random.Random, what: str, i: int) -> str:
@@ -252,43 +243,12 @@ def test_unset_key_variable_is_bad_input(world, tmp_path):
 
 # --------------------------------------------------------------- tampering
 
-class Segment:
-    """An encrypted segment file parsed from its bytes (docs/format/segment.md)."""
-
-    def __init__(self, storage: Path, path: Path):
-        self.path = path
-        self.key = path.relative_to(storage).as_posix()
-        data = path.read_bytes()
-        version, _codec, flags = struct.unpack_from("<HBB", data, 8)
-        assert (version, flags) == (2, 1), (version, flags)
-        topic_len = struct.unpack_from("<H", data, 16)[0]
-        self.header_size = 18 + topic_len + 8 + 60 + 4
-        index_pos, count, _crc, _records, magic = struct.unpack("<QIIQ8s", data[-32:])
-        assert magic == b"KBSEGEND"
-        self.blocks = [struct.unpack_from("<QIIqq", data, index_pos + 48 * i) for i in range(count)]
-
-    def tamper_block(self, i: int, at: int) -> int:
-        """Flips a bit `at` bytes into block i's payload and recomputes its CRC;
-        returns the block's position."""
-        pos, size = self.blocks[i][0], self.blocks[i][1]
-        data = bytearray(self.path.read_bytes())
-        data[pos + 48 + at] ^= 0x04
-        crc = crc32c(bytes(data[pos:pos + 44]) + bytes(data[pos + 48:pos + size]))
-        struct.pack_into("<I", data, pos + 44, crc)
-        self.path.write_bytes(bytes(data))
-        return pos
-
-    def tamper_wrapped_key(self) -> None:
-        data = bytearray(self.path.read_bytes())
-        data[self.header_size - 4 - 30] ^= 0x01  # inside the encrypted data key
-        struct.pack_into("<I", data, self.header_size - 4, crc32c(bytes(data[:self.header_size - 4])))
-        self.path.write_bytes(bytes(data))
-
 
 def tampered_store(world: dict, tmp_path: Path) -> tuple[Path, list[Segment]]:
     dest = tmp_path / "store"
     shutil.copytree(world["storage"], dest)
     segs = [Segment(dest, p) for p in segment_files(dest, "none")]
+    assert segs and all(s.version == 2 and s.encrypted for s in segs), [(s.key, s.version) for s in segs]
     return dest, sorted(segs, key=lambda s: s.key)
 
 
@@ -311,7 +271,7 @@ def test_flipped_ciphertext_bit_with_crc_recomputed_is_reported(world, tmp_path)
     assert issue["object"] == seg.key
     assert f"block at byte {pos}" in issue["message"] and "authentication tag" in issue["message"], issue
     assert issue["unreadable"]["position"] == pos
-    assert issue["unreadable"]["first_offset"] == seg.blocks[1][3]
+    assert issue["unreadable"]["first_offset"] == seg.blocks[1].first
     # restore refuses; --skip-corrupt restores the rest.
     cfg = restore_config(storage, backup_id="none", topic_mapping={world["topic"]: unique("tampered")})
     path = write_config(tmp_path, cfg, "r.yaml")
@@ -321,14 +281,14 @@ def test_flipped_ciphertext_bit_with_crc_recomputed_is_reported(world, tmp_path)
                  "--format", "json"])
     assert r.rc == EXIT_CORRUPT, r.describe()
     doc = r.json()
-    assert doc["records_skipped"] == seg.blocks[1][2] and doc["records"] == sum(RECORDS.values()) - doc[
+    assert doc["records_skipped"] == seg.blocks[1].records and doc["records"] == sum(RECORDS.values()) - doc[
         "records_skipped"], doc
 
 
 def test_flipped_tag_bit_is_reported(world, tmp_path):
     storage, segs = tampered_store(world, tmp_path)
     seg = segs[-1]
-    pos = seg.tamper_block(0, seg.blocks[0][1] - 48 - 1)  # the last byte of the tag
+    pos = seg.tamper_block(0, seg.blocks[0].size - 48 - 1)  # the last byte of the tag
     issue = validate_deep(world, storage)["issues"][0]
     assert issue["object"] == seg.key and f"block at byte {pos}" in issue["message"], issue
 
@@ -340,7 +300,7 @@ def test_altered_wrapped_key_loses_the_segment(world, tmp_path):
     issues = validate_deep(world, storage)["issues"]
     assert len(issues) == 1 and issues[0]["object"] == seg.key, issues
     assert "wrapped data key" in issues[0]["message"], issues
-    assert issues[0]["unreadable"]["records"] == sum(b[2] for b in seg.blocks)
+    assert issues[0]["unreadable"]["records"] == sum(b.records for b in seg.blocks)
 
 
 # ------------------------------------------- checkpoints, S3 (other paths)

@@ -4,7 +4,6 @@ naming what is wrong, and leaves nothing behind that looks like a backup."""
 from __future__ import annotations
 
 import json
-import struct
 import time
 
 import pytest
@@ -14,6 +13,7 @@ from conftest import (EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_CORRUPT, EXIT_IO, EXIT
                       cli_ok, create_topic, dump, manifest_path, parallel, produce, rec,
                       restore_config, run_backup, run_cli, run_restore, segment_files, unique,
                       write_config)
+from helpers.segments import segment_index
 
 
 def assert_no_backup(storage, backup_id: str) -> None:
@@ -207,16 +207,6 @@ def test_unset_environment_variable(tmp_path, command):
 
 # ---------------------------------------------------------------- corruption
 
-def segment_blocks(data: bytes) -> list[tuple[int, int, int]]:
-    """(position, size, first offset) of each block, from the segment's index."""
-    index_pos, count, _crc, _records, magic = struct.unpack("<QIIQ8s", data[-32:])
-    assert magic == b"KBSEGEND"
-    blocks = []
-    for i in range(count):
-        pos, size, _n, first = struct.unpack_from("<QIIq", data, index_pos + 48 * i)
-        blocks.append((pos, size, first))
-    return blocks
-
 
 def test_corrupted_segment_is_detected(tmp_path):
     topic = unique("corrupt")
@@ -232,10 +222,10 @@ def test_corrupted_segment_is_detected(tmp_path):
     seg = max(segs, key=lambda p: p.stat().st_size)
     key = seg.relative_to(storage).as_posix()
     data = bytearray(seg.read_bytes())
-    blocks = segment_blocks(bytes(data))
+    _, _, blocks = segment_index(bytes(data))
     assert len(blocks) > 3, f"expected a segment with many blocks, got {len(blocks)}"
     flip = len(data) // 2
-    pos, size, first = next(b for b in blocks if b[0] <= flip < b[0] + b[1])
+    pos, size, _n, first, _last = next(b for b in blocks if b.pos <= flip < b.pos + b.size)
     flip = max(flip, pos + 48 + 1)          # inside the payload, past the block header
     assert flip < pos + size
     data[flip] ^= 0x5A

@@ -18,7 +18,8 @@ from conftest import (EXIT_AUTH, EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_CORRUPT, EX
                       EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, ROOT, S3_SECRET_KEY, assert_error,
                       backup_config, cli_ok, create_topic, produce, rec, restore_config, run_backup, run_cli, s3_env,
                       segment_files, unique, write_config)
-from test_errors import segment_blocks
+from helpers.segments import segment_index
+
 
 EXIT_CODES_DOC = ROOT / "docs" / "exit-codes.md"
 
@@ -129,7 +130,7 @@ def test_exit_4_corrupt_data_flipped_byte(tmp_path, backup):
     (seg,) = segment_files(storage, "flipped")
     key = seg.relative_to(storage).as_posix()
     data = bytearray(seg.read_bytes())
-    pos, size, first = segment_blocks(bytes(data))[0]
+    pos, size, _n, first, _last = segment_index(bytes(data))[2][0]
     data[pos + size // 2] ^= 0x01
     seg.write_bytes(bytes(data))
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import (SOURCE, TARGET, peer, assert_same_records, backup_config, cli_ok, create_topic, delete_topic, dump,
-                      produce, rec, restore_config, run_backup, run_cli, run_restore, segment_files, unique,
+from conftest import (SOURCE, TARGET, peer, assert_same_records, backup_config, cli_ok, create_topic, delete_topic,
+                      dump, produce, rec, restore_config, run_backup, run_cli, run_restore, segment_files, unique,
                       write_config)
-from test_checkpoints import delete_records, start, stop
-from test_json_schemas import json_output
+from helpers.backups import start, stop
+from helpers.kafka import delete_records
+from helpers.schemas import json_output
 
 
 def batch(first: int, n: int, partitions: int = 3) -> list[dict]:

@@ -11,17 +11,16 @@ import copy
 import json
 import re
 import shutil
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from conftest import (EXIT_AUTH, EXIT_BAD_INPUT, EXIT_CORRUPT, EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, ROOT,
-                      CliResult, backup_config, cli_ok, commit_offsets, create_topic, manifest_path, produce, rec,
-                      restore_config, run_backup, run_cli, s3_env, segment_files, unique, write_config)
-from test_errors import segment_blocks
+from conftest import (EXIT_AUTH, EXIT_BAD_INPUT, EXIT_CORRUPT, EXIT_NOT_FOUND, EXIT_UNAVAILABLE, ROOT, CliResult,
+                      backup_config, cli_ok, commit_offsets, create_topic, manifest_path, produce, rec, restore_config,
+                      run_backup, run_cli, s3_env, segment_files, unique, write_config)
+from helpers.schemas import assert_valid, json_output, violations
+from helpers.segments import segment_index
 
 SCHEMA_DIR = ROOT / "docs" / "schemas"
 
@@ -39,35 +38,6 @@ BASE_TS = 1_700_000_000_000
 
 
 # ------------------------------------------------------------------ helpers
-
-@cache
-def validator(schema: str) -> Draft202012Validator:
-    path = SCHEMA_DIR / f"{schema}.schema.json"
-    assert path.is_file(), f"no schema {path}"
-    return Draft202012Validator(json.loads(path.read_text()), format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
-def violations(schema: str, doc: Any) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
-            for e in validator(schema).iter_errors(doc)]
-
-
-def assert_valid(schema: str, doc: Any, what: str = "") -> Any:
-    """doc validates against docs/schemas/<schema>.schema.json, and the same
-    document with an unknown top-level field does not (the schema is closed)."""
-    problems = violations(schema, doc)
-    assert not problems, (f"{what or schema} output does not match docs/schemas/{schema}.schema.json:\n  "
-                          + "\n  ".join(problems) + f"\n{json.dumps(doc)[:3000]}")
-    extended = dict(doc, unexpected_field=True)
-    assert violations(schema, extended), f"docs/schemas/{schema}.schema.json accepts an unknown top-level field"
-    return doc
-
-
-def json_output(r: CliResult, schema: str, rc: int = EXIT_OK) -> dict:
-    """The run exited rc, printed one JSON document on stdout, and it matches schema."""
-    assert r.rc == rc, f"expected exit {rc}, got {r.describe()}"
-    command = " ".join(a for a in r.args[:2] if not a.startswith("-"))
-    return assert_valid(schema, r.json(), command)
 
 
 def subcommands(path: list[str]) -> list[str]:
@@ -245,7 +215,7 @@ def test_validate_deep_finding_a_flipped_byte(world, tmp_path):
     storage = store_copy(world, tmp_path)
     seg = segment_files(storage, "schemas-a")[0]
     data = bytearray(seg.read_bytes())
-    pos, size, _first = segment_blocks(bytes(data))[0]
+    pos, size = segment_index(bytes(data))[2][0][:2]
     data[pos + size - 2] ^= 0x5A                  # in the block's payload
     seg.write_bytes(bytes(data))
     r = run_cli(["validate", "--path", storage, "--backup-id", "schemas-a", "--deep", "--format", "json"])

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import (BINARY, S3_ENDPOINT, TARGET, assert_same_records, backup_config, cli_ok, create_topic, dump,
                       produce, rec, restore_config, run_cli, s3_env, unique, write_config)
-from test_storage import BUCKET, ensure_bucket, s3_storage
+from helpers.storage import BUCKET, ensure_bucket, s3_storage
 
 ROUNDS = int(os.environ.get("KB_LEASE_ROUNDS", "8"))
 PARTITIONS = 3

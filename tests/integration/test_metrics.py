@@ -12,7 +12,7 @@ import urllib.request
 
 from conftest import (EXIT_BAD_INPUT, S3_ENDPOINT, assert_error, backup_config, binary, create_topic, produce,
                       rec, run_cli, s3_env, unique, write_config)
-from test_storage import BUCKET, ensure_bucket
+from helpers.storage import BUCKET, ensure_bucket
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? '
                     r'(-?[0-9.eE+-]+|NaN|Nan|\+Inf|-Inf)$')

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from conftest import (BINARY, S3_ENDPOINT, backup_config, cli_ok, create_topic, produce, rec, restore_config,
                       run_cli, s3_env, unique, write_config)
-from test_storage import BUCKET, ensure_bucket, s3_storage
+from helpers.storage import BUCKET, ensure_bucket, s3_storage
 
 ESC = "\x1b["
 BAR = re.compile(r"\[[#.]+\]\s+\d+%")

@@ -20,9 +20,9 @@ import pytest
 from conftest import (EXIT_BAD_INPUT, EXIT_NOT_FOUND, SOURCE, TARGET, assert_error, assert_same_records,
                       backup_config, cli_ok, create_topic, dump, parallel, produce, rec, restore_config, run_backup,
                       run_cli, run_restore, s3_env, unique, write_config)
-from test_checkpoints import start, stop, wait_for_records
-from test_json_schemas import json_output
-from test_storage import BUCKET, ensure_bucket, s3_storage
+from helpers.backups import start, stop, wait_for_records
+from helpers.schemas import json_output
+from helpers.storage import BUCKET, ensure_bucket, s3_storage
 
 BASE_TS = 1_700_000_000_000
 

@@ -11,8 +11,8 @@ import time
 from conftest import (EXIT_BAD_INPUT, TARGET, assert_error, backup_config, binary, cli_ok, commit_offsets,
                       create_topic, describe_topic, dump, produce, rec, restore_config, run_backup, run_cli, unique,
                       write_config)
-from test_consumer_groups import group_offsets
-from test_restore_resume import assert_offset_map_is_true, assert_same_per_partition, backed_up
+from helpers.kafka import group_offsets
+from helpers.restores import assert_offset_map_is_true, assert_same_per_partition, backed_up
 
 EXIT_CONFLICT = 7
 assert EXIT_BAD_INPUT == 2

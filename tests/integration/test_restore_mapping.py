@@ -5,7 +5,6 @@ headers (docs/config.md, "Restore options")."""
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
 from collections import Counter

@@ -13,7 +13,7 @@ import time
 from conftest import (EXIT_BAD_INPUT, TARGET, assert_error, assert_same_records, backup_config, binary,
                       cli_ok, commit_offsets, create_topic, describe_topic, dump, end_offsets, parallel, produce,
                       rec, restore_config, run_backup, run_cli, unique, write_config)
-from test_consumer_groups import group_offsets
+from helpers.kafka import group_offsets
 
 EXIT_CONFLICT = 7
 

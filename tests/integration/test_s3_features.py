@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 
-from conftest import (EXIT_AUTH, MOTO_PYTHON, ROOT, SOURCE, TARGET, assert_error, assert_same_records,
-                      backup_config, cli_ok, create_topic, dump, moto_env, parallel, produce, rec, restore_config,
-                      run_cli, unique, write_config)
+from conftest import (EXIT_AUTH, SOURCE, TARGET, assert_error, assert_same_records, backup_config, cli_ok,
+                      create_topic, dump, moto_env, parallel, produce, rec, restore_config, run_cli, unique,
+                      write_config)
+from helpers.storage import moto_check
 
 BUCKET = "kb-locked"
-
-
-def moto_check(*args: str) -> str:
-    p = subprocess.run([str(MOTO_PYTHON), str(ROOT / "tests" / "integration" / "moto_check.py"), *args],
-                       capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
-    return p.stdout
 
 
 def test_object_lock_sse_kms_and_storage_class_on_every_object(tmp_path, moto_server):

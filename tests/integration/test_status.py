@@ -11,8 +11,8 @@ import time
 
 from conftest import (BINARY, EXIT_NOT_FOUND, S3_ENDPOINT, assert_error, backup_config, cli_ok, create_topic,
                       produce, rec, run_backup, run_cli, s3_env, unique, write_config)
-from test_json_schemas import json_output
-from test_storage import BUCKET, ensure_bucket, s3_storage
+from helpers.schemas import json_output
+from helpers.storage import BUCKET, ensure_bucket, s3_storage
 
 
 def status(path: str, *args: str, env: dict | None = None) -> dict:

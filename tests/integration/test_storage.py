@@ -11,30 +11,14 @@ import json
 import random
 import subprocess
 
-import pytest
 
-from faulty_proxy import FaultyProxy
-from conftest import (azure_env, gcs_env, AZURE_KEY, EXIT_AUTH, EXIT_NOT_FOUND, ROOT, S3_ENDPOINT, S3_SECRET_KEY, SOURCE, TARGET,
-                      assert_error, assert_same_records, backup_config, cli_ok, create_topic, dump, parallel,
-                      produce, rec, restore_config, run_cli, s3_env, unique, write_config)
+from helpers.faulty_proxy import FaultyProxy
+from conftest import (azure_env, gcs_env, AZURE_KEY, EXIT_AUTH, EXIT_NOT_FOUND, ROOT, S3_ENDPOINT, S3_SECRET_KEY,
+                      SOURCE, TARGET, assert_error, assert_same_records, backup_config, cli_ok, create_topic, dump,
+                      parallel, produce, rec, restore_config, run_cli, s3_env, unique, write_config)
+from helpers.storage import BUCKET, ensure_bucket, s3_storage
 
-BUCKET = "kb-integration"
 BASE_TS = 1_700_000_000_000
-
-
-def s3_storage(prefix: str, bucket: str = BUCKET) -> dict:
-    """The seed's storage block (backend: s3, bucket, region, prefix) plus the local endpoint."""
-    return {"backend": "s3", "bucket": bucket, "region": "us-east-1", "prefix": prefix, "endpoint": S3_ENDPOINT}
-
-
-def ensure_bucket(bucket: str = BUCKET) -> None:
-    conformance = ROOT / "build" / "store_conformance"
-    # The conformance binary creates its bucket; run one quick case to create ours.
-    env = s3_env()
-    env["KB_TEST_S3_URL"] = f"s3://{bucket}?endpoint={S3_ENDPOINT}"
-    p = subprocess.run([str(conformance), "--gtest_filter=Backends/StoreConformance.OverwriteReplacesWholeObject/s3"],
-                       env=env, capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
 
 
 def test_conformance_suite_on_every_backend(s3_server, azurite, gcs_server):

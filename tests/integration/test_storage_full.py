@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import (EXIT_IO, TARGET, assert_error, assert_same_records, backup_config, cli_ok,
-                      create_topic, dump, manifest_path, produce, rec, restore_config, run_backup,
-                      run_cli, run_restore, unique, write_config)
+                      create_topic, dump, manifest_path, produce, rec, restore_config, run_cli,
+                      run_restore, unique, write_config)
 
 
 @pytest.fixture

@@ -58,3 +58,19 @@ def test_test_servers_listen_below_the_ephemeral_port_range():
     assert "kafka-clusters.sh" in found and "s3-server.sh" in found, found
     high = {name: sorted(p for p in ports if p >= low) for name, ports in found.items()}
     assert not any(high.values()), f"ports at or above {low}: {high}"
+
+
+def test_test_files_share_helpers_not_each_other():
+    """What several test files need lives in tests/integration/helpers/ (or conftest.py): a test
+    file importing another test file runs that file's module-level set-up and ties the two."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "tests" / "integration").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.relative_to(ROOT)}:{node.lineno} imports {n}" for n in names
+                          if n.split(".")[0].startswith("test_")]
+    assert not offenders, "\n".join(offenders)
+    assert (ROOT / "tests" / "integration" / "helpers" / "segments.py").is_file()

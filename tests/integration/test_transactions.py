@@ -9,7 +9,7 @@ import time
 
 from conftest import (TARGET, assert_same_records, backup_config, cli_ok, create_topic, dump, parallel, produce, rec,
                       restore_config, run_backup, run_cli, run_restore, unique, unb64, write_config)
-from test_json_schemas import assert_valid
+from helpers.schemas import assert_valid
 
 COMMITTED_MARK = "committed-txn-1-record-0"
 ABORTED_MARK = "aborted-txn-1-record-0"

@@ -47,15 +47,23 @@ type KafkaClusterSpec struct {
 
 // KafkaSecuritySpec is the `security` block of a cluster.
 // +kubebuilder:validation:XValidation:rule="!has(self.saslMechanism) || self.securityProtocol in ['SASL_PLAINTEXT', 'SASL_SSL']",message="saslMechanism needs securityProtocol SASL_PLAINTEXT or SASL_SSL"
-// +kubebuilder:validation:XValidation:rule="!(self.securityProtocol in ['SASL_PLAINTEXT', 'SASL_SSL']) || (has(self.saslMechanism) && has(self.saslUsername) && has(self.saslPasswordSecretRef))",message="securityProtocol SASL_* needs saslMechanism, saslUsername and saslPasswordSecretRef"
+// +kubebuilder:validation:XValidation:rule="!(self.securityProtocol in ['SASL_PLAINTEXT', 'SASL_SSL']) || (has(self.saslMechanism) && (self.saslMechanism == 'AWS_MSK_IAM' || (has(self.saslUsername) && has(self.saslPasswordSecretRef))))",message="securityProtocol SASL_* needs saslMechanism, and saslUsername and saslPasswordSecretRef unless it is AWS_MSK_IAM"
+// +kubebuilder:validation:XValidation:rule="!has(self.saslMechanism) || self.saslMechanism != 'AWS_MSK_IAM' || (!has(self.saslUsername) && !has(self.saslPasswordSecretRef))",message="AWS_MSK_IAM signs with the pod's AWS credentials (IRSA, the environment): no saslUsername or saslPasswordSecretRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.awsRegion) || (has(self.saslMechanism) && self.saslMechanism == 'AWS_MSK_IAM')",message="awsRegion is for saslMechanism AWS_MSK_IAM"
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || self.securityProtocol in ['SSL', 'SASL_SSL']",message="tls needs securityProtocol SSL or SASL_SSL"
 type KafkaSecuritySpec struct {
 	// +kubebuilder:validation:Enum=PLAINTEXT;SSL;SASL_PLAINTEXT;SASL_SSL
 	// +kubebuilder:default=PLAINTEXT
 	SecurityProtocol string `json:"securityProtocol,omitempty"`
-	// +kubebuilder:validation:Enum=PLAIN;SCRAM-SHA-256;SCRAM-SHA-512
+	// AWS_MSK_IAM: Amazon MSK's IAM authentication, signed with the pod's AWS
+	// credentials (EKS IRSA through the service account, or AWS_* variables).
+	// +kubebuilder:validation:Enum=PLAIN;SCRAM-SHA-256;SCRAM-SHA-512;AWS_MSK_IAM
 	// +optional
 	SaslMechanism string `json:"saslMechanism,omitempty"`
+	// AWS_MSK_IAM: the cluster's region; by default the one the MSK broker
+	// addresses name.
+	// +optional
+	AwsRegion string `json:"awsRegion,omitempty"`
 	// +optional
 	SaslUsername string `json:"saslUsername,omitempty"`
 	// The SASL password: a key of a Secret.

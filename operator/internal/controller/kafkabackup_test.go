@@ -245,6 +245,13 @@ func TestInvalidManifestsAreRefusedNamingTheField(t *testing.T) {
 		{"SASL without a password", edit(t, seed, "  topics:\n",
 			"    security:\n      securityProtocol: SASL_SSL\n      saslMechanism: SCRAM-SHA-512\n      saslUsername: u\n  topics:\n"),
 			[]string{"spec.kafkaCluster.security", "saslPasswordSecretRef"}},
+		{"MSK IAM with a username", edit(t, seed, "  topics:\n",
+			"    security:\n      securityProtocol: SASL_SSL\n      saslMechanism: AWS_MSK_IAM\n      saslUsername: u\n  topics:\n"),
+			[]string{"spec.kafkaCluster.security", "AWS_MSK_IAM signs with the pod's AWS credentials"}},
+		{"awsRegion without MSK IAM", edit(t, seed, "  topics:\n",
+			"    security:\n      securityProtocol: SASL_SSL\n      saslMechanism: PLAIN\n      saslUsername: u\n"+
+				"      saslPasswordSecretRef: {name: s, key: k}\n      awsRegion: eu-west-1\n  topics:\n"),
+			[]string{"spec.kafkaCluster.security", "awsRegion is for saslMechanism AWS_MSK_IAM"}},
 		{"a name too long for its Jobs", edit(t, seed, "name: dr-backup", "name: "+strings.Repeat("a", 53)),
 			[]string{"metadata.name", "52"}},
 	}
@@ -267,6 +274,12 @@ func TestInvalidManifestsAreRefusedNamingTheField(t *testing.T) {
 	// The control: the manifest those cases break is accepted.
 	if err := apply(ns, seed); err != nil {
 		t.Fatalf("the seed's manifest itself: %v", err)
+	}
+	// MSK IAM needs no username or password.
+	msk := edit(t, edit(t, seed, "name: dr-backup", "name: dr-backup-msk"), "  topics:\n",
+		"    security:\n      securityProtocol: SASL_SSL\n      saslMechanism: AWS_MSK_IAM\n      awsRegion: eu-west-1\n  topics:\n")
+	if err := apply(ns, msk); err != nil {
+		t.Fatalf("an MSK IAM manifest: %v\n%s", err, msk)
 	}
 }
 

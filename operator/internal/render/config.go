@@ -58,6 +58,7 @@ type Security struct {
 	SASLMechanism          string `json:"sasl_mechanism,omitempty"`
 	SASLUsername           string `json:"sasl_username,omitempty"`
 	SASLPassword           string `json:"sasl_password,omitempty"`
+	AWSRegion              string `json:"aws_region,omitempty"`
 	SSLCALocation          string `json:"ssl_ca_location,omitempty"`
 	SSLCertificateLocation string `json:"ssl_certificate_location,omitempty"`
 	SSLKeyLocation         string `json:"ssl_key_location,omitempty"`
@@ -250,7 +251,7 @@ func cluster(k *v1.KafkaClusterSpec) *Cluster {
 		return c
 	}
 	out := &Security{SecurityProtocol: sec.SecurityProtocol, SASLMechanism: sec.SaslMechanism,
-		SASLUsername: sec.SaslUsername}
+		SASLUsername: sec.SaslUsername, AWSRegion: sec.AwsRegion}
 	if sec.SaslPasswordSecretRef != nil {
 		out.SASLPassword = "${" + EnvSASLPassword + "}"
 	}

@@ -151,3 +151,27 @@ func TestPodMountsAndMapsEverySecret(t *testing.T) {
 		t.Error("the pod is not locked down")
 	}
 }
+
+func TestMskIamRendersTheMechanismAndRegionAndNoPassword(t *testing.T) {
+	kb := secured()
+	kb.Spec.KafkaCluster.Security = &v1.KafkaSecuritySpec{SecurityProtocol: "SASL_SSL", SaslMechanism: "AWS_MSK_IAM",
+		AwsRegion: "eu-west-1"}
+	text, err := BackupConfig(kb).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	sec := cfg["source"].(map[string]any)["security"].(map[string]any)
+	want := map[string]any{"security_protocol": "SASL_SSL", "sasl_mechanism": "AWS_MSK_IAM", "aws_region": "eu-west-1"}
+	if len(sec) != len(want) {
+		t.Errorf("security = %v, want exactly %v", sec, want)
+	}
+	for k, v := range want {
+		if sec[k] != v {
+			t.Errorf("security.%s = %v, want %v", k, sec[k], v)
+		}
+	}
+}
