@@ -13,10 +13,8 @@ case "$variant" in
   asan) dir="$ROOT/build-asan"; extra=(-DCMAKE_BUILD_TYPE=Debug -DKB_SANITIZE=ON) ;;
   *) echo "usage: $0 [release|asan]" >&2; exit 2 ;;
 esac
-# The exports must happen in this shell, not in a $(...) subshell.
-ccache_cmake_args "$ROOT" >/dev/null
-# shellcheck disable=SC2207
-extra+=($(ccache_cmake_args "$ROOT"))
+ccache_setup "$ROOT"
+extra+=("${CCACHE_CMAKE_ARGS[@]}")
 if [[ ! -f "$dir/build.ninja" ]]; then
   cmake -S "$ROOT" -B "$dir" -G Ninja "${extra[@]}" >/dev/null
 fi

@@ -39,11 +39,10 @@ export CC="${CC:-clang-14}" CXX="${CXX:-clang++-14}"
 command -v "$CXX" >/dev/null || { say "$CXX not found: run scripts/setup.sh" >&2; exit 1; }
 SECONDS=0
 source "$ROOT/scripts/lib/ccache.sh"
-ccache_cmake_args "$ROOT" >/dev/null  # exports CCACHE_* here, for ninja's compiles
+ccache_setup "$ROOT"  # exports CCACHE_* here, for ninja's compiles too
 if [[ ! -f "$BUILD/build.ninja" ]]; then
   # -O1 with assertions on: what libFuzzer's documentation suggests.
-  # shellcheck disable=SC2046
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja $(ccache_cmake_args "$ROOT") -DKB_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja "${CCACHE_CMAKE_ARGS[@]}" -DKB_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
     >/dev/null
 fi
 ninja -C "$BUILD" -j "$(nproc)" fuzz_make_seeds "${targets[@]/#/fuzz_}"

@@ -6,10 +6,12 @@
 # nothing. KB_CCACHE=0 turns it off. Debug info then names the source files
 # relative to the tree.
 #
-# ccache_cmake_args ROOT   prints the CMake launcher options (none without ccache)
-ccache_cmake_args() {
+# ccache_setup ROOT   exports ccache's settings and sets CCACHE_CMAKE_ARGS, the
+#                     CMake launcher options (empty without ccache)
+ccache_setup() {
+  CCACHE_CMAKE_ARGS=()
   [[ "${KB_CCACHE:-1}" != 0 ]] && command -v ccache >/dev/null || return 0
   export CCACHE_DIR="${CCACHE_DIR:-${KB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kafka-backup}/ccache}"
   export CCACHE_BASEDIR="$1" CCACHE_NOHASHDIR=1
-  echo "-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
+  CCACHE_CMAKE_ARGS=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 }

@@ -290,17 +290,19 @@ void ReadSecurity(MapReader& r, SecurityConfig* s) {
   if (auto v = r.String("ssl_certificate_location")) s->ssl_certificate_location = *v;
   if (auto v = r.String("ssl_key_location")) s->ssl_key_location = *v;
   if (auto v = r.String("ssl_key_password")) s->ssl_key_password = *v;
-  if (s->sasl_mechanism == "AWS_MSK_IAM" && !s->security_protocol.starts_with("SASL_")) {
-    r.FailKey(r.Get("sasl_mechanism"), "sasl_mechanism",
-              fmt::format("AWS_MSK_IAM is a SASL mechanism, but security_protocol is {}: set security_protocol: "
-                          "SASL_SSL (MSK's IAM listener, port 9098)",
-                          s->security_protocol));
-  }
-  for (const char* key : {"sasl_username", "sasl_password"}) {
-    if (s->sasl_mechanism == "AWS_MSK_IAM" && r.Get(key)) {
-      r.FailKey(r.Get(key), key,
-                "AWS_MSK_IAM signs with AWS credentials (environment, profile, web identity, instance metadata), "
-                "not a username and password: remove it");
+  if (s->sasl_mechanism == "AWS_MSK_IAM") {
+    if (!s->security_protocol.starts_with("SASL_")) {
+      r.FailKey(r.Get("sasl_mechanism"), "sasl_mechanism",
+                fmt::format("AWS_MSK_IAM is a SASL mechanism, but security_protocol is {}: set security_protocol: "
+                            "SASL_SSL (MSK's IAM listener, port 9098)",
+                            s->security_protocol));
+    }
+    for (const char* key : {"sasl_username", "sasl_password"}) {
+      if (r.Get(key)) {
+        r.FailKey(r.Get(key), key,
+                  "AWS_MSK_IAM signs with AWS credentials (environment, profile, web identity, instance metadata), "
+                  "not a username and password: remove it");
+      }
     }
   }
   r.CheckNoUnknownKeys();

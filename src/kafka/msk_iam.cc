@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <regex>
 
 #include "util/crypto.h"
@@ -48,6 +50,24 @@ std::optional<std::string> MskRegionOf(const std::vector<std::string>& bootstrap
   return std::nullopt;
 }
 
+namespace {
+
+// One credential chain per region for the process: every client of a run
+// (admin, consumer, producers) signs with it, so temporary credentials (web
+// identity, instance metadata) are fetched once, not once per client. The
+// chain's providers lock around their renewal.
+Result<std::shared_ptr<storage::AwsCredentialProvider>> SharedCredentials(const std::string& region) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<storage::AwsCredentialProvider>> by_region;
+  std::lock_guard lock(mu);
+  if (auto it = by_region.find(region); it != by_region.end()) return it->second;
+  KB_ASSIGN_OR_RETURN(auto credentials, storage::DefaultAwsCredentials(region));
+  by_region.emplace(region, credentials);
+  return credentials;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<MskIamAuth>> MskIamAuth::Create(const std::string& region,
                                                        const std::vector<std::string>& bootstrap_servers) {
   std::string r = region;
@@ -61,7 +81,7 @@ Result<std::unique_ptr<MskIamAuth>> MskIamAuth::Create(const std::string& region
         "sasl_mechanism AWS_MSK_IAM needs the cluster's AWS region: set security.aws_region (or AWS_REGION), "
         "or use the brokers' MSK addresses (...kafka.REGION.amazonaws.com)");
   }
-  KB_ASSIGN_OR_RETURN(auto credentials, storage::DefaultAwsCredentials(r));
+  KB_ASSIGN_OR_RETURN(auto credentials, SharedCredentials(r));
   return std::unique_ptr<MskIamAuth>(new MskIamAuth(r, std::move(credentials)));
 }
 

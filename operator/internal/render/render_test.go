@@ -63,8 +63,10 @@ func secured() *v1.KafkaBackup {
 	return kb
 }
 
-func TestSecretsReachTheConfigOnlyAsVariablesAndFiles(t *testing.T) {
-	text, err := BackupConfig(secured()).Marshal()
+// backupConfigOf renders kb's backup config and reads it back as YAML.
+func backupConfigOf(t *testing.T, kb *v1.KafkaBackup) map[string]any {
+	t.Helper()
+	text, err := BackupConfig(kb).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +74,11 @@ func TestSecretsReachTheConfigOnlyAsVariablesAndFiles(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+func TestSecretsReachTheConfigOnlyAsVariablesAndFiles(t *testing.T) {
+	cfg := backupConfigOf(t, secured())
 	sec := cfg["source"].(map[string]any)["security"].(map[string]any)
 	want := map[string]any{
 		"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "backup",
@@ -156,15 +163,7 @@ func TestMskIamRendersTheMechanismAndRegionAndNoPassword(t *testing.T) {
 	kb := secured()
 	kb.Spec.KafkaCluster.Security = &v1.KafkaSecuritySpec{SecurityProtocol: "SASL_SSL", SaslMechanism: "AWS_MSK_IAM",
 		AwsRegion: "eu-west-1"}
-	text, err := BackupConfig(kb).Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	sec := cfg["source"].(map[string]any)["security"].(map[string]any)
+	sec := backupConfigOf(t, kb)["source"].(map[string]any)["security"].(map[string]any)
 	want := map[string]any{"security_protocol": "SASL_SSL", "sasl_mechanism": "AWS_MSK_IAM", "aws_region": "eu-west-1"}
 	if len(sec) != len(want) {
 		t.Errorf("security = %v, want exactly %v", sec, want)
