@@ -8,6 +8,8 @@
 #           SSL            127.0.0.1:14094  TLS, client certificate required (mTLS)
 #           SASL_PLAINTEXT 127.0.0.1:14095  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
 #           SASL_SSL       127.0.0.1:14096  same mechanisms over TLS (server auth only)
+#           OIDC           127.0.0.1:14097  SASL_PLAINTEXT, OAUTHBEARER JWTs of the OIDC issuer
+#           (identity providers: OIDC issuer 127.0.0.1:14098; scripts/lib/identity-providers.sh)
 #
 # usage: scripts/kafka-clusters.sh start [--fresh] [source|target|secure]
 #        scripts/kafka-clusters.sh stop [--clean] [source|target|secure]
@@ -33,6 +35,8 @@
 #   - OAUTHBEARER on the SASL listeners takes AWS MSK IAM tokens signed with one
 #     test access key, checked by tests/peer/MskIamValidator.java (compiled by
 #     scripts/setup.sh into .cache/peer, on this broker's classpath);
+#   - the OIDC listener validates JWTs with Kafka's OAuthBearerValidatorCallbackHandler
+#     against the test issuer's JWKS (scripts/lib/oidc_issuer.py, started with the broker);
 #   - the inter-broker and controller listeners are PLAINTEXT, so tests produce
 #     and inspect through 127.0.0.1:14092; no authorizer (authentication is tested).
 #   `env secure` prints the addresses, the file paths and these test-only credentials.
@@ -51,6 +55,8 @@ HEAP_OPTS="${KB_KAFKA_HEAP_OPTS:-${KAFKA_HEAP_OPTS:--Xmx768m -Xms256m}}"
 START_TIMEOUT="${KB_START_TIMEOUT:-90}"
 STOP_TIMEOUT=30
 ALL=(source target)
+# shellcheck source=lib/identity-providers.sh
+source "$ROOT/scripts/lib/identity-providers.sh"
 
 # Test-only credentials of the secure cluster (printed by `env secure`).
 PLAIN_USER=carol PLAIN_PASSWORD=carol-plain-pw-4b1e
@@ -82,7 +88,7 @@ SSL_PORT=14094 SASL_PLAINTEXT_PORT=14095 SASL_SSL_PORT=14096
 # Every port a cluster listens on.
 ports() {
   echo "$(port "$1") $(ctl_port "$1")"
-  [[ $1 == secure ]] && echo "$SSL_PORT $SASL_PLAINTEXT_PORT $SASL_SSL_PORT"
+  [[ $1 == secure ]] && echo "$SSL_PORT $SASL_PLAINTEXT_PORT $SASL_SSL_PORT $(idp_ports)"
   return 0
 }
 
@@ -202,8 +208,8 @@ write_config() {
   map="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
   if [[ $name == secure ]]; then
     listeners+=",SSL://127.0.0.1:$SSL_PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PLAINTEXT_PORT"
-    listeners+=",SASL_SSL://127.0.0.1:$SASL_SSL_PORT"
-    map+=",SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"
+    listeners+=",SASL_SSL://127.0.0.1:$SASL_SSL_PORT$(idp_listeners)"
+    map+=",SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL$(idp_protocol_map)"
   fi
   advertised="$listeners"
   cat >"$d/server.properties" <<EOF
@@ -246,7 +252,10 @@ log.cleaner.dedupe.buffer.size=33554432
 message.max.bytes=10485760
 replica.fetch.max.bytes=10485760
 EOF
-  if [[ $name == secure ]]; then secure_config "$name" >>"$d/server.properties"; fi
+  if [[ $name == secure ]]; then
+    secure_config "$name" >>"$d/server.properties"
+    idp_broker_config "$name" >>"$d/server.properties"
+  fi
   # Broker logs (INFO) go to stdout, which is appended to server.log.
   cat >"$d/log4j2.properties" <<'EOF'
 status = error
@@ -281,15 +290,16 @@ format_storage() {
 }
 
 launch() {
-  local name="$1" d
+  local name="$1" d extra=""
   d="$(dir "$name")"
+  [[ $name == secure ]] && extra="$(idp_jvm_flags)"
   [[ -f "$d/server.log" ]] && mv -f "$d/server.log" "$d/server.log.prev"
   # setsid: own session, survives the calling shell; bash writes its own pid
   # and execs java, so the pid file holds the JVM's pid.
   # shellcheck disable=SC2086,SC2016
   setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$d/kafka.pid" \
     java $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true $extra \
     -Dlog4j2.configurationFile="$d/log4j2.properties" \
     -cp "$LIBS/*:$ROOT/.cache/peer" kafka.Kafka "$d/server.properties" \
     >>"$d/server.log" 2>&1 </dev/null &
@@ -326,8 +336,10 @@ cmd_start() {
         say "$name: already running (pid $pid) at $(bootstrap "$name")"
         continue
       fi
-    elif ((FRESH)); then
-      rm -rf "$(dir "$name")"
+    else
+      # (a broker that died leaves its identity providers running: restarted below)
+      if [[ $name == secure ]]; then idp_stop "$name"; fi
+      if ((FRESH)); then rm -rf "$(dir "$name")"; fi
     fi
     for p in $(ports "$name"); do
       port_open "$p" && die "$name: port $p is in use by another process (not started by this script?)"
@@ -338,7 +350,11 @@ cmd_start() {
 
   # Format (one JVM each) in parallel, then launch all.
   for name in "${to_start[@]}"; do
-    if [[ $name == secure ]]; then make_certs "$name"; fi
+    if [[ $name == secure ]]; then
+      make_certs "$name"
+      idp_prepare "$name"
+      idp_start "$name"
+    fi
     write_config "$name"
     format_storage "$name" & pids+=($!)
   done
@@ -372,6 +388,7 @@ cmd_stop_one() {
     port_open "$(port "$name")" && say "$name: WARNING port $(port "$name") is in use by a process without our pid file"
   fi
   rm -f "$d/kafka.pid"
+  [[ $name == secure ]] && idp_stop "$name"
   if ((clean)); then
     rm -rf "$d"
     say "$name: removed $d"
@@ -425,6 +442,7 @@ export KB_SECURE_MSK_ACCESS_KEY_ID=$MSK_ACCESS_KEY_ID
 export KB_SECURE_MSK_SECRET_ACCESS_KEY=$MSK_SECRET_ACCESS_KEY
 export KB_SECURE_MSK_REGION=$MSK_REGION
 EOF
+      idp_env "$name"
     fi
   done
   echo "export PATH=$BIN:\$PATH"

@@ -139,9 +139,12 @@ fi
 # One patch (scripts/patches/): librdkafka sends a record timestamp of 0 as
 # "now", so a restore could not give back a CreateTime of exactly 0; patched,
 # INT64_MIN asks for 0 itself (only our restore passes it).
+# With libcurl (Debian's), for OAUTHBEARER over OIDC (sasl.oauthbearer.method=oidc:
+# the client credentials grant against a token endpoint); Kerberos (GSSAPI)
+# comes through Cyrus SASL and its GSSAPI plugin.
 RDKAFKA_CRATE="rdkafka-sys-4.9.0+2.10.0"
 RDKAFKA_PATCHES=(librdkafka-create-time-zero.patch)
-RDKAFKA_BUILD_ID="$RDKAFKA_CRATE ${RDKAFKA_PATCHES[*]}"
+RDKAFKA_BUILD_ID="$RDKAFKA_CRATE ${RDKAFKA_PATCHES[*]} curl"
 RDKAFKA_SHA256="5230dca48bc354d718269f3e4353280e188b610f7af7e2fcf54b7a79d5802872"
 RDKAFKA_DIR="$CACHE/librdkafka"
 if [[ -f "$RDKAFKA_DIR/prefix/.built" && "$(cat "$RDKAFKA_DIR/prefix/.built")" == "$RDKAFKA_BUILD_ID" ]]; then
@@ -161,10 +164,12 @@ else
   cmake -S "$src" -B "$RDKAFKA_DIR/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$RDKAFKA_DIR/prefix" \
     -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DRDKAFKA_BUILD_STATIC=ON -DRDKAFKA_BUILD_EXAMPLES=OFF \
     -DRDKAFKA_BUILD_TESTS=OFF -DWITH_SSL=ON -DWITH_SASL=ON -DWITH_ZSTD=ON -DWITH_ZLIB=ON -DENABLE_LZ4_EXT=ON \
-    -DWITH_CURL=OFF >"$RDKAFKA_DIR/build.log" 2>&1 || die "librdkafka: cmake failed (see $RDKAFKA_DIR/build.log)"
+    -DWITH_CURL=ON >"$RDKAFKA_DIR/build.log" 2>&1 || die "librdkafka: cmake failed (see $RDKAFKA_DIR/build.log)"
   { ninja -C "$RDKAFKA_DIR/build" -j "$(nproc)" && ninja -C "$RDKAFKA_DIR/build" install; } >>"$RDKAFKA_DIR/build.log" 2>&1 ||
     die "librdkafka: build failed (see $RDKAFKA_DIR/build.log)"
-  grep -q "define WITH_SASL_SCRAM 1" "$RDKAFKA_DIR/build/generated/config.h" || die "librdkafka built without SCRAM"
+  for feature in WITH_SASL_SCRAM WITH_SASL_CYRUS WITH_OAUTHBEARER_OIDC; do
+    grep -q "define $feature 1" "$RDKAFKA_DIR/build/generated/config.h" || die "librdkafka built without $feature"
+  done
   rm -rf "$RDKAFKA_DIR/build" "$RDKAFKA_DIR/$RDKAFKA_CRATE"
   echo "$RDKAFKA_BUILD_ID" >"$RDKAFKA_DIR/prefix/.built"
   say "librdkafka: built in .cache/librdkafka/prefix"

@@ -20,7 +20,7 @@ namespace kafka_backup {
 
 struct SecurityConfig {
   std::string security_protocol = "PLAINTEXT";  // PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
-  std::string sasl_mechanism;                   // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM
+  std::string sasl_mechanism;                   // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM, OAUTHBEARER
   std::string sasl_username;
   std::string sasl_password;  // secret
   std::string ssl_ca_location;
@@ -30,6 +30,13 @@ struct SecurityConfig {
   // AWS_MSK_IAM: the cluster's region (else the one its broker addresses
   // name, else AWS_REGION); credentials come from the AWS chain, as for S3.
   std::string aws_region;
+  // OAUTHBEARER over OIDC: the client credentials grant (RFC 6749 section
+  // 4.4) against the identity provider's token endpoint; librdkafka fetches
+  // and renews the JWT.
+  std::string oauth_token_endpoint_url;
+  std::string oauth_client_id;
+  std::string oauth_client_secret;  // secret
+  std::string oauth_scope;          // optional
 };
 
 struct TopicSelection {

@@ -37,6 +37,10 @@ ordered_json Kafka(const KafkaConfig& k) {
   ordered_json security{{"security_protocol", s.security_protocol}};
   if (!s.sasl_mechanism.empty()) security["sasl_mechanism"] = s.sasl_mechanism;
   if (!s.aws_region.empty()) security["aws_region"] = s.aws_region;
+  if (!s.oauth_token_endpoint_url.empty()) security["oauth_token_endpoint_url"] = s.oauth_token_endpoint_url;
+  if (!s.oauth_client_id.empty()) security["oauth_client_id"] = s.oauth_client_id;
+  if (!s.oauth_client_secret.empty()) security["oauth_client_secret"] = Mask(s.oauth_client_secret);
+  if (!s.oauth_scope.empty()) security["oauth_scope"] = s.oauth_scope;
   if (!s.sasl_username.empty()) security["sasl_username"] = s.sasl_username;
   if (!s.sasl_password.empty()) security["sasl_password"] = Mask(s.sasl_password);
   if (!s.ssl_ca_location.empty()) security["ssl_ca_location"] = s.ssl_ca_location;

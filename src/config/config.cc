@@ -266,6 +266,65 @@ std::string Upper(std::string s) {
   return s;
 }
 
+// Keys that belong to one SASL mechanism: each is an error with any other.
+struct MechanismKeys {
+  const char* mechanism;
+  std::vector<const char*> required;
+  std::vector<const char*> optional;
+};
+
+const std::vector<MechanismKeys>& MechanismOnlyKeys() {
+  static const std::vector<MechanismKeys> kKeys = {
+      {"AWS_MSK_IAM", {}, {"aws_region"}},
+      {"OAUTHBEARER", {"oauth_token_endpoint_url", "oauth_client_id", "oauth_client_secret"}, {"oauth_scope"}},
+  };
+  return kKeys;
+}
+
+void CheckMechanismKeys(MapReader& r, const SecurityConfig& s) {
+  for (const MechanismKeys& m : MechanismOnlyKeys()) {
+    const bool chosen = s.sasl_mechanism == m.mechanism;
+    for (const auto* list : {&m.required, &m.optional}) {
+      for (const char* key : *list) {
+        if (!chosen && r.Get(key)) {
+          r.FailKey(r.Get(key), key, fmt::format("only used with sasl_mechanism: {}: remove it", m.mechanism));
+        }
+      }
+    }
+    if (!chosen) continue;
+    for (const char* key : m.required) {
+      if (!r.Get(key) || r.String(key)->empty()) {
+        r.FailKey(r.Get("sasl_mechanism"), "sasl_mechanism",
+                  fmt::format("{} needs security.{} (see docs/config.md)", m.mechanism, key));
+      }
+    }
+  }
+  const bool token_mechanism = s.sasl_mechanism == "AWS_MSK_IAM" || s.sasl_mechanism == "OAUTHBEARER";
+  if (!token_mechanism) return;
+  if (!s.security_protocol.starts_with("SASL_")) {
+    r.FailKey(r.Get("sasl_mechanism"), "sasl_mechanism",
+              fmt::format("{} is a SASL mechanism, but security_protocol is {}: set security_protocol: SASL_SSL "
+                          "(or SASL_PLAINTEXT){}",
+                          s.sasl_mechanism, s.security_protocol,
+                          s.sasl_mechanism == "AWS_MSK_IAM" ? " (MSK's IAM listener is SASL_SSL, port 9098)" : ""));
+  }
+  const std::string with = s.sasl_mechanism == "AWS_MSK_IAM"
+                               ? "AWS credentials (environment, profile, web identity, instance metadata)"
+                               : "a token from oauth_token_endpoint_url (oauth_client_id, oauth_client_secret)";
+  for (const char* key : {"sasl_username", "sasl_password"}) {
+    if (r.Get(key)) {
+      r.FailKey(
+          r.Get(key), key,
+          fmt::format("{} authenticates with {}, not a username and password: remove it", s.sasl_mechanism, with));
+    }
+  }
+  if (!s.oauth_token_endpoint_url.empty() && !s.oauth_token_endpoint_url.starts_with("https://") &&
+      !s.oauth_token_endpoint_url.starts_with("http://")) {
+    r.FailKey(r.Get("oauth_token_endpoint_url"), "oauth_token_endpoint_url",
+              fmt::format("'{}' is not an http:// or https:// URL", s.oauth_token_endpoint_url));
+  }
+}
+
 void ReadSecurity(MapReader& r, SecurityConfig* s) {
   if (auto v = r.String("security_protocol")) {
     s->security_protocol = Upper(*v);
@@ -277,34 +336,27 @@ void ReadSecurity(MapReader& r, SecurityConfig* s) {
   }
   if (auto v = r.String("sasl_mechanism")) {
     s->sasl_mechanism = Upper(*v);
-    static const std::set<std::string> kMechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "AWS_MSK_IAM"};
+    static const std::set<std::string> kMechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "AWS_MSK_IAM",
+                                                      "OAUTHBEARER"};
     if (kMechanisms.count(s->sasl_mechanism) == 0) {
       r.FailKey(r.Get("sasl_mechanism"), "sasl_mechanism",
-                fmt::format("unknown mechanism '{}': expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM", *v));
+                fmt::format("unknown mechanism '{}': expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM or "
+                            "OAUTHBEARER",
+                            *v));
     }
   }
   if (auto v = r.String("aws_region")) s->aws_region = *v;
+  if (auto v = r.String("oauth_token_endpoint_url")) s->oauth_token_endpoint_url = *v;
+  if (auto v = r.String("oauth_client_id")) s->oauth_client_id = *v;
+  if (auto v = r.String("oauth_client_secret")) s->oauth_client_secret = *v;
+  if (auto v = r.String("oauth_scope")) s->oauth_scope = *v;
   if (auto v = r.String("sasl_username")) s->sasl_username = *v;
   if (auto v = r.String("sasl_password")) s->sasl_password = *v;
   if (auto v = r.String("ssl_ca_location")) s->ssl_ca_location = *v;
   if (auto v = r.String("ssl_certificate_location")) s->ssl_certificate_location = *v;
   if (auto v = r.String("ssl_key_location")) s->ssl_key_location = *v;
   if (auto v = r.String("ssl_key_password")) s->ssl_key_password = *v;
-  if (s->sasl_mechanism == "AWS_MSK_IAM") {
-    if (!s->security_protocol.starts_with("SASL_")) {
-      r.FailKey(r.Get("sasl_mechanism"), "sasl_mechanism",
-                fmt::format("AWS_MSK_IAM is a SASL mechanism, but security_protocol is {}: set security_protocol: "
-                            "SASL_SSL (MSK's IAM listener, port 9098)",
-                            s->security_protocol));
-    }
-    for (const char* key : {"sasl_username", "sasl_password"}) {
-      if (r.Get(key)) {
-        r.FailKey(r.Get(key), key,
-                  "AWS_MSK_IAM signs with AWS credentials (environment, profile, web identity, instance metadata), "
-                  "not a username and password: remove it");
-      }
-    }
-  }
+  CheckMechanismKeys(r, *s);
   r.CheckNoUnknownKeys();
 }
 

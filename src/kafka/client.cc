@@ -191,6 +191,15 @@ Status ApplyCommon(const KafkaConfig& config, rd_kafka_conf_t* conf) {
   } else if (!s.sasl_mechanism.empty()) {
     KB_RETURN_IF_ERROR(SetProp(conf, "sasl.mechanism", s.sasl_mechanism));
   }
+  if (s.sasl_mechanism == "OAUTHBEARER") {
+    // OIDC: librdkafka fetches the JWT with the client credentials grant and
+    // renews it on its background thread (the SASL queue, enabled in Init).
+    KB_RETURN_IF_ERROR(SetProp(conf, "sasl.oauthbearer.method", "oidc"));
+    KB_RETURN_IF_ERROR(SetProp(conf, "sasl.oauthbearer.token.endpoint.url", s.oauth_token_endpoint_url));
+    KB_RETURN_IF_ERROR(SetProp(conf, "sasl.oauthbearer.client.id", s.oauth_client_id));
+    KB_RETURN_IF_ERROR(SetProp(conf, "sasl.oauthbearer.client.secret", s.oauth_client_secret, true));
+    if (!s.oauth_scope.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "sasl.oauthbearer.scope", s.oauth_scope));
+  }
   if (!s.sasl_username.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "sasl.username", s.sasl_username));
   if (!s.sasl_password.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "sasl.password", s.sasl_password, true));
   if (!s.ssl_ca_location.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "ssl.ca.location", s.ssl_ca_location));
@@ -303,6 +312,16 @@ Status Client::ErrorStatus(int err, const std::string& what) const {
           "AWS_MSK_IAM: check the AWS credentials ({}), that security.aws_region ({}) is the cluster's, and that "
           "the IAM policy allows kafka-cluster:Connect",
           msk_iam_->credentials_source(), msk_iam_->region());
+    } else if (!oidc_endpoint_.empty() && Contains(last, "acquire SASL OAUTHBEARER token")) {
+      hint = fmt::format(
+          "the identity provider's token endpoint {} refused the client credentials or could not "
+          "be reached: check oauth_client_id, oauth_client_secret and oauth_scope",
+          oidc_endpoint_);
+    } else if (!oidc_endpoint_.empty() && Contains(last, "SASL")) {
+      hint = fmt::format(
+          "the broker refused the token from {}: check that the listener trusts this identity "
+          "provider (its JWKS, expected audience and issuer) and the token's scope (oauth_scope)",
+          oidc_endpoint_);
     }
     return Status::Auth(fmt::format("{} (Kafka at {}): authentication failed: {}; {}", what, bootstrap_, last, hint));
   }
@@ -326,6 +345,11 @@ Status Client::Init(const KafkaConfig& config, int type, rd_kafka_conf_t* raw_co
     KB_ASSIGN_OR_RETURN(msk_iam_, MskIamAuth::Create(config.security.aws_region, config.bootstrap_servers));
     rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf.get(), TokenRefreshCallback);
     rd_kafka_conf_enable_sasl_queue(conf.get(), 1);  // served in the background, below
+  } else if (config.security.sasl_mechanism == "OAUTHBEARER") {
+    // (librdkafka moves its own OIDC refresh to the background thread, but
+    // only when the SASL queue exists)
+    rd_kafka_conf_enable_sasl_queue(conf.get(), 1);
+    oidc_endpoint_ = config.security.oauth_token_endpoint_url;
   }
   char errstr[512];
   rk_ = rd_kafka_new(static_cast<rd_kafka_type_t>(type), conf.get(), errstr, sizeof(errstr));

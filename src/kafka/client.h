@@ -98,6 +98,7 @@ class Client {
   std::string last_error_;
   bool auth_failed_ = false;
   std::unique_ptr<MskIamAuth> msk_iam_;  // set for AWS_MSK_IAM only
+  std::string oidc_endpoint_;            // set for OAUTHBEARER (OIDC) only
 };
 
 class Admin : public Client {

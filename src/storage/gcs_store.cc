@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "storage/oauth.h"
 #include "util/crypto.h"
 
 namespace kafka_backup::storage {
@@ -124,32 +125,15 @@ Result<std::string> GcsStore::Token() {
   if (!token_.empty() && std::chrono::steady_clock::now() < token_expiry_) return token_;
   const ServiceAccountKey& key = *options_.service_account;
   KB_ASSIGN_OR_RETURN(std::string assertion, MakeJwtAssertion(key, kScope, NowSeconds()));
-  std::string body =
-      "grant_type=" + util::UriEncode("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=" + assertion;
-  HttpRequest req;
-  req.method = "POST";
+  OAuthTokenRequest req;
   req.url = key.token_uri;
-  req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-  req.body = body;
-  KB_ASSIGN_OR_RETURN(HttpResponse r, http_.Send(req));
-  json j = json::parse(r.body, nullptr, false);
-  if (r.status / 100 != 2 || !j.is_object() || !j.contains("access_token") || !j["access_token"].is_string()) {
-    std::string why;
-    if (!j.is_discarded() && j.is_object()) {
-      why = j.value("error", "");
-      if (std::string d = j.value("error_description", ""); !d.empty()) why += (why.empty() ? "" : ": ") + d;
-    }
-    if (TransientHttpStatus(r.status)) {
-      return Status::Unavailable(
-          fmt::format("service account {}: token endpoint {}: HTTP {}", key.client_email, key.token_uri, r.status));
-    }
-    return Status::Auth(fmt::format("service account {}: the token endpoint {} refused the key: HTTP {} {}",
-                                    key.client_email, key.token_uri, r.status, why));
-  }
-  token_ = j["access_token"].get<std::string>();
-  int64_t expires = j["expires_in"].is_number_integer() ? j["expires_in"].get<int64_t>() : 3600;
+  req.form = "grant_type=" + util::UriEncode("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=" + assertion;
+  req.who = "service account " + key.client_email;
+  KB_ASSIGN_OR_RETURN(OAuthToken token, RequestOAuthToken(http_, req));
+  token_ = token.access_token;
   // Renewed a minute early, so a request never carries an expiring token.
-  token_expiry_ = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(expires - 60, 30));
+  token_expiry_ =
+      std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(token.expires_in_secs - 60, 30));
   return token_;
 }
 
