@@ -25,18 +25,21 @@ RUN strip --strip-unneeded -o /kafka-backup build/kafka-backup
 FROM debian:12-slim
 # The shared libraries of build/kafka-backup (`ldd`, mapped to packages with
 # `dpkg -S`; their dependencies come along), and CA certificates for TLS to Kafka
-# (SASL_SSL) and to the object stores.  Not pinned to versions: Debian 12's
+# (SASL_SSL) and to the object stores; kinit and the GSSAPI plugin for Kerberos
+# (sasl_mechanism GSSAPI).  Not pinned to versions: Debian 12's
 # security updates replace them, and a pinned version disappears from the mirrors.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         ca-certificates \
+        krb5-user \
         libcurl4 \
         libfmt9 \
         liblz4-1 \
         libprometheus-cpp-core1.0 \
         libprometheus-cpp-pull1.0 \
         libsasl2-2 \
+        libsasl2-modules-gssapi-mit \
         libspdlog1.10 \
         libssl3 \
         libstdc++6 \

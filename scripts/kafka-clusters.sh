@@ -9,7 +9,9 @@
 #           SASL_PLAINTEXT 127.0.0.1:14095  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
 #           SASL_SSL       127.0.0.1:14096  same mechanisms over TLS (server auth only)
 #           OIDC           127.0.0.1:14097  SASL_PLAINTEXT, OAUTHBEARER JWTs of the OIDC issuer
-#           (identity providers: OIDC issuer 127.0.0.1:14098; scripts/lib/identity-providers.sh)
+#           KERBEROS       127.0.0.1:14099  SASL_PLAINTEXT, GSSAPI (realm KB.TEST)
+#           (identity providers: OIDC issuer 127.0.0.1:14098, Kerberos KDC 127.0.0.1:14088;
+#            scripts/lib/identity-providers.sh)
 #
 # usage: scripts/kafka-clusters.sh start [--fresh] [source|target|secure]
 #        scripts/kafka-clusters.sh stop [--clean] [source|target|secure]
@@ -37,6 +39,8 @@
 #     scripts/setup.sh into .cache/peer, on this broker's classpath);
 #   - the OIDC listener validates JWTs with Kafka's OAuthBearerValidatorCallbackHandler
 #     against the test issuer's JWKS (scripts/lib/oidc_issuer.py, started with the broker);
+#   - the KERBEROS listener logs in from a keytab of the test KDC (krb5kdc, started with
+#     the broker), whose realm, principals and keytabs are made on the first start;
 #   - the inter-broker and controller listeners are PLAINTEXT, so tests produce
 #     and inspect through 127.0.0.1:14092; no authorizer (authentication is tested).
 #   `env secure` prints the addresses, the file paths and these test-only credentials.
@@ -292,7 +296,7 @@ format_storage() {
 launch() {
   local name="$1" d extra=""
   d="$(dir "$name")"
-  [[ $name == secure ]] && extra="$(idp_jvm_flags)"
+  [[ $name == secure ]] && extra="$(idp_jvm_flags "$name")"
   [[ -f "$d/server.log" ]] && mv -f "$d/server.log" "$d/server.log.prev"
   # setsid: own session, survives the calling shell; bash writes its own pid
   # and execs java, so the pid file holds the JVM's pid.

@@ -20,7 +20,7 @@ namespace kafka_backup {
 
 struct SecurityConfig {
   std::string security_protocol = "PLAINTEXT";  // PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
-  std::string sasl_mechanism;                   // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM, OAUTHBEARER
+  std::string sasl_mechanism;                   // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM, OAUTHBEARER, GSSAPI
   std::string sasl_username;
   std::string sasl_password;  // secret
   std::string ssl_ca_location;
@@ -37,6 +37,11 @@ struct SecurityConfig {
   std::string oauth_client_id;
   std::string oauth_client_secret;  // secret
   std::string oauth_scope;          // optional
+  // GSSAPI (Kerberos): the principal logged in from the keytab (kinit), and
+  // the brokers' service name (their principals are SERVICE/host@REALM).
+  std::string kerberos_principal;
+  std::string kerberos_keytab;
+  std::string kerberos_service_name = "kafka";
 };
 
 struct TopicSelection {

@@ -41,6 +41,11 @@ ordered_json Kafka(const KafkaConfig& k) {
   if (!s.oauth_client_id.empty()) security["oauth_client_id"] = s.oauth_client_id;
   if (!s.oauth_client_secret.empty()) security["oauth_client_secret"] = Mask(s.oauth_client_secret);
   if (!s.oauth_scope.empty()) security["oauth_scope"] = s.oauth_scope;
+  if (s.sasl_mechanism == "GSSAPI") {
+    security["kerberos_principal"] = s.kerberos_principal;
+    security["kerberos_keytab"] = s.kerberos_keytab;
+    security["kerberos_service_name"] = s.kerberos_service_name;
+  }
   if (!s.sasl_username.empty()) security["sasl_username"] = s.sasl_username;
   if (!s.sasl_password.empty()) security["sasl_password"] = Mask(s.sasl_password);
   if (!s.ssl_ca_location.empty()) security["ssl_ca_location"] = s.ssl_ca_location;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -277,6 +278,7 @@ const std::vector<MechanismKeys>& MechanismOnlyKeys() {
   static const std::vector<MechanismKeys> kKeys = {
       {"AWS_MSK_IAM", {}, {"aws_region"}},
       {"OAUTHBEARER", {"oauth_token_endpoint_url", "oauth_client_id", "oauth_client_secret"}, {"oauth_scope"}},
+      {"GSSAPI", {"kerberos_principal", "kerberos_keytab"}, {"kerberos_service_name"}},
   };
   return kKeys;
 }
@@ -299,8 +301,14 @@ void CheckMechanismKeys(MapReader& r, const SecurityConfig& s) {
       }
     }
   }
-  const bool token_mechanism = s.sasl_mechanism == "AWS_MSK_IAM" || s.sasl_mechanism == "OAUTHBEARER";
-  if (!token_mechanism) return;
+  // Mechanisms that log in with something else than a username and password.
+  static const std::map<std::string, std::string> kLogsInWith = {
+      {"AWS_MSK_IAM", "AWS credentials (environment, profile, web identity, instance metadata)"},
+      {"OAUTHBEARER", "a token from oauth_token_endpoint_url (oauth_client_id, oauth_client_secret)"},
+      {"GSSAPI", "Kerberos tickets from kerberos_keytab (kerberos_principal)"},
+  };
+  auto with = kLogsInWith.find(s.sasl_mechanism);
+  if (with == kLogsInWith.end()) return;
   if (!s.security_protocol.starts_with("SASL_")) {
     r.FailKey(r.Get("sasl_mechanism"), "sasl_mechanism",
               fmt::format("{} is a SASL mechanism, but security_protocol is {}: set security_protocol: SASL_SSL "
@@ -308,14 +316,11 @@ void CheckMechanismKeys(MapReader& r, const SecurityConfig& s) {
                           s.sasl_mechanism, s.security_protocol,
                           s.sasl_mechanism == "AWS_MSK_IAM" ? " (MSK's IAM listener is SASL_SSL, port 9098)" : ""));
   }
-  const std::string with = s.sasl_mechanism == "AWS_MSK_IAM"
-                               ? "AWS credentials (environment, profile, web identity, instance metadata)"
-                               : "a token from oauth_token_endpoint_url (oauth_client_id, oauth_client_secret)";
   for (const char* key : {"sasl_username", "sasl_password"}) {
     if (r.Get(key)) {
-      r.FailKey(
-          r.Get(key), key,
-          fmt::format("{} authenticates with {}, not a username and password: remove it", s.sasl_mechanism, with));
+      r.FailKey(r.Get(key), key,
+                fmt::format("{} authenticates with {}, not a username and password: remove it", s.sasl_mechanism,
+                            with->second));
     }
   }
   if (!s.oauth_token_endpoint_url.empty() && !s.oauth_token_endpoint_url.starts_with("https://") &&
@@ -336,12 +341,12 @@ void ReadSecurity(MapReader& r, SecurityConfig* s) {
   }
   if (auto v = r.String("sasl_mechanism")) {
     s->sasl_mechanism = Upper(*v);
-    static const std::set<std::string> kMechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "AWS_MSK_IAM",
-                                                      "OAUTHBEARER"};
+    static const std::set<std::string> kMechanisms = {"PLAIN",       "SCRAM-SHA-256", "SCRAM-SHA-512",
+                                                      "AWS_MSK_IAM", "OAUTHBEARER",   "GSSAPI"};
     if (kMechanisms.count(s->sasl_mechanism) == 0) {
       r.FailKey(r.Get("sasl_mechanism"), "sasl_mechanism",
-                fmt::format("unknown mechanism '{}': expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM or "
-                            "OAUTHBEARER",
+                fmt::format("unknown mechanism '{}': expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM, "
+                            "OAUTHBEARER or GSSAPI",
                             *v));
     }
   }
@@ -350,6 +355,9 @@ void ReadSecurity(MapReader& r, SecurityConfig* s) {
   if (auto v = r.String("oauth_client_id")) s->oauth_client_id = *v;
   if (auto v = r.String("oauth_client_secret")) s->oauth_client_secret = *v;
   if (auto v = r.String("oauth_scope")) s->oauth_scope = *v;
+  if (auto v = r.String("kerberos_principal")) s->kerberos_principal = *v;
+  if (auto v = r.String("kerberos_keytab")) s->kerberos_keytab = *v;
+  if (auto v = r.String("kerberos_service_name")) s->kerberos_service_name = *v;
   if (auto v = r.String("sasl_username")) s->sasl_username = *v;
   if (auto v = r.String("sasl_password")) s->sasl_password = *v;
   if (auto v = r.String("ssl_ca_location")) s->ssl_ca_location = *v;

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "kafka/kerberos.h"
 #include "kafka/msk_iam.h"
 #include "util/strings.h"
 
@@ -200,6 +201,12 @@ Status ApplyCommon(const KafkaConfig& config, rd_kafka_conf_t* conf) {
     KB_RETURN_IF_ERROR(SetProp(conf, "sasl.oauthbearer.client.secret", s.oauth_client_secret, true));
     if (!s.oauth_scope.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "sasl.oauthbearer.scope", s.oauth_scope));
   }
+  if (s.sasl_mechanism == "GSSAPI") {
+    KB_RETURN_IF_ERROR(SetProp(conf, "sasl.kerberos.service.name", s.kerberos_service_name));
+    KB_RETURN_IF_ERROR(SetProp(conf, "sasl.kerberos.principal", s.kerberos_principal));
+    KB_RETURN_IF_ERROR(SetProp(conf, "sasl.kerberos.keytab", s.kerberos_keytab));
+    KB_RETURN_IF_ERROR(SetProp(conf, "sasl.kerberos.kinit.cmd", kKinitCommand));
+  }
   if (!s.sasl_username.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "sasl.username", s.sasl_username));
   if (!s.sasl_password.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "sasl.password", s.sasl_password, true));
   if (!s.ssl_ca_location.empty()) KB_RETURN_IF_ERROR(SetProp(conf, "ssl.ca.location", s.ssl_ca_location));
@@ -317,6 +324,11 @@ Status Client::ErrorStatus(int err, const std::string& what) const {
           "the identity provider's token endpoint {} refused the client credentials or could not "
           "be reached: check oauth_client_id, oauth_client_secret and oauth_scope",
           oidc_endpoint_);
+    } else if (!kerberos_service_.empty() && Contains(last, "SASL")) {
+      hint = fmt::format(
+          "Kerberos: check kerberos_service_name ({}): the brokers' principals must be "
+          "{}/HOST@REALM, HOST as the brokers advertise themselves, and known to the KDC",
+          kerberos_service_, kerberos_service_);
     } else if (!oidc_endpoint_.empty() && Contains(last, "SASL")) {
       hint = fmt::format(
           "the broker refused the token from {}: check that the listener trusts this identity "
@@ -345,6 +357,9 @@ Status Client::Init(const KafkaConfig& config, int type, rd_kafka_conf_t* raw_co
     KB_ASSIGN_OR_RETURN(msk_iam_, MskIamAuth::Create(config.security.aws_region, config.bootstrap_servers));
     rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf.get(), TokenRefreshCallback);
     rd_kafka_conf_enable_sasl_queue(conf.get(), 1);  // served in the background, below
+  } else if (config.security.sasl_mechanism == "GSSAPI") {
+    KB_RETURN_IF_ERROR(KerberosLogin(config.security));
+    kerberos_service_ = config.security.kerberos_service_name;
   } else if (config.security.sasl_mechanism == "OAUTHBEARER") {
     // (librdkafka moves its own OIDC refresh to the background thread, but
     // only when the SASL queue exists)

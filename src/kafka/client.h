@@ -99,6 +99,7 @@ class Client {
   bool auth_failed_ = false;
   std::unique_ptr<MskIamAuth> msk_iam_;  // set for AWS_MSK_IAM only
   std::string oidc_endpoint_;            // set for OAUTHBEARER (OIDC) only
+  std::string kerberos_service_;         // set for GSSAPI only
 };
 
 class Admin : public Client {

@@ -5,6 +5,9 @@
                 (scripts/lib/oidc_issuer.py on 14098, the client credentials grant), checked by
                 Kafka's own OAuthBearerValidatorCallbackHandler against the issuer's JWKS, the
                 expected audience and issuer.
+    14099 KERBEROS  SASL_PLAINTEXT, GSSAPI: realm KB.TEST of the test KDC (MIT krb5kdc on 14088);
+                the broker logs in as kafka/127.0.0.1 from its keytab, we from client.keytab
+                (kafka-backup@KB.TEST); stale.keytab holds keys the KDC has since replaced.
 
 Each provider: a backup through its listener and a restore back through it, compared record by
 record; a refused credential is exit 6, quickly, with an error that says what to check; the
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -31,8 +35,14 @@ OIDC_TOKEN_ENDPOINT = os.environ.get("KB_SECURE_OIDC_TOKEN_ENDPOINT", "http://12
 OIDC_CLIENT_ID = os.environ.get("KB_SECURE_OIDC_CLIENT_ID", "kafka-backup")
 OIDC_CLIENT_SECRET = os.environ.get("KB_SECURE_OIDC_CLIENT_SECRET", "oidc-client-secret-c81d")
 OIDC_OTHER_AUDIENCE_CLIENT = os.environ.get("KB_SECURE_OIDC_OTHER_AUDIENCE_CLIENT_ID", "kafka-backup-other-audience")
+KERBEROS_BS = os.environ.get("KB_SECURE_KERBEROS_BOOTSTRAP", "127.0.0.1:14099")
 _IDP = Path(os.environ.get("KB_BROKER_DIR", "/tmp/kafka-backup-brokers")) / "secure" / "idp"
 OIDC_REQUEST_LOG = Path(os.environ.get("KB_SECURE_OIDC_REQUEST_LOG", str(_IDP / "oidc-requests.log")))
+KRB5_CONFIG = os.environ.get("KB_SECURE_KRB5_CONFIG", str(_IDP / "krb5.conf"))
+KRB5_PRINCIPAL = os.environ.get("KB_SECURE_KRB5_PRINCIPAL", "kafka-backup@KB.TEST")
+KRB5_KEYTAB = os.environ.get("KB_SECURE_KRB5_KEYTAB", str(_IDP / "client.keytab"))
+KRB5_STALE_PRINCIPAL = os.environ.get("KB_SECURE_KRB5_STALE_PRINCIPAL", "kafka-backup-stale@KB.TEST")
+KRB5_STALE_KEYTAB = os.environ.get("KB_SECURE_KRB5_STALE_KEYTAB", str(_IDP / "stale.keytab"))
 
 HINT = ("run `bash scripts/kafka-clusters.sh start secure` (scripts/test.sh does; "
         "`bash scripts/setup.sh` once before)")
@@ -53,8 +63,11 @@ def providers_topic() -> dict:
     cluster with keys, nulls, headers and timestamps, and a committed group offset."""
     endpoint = OIDC_TOKEN_ENDPOINT.split("/")[2]
     problems = [f"{what} {a} does not accept connections ({why})"
-                for what, a in (("the OIDC listener", OIDC_BS), ("the OIDC issuer", endpoint), ("the broker", SECURE))
+                for what, a in (("the OIDC listener", OIDC_BS), ("the OIDC issuer", endpoint), ("the broker", SECURE),
+                                ("the Kerberos listener", KERBEROS_BS))
                 if (why := _accepts(a))]
+    problems += [f"{f} is missing (made on the secure cluster's first start)"
+                 for f in (KRB5_CONFIG, KRB5_KEYTAB, KRB5_STALE_KEYTAB) if not Path(f).is_file()]
     if problems:
         pytest.fail("secure cluster not ready:\n  " + "\n  ".join(problems) + f"\n  {HINT}", pytrace=False)
     topic = unique("idp")
@@ -152,4 +165,85 @@ def test_oidc_settings_that_cannot_work_are_bad_input(tmp_path, security, words)
     cfg = backup_config(tmp_path / "store", ["t"], backup_id="oidc-bad", bootstrap="127.0.0.1:1")
     cfg["source"]["security"] = security
     r = run_cli(["backup", "--config", write_config(tmp_path, cfg)], env={"KB_TEST_OIDC_SECRET": "s"}, timeout=60)
+    assert_error(r, EXIT_BAD_INPUT, *words)
+
+
+# ------------------------------------------------------------- Kerberos
+
+def kerberos(principal: str = KRB5_PRINCIPAL, keytab: str = KRB5_KEYTAB, **extra) -> dict:
+    block = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "GSSAPI", "kerberos_principal": principal,
+             "kerberos_keytab": keytab}
+    block.update(extra)
+    return block
+
+
+def krb5_env(tmp_path: Path) -> dict:
+    """The test realm's krb5.conf; TMPDIR in the test's directory, where the run keeps its own
+    credential cache (KRB5CCNAME unset, as for most users)."""
+    return {"KRB5_CONFIG": KRB5_CONFIG, "TMPDIR": str(tmp_path)}
+
+
+def test_kerberos_backup_and_restore_through_the_gssapi_listener(tmp_path, providers_topic):
+    """sasl_mechanism GSSAPI: kinit from the keytab, then librdkafka's GSSAPI through Cyrus SASL
+    against a broker that accepts Kerberos only. The run's own credential cache is gone after it."""
+    storage = tmp_path / "store"
+    topic = providers_topic["topic"]
+    cfg = backup_config(storage, [topic], backup_id="krb", bootstrap=KERBEROS_BS)
+    cfg["source"]["security"] = kerberos()
+    cfg["source"]["connect_timeout_secs"] = 20
+    r = run_cli(["backup", "--config", write_config(tmp_path, cfg), "--format", "json"], env=krb5_env(tmp_path),
+                unset=["KRB5CCNAME"])
+    assert r.rc == 0, f"expected exit 0 from {r.describe()}"
+    assert r.json()["records"] == len(providers_topic["records"])
+    assert not list(tmp_path.glob("kafka-backup-krb5cc-*")), "the run left its credential cache behind"
+
+    renamed = unique("idp-krb")
+    rcfg = restore_config(storage, backup_id="krb", bootstrap=KERBEROS_BS, topic_mapping={topic: renamed})
+    rcfg["target"]["security"] = kerberos(kerberos_service_name="kafka")
+    rcfg["target"]["connect_timeout_secs"] = 20
+    r = run_cli(["restore", "--config", write_config(tmp_path, rcfg, "restore.yaml")], env=krb5_env(tmp_path),
+                unset=["KRB5CCNAME"])
+    assert r.rc == 0, f"expected exit 0 from {r.describe()}"
+    assert_same_records(providers_topic["records"], dump(renamed, bootstrap=SECURE), what="restore through GSSAPI")
+
+
+def test_kerberos_uses_the_credential_cache_the_user_names(tmp_path, providers_topic):
+    """With KRB5CCNAME set, the tickets go where the user said (klist shows our principal)."""
+    cache = tmp_path / "user-cache"
+    cfg = backup_config(tmp_path / "store", [providers_topic["topic"]], backup_id="krb-cc", bootstrap=KERBEROS_BS)
+    cfg["source"]["security"] = kerberos()
+    env = {**krb5_env(tmp_path), "KRB5CCNAME": f"FILE:{cache}"}
+    cli_ok(["backup", "--config", write_config(tmp_path, cfg)], env=env)
+    listed = subprocess.run(["klist", "-c", f"FILE:{cache}"], capture_output=True, text=True, env={**os.environ, **env})
+    assert listed.returncode == 0 and KRB5_PRINCIPAL in listed.stdout, listed.stdout + listed.stderr
+
+
+@pytest.mark.parametrize("case,security,words", [
+    ("stale keytab", kerberos(KRB5_STALE_PRINCIPAL, KRB5_STALE_KEYTAB), [KRB5_STALE_KEYTAB, "klist -kt"]),
+    ("keytab of another principal", kerberos(KRB5_PRINCIPAL, KRB5_STALE_KEYTAB), [KRB5_STALE_KEYTAB, KRB5_PRINCIPAL]),
+    ("unknown service", kerberos(kerberos_service_name="not-kafka"), ["kerberos_service_name", "not-kafka"]),
+])
+def test_kerberos_refusals_are_auth_errors(tmp_path, providers_topic, case, security, words):
+    cfg = backup_config(tmp_path / "store", [providers_topic["topic"]], backup_id="krb-no", bootstrap=KERBEROS_BS)
+    cfg["source"]["security"] = security
+    cfg["source"]["connect_timeout_secs"] = 20
+    t0 = time.monotonic()
+    r = run_cli(["backup", "--config", write_config(tmp_path, cfg)], env=krb5_env(tmp_path), unset=["KRB5CCNAME"],
+                timeout=90)
+    assert_error(r, EXIT_AUTH, *words)
+    assert time.monotonic() - t0 < 15, f"{case}: the refusal waited for the connect timeout"
+
+
+@pytest.mark.parametrize("security,words", [
+    (kerberos(keytab="/nonexistent/kafka-backup.keytab"), ["kerberos_keytab", "/nonexistent/kafka-backup.keytab"]),
+    ({k: v for k, v in kerberos().items() if k != "kerberos_principal"}, ["kerberos_principal"]),
+    (kerberos(security_protocol="SSL"), ["sasl_mechanism", "SASL_SSL"]),
+    (kerberos(sasl_password="p"), ["sasl_password", "kerberos_keytab"]),
+    ({"security_protocol": "SASL_SSL", "sasl_mechanism": "PLAIN", "sasl_username": "u", "sasl_password": "p",
+      "kerberos_keytab": "/k"}, ["kerberos_keytab", "GSSAPI"]),
+])
+def test_kerberos_settings_that_cannot_work_are_bad_input(tmp_path, security, words):
+    cfg = backup_config(tmp_path / "store", ["t"], backup_id="krb-bad", bootstrap="127.0.0.1:1")
+    cfg["source"]["security"] = security
+    r = run_cli(["backup", "--config", write_config(tmp_path, cfg)], env=krb5_env(tmp_path), timeout=60)
     assert_error(r, EXIT_BAD_INPUT, *words)
