@@ -12,8 +12,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <map>
+#include <sstream>
 
+#include "storage/oauth.h"
 #include "util/crypto.h"
 
 namespace kafka_backup::storage {
@@ -50,6 +53,30 @@ std::map<std::string, std::string> ParseConnectionString(const std::string& cs) 
   return out;
 }
 
+// Azure AD from the azure-identity variables, or nullopt when they name no
+// application; InvalidArgument when they are half there.
+Result<std::optional<AzureAdCredentials>> AzureAdFromEnvironment() {
+  AzureAdCredentials ad;
+  ad.tenant = Env("AZURE_TENANT_ID");
+  ad.client_id = Env("AZURE_CLIENT_ID");
+  ad.client_secret = Env("AZURE_CLIENT_SECRET");
+  ad.federated_token_file = Env("AZURE_FEDERATED_TOKEN_FILE");
+  if (std::string host = Env("AZURE_AUTHORITY_HOST"); !host.empty()) ad.authority = host;
+  while (!ad.authority.empty() && ad.authority.back() == '/') ad.authority.pop_back();
+  const bool secret = !ad.client_secret.empty(), federated = !ad.federated_token_file.empty();
+  if (ad.tenant.empty() && ad.client_id.empty() && !secret && !federated) return std::optional<AzureAdCredentials>();
+  if (ad.tenant.empty() || ad.client_id.empty() || (!secret && !federated)) {
+    return Status::InvalidArgument(
+        "Azure AD credentials are incomplete: set AZURE_TENANT_ID and AZURE_CLIENT_ID, and AZURE_CLIENT_SECRET (a "
+        "service principal) or AZURE_FEDERATED_TOKEN_FILE (workload identity)");
+  }
+  if (!ad.authority.starts_with("https://") && !ad.authority.starts_with("http://")) {
+    return Status::InvalidArgument(
+        fmt::format("AZURE_AUTHORITY_HOST '{}' must start with https:// (or http://)", ad.authority));
+  }
+  return std::optional<AzureAdCredentials>(std::move(ad));
+}
+
 }  // namespace
 
 Result<AzureOptions> ParseAzureUrl(std::string_view url) {
@@ -84,16 +111,20 @@ Result<AzureOptions> ParseAzureUrl(std::string_view url) {
     o.sas_token = Env("AZURE_STORAGE_SAS_TOKEN");
   }
   while (!o.sas_token.empty() && o.sas_token.front() == '?') o.sas_token.erase(0, 1);
+  if (o.key.empty() && o.sas_token.empty()) {
+    KB_ASSIGN_OR_RETURN(o.azure_ad, AzureAdFromEnvironment());
+  }
   if (o.account.empty()) {
     return Status::InvalidArgument(
         fmt::format("storage URL '{}': no Azure storage account: add ?account=NAME, or set AZURE_STORAGE_ACCOUNT or "
                     "AZURE_STORAGE_CONNECTION_STRING",
                     url));
   }
-  if (o.key.empty() && o.sas_token.empty()) {
+  if (o.key.empty() && o.sas_token.empty() && !o.azure_ad) {
     return Status::Auth(
         fmt::format("no credentials for Azure storage account '{}': set AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or "
-                    "AZURE_STORAGE_CONNECTION_STRING",
+                    "AZURE_STORAGE_CONNECTION_STRING, or for Azure AD AZURE_TENANT_ID and AZURE_CLIENT_ID with "
+                    "AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE",
                     o.account));
   }
   std::string decoded;
@@ -173,6 +204,9 @@ Result<HttpResponse> AzureStore::Send(const std::string& method, std::string_vie
   if (method == "PUT" || method == "POST") headers.emplace_back("Content-Length", std::to_string(body.size()));
   if (!options_.key.empty()) {
     headers.emplace_back("Authorization", AzureSharedKey(method, path, query, headers, options_.account, options_.key));
+  } else if (options_.azure_ad) {
+    KB_ASSIGN_OR_RETURN(std::string token, AdToken());
+    headers.emplace_back("Authorization", "Bearer " + token);
   }
   HttpRequest req;
   req.method = method;
@@ -180,6 +214,42 @@ Result<HttpResponse> AzureStore::Send(const std::string& method, std::string_vie
   req.headers = std::move(headers);
   req.body = body;
   return http_.Send(req);
+}
+
+Result<std::string> AzureStore::AdToken() {
+  std::lock_guard<std::mutex> lock(token_mu_);
+  if (!token_.empty() && std::chrono::steady_clock::now() < token_expiry_) return token_;
+  const AzureAdCredentials& ad = *options_.azure_ad;
+  OAuthTokenRequest req;
+  req.url = ad.TokenUrl();
+  req.form = "grant_type=client_credentials&client_id=" + util::UriEncode(ad.client_id) +
+             "&scope=" + util::UriEncode("https://storage.azure.com/.default");
+  if (!ad.client_secret.empty()) {
+    req.form += "&client_secret=" + util::UriEncode(ad.client_secret);
+    req.who = fmt::format("Azure AD application {} (tenant {}, AZURE_CLIENT_SECRET)", ad.client_id, ad.tenant);
+    req.hint = "check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET";
+  } else {
+    // Re-read each time: the kubelet rotates the projected token.
+    std::ifstream in(ad.federated_token_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string assertion = Trim(text.str());
+    if (!in || assertion.empty()) {
+      return Status::Auth(fmt::format("AZURE_FEDERATED_TOKEN_FILE names {}, which cannot be read or is empty",
+                                      ad.federated_token_file));
+    }
+    req.form += "&client_assertion_type=" + util::UriEncode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
+                "&client_assertion=" + util::UriEncode(assertion);
+    req.who = fmt::format("Azure AD application {} (tenant {}, workload identity {})", ad.client_id, ad.tenant,
+                          ad.federated_token_file);
+    req.hint = "check the federated identity credential of the application (issuer, subject) and AZURE_CLIENT_ID";
+  }
+  KB_ASSIGN_OR_RETURN(OAuthToken token, RequestOAuthToken(http_, req));
+  token_ = token.access_token;
+  // Renewed five minutes early (Azure AD tokens live about an hour).
+  token_expiry_ =
+      std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(token.expires_in_secs - 300, 30));
+  return token_;
 }
 
 Status AzureStore::ErrorOf(const HttpResponse& response, std::string_view what, std::string_view key) const {

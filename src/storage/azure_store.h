@@ -1,10 +1,16 @@
 // Azure Blob Storage over the REST API (block blobs), authorised with
-// SharedKey (signed with the account key) or a SAS token.
+// SharedKey (signed with the account key), a SAS token, or an Azure AD
+// (Entra ID) bearer token.
 //
 // Addressed as azure://container/prefix?account=A&endpoint=URL. The account,
 // key and endpoint also come from the environment: AZURE_STORAGE_CONNECTION_STRING
 // (AccountName, AccountKey, BlobEndpoint, SharedAccessSignature, ...), else
-// AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN. The
+// AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN, else
+// Azure AD with the azure-identity variables: AZURE_TENANT_ID and
+// AZURE_CLIENT_ID with AZURE_CLIENT_SECRET (a service principal) or
+// AZURE_FEDERATED_TOKEN_FILE (AKS workload identity: the file's token is the
+// client assertion, re-read for each new token), at AZURE_AUTHORITY_HOST
+// (default https://login.microsoftonline.com/). The
 // default endpoint is https://ACCOUNT.blob.core.windows.net; an endpoint with
 // a path (Azurite: http://127.0.0.1:10000/ACCOUNT) is used as the base.
 //
@@ -14,6 +20,9 @@
 // they are invisible to readers, so AbortIncomplete has nothing to do.
 #pragma once
 
+#include <chrono>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,13 +32,25 @@
 
 namespace kafka_backup::storage {
 
+// An Azure AD application the store gets tokens for (client credentials grant,
+// scope https://storage.azure.com/.default).
+struct AzureAdCredentials {
+  std::string authority = "https://login.microsoftonline.com";  // without trailing '/'
+  std::string tenant;
+  std::string client_id;
+  std::string client_secret;         // secret; or
+  std::string federated_token_file;  // workload identity
+  std::string TokenUrl() const { return authority + "/" + tenant + "/oauth2/v2.0/token"; }
+};
+
 struct AzureOptions {
   std::string container;
   std::string prefix;
   std::string account;
-  std::string key;        // base64 account key (SharedKey), or empty
-  std::string sas_token;  // without the leading '?', or empty
-  std::string endpoint;   // base URL of the blob service, without trailing '/'
+  std::string key;                             // base64 account key (SharedKey), or empty
+  std::string sas_token;                       // without the leading '?', or empty
+  std::optional<AzureAdCredentials> azure_ad;  // when neither key nor SAS token
+  std::string endpoint;                        // base URL of the blob service, without trailing '/'
   uint64_t single_put_max = 32ull << 20;
   uint64_t block_size = 16ull << 20;
 };
@@ -77,8 +98,14 @@ class AzureStore : public ObjectStore {
   // One Put Blob; with only_if_absent, If-None-Match: * (Create).
   Status PutBlob(std::string_view key, std::string_view data, bool only_if_absent);
 
+  // The Azure AD bearer token, renewed a few minutes before it expires.
+  Result<std::string> AdToken();
+
   AzureOptions options_;
   HttpClient http_;
+  std::mutex token_mu_;
+  std::string token_;
+  std::chrono::steady_clock::time_point token_expiry_;
   std::string base_path_;  // the endpoint's path ("/ACCOUNT" on Azurite, "" on Azure)
 };
 

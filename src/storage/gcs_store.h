@@ -6,7 +6,10 @@
 // STORAGE_EMULATOR_HOST (an emulator, as Google's client libraries take it:
 // no authentication); GOOGLE_OAUTH_ACCESS_TOKEN (a token, e.g. from
 // `gcloud auth print-access-token`); GOOGLE_APPLICATION_CREDENTIALS (a
-// service-account JSON key). HMAC keys (GCS_HMAC_ACCESS_ID, GCS_HMAC_SECRET)
+// service-account JSON key); else the metadata server of a GCE VM or a GKE
+// pod with workload identity (GCE_METADATA_HOST, default
+// metadata.google.internal: GET .../service-accounts/default/token with
+// Metadata-Flavor: Google). HMAC keys (GCS_HMAC_ACCESS_ID, GCS_HMAC_SECRET)
 // go through GCS's S3-compatible XML API instead: see OpenStore.
 //
 // Objects up to 32 MiB are one media upload; larger ones a resumable upload
@@ -16,6 +19,7 @@
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "storage/http.h"
 #include "storage/object_store.h"
@@ -41,6 +45,10 @@ struct GcsOptions {
   bool anonymous = false;    // an emulator
   std::string access_token;  // a fixed token
   std::optional<ServiceAccountKey> service_account;
+  // host[:port] of the metadata server, when no other credentials are given;
+  // metadata_host_defaulted when GCE_METADATA_HOST did not name it.
+  std::string metadata_host;
+  bool metadata_host_defaulted = false;
   uint64_t single_put_max = 32ull << 20;
   uint64_t chunk_size = 16ull << 20;  // a multiple of 256 KiB
 };
@@ -73,7 +81,10 @@ class GcsStore : public ObjectStore {
   Status Upload(std::string_view key, std::string_view data, bool only_if_absent);
 
   GcsOptions options_;
+  Result<std::pair<std::string, int64_t>> MetadataToken();
+
   HttpClient http_;
+  HttpClient metadata_http_{HttpOptions{2, 10, 1}};  // quick to give up off GCP
   std::mutex token_mu_;
   std::string token_;
   std::chrono::steady_clock::time_point token_expiry_;

@@ -134,6 +134,12 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  // SSL_CERT_FILE / SSL_CERT_DIR (OpenSSL's and Go's convention) replace the
+  // system's CA certificates: a private CA (MinIO, an on-premises S3, a proxy).
+  static const std::string ca_file = util::Env("SSL_CERT_FILE");
+  static const std::string ca_dir = util::Env("SSL_CERT_DIR");
+  if (!ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file.c_str());
+  if (!ca_dir.empty()) curl_easy_setopt(curl, CURLOPT_CAPATH, ca_dir.c_str());
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options_.connect_timeout_secs));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_timeout_secs));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
@@ -164,9 +170,12 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     std::string where = util::WithoutUserinfo(request.url.substr(0, request.url.find('?')));
     std::string msg = fmt::format("{} {}: {}", request.method, where, curl_easy_strerror(rc));
     switch (rc) {
+      case CURLE_PEER_FAILED_VERIFICATION:
+        return Status::InvalidArgument(msg +
+                                       " (the server's TLS certificate is not trusted: if a private CA signed it, "
+                                       "set SSL_CERT_FILE to a PEM file with that CA)");
       case CURLE_URL_MALFORMAT:
       case CURLE_UNSUPPORTED_PROTOCOL:
-      case CURLE_PEER_FAILED_VERIFICATION:
       case CURLE_SSL_CACERT_BADFILE:
       case CURLE_SSL_CERTPROBLEM:
         // A wrong endpoint or certificate: retrying cannot help.

@@ -76,5 +76,42 @@ TEST(AzureUrl, ContainerPrefixAccountAndEnvironment) {
   EXPECT_EQ(ParseAzureUrl("azure:///p").status().code(), Status::Code::kInvalidArgument);
 }
 
+TEST(AzureUrl, AzureAdFromTheIdentityVariables) {
+  setenv("AZURE_STORAGE_ACCOUNT", "acct", 1);
+  setenv("AZURE_TENANT_ID", "tenant-1", 1);
+  setenv("AZURE_CLIENT_ID", "app-1", 1);
+  setenv("AZURE_CLIENT_SECRET", "s3cret", 1);
+  auto o = ParseAzureUrl("azure://c");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  ASSERT_TRUE(o->azure_ad.has_value());
+  EXPECT_EQ(o->azure_ad->TokenUrl(), "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token");
+  EXPECT_EQ(o->azure_ad->client_secret, "s3cret");
+
+  // Workload identity: the webhook's variables, the authority with its trailing '/'.
+  unsetenv("AZURE_CLIENT_SECRET");
+  setenv("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/azure/tokens/azure-identity-token", 1);
+  setenv("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us/", 1);
+  o = ParseAzureUrl("azure://c");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->azure_ad->TokenUrl(), "https://login.microsoftonline.us/tenant-1/oauth2/v2.0/token");
+  EXPECT_EQ(o->azure_ad->federated_token_file, "/var/run/secrets/azure/tokens/azure-identity-token");
+
+  // An account key wins over Azure AD.
+  setenv("AZURE_STORAGE_KEY", "bm90IGEga2V5", 1);
+  o = ParseAzureUrl("azure://c");
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->azure_ad.has_value());
+  unsetenv("AZURE_STORAGE_KEY");
+
+  // Half of the variables: bad input naming what is missing.
+  unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+  auto half = ParseAzureUrl("azure://c");
+  EXPECT_EQ(half.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(half.status().message().find("AZURE_CLIENT_SECRET"), std::string::npos);
+  for (const char* v : {"AZURE_STORAGE_ACCOUNT", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_AUTHORITY_HOST"}) {
+    unsetenv(v);
+  }
+}
+
 }  // namespace
 }  // namespace kafka_backup::storage

@@ -103,7 +103,18 @@ TEST(GcsUrl, EmulatorTokenAndKeyFile) {
   EXPECT_TRUE(o->anonymous);
   unsetenv("STORAGE_EMULATOR_HOST");
 
-  EXPECT_EQ(ParseGcsUrl("gs://b").status().code(), Status::Code::kAuth) << "no credentials at all";
+  // No credentials at all: the metadata server (of GCE, or GKE's workload
+  // identity) is asked when the first token is needed.
+  auto metadata = ParseGcsUrl("gs://b");
+  ASSERT_TRUE(metadata.ok()) << metadata.status().ToString();
+  EXPECT_EQ(metadata->metadata_host, "metadata.google.internal");
+  EXPECT_TRUE(metadata->metadata_host_defaulted);
+  setenv("GCE_METADATA_HOST", "127.0.0.1:8080", 1);
+  metadata = ParseGcsUrl("gs://b");
+  ASSERT_TRUE(metadata.ok()) << metadata.status().ToString();
+  EXPECT_EQ(metadata->metadata_host, "127.0.0.1:8080");
+  EXPECT_FALSE(metadata->metadata_host_defaulted);
+  unsetenv("GCE_METADATA_HOST");
   setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json", 1);
   auto missing = ParseGcsUrl("gs://b");
   EXPECT_EQ(missing.status().code(), Status::Code::kAuth);
