@@ -214,10 +214,22 @@ class MapReader {
       if (known_.count(key) == 0) {
         std::string allowed;
         for (const auto& k : known_) allowed += (allowed.empty() ? "" : ", ") + k;
-        throw ConfigError{fmt::format("{}:{}: unknown key '{}' in {} (allowed: {})", file_, kv.first.Mark().line + 1,
-                                      Join(key), path_.empty() ? "the top level" : "'" + path_ + "'", allowed)};
+        throw ConfigError{fmt::format("{}:{}: unknown key '{}' in {} (allowed: {}){}", file_, kv.first.Mark().line + 1,
+                                      Join(key), path_.empty() ? "the top level" : "'" + path_ + "'", allowed,
+                                      OtherToolHint(key))};
       }
     }
+  }
+
+  // Keys other backup tools have, and what does their job here.
+  static std::string OtherToolHint(const std::string& key) {
+    static const std::map<std::string, std::string> kHints = {
+        {"segment_max_interval_ms",
+         "every checkpoint of a continuous backup seals and stores each partition's open segment, so "
+         "checkpoint_interval_secs bounds the time a segment spans and the RPO of quiet topics too"},
+    };
+    auto it = kHints.find(key);
+    return it == kHints.end() ? "" : "; " + it->second;
   }
 
   // ${VAR} and ${VAR:-default} from the environment; ${TIMESTAMP} built in.

@@ -376,3 +376,35 @@ def test_offsets_deleted_while_the_backup_reads_are_a_recorded_gap(tmp_path, s3_
             f"restored {len(got)} records; expected 0..{gap_from - 1} and {delete_from}..{total - 1}"
     finally:
         parallel(lambda: delete_topic(topic), lambda: delete_topic(topic, TARGET))
+
+
+def test_a_quiet_topic_is_restorable_within_one_checkpoint_interval(tmp_path):
+    """The time bound of segments (what other tools call segment_max_interval_ms): every
+    checkpoint of a continuous run seals and stores each partition's open segment, however few
+    records it holds, so a quiet topic's RPO is checkpoint_interval_secs like a busy one's. One
+    record on a quiet topic, far below every size bound, is durable within about an interval and
+    restores after the backup is killed."""
+    busy, quiet = unique("busy"), unique("quiet")
+    create_topic(busy, 2)
+    create_topic(quiet, 1)
+    storage = tmp_path / "store"
+    cfg = write_config(tmp_path, backup_config(storage, [busy, quiet], backup_id="rpo", continuous=True,
+                                               checkpoint_interval_secs=2))
+    try:
+        produce(busy, records(busy, 2, 0, 2000))
+        proc = start(cfg)
+        wait_for_records(str(storage), "rpo", 2000, proc)
+        produce(quiet, [rec(0, "only", "the one record of a quiet topic", timestamp=1_700_000_500_000)])
+        t0 = time.monotonic()
+        wait_for_records(str(storage), "rpo", 2001, proc, timeout=30)
+        took = time.monotonic() - t0
+        assert took < 2 * 2 + 3, f"the quiet topic's record took {took:.1f}s to become durable (interval 2 s)"
+        rc, _, err = stop(proc, signal.SIGKILL)
+        assert rc == -signal.SIGKILL, err
+        restored = unique("quiet-restored")
+        result = run_restore(tmp_path, restore_config(storage, backup_id="rpo", topics=[quiet],
+                                                      topic_mapping={quiet: restored}))
+        assert result["records"] == 1, result
+        assert_same_records(dump(quiet), dump(restored, TARGET), what=quiet)
+    finally:
+        parallel(lambda: delete_topic(busy), lambda: delete_topic(quiet))

@@ -227,5 +227,41 @@ TEST(ConfigTest, EncryptionNeedsExactlyOneKeySource) {
       << unknown.status().message();
 }
 
+TEST(ConfigTest, AnotherToolsSegmentTimeBoundNamesCheckpointInterval) {
+  auto r = ParseConfig("backup:\n  segment_max_interval_ms: 60000\n", "b.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("b.yaml:2: unknown key 'backup.segment_max_interval_ms'"), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("checkpoint_interval_secs bounds the time a segment spans"), std::string::npos)
+      << r.status().message();
+}
+
+TEST(ConfigTest, SaslMechanismKeysBelongToTheirMechanism) {
+  const std::string base = "source:\n  bootstrap_servers: [a:1]\n  security:\n    security_protocol: SASL_SSL\n";
+  auto oidc = ParseConfig(base +
+                              "    sasl_mechanism: oauthbearer\n    oauth_token_endpoint_url: https://idp/token\n"
+                              "    oauth_client_id: kb\n    oauth_client_secret: s\n",
+                          "b.yaml");
+  ASSERT_TRUE(oidc.ok()) << oidc.status().message();
+  EXPECT_EQ(oidc->source.security.sasl_mechanism, "OAUTHBEARER");
+  EXPECT_EQ(oidc->source.security.oauth_client_id, "kb");
+  auto krb = ParseConfig(base + "    sasl_mechanism: GSSAPI\n    kerberos_principal: kb@R\n    kerberos_keytab: /k\n",
+                         "b.yaml");
+  ASSERT_TRUE(krb.ok()) << krb.status().message();
+  EXPECT_EQ(krb->source.security.kerberos_service_name, "kafka");
+  auto missing = ParseConfig(base + "    sasl_mechanism: GSSAPI\n    kerberos_principal: kb@R\n", "b.yaml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("GSSAPI needs security.kerberos_keytab"), std::string::npos)
+      << missing.status().message();
+  auto foreign = ParseConfig(base +
+                                 "    sasl_mechanism: PLAIN\n    sasl_username: u\n    sasl_password: p\n"
+                                 "    kerberos_keytab: /k\n",
+                             "b.yaml");
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_NE(foreign.status().message().find("only used with sasl_mechanism: GSSAPI"), std::string::npos)
+      << foreign.status().message();
+}
+
 }  // namespace
 }  // namespace kafka_backup
