@@ -47,9 +47,12 @@ type KafkaClusterSpec struct {
 
 // KafkaSecuritySpec is the `security` block of a cluster.
 // +kubebuilder:validation:XValidation:rule="!has(self.saslMechanism) || self.securityProtocol in ['SASL_PLAINTEXT', 'SASL_SSL']",message="saslMechanism needs securityProtocol SASL_PLAINTEXT or SASL_SSL"
-// +kubebuilder:validation:XValidation:rule="!(self.securityProtocol in ['SASL_PLAINTEXT', 'SASL_SSL']) || (has(self.saslMechanism) && (self.saslMechanism == 'AWS_MSK_IAM' || (has(self.saslUsername) && has(self.saslPasswordSecretRef))))",message="securityProtocol SASL_* needs saslMechanism, and saslUsername and saslPasswordSecretRef unless it is AWS_MSK_IAM"
+// +kubebuilder:validation:XValidation:rule="!(self.securityProtocol in ['SASL_PLAINTEXT', 'SASL_SSL']) || (has(self.saslMechanism) && (self.saslMechanism in ['AWS_MSK_IAM', 'OAUTHBEARER', 'GSSAPI'] || (has(self.saslUsername) && has(self.saslPasswordSecretRef))))",message="securityProtocol SASL_* needs saslMechanism, and saslUsername and saslPasswordSecretRef unless it is AWS_MSK_IAM, OAUTHBEARER or GSSAPI"
 // +kubebuilder:validation:XValidation:rule="!has(self.saslMechanism) || self.saslMechanism != 'AWS_MSK_IAM' || (!has(self.saslUsername) && !has(self.saslPasswordSecretRef))",message="AWS_MSK_IAM signs with the pod's AWS credentials (IRSA, the environment): no saslUsername or saslPasswordSecretRef"
 // +kubebuilder:validation:XValidation:rule="!has(self.awsRegion) || (has(self.saslMechanism) && self.saslMechanism == 'AWS_MSK_IAM')",message="awsRegion is for saslMechanism AWS_MSK_IAM"
+// +kubebuilder:validation:XValidation:rule="has(self.oauth) == (has(self.saslMechanism) && self.saslMechanism == 'OAUTHBEARER')",message="saslMechanism OAUTHBEARER needs oauth, and oauth is for OAUTHBEARER only"
+// +kubebuilder:validation:XValidation:rule="has(self.kerberos) == (has(self.saslMechanism) && self.saslMechanism == 'GSSAPI')",message="saslMechanism GSSAPI needs kerberos, and kerberos is for GSSAPI only"
+// +kubebuilder:validation:XValidation:rule="!has(self.saslMechanism) || !(self.saslMechanism in ['OAUTHBEARER', 'GSSAPI']) || (!has(self.saslUsername) && !has(self.saslPasswordSecretRef))",message="OAUTHBEARER and GSSAPI log in with oauth or kerberos: no saslUsername or saslPasswordSecretRef"
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || self.securityProtocol in ['SSL', 'SASL_SSL']",message="tls needs securityProtocol SSL or SASL_SSL"
 type KafkaSecuritySpec struct {
 	// +kubebuilder:validation:Enum=PLAINTEXT;SSL;SASL_PLAINTEXT;SASL_SSL
@@ -57,7 +60,9 @@ type KafkaSecuritySpec struct {
 	SecurityProtocol string `json:"securityProtocol,omitempty"`
 	// AWS_MSK_IAM: Amazon MSK's IAM authentication, signed with the pod's AWS
 	// credentials (EKS IRSA through the service account, or AWS_* variables).
-	// +kubebuilder:validation:Enum=PLAIN;SCRAM-SHA-256;SCRAM-SHA-512;AWS_MSK_IAM
+	// OAUTHBEARER: a JWT from an OIDC identity provider (oauth). GSSAPI:
+	// Kerberos (kerberos).
+	// +kubebuilder:validation:Enum=PLAIN;SCRAM-SHA-256;SCRAM-SHA-512;AWS_MSK_IAM;OAUTHBEARER;GSSAPI
 	// +optional
 	SaslMechanism string `json:"saslMechanism,omitempty"`
 	// AWS_MSK_IAM: the cluster's region; by default the one the MSK broker
@@ -72,6 +77,52 @@ type KafkaSecuritySpec struct {
 	// TLS material, each a key of a Secret (PEM), mounted read-only into the pod.
 	// +optional
 	TLS *KafkaTLSSpec `json:"tls,omitempty"`
+	// OAUTHBEARER: the OIDC client credentials grant.
+	// +optional
+	OAuth *KafkaOAuthSpec `json:"oauth,omitempty"`
+	// GSSAPI: the Kerberos principal and its keytab.
+	// +optional
+	Kerberos *KafkaKerberosSpec `json:"kerberos,omitempty"`
+}
+
+// KafkaOAuthSpec is how an OAUTHBEARER client gets its token: the client
+// credentials grant at the identity provider's token endpoint.
+type KafkaOAuthSpec struct {
+	// +kubebuilder:validation:Pattern=`^https?://`
+	TokenEndpointURL string `json:"tokenEndpointUrl"`
+	// +kubebuilder:validation:MinLength=1
+	ClientID string `json:"clientId"`
+	// The client secret: a key of a Secret.
+	ClientSecretSecretRef SecretKeyRef `json:"clientSecretSecretRef"`
+	// The scope asked for, when the provider wants one.
+	// +optional
+	Scope string `json:"scope,omitempty"`
+}
+
+// KafkaKerberosSpec is a GSSAPI client's Kerberos identity.
+type KafkaKerberosSpec struct {
+	// The principal, name@REALM.
+	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+$`
+	Principal string `json:"principal"`
+	// The keytab holding the principal's keys: a key of a Secret, mounted
+	// read-only into the pod.
+	KeytabSecretRef SecretKeyRef `json:"keytabSecretRef"`
+	// The brokers' service name (their principals are SERVICE/host@REALM);
+	// kafka by default.
+	// +optional
+	ServiceName string `json:"serviceName,omitempty"`
+	// krb5.conf (the realm and its KDCs): a key of a ConfigMap; the image's
+	// /etc/krb5.conf when unset.
+	// +optional
+	Krb5ConfigMapRef *ConfigMapKeyRef `json:"krb5ConfigMapRef,omitempty"`
+}
+
+// ConfigMapKeyRef names one key of a ConfigMap in the resource's namespace.
+type ConfigMapKeyRef struct {
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// +kubebuilder:validation:MinLength=1
+	Key string `json:"key"`
 }
 
 // KafkaTLSSpec is the TLS material of a connection. Without caSecretRef the

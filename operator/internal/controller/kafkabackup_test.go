@@ -252,6 +252,22 @@ func TestInvalidManifestsAreRefusedNamingTheField(t *testing.T) {
 			"    security:\n      securityProtocol: SASL_SSL\n      saslMechanism: PLAIN\n      saslUsername: u\n"+
 				"      saslPasswordSecretRef: {name: s, key: k}\n      awsRegion: eu-west-1\n  topics:\n"),
 			[]string{"spec.kafkaCluster.security", "awsRegion is for saslMechanism AWS_MSK_IAM"}},
+		{"OAUTHBEARER without oauth", edit(t, seed, "  topics:\n",
+			"    security:\n      securityProtocol: SASL_SSL\n      saslMechanism: OAUTHBEARER\n  topics:\n"),
+			[]string{"spec.kafkaCluster.security", "saslMechanism OAUTHBEARER needs oauth"}},
+		{"kerberos with SCRAM", edit(t, seed, "  topics:\n",
+			"    security:\n      securityProtocol: SASL_SSL\n      saslMechanism: SCRAM-SHA-256\n      saslUsername: u\n"+
+				"      saslPasswordSecretRef: {name: s, key: k}\n"+
+				"      kerberos: {principal: kb@EXAMPLE.COM, keytabSecretRef: {name: kt, key: k}}\n  topics:\n"),
+			[]string{"spec.kafkaCluster.security", "kerberos is for GSSAPI only"}},
+		{"GSSAPI with a password", edit(t, seed, "  topics:\n",
+			"    security:\n      securityProtocol: SASL_SSL\n      saslMechanism: GSSAPI\n      saslUsername: u\n"+
+				"      kerberos: {principal: kb@EXAMPLE.COM, keytabSecretRef: {name: kt, key: k}}\n  topics:\n"),
+			[]string{"spec.kafkaCluster.security", "no saslUsername or saslPasswordSecretRef"}},
+		{"a principal without its realm", edit(t, seed, "  topics:\n",
+			"    security:\n      securityProtocol: SASL_SSL\n      saslMechanism: GSSAPI\n"+
+				"      kerberos: {principal: kafka-backup, keytabSecretRef: {name: kt, key: k}}\n  topics:\n"),
+			[]string{"spec.kafkaCluster.security.kerberos.principal"}},
 		{"a name too long for its Jobs", edit(t, seed, "name: dr-backup", "name: "+strings.Repeat("a", 53)),
 			[]string{"metadata.name", "52"}},
 	}
@@ -280,6 +296,20 @@ func TestInvalidManifestsAreRefusedNamingTheField(t *testing.T) {
 		"    security:\n      securityProtocol: SASL_SSL\n      saslMechanism: AWS_MSK_IAM\n      awsRegion: eu-west-1\n  topics:\n")
 	if err := apply(ns, msk); err != nil {
 		t.Fatalf("an MSK IAM manifest: %v\n%s", err, msk)
+	}
+	// OIDC and Kerberos need no username or password either.
+	for name, security := range map[string]string{
+		"dr-backup-oidc": "    security:\n      securityProtocol: SASL_SSL\n      saslMechanism: OAUTHBEARER\n" +
+			"      oauth: {tokenEndpointUrl: 'https://idp.example.com/token', clientId: kb, " +
+			"clientSecretSecretRef: {name: idp, key: secret}}\n",
+		"dr-backup-krb": "    security:\n      securityProtocol: SASL_SSL\n      saslMechanism: GSSAPI\n" +
+			"      kerberos: {principal: kb@EXAMPLE.COM, keytabSecretRef: {name: kt, key: k}, " +
+			"krb5ConfigMapRef: {name: krb5, key: krb5.conf}}\n",
+	} {
+		manifest := edit(t, edit(t, seed, "name: dr-backup", "name: "+name), "  topics:\n", security+"  topics:\n")
+		if err := apply(ns, manifest); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, manifest)
+		}
 	}
 }
 

@@ -21,13 +21,16 @@ const (
 	EnvSASLPassword   = "KAFKA_SASL_PASSWORD"
 	EnvSSLKeyPassword = "KAFKA_SSL_KEY_PASSWORD"
 	EnvEncryptionKey  = "KAFKA_BACKUP_ENCRYPTION_KEY"
+	EnvOAuthSecret    = "KAFKA_OAUTH_CLIENT_SECRET"
 )
 
 // Where the pod mounts the config, the TLS material and a PVC.
 const (
 	ConfigDir = "/etc/kafka-backup"
 	TLSDir    = "/etc/kafka-backup/tls"
-	PVCDir    = "/var/lib/kafka-backup"
+	// The Kerberos keytab and krb5.conf (KRB5_CONFIG points at it).
+	KerberosDir = "/etc/kafka-backup/kerberos"
+	PVCDir      = "/var/lib/kafka-backup"
 )
 
 // Config is the binary's configuration file, in the key order of docs/config.md.
@@ -63,6 +66,13 @@ type Security struct {
 	SSLCertificateLocation string `json:"ssl_certificate_location,omitempty"`
 	SSLKeyLocation         string `json:"ssl_key_location,omitempty"`
 	SSLKeyPassword         string `json:"ssl_key_password,omitempty"`
+	OAuthTokenEndpointURL  string `json:"oauth_token_endpoint_url,omitempty"`
+	OAuthClientID          string `json:"oauth_client_id,omitempty"`
+	OAuthClientSecret      string `json:"oauth_client_secret,omitempty"`
+	OAuthScope             string `json:"oauth_scope,omitempty"`
+	KerberosPrincipal      string `json:"kerberos_principal,omitempty"`
+	KerberosKeytab         string `json:"kerberos_keytab,omitempty"`
+	KerberosServiceName    string `json:"kerberos_service_name,omitempty"`
 }
 
 // Topics is `source.topics`.
@@ -268,6 +278,14 @@ func cluster(k *v1.KafkaClusterSpec) *Cluster {
 		if t.KeyPasswordSecretRef != nil {
 			out.SSLKeyPassword = "${" + EnvSSLKeyPassword + "}"
 		}
+	}
+	if o := sec.OAuth; o != nil {
+		out.OAuthTokenEndpointURL, out.OAuthClientID, out.OAuthScope = o.TokenEndpointURL, o.ClientID, o.Scope
+		out.OAuthClientSecret = "${" + EnvOAuthSecret + "}"
+	}
+	if k := sec.Kerberos; k != nil {
+		out.KerberosPrincipal, out.KerberosServiceName = k.Principal, k.ServiceName
+		out.KerberosKeytab = KerberosDir + "/client.keytab"
 	}
 	c.Security = out
 	return c

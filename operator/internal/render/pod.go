@@ -246,6 +246,19 @@ func volumes(in *PodInput) ([]corev1.Volume, []corev1.VolumeMount) {
 			mounts = append(mounts, corev1.VolumeMount{Name: "tls", MountPath: TLSDir, ReadOnly: true})
 		}
 	}
+	if k := kerberosOf(in.Cluster); k != nil {
+		sources := []corev1.VolumeProjection{{Secret: &corev1.SecretProjection{
+			LocalObjectReference: corev1.LocalObjectReference{Name: k.KeytabSecretRef.Name},
+			Items:                []corev1.KeyToPath{{Key: k.KeytabSecretRef.Key, Path: "client.keytab"}}}}}
+		if ref := k.Krb5ConfigMapRef; ref != nil {
+			sources = append(sources, corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name},
+				Items:                []corev1.KeyToPath{{Key: ref.Key, Path: "krb5.conf"}}}})
+		}
+		vols = append(vols, corev1.Volume{Name: "kerberos", VolumeSource: corev1.VolumeSource{
+			Projected: &corev1.ProjectedVolumeSource{Sources: sources, DefaultMode: ptr.To[int32](0o440)}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "kerberos", MountPath: KerberosDir, ReadOnly: true})
+	}
 	if in.Storage != nil && in.Storage.PVC != nil {
 		vols = append(vols, corev1.Volume{Name: "backups", VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: in.Storage.PVC.ClaimName}}})
@@ -270,11 +283,24 @@ func secretEnv(in *PodInput) []corev1.EnvVar {
 		if tls := in.Cluster.Security.TLS; tls != nil {
 			add(EnvSSLKeyPassword, tls.KeyPasswordSecretRef)
 		}
+		if o := in.Cluster.Security.OAuth; o != nil {
+			add(EnvOAuthSecret, &o.ClientSecretSecretRef)
+		}
+	}
+	if k := kerberosOf(in.Cluster); k != nil && k.Krb5ConfigMapRef != nil {
+		env = append(env, corev1.EnvVar{Name: "KRB5_CONFIG", Value: KerberosDir + "/krb5.conf"})
 	}
 	if in.Encryption != nil {
 		add(EnvEncryptionKey, &in.Encryption.KeySecretRef)
 	}
 	return env
+}
+
+func kerberosOf(c *v1.KafkaClusterSpec) *v1.KafkaKerberosSpec {
+	if c == nil || c.Security == nil {
+		return nil
+	}
+	return c.Security.Kerberos
 }
 
 func tlsOf(c *v1.KafkaClusterSpec) *v1.KafkaTLSSpec {

@@ -174,3 +174,85 @@ func TestMskIamRendersTheMechanismAndRegionAndNoPassword(t *testing.T) {
 		}
 	}
 }
+
+func TestOAuthRendersTheClientCredentialsWithTheSecretAsAVariable(t *testing.T) {
+	kb := secured()
+	kb.Spec.KafkaCluster.Security = &v1.KafkaSecuritySpec{SecurityProtocol: "SASL_SSL", SaslMechanism: "OAUTHBEARER",
+		OAuth: &v1.KafkaOAuthSpec{TokenEndpointURL: "https://idp.example.com/token", ClientID: "kafka-backup",
+			ClientSecretSecretRef: v1.SecretKeyRef{Name: "idp", Key: "secret"}, Scope: "kafka"}}
+	sec := backupConfigOf(t, kb)["source"].(map[string]any)["security"].(map[string]any)
+	want := map[string]any{"security_protocol": "SASL_SSL", "sasl_mechanism": "OAUTHBEARER",
+		"oauth_token_endpoint_url": "https://idp.example.com/token", "oauth_client_id": "kafka-backup",
+		"oauth_client_secret": "${" + EnvOAuthSecret + "}", "oauth_scope": "kafka"}
+	if len(sec) != len(want) {
+		t.Errorf("security = %v, want exactly %v", sec, want)
+	}
+	for k, v := range want {
+		if sec[k] != v {
+			t.Errorf("security.%s = %v, want %v", k, sec[k], v)
+		}
+	}
+	pod := Pod(&PodInput{Image: "img", ConfigMapName: "c", Cluster: &kb.Spec.KafkaCluster, Run: &kb.Spec.RunTemplate,
+		RestartPolicy: corev1.RestartPolicyNever}, Step{Name: "backup", Args: []string{"backup"}})
+	found := false
+	for _, e := range pod.Spec.Containers[0].Env {
+		if e.Name == EnvOAuthSecret {
+			found = e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil &&
+				e.ValueFrom.SecretKeyRef.Name == "idp" && e.ValueFrom.SecretKeyRef.Key == "secret"
+		}
+	}
+	if !found {
+		t.Errorf("%s is not taken from Secret idp/secret: %+v", EnvOAuthSecret, pod.Spec.Containers[0].Env)
+	}
+}
+
+func TestKerberosMountsTheKeytabAndKrb5Conf(t *testing.T) {
+	kb := secured()
+	kb.Spec.KafkaCluster.Security = &v1.KafkaSecuritySpec{SecurityProtocol: "SASL_SSL", SaslMechanism: "GSSAPI",
+		Kerberos: &v1.KafkaKerberosSpec{Principal: "kafka-backup@EXAMPLE.COM",
+			KeytabSecretRef:  v1.SecretKeyRef{Name: "kb-keytab", Key: "kafka-backup.keytab"},
+			Krb5ConfigMapRef: &v1.ConfigMapKeyRef{Name: "krb5", Key: "krb5.conf"}}}
+	sec := backupConfigOf(t, kb)["source"].(map[string]any)["security"].(map[string]any)
+	if sec["kerberos_principal"] != "kafka-backup@EXAMPLE.COM" || sec["kerberos_keytab"] != KerberosDir+"/client.keytab" ||
+		sec["sasl_mechanism"] != "GSSAPI" {
+		t.Errorf("security = %v", sec)
+	}
+	if _, set := sec["kerberos_service_name"]; set {
+		t.Errorf("an unset service name must leave the binary's default (kafka): %v", sec)
+	}
+	pod := Pod(&PodInput{Image: "img", ConfigMapName: "c", Cluster: &kb.Spec.KafkaCluster, Run: &kb.Spec.RunTemplate,
+		RestartPolicy: corev1.RestartPolicyNever}, Step{Name: "backup", Args: []string{"backup"}})
+	c := pod.Spec.Containers[0]
+	var krb5 string
+	for _, e := range c.Env {
+		if e.Name == "KRB5_CONFIG" {
+			krb5 = e.Value
+		}
+	}
+	if krb5 != KerberosDir+"/krb5.conf" {
+		t.Errorf("KRB5_CONFIG = %q", krb5)
+	}
+	mounted := false
+	for _, m := range c.VolumeMounts {
+		mounted = mounted || (m.Name == "kerberos" && m.MountPath == KerberosDir && m.ReadOnly)
+	}
+	var files []string
+	for _, v := range pod.Spec.Volumes {
+		if v.Name != "kerberos" {
+			continue
+		}
+		for _, src := range v.Projected.Sources {
+			if src.Secret != nil {
+				files = append(files, "secret "+src.Secret.Name+":"+src.Secret.Items[0].Key+"->"+src.Secret.Items[0].Path)
+			}
+			if src.ConfigMap != nil {
+				files = append(files, "configmap "+src.ConfigMap.Name+":"+src.ConfigMap.Items[0].Key+"->"+
+					src.ConfigMap.Items[0].Path)
+			}
+		}
+	}
+	want := "secret kb-keytab:kafka-backup.keytab->client.keytab configmap krb5:krb5.conf->krb5.conf"
+	if !mounted || strings.Join(files, " ") != want {
+		t.Errorf("mounted %v, files %q, want %q", mounted, strings.Join(files, " "), want)
+	}
+}
