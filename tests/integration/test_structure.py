@@ -1,5 +1,6 @@
 """The structure checks of scripts/lint.sh: scripts/check-deps.py holds each src/ component to
-its README's "May depend on:" line (and fails on a tree that breaks it)."""
+its README's "May depend on:" line, scripts/check-function-size.py each function to 80 lines
+(and each fails on a tree that breaks it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from conftest import ROOT
 
 CHECK = ROOT / "scripts" / "check-deps.py"
+SIZE_CHECK = ROOT / "scripts" / "check-function-size.py"
 
 
 def check(root) -> subprocess.CompletedProcess:
@@ -74,3 +76,43 @@ def test_test_files_share_helpers_not_each_other():
                           if n.split(".")[0].startswith("test_")]
     assert not offenders, "\n".join(offenders)
     assert (ROOT / "tests" / "integration" / "helpers" / "segments.py").is_file()
+
+
+def size_check(root) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SIZE_CHECK), str(root)], capture_output=True, text=True, timeout=60)
+
+
+def test_this_tree_has_no_function_over_80_lines_but_the_listed_ones():
+    r = size_check(ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "no function in src/ over 80 lines" in r.stdout
+
+
+def test_a_function_over_80_lines_fails_and_a_listed_one_may_only_shrink(tmp_path):
+    def function(name: str, body_lines: int, indent_signature: bool = False) -> str:
+        signature = f"Status {name}(int a,\n          int b) {{\n" if indent_signature else f"Status {name}() {{\n"
+        return signature + "".join(f"  Step{i}();\n" for i in range(body_lines)) + "}\n\n"
+
+    (tmp_path / "src" / "x").mkdir(parents=True)
+    (tmp_path / "scripts").mkdir()
+    source = tmp_path / "src" / "x" / "x.cc"
+    table = "const std::vector<int> kTable = {\n" + "    1,\n" * 100 + "};\n\n"
+    source.write_text("namespace x {\n\n" + table + function("Short", 80) + function("Wrapped", 80, True) +
+                      "}  // namespace x\n")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True)
+    r = size_check(tmp_path)
+    assert r.returncode == 0, r.stderr
+
+    source.write_text("namespace x {\n\n" + function("Long", 81, True) + "}  // namespace x\n")
+    r = size_check(tmp_path)
+    assert r.returncode == 1 and "src/x/x.cc:3: Long is 81 lines, over the limit of 80" in r.stderr, r.stderr
+
+    (tmp_path / "scripts" / "function-size-allowlist.txt").write_text("# listed\nsrc/x/x.cc:Long 81\n")
+    assert size_check(tmp_path).returncode == 0
+    source.write_text("namespace x {\n\n" + function("Long", 90) + "}  // namespace x\n")
+    r = size_check(tmp_path)
+    assert r.returncode == 1 and "Long grew to 90 lines (listed at 81" in r.stderr, r.stderr
+    source.write_text("namespace x {\n\n" + function("Long", 40) + "}  // namespace x\n")
+    r = size_check(tmp_path)
+    assert r.returncode == 1 and "now fits in 80 lines (40): remove it" in r.stderr, r.stderr
