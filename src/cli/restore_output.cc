@@ -8,51 +8,59 @@
 
 namespace kafka_backup::cli {
 
+namespace {
+
+void PrintRestoreJson(const RestoreReport& r) {
+  nlohmann::json topics = nlohmann::json::array();
+  for (const auto& t : r.topics) {
+    topics.push_back({{"name", t.name},
+                      {"source_name", t.source_name},
+                      {"created", t.created},
+                      {"purged_offsets", t.purged_offsets},
+                      {"records", t.records},
+                      {"bytes", t.bytes}});
+  }
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& g : r.group_positions) {
+    groups.push_back({{"group_id", g.group_id},
+                      {"topic", g.topic},
+                      {"partition", g.partition},
+                      {"offset", g.offset},
+                      {"from", g.from}});
+  }
+  nlohmann::json skipped = nlohmann::json::array();
+  for (const auto& k : r.skipped) {
+    skipped.push_back({{"topic", k.topic},
+                       {"partition", k.partition},
+                       {"object", k.object},
+                       {"position", k.position},
+                       {"first_offset", k.first_offset},
+                       {"last_offset", k.last_offset},
+                       {"records", k.records},
+                       {"reason", k.reason}});
+  }
+  nlohmann::json j{{"backup_id", r.backup_id},
+                   {"restore_id", r.restore_id},
+                   {"dry_run", r.dry_run},
+                   {"records", r.records},
+                   {"bytes", r.bytes},
+                   {"bytes_fetched", r.bytes_fetched},
+                   {"seconds", r.seconds},
+                   {"records_skipped", r.records_skipped},
+                   {"skipped", skipped},
+                   {"offset_map", r.offset_map_key},
+                   {"consumer_group_strategy", r.group_strategy},
+                   {"consumer_group_offsets", groups},
+                   {"consumer_group_offsets_committed", r.groups_committed},
+                   {"topics", topics}};
+  fmt::print("{}\n", j.dump());
+}
+
+}  // namespace
+
 void PrintRestoreReport(const RestoreReport& r, const std::string& format, bool phases) {
   if (format == "json") {
-    nlohmann::json topics = nlohmann::json::array();
-    for (const auto& t : r.topics) {
-      topics.push_back({{"name", t.name},
-                        {"source_name", t.source_name},
-                        {"created", t.created},
-                        {"purged_offsets", t.purged_offsets},
-                        {"records", t.records},
-                        {"bytes", t.bytes}});
-    }
-    nlohmann::json groups = nlohmann::json::array();
-    for (const auto& g : r.group_positions) {
-      groups.push_back({{"group_id", g.group_id},
-                        {"topic", g.topic},
-                        {"partition", g.partition},
-                        {"offset", g.offset},
-                        {"from", g.from}});
-    }
-    nlohmann::json skipped = nlohmann::json::array();
-    for (const auto& k : r.skipped) {
-      skipped.push_back({{"topic", k.topic},
-                         {"partition", k.partition},
-                         {"object", k.object},
-                         {"position", k.position},
-                         {"first_offset", k.first_offset},
-                         {"last_offset", k.last_offset},
-                         {"records", k.records},
-                         {"reason", k.reason}});
-    }
-    nlohmann::json j{{"backup_id", r.backup_id},
-                     {"restore_id", r.restore_id},
-                     {"dry_run", r.dry_run},
-                     {"records", r.records},
-                     {"bytes", r.bytes},
-                     {"bytes_fetched", r.bytes_fetched},
-                     {"seconds", r.seconds},
-                     {"records_skipped", r.records_skipped},
-                     {"skipped", skipped},
-                     {"offset_map", r.offset_map_key},
-                     {"consumer_group_strategy", r.group_strategy},
-                     {"consumer_group_offsets", groups},
-                     {"consumer_group_offsets_committed", r.groups_committed},
-                     {"topics", topics}};
-    fmt::print("{}\n", j.dump());
+    PrintRestoreJson(r);
     return;
   }
   if (phases) fmt::print("phase 1 (data):\n");

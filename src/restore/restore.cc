@@ -87,6 +87,31 @@ Status CheckTopicKeys(const Map& options, const char* key, const format::Manifes
   return Status::Ok();
 }
 
+// The settings keyed by topic name only name topics of the backup.
+Status CheckTopicKeys(const RestoreConfig& rc, const format::Manifest& m) {
+  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.topic_mapping, "topic_mapping", m));
+  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.source_partitions, "source_partitions", m));
+  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.partition_mapping, "partition_mapping", m));
+  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.repartitioning, "repartitioning", m));
+  return CheckTopicKeys(rc.topic_configs, "topic_configs", m);
+}
+
+// The records restore.time_window_start/end keep (logged when set).
+catalog::RecordFilter TimeWindow(const RestoreConfig& rc, const std::string& backup_id) {
+  catalog::RecordFilter filter;
+  filter.min_timestamp = rc.time_window_start;
+  filter.max_timestamp = rc.time_window_end;
+  if (rc.time_window_start || rc.time_window_end) {
+    // Relative times were resolved when the config was read: the log keeps
+    // the absolute window, which a resumed run must be given to match.
+    spdlog::info("restore {}: records with timestamps from {} to {} (epoch ms {} to {}, inclusive)", backup_id,
+                 rc.time_window_start ? util::FormatRfc3339(*rc.time_window_start) : "the first",
+                 rc.time_window_end ? util::FormatRfc3339(*rc.time_window_end) : "the last",
+                 rc.time_window_start.value_or(0), rc.time_window_end ? fmt::to_string(*rc.time_window_end) : "-");
+  }
+  return filter;
+}
+
 // Where one topic of the backup goes.
 struct TopicPlan {
   const format::TopicManifest* source = nullptr;
@@ -228,6 +253,9 @@ class RestoreRun {
   // when every topic is prepared, before the first record is written.
   Status PlanPurge(const std::string& topic, const kafka::TopicInfo& existing, RestoreTopicReport* out);
   Status RunPurges(const RestoreReport& report);
+  // Every target topic prepared and purged as configured, and known to the
+  // producers; the records to restore, at most.
+  Result<uint64_t> PrepareTopics(const kafka::ClusterInfo& cluster, RestoreReport* report);
   Result<std::vector<const format::ConsumerGroupManifest*>> SelectGroups(const format::Manifest& m) const;
   Status CheckGroupsInactive(const std::vector<const format::ConsumerGroupManifest*>& groups);
   // Restore phase 3: where each selected group resumes on the target.
@@ -926,11 +954,7 @@ Result<RestoreReport> RestoreRun::Run() {
   KB_ASSIGN_OR_RETURN(std::string backup_id, cat.Resolve(config_.backup_id.empty() ? "latest" : config_.backup_id));
   KB_ASSIGN_OR_RETURN(format::Manifest manifest, cat.LoadManifest(backup_id));
   KB_ASSIGN_OR_RETURN(key_, catalog::KeyForBackup(manifest, config_.encryption));
-  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.topic_mapping, "topic_mapping", manifest));
-  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.source_partitions, "source_partitions", manifest));
-  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.partition_mapping, "partition_mapping", manifest));
-  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.repartitioning, "repartitioning", manifest));
-  KB_RETURN_IF_ERROR(CheckTopicKeys(rc.topic_configs, "topic_configs", manifest));
+  KB_RETURN_IF_ERROR(CheckTopicKeys(rc, manifest));
   KB_ASSIGN_OR_RETURN(auto topics, SelectTopics(manifest, rc.topics));
   KB_RETURN_IF_ERROR(PlanTopics(topics));
   std::vector<const format::ConsumerGroupManifest*> groups;
@@ -942,17 +966,7 @@ Result<RestoreReport> RestoreRun::Run() {
   report.backup_id = backup_id;
   report.dry_run = rc.dry_run;
   report.group_strategy = rc.consumer_group_strategy;
-  catalog::RecordFilter filter;
-  filter.min_timestamp = rc.time_window_start;
-  filter.max_timestamp = rc.time_window_end;
-  if (rc.time_window_start || rc.time_window_end) {
-    // Relative times were resolved when the config was read: the log keeps
-    // the absolute window, which a resumed run must be given to match.
-    spdlog::info("restore {}: records with timestamps from {} to {} (epoch ms {} to {}, inclusive)", backup_id,
-                 rc.time_window_start ? util::FormatRfc3339(*rc.time_window_start) : "the first",
-                 rc.time_window_end ? util::FormatRfc3339(*rc.time_window_end) : "the last",
-                 rc.time_window_start.value_or(0), rc.time_window_end ? fmt::to_string(*rc.time_window_end) : "-");
-  }
+  const catalog::RecordFilter filter = TimeWindow(rc, backup_id);
   bool offset_headers = rc.include_offset_headers.value_or(manifest.include_offset_headers);
 
   KB_ASSIGN_OR_RETURN(admin_, kafka::Admin::Connect(config_.target));
@@ -976,22 +990,7 @@ Result<RestoreReport> RestoreRun::Run() {
   resuming_ = resumed;
   if (!report.dry_run) KB_RETURN_IF_ERROR(PrepareOffsetMapParts(*store, backup_id, restore_id, next));
   if (rc.reset_consumer_offsets) KB_RETURN_IF_ERROR(CheckGroupsInactive(groups));
-  uint64_t total = 0;
-  for (const auto& plan : plans_) {
-    RestoreTopicReport tr;
-    tr.name = plan.target;
-    tr.source_name = plan.source->name;
-    tr.dry_run = report.dry_run;
-    KB_RETURN_IF_ERROR(PrepareTopic(plan, cluster, &tr));
-    report.topics.push_back(tr);
-    for (const auto* p : plan.partitions) total += p->record_count;
-  }
-  KB_RETURN_IF_ERROR(RunPurges(report));
-  // The producers learn the target topics' partitions now, not at their first
-  // records (which would wait up to a second for librdkafka's next scan).
-  std::vector<std::string> targets;
-  for (const auto& plan : plans_) targets.push_back(plan.target);
-  for (auto& producer : producers_) KB_RETURN_IF_ERROR(producer->LoadTopics(targets));
+  KB_ASSIGN_OR_RETURN(const uint64_t total, PrepareTopics(cluster, &report));
   spdlog::info("restore {} as {}{}: {} topics, up to {} records into {}", backup_id, restore_id,
                report.dry_run ? " (dry run)" : "", plans_.size(), total, admin_->bootstrap());
 
@@ -1008,6 +1007,26 @@ Result<RestoreReport> RestoreRun::Run() {
   if (!groups.empty() && !report.dry_run) KB_RETURN_IF_ERROR(RestoreGroupPositions(groups, *store, &report));
   report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report;
+}
+
+Result<uint64_t> RestoreRun::PrepareTopics(const kafka::ClusterInfo& cluster, RestoreReport* report) {
+  uint64_t total = 0;
+  for (const auto& plan : plans_) {
+    RestoreTopicReport tr;
+    tr.name = plan.target;
+    tr.source_name = plan.source->name;
+    tr.dry_run = report->dry_run;
+    KB_RETURN_IF_ERROR(PrepareTopic(plan, cluster, &tr));
+    report->topics.push_back(tr);
+    for (const auto* p : plan.partitions) total += p->record_count;
+  }
+  KB_RETURN_IF_ERROR(RunPurges(*report));
+  // The producers learn the target topics' partitions now, not at their first
+  // records (which would wait up to a second for librdkafka's next scan).
+  std::vector<std::string> targets;
+  for (const auto& plan : plans_) targets.push_back(plan.target);
+  for (auto& producer : producers_) KB_RETURN_IF_ERROR(producer->LoadTopics(targets));
+  return total;
 }
 
 // Restore phase 1: the data, in transactions that also commit the restore's

@@ -132,147 +132,178 @@ std::vector<std::string> KeysOf(const std::vector<Deletion>& list) {
   return keys;
 }
 
-}  // namespace
+// One prune of a location: what the policy decides, what that leaves to
+// delete, the deletions, and the report (docs/retention.md).
+class Prune {
+ public:
+  Prune(storage::ObjectStore& store, const PruneOptions& options)
+      : store_(store), options_(options), prefix_(options.policy.backup_prefix), now_ms_(NowMs()) {}
 
-Result<PruneReport> RunPrune(const std::string& storage_url, const PruneOptions& options) {
-  KB_RETURN_IF_ERROR(retention::CheckPolicy(options.policy));
-  KB_ASSIGN_OR_RETURN(auto store, storage::OpenStore(storage_url));
-  const std::string& prefix = options.policy.backup_prefix;
-  int64_t now_ms = NowMs();
-  PruneReport report;
-  report.storage = store->Url();
-  report.dry_run = options.dry_run;
+  // Lists what may be deleted first, then what protects it (docs/retention.md,
+  // "Safety"), and decides which backups go.
+  Status Decide();
+  // Which objects belong to pruned backups and to orphans, and are referenced by none kept.
+  void FindGarbage();
+  // Deletes the commit points, marks again, then deletes the rest.
+  Status Delete();
+  PruneReport Report();
 
-  // Listed in this order (docs/retention.md, "Safety"): what may be deleted
-  // first, then what protects it.
-  KB_ASSIGN_OR_RETURN(auto data, storage::ListAll(*store, layout::kDataPrefix));
-  std::vector<ObjectInfo> others;
+ private:
+  void Classify(const ObjectInfo& o, std::vector<Deletion>* into, bool is_data);
+  // What the backups of a second mark use: their ids and the objects they reference.
+  struct InUse {
+    std::set<std::string> ids;
+    std::set<std::string> referenced;
+  };
+  // Drops from `list` what a backup that started during the prune uses.
+  static void KeepWhatNewRunsUse(std::vector<Deletion>& list, const InUse& in_use);
+
+  storage::ObjectStore& store_;
+  const PruneOptions& options_;
+  const std::string& prefix_;
+  const int64_t now_ms_;
+  std::vector<ObjectInfo> data_;
+  std::vector<ObjectInfo> others_;  // status/ and restores/ objects
+  Marks marks_;
+  std::map<std::string, PruneBackup> entries_;
+  std::map<std::string, PruneBackup> orphans_;
+  std::set<std::string> pruned_;
+  std::set<std::string> referenced_;
+  std::set<std::string> protected_ids_;
+  std::vector<Deletion> manifest_deletions_, data_deletions_, other_deletions_;
+};
+
+Status Prune::Decide() {
+  KB_ASSIGN_OR_RETURN(data_, storage::ListAll(store_, layout::kDataPrefix));
   for (std::string_view p : {layout::kRunStatusPrefix, layout::kRestorePrefix}) {
-    KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(*store, p));
-    others.insert(others.end(), objects.begin(), objects.end());
+    KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(store_, p));
+    others_.insert(others_.end(), objects.begin(), objects.end());
   }
-  KB_ASSIGN_OR_RETURN(Marks marks, Mark(*store));
+  KB_ASSIGN_OR_RETURN(marks_, Mark(store_));
 
   // The policy decides among the committed backups that are candidates.
-  std::map<std::string, PruneBackup> entries;
   std::vector<retention::Candidate> candidates;
   std::set<std::string> listed;  // status/ and restores/ keys
-  for (const auto& o : others) listed.insert(o.key);
-  for (const auto& [id, m] : marks.committed) {
-    PruneBackup& e = entries[id];
+  for (const auto& o : others_) listed.insert(o.key);
+  for (const auto& [id, m] : marks_.committed) {
+    PruneBackup& e = entries_[id];
     e.backup_id = id;
     e.state = "committed";
     e.created_at_ms = m.created_at_ms;
     e.keep = true;
-    if (!id.starts_with(prefix)) {
-      e.reasons.push_back(fmt::format("id does not start with backup_prefix '{}'", prefix));
-    } else if (listed.count(layout::RunStatusKey(id)) != 0 && LiveRun(*store, id, now_ms)) {
+    if (!id.starts_with(prefix_)) {
+      e.reasons.push_back(fmt::format("id does not start with backup_prefix '{}'", prefix_));
+    } else if (listed.count(layout::RunStatusKey(id)) != 0 && LiveRun(store_, id, now_ms_)) {
       e.reasons.push_back("a run is writing it (fresh run status)");
     } else {
       candidates.push_back({id, m.created_at_ms});
     }
   }
-  std::set<std::string> pruned;
-  for (auto& d : retention::ApplyPolicy(options.policy, std::move(candidates), now_ms)) {
-    PruneBackup& e = entries[d.backup_id];
+  for (auto& d : retention::ApplyPolicy(options_.policy, std::move(candidates), now_ms_)) {
+    PruneBackup& e = entries_[d.backup_id];
     e.keep = d.keep;
     e.reasons = std::move(d.reasons);
-    if (!d.keep) pruned.insert(d.backup_id);
+    if (!d.keep) pruned_.insert(d.backup_id);
   }
-  for (const auto& [id, m] : marks.journaled) {
-    PruneBackup& e = entries[id];
+  for (const auto& [id, m] : marks_.journaled) {
+    PruneBackup& e = entries_[id];
     e.backup_id = id;
     e.state = m.state;
     e.created_at_ms = m.created_at_ms;
     e.keep = true;
     e.reasons.push_back(fmt::format("{} backup (never pruned; what it references is kept)", m.state));
   }
+  return Status::Ok();
+}
 
+void Prune::FindGarbage() {
   // Mark: what kept, partial and continuous backups reference; sweep the rest
   // of what belongs to pruned backups and to orphans.
-  std::set<std::string> referenced;
-  std::set<std::string> protected_ids;
-  for (const auto& [id, m] : marks.committed) {
-    if (pruned.count(id) != 0) continue;
-    protected_ids.insert(id);
-    AddReferences(m, &referenced);
+  for (const auto& [id, m] : marks_.committed) {
+    if (pruned_.count(id) != 0) continue;
+    protected_ids_.insert(id);
+    AddReferences(m, &referenced_);
   }
-  for (const auto& [id, m] : marks.journaled) {
-    protected_ids.insert(id);
-    AddReferences(m, &referenced);
+  for (const auto& [id, m] : marks_.journaled) {
+    protected_ids_.insert(id);
+    AddReferences(m, &referenced_);
   }
-  std::map<std::string, PruneBackup> orphans;
-  std::vector<Deletion> manifest_deletions, data_deletions, other_deletions;
-  auto classify = [&](const ObjectInfo& o, std::vector<Deletion>* into, bool is_data) {
-    auto id = layout::OwnerBackupId(o.key);
-    if (!id || protected_ids.count(*id) != 0 || !id->starts_with(prefix)) return;
-    PruneBackup* owner = nullptr;
-    if (pruned.count(*id) != 0) {
-      owner = &entries[*id];
-    } else {
-      owner = &orphans[*id];
-      owner->backup_id = *id;
-      owner->state = "orphan";
-      owner->reasons = {"no manifest and no checkpoint journal"};
-    }
-    if (is_data && referenced.count(o.key) != 0) {
-      owner->referenced_objects++;
-      owner->referenced_bytes += o.size;
-      return;
-    }
-    owner->objects++;
-    owner->bytes += o.size;
-    into->push_back({o, owner, is_data});
-  };
-  for (const auto& o : marks.manifest_objects) classify(o, &manifest_deletions, false);
-  for (const auto& o : data) classify(o, &data_deletions, true);
-  for (const auto& o : marks.checkpoint_objects) classify(o, &other_deletions, false);
-  for (const auto& o : others) classify(o, &other_deletions, false);
+  for (const auto& o : marks_.manifest_objects) Classify(o, &manifest_deletions_, false);
+  for (const auto& o : data_) Classify(o, &data_deletions_, true);
+  for (const auto& o : marks_.checkpoint_objects) Classify(o, &other_deletions_, false);
+  for (const auto& o : others_) Classify(o, &other_deletions_, false);
+}
 
-  if (!options.dry_run) {
-    // 1. The commit points: from here on the pruned backups are gone.
-    for (const auto& d : manifest_deletions) spdlog::info("prune: deleting backup {}", d.owner->backup_id);
-    KB_RETURN_IF_ERROR(DeleteAll(*store, KeysOf(manifest_deletions)));
-    // 2. Mark again: a backup that started since the first mark (an
-    //    incremental one inheriting from a pruned backup, a new run of an
-    //    orphan's id) protects what it references.
-    KB_ASSIGN_OR_RETURN(Marks again, Mark(*store));
-    std::set<std::string> referenced_now;
-    std::set<std::string> live_ids;
-    for (const auto* group : {&again.committed, &again.journaled}) {
-      for (const auto& [id, m] : *group) {
-        live_ids.insert(id);
-        AddReferences(m, &referenced_now);
-      }
-    }
-    auto still_garbage = [&](std::vector<Deletion>& list) {
-      std::erase_if(list, [&](const Deletion& d) {
-        auto id = layout::OwnerBackupId(d.object.key);
-        bool now_referenced = d.data && referenced_now.count(d.object.key) != 0;
-        if (!now_referenced && (!id || live_ids.count(*id) == 0)) return false;
-        spdlog::warn("prune: {} is in use by a backup that started during the prune; left in place", d.object.key);
-        d.owner->objects--;
-        d.owner->bytes -= d.object.size;
-        if (now_referenced) {
-          d.owner->referenced_objects++;
-          d.owner->referenced_bytes += d.object.size;
-        }
-        return true;
-      });
-    };
-    still_garbage(data_deletions);
-    still_garbage(other_deletions);
-    // 3. The segments, then what only described the backups.
-    KB_RETURN_IF_ERROR(DeleteAll(*store, KeysOf(data_deletions)));
-    for (const auto& id : pruned) KB_RETURN_IF_ERROR(store->AbortIncomplete(layout::DataPrefix(id)));
-    KB_RETURN_IF_ERROR(DeleteAll(*store, KeysOf(other_deletions)));
+void Prune::Classify(const ObjectInfo& o, std::vector<Deletion>* into, bool is_data) {
+  auto id = layout::OwnerBackupId(o.key);
+  if (!id || protected_ids_.count(*id) != 0 || !id->starts_with(prefix_)) return;
+  PruneBackup* owner = nullptr;
+  if (pruned_.count(*id) != 0) {
+    owner = &entries_[*id];
+  } else {
+    owner = &orphans_[*id];
+    owner->backup_id = *id;
+    owner->state = "orphan";
+    owner->reasons = {"no manifest and no checkpoint journal"};
   }
+  if (is_data && referenced_.count(o.key) != 0) {
+    owner->referenced_objects++;
+    owner->referenced_bytes += o.size;
+    return;
+  }
+  owner->objects++;
+  owner->bytes += o.size;
+  into->push_back({o, owner, is_data});
+}
 
-  for (auto& [_, e] : entries) report.backups.push_back(std::move(e));
+Status Prune::Delete() {
+  // 1. The commit points: from here on the pruned backups are gone.
+  for (const auto& d : manifest_deletions_) spdlog::info("prune: deleting backup {}", d.owner->backup_id);
+  KB_RETURN_IF_ERROR(DeleteAll(store_, KeysOf(manifest_deletions_)));
+  // 2. Mark again: a backup that started since the first mark (an
+  //    incremental one inheriting from a pruned backup, a new run of an
+  //    orphan's id) protects what it references.
+  KB_ASSIGN_OR_RETURN(Marks again, Mark(store_));
+  InUse in_use;
+  for (const auto* group : {&again.committed, &again.journaled}) {
+    for (const auto& [id, m] : *group) {
+      in_use.ids.insert(id);
+      AddReferences(m, &in_use.referenced);
+    }
+  }
+  KeepWhatNewRunsUse(data_deletions_, in_use);
+  KeepWhatNewRunsUse(other_deletions_, in_use);
+  // 3. The segments, then what only described the backups.
+  KB_RETURN_IF_ERROR(DeleteAll(store_, KeysOf(data_deletions_)));
+  for (const auto& id : pruned_) KB_RETURN_IF_ERROR(store_.AbortIncomplete(layout::DataPrefix(id)));
+  return DeleteAll(store_, KeysOf(other_deletions_));
+}
+
+void Prune::KeepWhatNewRunsUse(std::vector<Deletion>& list, const InUse& in_use) {
+  std::erase_if(list, [&](const Deletion& d) {
+    auto id = layout::OwnerBackupId(d.object.key);
+    bool now_referenced = d.data && in_use.referenced.count(d.object.key) != 0;
+    if (!now_referenced && (!id || in_use.ids.count(*id) == 0)) return false;
+    spdlog::warn("prune: {} is in use by a backup that started during the prune; left in place", d.object.key);
+    d.owner->objects--;
+    d.owner->bytes -= d.object.size;
+    if (now_referenced) {
+      d.owner->referenced_objects++;
+      d.owner->referenced_bytes += d.object.size;
+    }
+    return true;
+  });
+}
+
+PruneReport Prune::Report() {
+  PruneReport report;
+  report.storage = store_.Url();
+  report.dry_run = options_.dry_run;
+  for (auto& [_, e] : entries_) report.backups.push_back(std::move(e));
   std::sort(report.backups.begin(), report.backups.end(), [](const PruneBackup& a, const PruneBackup& b) {
     return std::tie(a.created_at_ms, a.backup_id) > std::tie(b.created_at_ms, b.backup_id);
   });
-  for (auto& [_, e] : orphans) report.backups.push_back(std::move(e));
+  for (auto& [_, e] : orphans_) report.backups.push_back(std::move(e));
   for (const auto& e : report.backups) {
     if (e.keep) continue;
     (e.state == "orphan" ? report.orphans : report.pruned)++;
@@ -282,6 +313,18 @@ Result<PruneReport> RunPrune(const std::string& storage_url, const PruneOptions&
     report.referenced_bytes += e.referenced_bytes;
   }
   return report;
+}
+
+}  // namespace
+
+Result<PruneReport> RunPrune(const std::string& storage_url, const PruneOptions& options) {
+  KB_RETURN_IF_ERROR(retention::CheckPolicy(options.policy));
+  KB_ASSIGN_OR_RETURN(auto store, storage::OpenStore(storage_url));
+  Prune prune(*store, options);
+  KB_RETURN_IF_ERROR(prune.Decide());
+  prune.FindGarbage();
+  if (!options.dry_run) KB_RETURN_IF_ERROR(prune.Delete());
+  return prune.Report();
 }
 
 }  // namespace kafka_backup
