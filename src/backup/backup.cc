@@ -26,6 +26,7 @@
 #include "format/manifest.h"
 #include "format/run_status.h"
 #include "format/segment.h"
+#include "format/topic_partition.h"
 #include "kafka/client.h"
 #include "metrics/metrics.h"
 #include "storage/layout.h"
@@ -80,7 +81,7 @@ Result<std::vector<kafka::TopicInfo>> SelectTopics(const kafka::ClusterInfo& clu
 }
 
 struct PartitionState;
-using PartitionMap = std::map<std::pair<std::string, int32_t>, PartitionState>;
+using PartitionMap = std::map<format::TopicPartition, PartitionState>;
 
 Result<std::vector<format::ConsumerGroupManifest>> CaptureGroups(kafka::Admin& admin,
                                                                  const std::vector<std::string>& patterns,
@@ -987,7 +988,7 @@ std::string TopicChange(const format::TopicManifest& t, const std::map<std::stri
 Status BackupRun::CheckTopicIds() {
   auto followed = [&](const format::TopicManifest& t) {
     return !t.topic_id.empty() && std::any_of(partitions_.begin(), partitions_.end(),
-                                              [&](const auto& e) { return e.first.first == t.name && !e.second.done; });
+                                              [&](const auto& e) { return e.first.topic == t.name && !e.second.done; });
   };
   std::vector<std::string> names;
   for (const auto& t : meta_.topics) {

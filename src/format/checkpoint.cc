@@ -23,7 +23,7 @@ std::string SerializeCheckpoint(const CheckpointEntry& e) {
     j["manifest"] = json::parse(SerializeManifest(*e.base));
     json cuts = json::array();
     for (const auto& [key, offset] : e.cuts) {
-      cuts.push_back({{"topic", key.first}, {"partition", key.second}, {"offset", offset}});
+      cuts.push_back({{"topic", key.topic}, {"partition", key.partition}, {"offset", offset}});
     }
     j["cuts"] = cuts;
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "format/manifest.h"
+#include "format/topic_partition.h"
 #include "kafka_backup/status.h"
 
 namespace kafka_backup::format {
@@ -21,7 +22,7 @@ namespace kafka_backup::format {
 inline constexpr std::string_view kCheckpointFormatName = "kafka-backup-checkpoint";
 inline constexpr int kCheckpointFormatVersion = 1;
 
-using PartitionKey = std::pair<std::string, int32_t>;  // topic, partition
+using PartitionKey = TopicPartition;
 
 // What one partition gained since the previous entry.
 struct PartitionDelta {

@@ -1,4 +1,5 @@
 #include "kafka_backup/offsets.h"
+#include "format/topic_partition.h"
 
 #include <algorithm>
 #include <chrono>
@@ -103,7 +104,7 @@ Status Apply(kafka::Admin& admin, const OffsetResetPlan& plan) {
 // partition, the earliest position any source partition asks for.
 Status ExactPositions(Context& c, const format::ConsumerGroupManifest& g, const std::string& target_group,
                       std::vector<OffsetResetEntry>* out) {
-  std::map<std::pair<std::string, int32_t>, OffsetResetEntry> positions;
+  std::map<format::TopicPartition, OffsetResetEntry> positions;
   for (const auto& committed : g.offsets) {
     const format::TopicOffsetMap* topic = c.map.FindTopic(committed.topic);
     if (!topic) continue;  // not restored
@@ -119,7 +120,7 @@ Status ExactPositions(Context& c, const format::ConsumerGroupManifest& g, const 
       pos = format::TargetPosition{tp, w.high};
     }
     std::string from = fmt::format("{}[{}]@{}", committed.topic, committed.partition, committed.offset);
-    auto key = std::make_pair(topic->target_topic, pos->partition);
+    format::TopicPartition key{topic->target_topic, pos->partition};
     auto it = positions.find(key);
     if (it == positions.end()) {
       positions[key] =

@@ -19,6 +19,7 @@
 #include "catalog/catalog.h"
 #include "catalog/keys.h"
 #include "format/offset_map.h"
+#include "format/topic_partition.h"
 #include "kafka/client.h"
 #include "kafka/partitioner.h"
 #include "metrics/metrics.h"
@@ -299,7 +300,7 @@ class RestoreRun {
                             const std::vector<int64_t>& next);
 
   std::unique_ptr<kafka::Consumer> target_reader_;
-  std::map<std::pair<std::string, int32_t>, format::PartitionOffsetMap> header_maps_;
+  std::map<format::TopicPartition, format::PartitionOffsetMap> header_maps_;
   bool resuming_ = false;
   struct Purge {
     std::string topic;
@@ -346,13 +347,13 @@ constexpr int kProducersQueueKBytes = 65536;
 
 // Progress of lane (topic T, source partition p) is kept on target partition
 // T[p % partitions]; the commit's metadata lists "p=next" of every lane kept there.
-std::pair<std::string, int32_t> ProgressSlot(const TopicPlan& plan, int32_t source_partition) {
+format::TopicPartition ProgressSlot(const TopicPlan& plan, int32_t source_partition) {
   return {plan.target, source_partition % plan.target_partitions};
 }
 
 std::vector<kafka::TopicPartitionOffset> RestoreRun::ProgressOffsets(const std::vector<int64_t>& next,
                                                                      size_t producer) const {
-  std::map<std::pair<std::string, int32_t>, restore::ProgressMarker> slots;
+  std::map<format::TopicPartition, restore::ProgressMarker> slots;
   for (size_t i = 0; i < lanes_.size(); ++i) {
     if (lanes_[i].producer != producer) continue;
     restore::ProgressMarker& marker = slots[ProgressSlot(plans_[lanes_[i].plan], lanes_[i].partition->partition)];
@@ -361,7 +362,7 @@ std::vector<kafka::TopicPartitionOffset> RestoreRun::ProgressOffsets(const std::
   }
   std::vector<kafka::TopicPartitionOffset> out;
   out.reserve(slots.size());
-  for (auto& [slot, marker] : slots) out.push_back({slot.first, slot.second, 0, EncodeProgressMarker(marker)});
+  for (auto& [slot, marker] : slots) out.push_back({slot.topic, slot.partition, 0, EncodeProgressMarker(marker)});
   return out;
 }
 
@@ -384,7 +385,7 @@ Result<bool> RestoreRun::LoadProgress(const std::string& group, const kafka::Clu
   // it reads the last committed progress, which is where a rerun resumes
   // after aborting whatever transaction is still open.
   KB_ASSIGN_OR_RETURN(auto committed, admin_->GroupOffsets(group, /*require_stable=*/!config_.restore.dry_run));
-  std::map<std::pair<std::string, int32_t>, int64_t> found;  // (target topic, source partition) -> next
+  std::map<format::TopicPartition, int64_t> found;  // (target topic, source partition) -> next
   std::set<std::string_view> targets;
   for (const auto& plan : plans_) targets.insert(plan.target);
   for (const auto& c : committed) {
@@ -643,7 +644,7 @@ Result<kafka::Consumer*> RestoreRun::TargetReader() {
 // header-based: reads the target partition and maps x-original-offset values
 // to the offsets they landed at.
 Result<const format::PartitionOffsetMap*> RestoreRun::HeaderMap(const std::string& topic, int32_t partition) {
-  auto key = std::make_pair(topic, partition);
+  format::TopicPartition key{topic, partition};
   if (auto it = header_maps_.find(key); it != header_maps_.end()) return &it->second;
   KB_ASSIGN_OR_RETURN(kafka::Consumer * reader, TargetReader());
   KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(topic, partition));
@@ -760,7 +761,7 @@ Result<bool> RestoreRun::HoldsCommittedRecords(kafka::Consumer& reader, const st
 }
 
 Status RestoreRun::WaitForCommittedData() {
-  std::map<std::pair<std::string, int32_t>, int64_t> last;  // target partition -> last offset written
+  std::map<format::TopicPartition, int64_t> last;  // target partition -> last offset written
   for (const Lane& lane : lanes_) {
     for (const auto& run : lane.map.runs) {
       auto& l = last[{plans_[lane.plan].target, run.target_partition}];
@@ -771,13 +772,13 @@ Status RestoreRun::WaitForCommittedData() {
   for (const auto& [tp, offset] : last) {
     while (true) {
       // The admin client reads with isolation.level=read_committed: high is the last stable offset.
-      KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(tp.first, tp.second));
+      KB_ASSIGN_OR_RETURN(kafka::Watermarks w, admin_->QueryWatermarks(tp.topic, tp.partition));
       if (w.high > offset) break;
       if (Clock::now() > deadline) {
         return Status::Unavailable(fmt::format(
             "{}[{}]: the restored records up to offset {} are still not readable by read_committed consumers "
             "(stable end {}); is another transaction open on the target partition?",
-            tp.first, tp.second, offset, w.high));
+            tp.topic, tp.partition, offset, w.high));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -790,7 +791,7 @@ Result<std::vector<GroupPosition>> RestoreRun::ComputeGroupPositions(
   std::vector<GroupPosition> out;
   for (const auto* g : groups) {
     // Per target partition, the earliest position any source partition feeding it asks for.
-    std::map<std::pair<std::string, int32_t>, GroupPosition> positions;
+    std::map<format::TopicPartition, GroupPosition> positions;
     for (const auto& c : g->offsets) {
       auto lane = std::find_if(lanes_.begin(), lanes_.end(), [&](const Lane& l) {
         return plans_[l.plan].source->name == c.topic && l.partition->partition == c.partition;
@@ -809,7 +810,7 @@ Result<std::vector<GroupPosition>> RestoreRun::ComputeGroupPositions(
         targets.push_back({tp, w.high});
       }
       for (const auto& t : targets) {
-        auto key = std::make_pair(plan.target, t.partition);
+        format::TopicPartition key{plan.target, t.partition};
         auto it = positions.find(key);
         if (it == positions.end()) {
           positions[key] =
@@ -877,10 +878,10 @@ size_t RestoreRun::AssignProducers() {
     }
     if (records > 0 && bytes / records >= kTwoProducersRecordBytes) producer_count = 2;
   }
-  std::set<std::pair<std::string, int32_t>> slots;
+  std::set<format::TopicPartition> slots;
   for (const auto& lane : lanes_) slots.insert(ProgressSlot(plans_[lane.plan], lane.partition->partition));
   producer_count = std::clamp<size_t>(slots.size(), 1, producer_count);
-  std::map<std::pair<std::string, int32_t>, size_t> slot_producer;
+  std::map<format::TopicPartition, size_t> slot_producer;
   for (auto& lane : lanes_) {
     auto slot = ProgressSlot(plans_[lane.plan], lane.partition->partition);
     lane.producer = slot_producer.emplace(slot, slot_producer.size() % producer_count).first->second;
