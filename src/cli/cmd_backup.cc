@@ -32,6 +32,74 @@ void InstallStopHandlers() {
   ::sigaction(SIGINT, &sa, nullptr);
 }
 
+nlohmann::json BackupJson(const BackupReport& r) {
+  nlohmann::json j{{"backup_id", r.backup_id},
+                   {"storage", r.storage_url},
+                   {"state", r.committed ? "committed" : "stopped"},
+                   {"topics", r.topics},
+                   {"partitions", r.partitions},
+                   {"records", r.records},
+                   {"bytes", r.bytes},
+                   {"stored_bytes", r.stored_bytes},
+                   {"segments", r.segments},
+                   {"checkpoints", r.checkpoints},
+                   {"checkpoint_bytes", r.checkpoint_bytes},
+                   {"checkpoint_max_ms", r.checkpoint_max_ms},
+                   {"deleted_offsets", r.deleted_offsets},
+                   {"seconds", r.seconds}};
+  if (r.resumed_from_checkpoint >= 0) j["resumed_from_checkpoint"] = r.resumed_from_checkpoint;
+  if (!r.missing_topics.empty()) j["missing_topics"] = r.missing_topics;
+  if (!r.held_back.empty()) {
+    int64_t total = 0;
+    nlohmann::json parts = nlohmann::json::array();
+    for (const auto& h : r.held_back) {
+      total += h.offsets;
+      parts.push_back(
+          {{"topic", h.topic}, {"partition", h.partition}, {"stable_offset", h.stable_offset}, {"offsets", h.offsets}});
+    }
+    j["held_back_offsets"] = total;
+    j["held_back"] = parts;
+  }
+  if (!r.parent_backup_id.empty()) {
+    j["parent_backup_id"] = r.parent_backup_id;
+    j["inherited_segments"] = r.inherited_segments;
+    j["inherited_records"] = r.inherited_records;
+  }
+  return j;
+}
+
+void PrintBackupReport(const BackupReport& r) {
+  fmt::print("backup {} {} {}: {} topics, {} partitions, {} records, {} ({} stored in {} segments) in {:.1f}s{}\n",
+             r.backup_id, r.committed ? "committed to" : "stopped (continuous; checkpointed) in", r.storage_url,
+             r.topics, r.partitions, r.records, Progress::HumanBytes(static_cast<double>(r.bytes)),
+             Progress::HumanBytes(static_cast<double>(r.stored_bytes)), r.segments, r.seconds,
+             r.resumed_from_checkpoint >= 0 ? fmt::format(", resumed from checkpoint {}", r.resumed_from_checkpoint)
+                                            : std::string());
+  if (!r.parent_backup_id.empty()) {
+    fmt::print("incremental: {} records in {} segments inherited from backup {}\n", r.inherited_records,
+               r.inherited_segments, r.parent_backup_id);
+  }
+  if (!r.missing_topics.empty()) {
+    fmt::print("warning: {} topic{} named in source.topics.include did not exist and {} not backed up: {}\n",
+               r.missing_topics.size(), r.missing_topics.size() == 1 ? "" : "s",
+               r.missing_topics.size() == 1 ? "was" : "were", fmt::join(r.missing_topics, ", "));
+  }
+  if (!r.held_back.empty()) {
+    int64_t total = 0;
+    for (const auto& h : r.held_back) total += h.offsets;
+    fmt::print(
+        "note: {} offsets in {} partition{} were held back by transactions still open at the cut; the backup "
+        "ends at their last stable offset and the next backup takes them (kafka-backup describe shows them)\n",
+        total, r.held_back.size(), r.held_back.size() == 1 ? "" : "s");
+  }
+  if (r.deleted_offsets > 0) {
+    fmt::print(
+        "warning: {} offsets were deleted by the broker before they were read; they are recorded as gaps "
+        "(kafka-backup describe shows them)\n",
+        r.deleted_offsets);
+  }
+}
+
 }  // namespace
 
 void AddBackupCommand(CLI::App& app, Action* action) {
@@ -81,72 +149,9 @@ void AddBackupCommand(CLI::App& app, Action* action) {
       if (held_back > 0) AddSummary({{"held_back_offsets", held_back}});
       if (!r.missing_topics.empty()) AddSummary({{"missing_topics", r.missing_topics}});
       if (flags->format == "json") {
-        nlohmann::json j{{"backup_id", r.backup_id},
-                         {"storage", r.storage_url},
-                         {"state", r.committed ? "committed" : "stopped"},
-                         {"topics", r.topics},
-                         {"partitions", r.partitions},
-                         {"records", r.records},
-                         {"bytes", r.bytes},
-                         {"stored_bytes", r.stored_bytes},
-                         {"segments", r.segments},
-                         {"checkpoints", r.checkpoints},
-                         {"checkpoint_bytes", r.checkpoint_bytes},
-                         {"checkpoint_max_ms", r.checkpoint_max_ms},
-                         {"deleted_offsets", r.deleted_offsets},
-                         {"seconds", r.seconds}};
-        if (r.resumed_from_checkpoint >= 0) j["resumed_from_checkpoint"] = r.resumed_from_checkpoint;
-        if (!r.missing_topics.empty()) j["missing_topics"] = r.missing_topics;
-        if (!r.held_back.empty()) {
-          int64_t total = 0;
-          nlohmann::json parts = nlohmann::json::array();
-          for (const auto& h : r.held_back) {
-            total += h.offsets;
-            parts.push_back({{"topic", h.topic},
-                             {"partition", h.partition},
-                             {"stable_offset", h.stable_offset},
-                             {"offsets", h.offsets}});
-          }
-          j["held_back_offsets"] = total;
-          j["held_back"] = parts;
-        }
-        if (!r.parent_backup_id.empty()) {
-          j["parent_backup_id"] = r.parent_backup_id;
-          j["inherited_segments"] = r.inherited_segments;
-          j["inherited_records"] = r.inherited_records;
-        }
-        fmt::print("{}\n", j.dump());
+        fmt::print("{}\n", BackupJson(r).dump());
       } else {
-        fmt::print(
-            "backup {} {} {}: {} topics, {} partitions, {} records, {} ({} stored in {} segments) in {:.1f}s{}\n",
-            r.backup_id, r.committed ? "committed to" : "stopped (continuous; checkpointed) in", r.storage_url,
-            r.topics, r.partitions, r.records, Progress::HumanBytes(static_cast<double>(r.bytes)),
-            Progress::HumanBytes(static_cast<double>(r.stored_bytes)), r.segments, r.seconds,
-            r.resumed_from_checkpoint >= 0 ? fmt::format(", resumed from checkpoint {}", r.resumed_from_checkpoint)
-                                           : std::string());
-        if (!r.parent_backup_id.empty()) {
-          fmt::print("incremental: {} records in {} segments inherited from backup {}\n", r.inherited_records,
-                     r.inherited_segments, r.parent_backup_id);
-        }
-        if (!r.missing_topics.empty()) {
-          fmt::print("warning: {} topic{} named in source.topics.include did not exist and {} not backed up: {}\n",
-                     r.missing_topics.size(), r.missing_topics.size() == 1 ? "" : "s",
-                     r.missing_topics.size() == 1 ? "was" : "were", fmt::join(r.missing_topics, ", "));
-        }
-        if (!r.held_back.empty()) {
-          int64_t total = 0;
-          for (const auto& h : r.held_back) total += h.offsets;
-          fmt::print(
-              "note: {} offsets in {} partition{} were held back by transactions still open at the cut; the backup "
-              "ends at their last stable offset and the next backup takes them (kafka-backup describe shows them)\n",
-              total, r.held_back.size(), r.held_back.size() == 1 ? "" : "s");
-        }
-        if (r.deleted_offsets > 0) {
-          fmt::print(
-              "warning: {} offsets were deleted by the broker before they were read; they are recorded as gaps "
-              "(kafka-backup describe shows them)\n",
-              r.deleted_offsets);
-        }
+        PrintBackupReport(r);
       }
       return static_cast<int>(kExitOk);
     };

@@ -15,6 +15,108 @@ nlohmann::json OptionalTime(const std::optional<int64_t>& t) {
   return t ? nlohmann::json(*t) : nlohmann::json(nullptr);
 }
 
+nlohmann::json DescribeJson(const format::Manifest& m) {
+  nlohmann::json topics = nlohmann::json::array();
+  for (const auto& t : m.topics) {
+    nlohmann::json parts = nlohmann::json::array();
+    for (const auto& p : t.partitions) {
+      nlohmann::json part{{"partition", p.partition},
+                          {"start_offset", p.start_offset},
+                          {"end_offset", p.end_offset},
+                          {"records", p.record_count},
+                          {"bytes", p.bytes},
+                          {"segments", p.segments.size()},
+                          {"min_timestamp", OptionalTime(p.min_timestamp)},
+                          {"max_timestamp", OptionalTime(p.max_timestamp)}};
+      if (!p.gaps.empty()) part["gaps"] = format::GapsToJson(p.gaps);
+      if (p.held_back > 0) part["held_back"] = p.held_back;
+      parts.push_back(std::move(part));
+    }
+    topics.push_back({{"name", t.name},
+                      {"partition_count", t.partition_count},
+                      {"replication_factor", t.replication_factor},
+                      {"configs", t.configs},
+                      {"records", t.RecordCount()},
+                      {"bytes", t.Bytes()},
+                      {"partitions", parts}});
+    if (!t.topic_id.empty()) topics.back()["topic_id"] = t.topic_id;
+    for (const auto& e : t.events) {
+      topics.back()["events"].push_back(
+          {{"at", FormatTime(e.at_ms)}, {"event", e.event}, {"topic_id", e.topic_id}, {"detail", e.detail}});
+    }
+  }
+  nlohmann::json j{{"backup_id", m.backup_id},
+                   {"state", m.committed() ? "committed" : m.state},
+                   {"created_at", FormatTime(m.created_at_ms)},
+                   {"completed_at", FormatTime(m.completed_at_ms)},
+                   {"source_cluster_id", m.source_cluster_id},
+                   {"kafka_cluster_id", m.kafka_cluster_id},
+                   {"compression", m.compression},
+                   {"records", m.RecordCount()},
+                   {"bytes", m.Bytes()},
+                   {"stored_bytes", m.StoredBytes()},
+                   {"own_stored_bytes", m.OwnStoredBytes()},
+                   {"topics", topics}};
+  if (!m.parent_backup_id.empty()) j["parent_backup_id"] = m.parent_backup_id;
+  if (!m.missing_topics.empty()) j["missing_topics"] = m.missing_topics;
+  if (m.encryption) {
+    j["encryption"] = {{"algorithm", m.encryption->algorithm}, {"key_id", m.encryption->key_id}};
+  }
+  return j;
+}
+
+void PrintDescription(const format::Manifest& m) {
+  fmt::print("backup:          {}\n", m.backup_id);
+  fmt::print("created:         {}\n", FormatTime(m.created_at_ms));
+  if (m.committed()) {
+    fmt::print("completed:       {}\n", FormatTime(m.completed_at_ms));
+  } else {
+    fmt::print("state:           {} (no manifest yet: what its last checkpoint, at {}, says is stored)\n",
+               m.state == "continuous" ? "continuous backup" : "partial: running or interrupted",
+               FormatTime(m.completed_at_ms));
+  }
+  fmt::print("source cluster:  {} (Kafka cluster id {})\n", m.source_cluster_id, m.kafka_cluster_id);
+  fmt::print("compression:     {}\n", m.compression);
+  if (m.encryption) {
+    fmt::print("encryption:      {} (key id {})\n", m.encryption->algorithm, m.encryption->key_id);
+  }
+  fmt::print("records:         {} ({}, {} stored)\n", m.RecordCount(),
+             Progress::HumanBytes(static_cast<double>(m.Bytes())),
+             Progress::HumanBytes(static_cast<double>(m.StoredBytes())));
+  if (!m.parent_backup_id.empty()) {
+    uint64_t segments = 0;
+    for (const auto& t : m.topics)
+      for (const auto& p : t.partitions) segments += p.segments.size();
+    fmt::print("incremental:     parent {}; this run stored {} of {} segments ({}), the rest are inherited\n",
+               m.parent_backup_id, m.OwnSegments(), segments,
+               Progress::HumanBytes(static_cast<double>(m.OwnStoredBytes())));
+  }
+  if (!m.missing_topics.empty()) {
+    fmt::print("missing topics:  {} (named in source.topics.include, absent from the source; on_missing: warn)\n",
+               fmt::join(m.missing_topics, ", "));
+  }
+  for (const auto& t : m.topics) {
+    fmt::print("\ntopic {} ({} partitions, replication factor {}, {} records{})\n", t.name, t.partition_count,
+               t.replication_factor, t.RecordCount(), t.topic_id.empty() ? "" : ", topic id " + t.topic_id);
+    for (const auto& e : t.events) fmt::print("  {} at {}: {}\n", e.event, FormatTime(e.at_ms), e.detail);
+    for (const auto& [k, v] : t.configs) fmt::print("  config {}={}\n", k, v);
+    for (const auto& p : t.partitions) {
+      fmt::print("  partition {:>4}: offsets [{}, {})  {} records  {}  {} .. {}\n", p.partition, p.start_offset,
+                 p.end_offset, p.record_count, Progress::HumanBytes(static_cast<double>(p.bytes)),
+                 FormatTime(p.min_timestamp.value_or(0)), FormatTime(p.max_timestamp.value_or(0)));
+      for (const auto& g : p.gaps) {
+        fmt::print("    gap: offsets {}..{} not in the backup: {}\n", g.first_offset, g.last_offset, g.reason);
+      }
+      if (p.held_back > 0) {
+        fmt::print(
+            "    held back: offsets {}..{} were in a transaction still open at the cut; the next backup "
+            "takes them\n",
+            p.end_offset, p.end_offset + p.held_back - 1);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void AddDescribeCommand(CLI::App& app, Action* action) {
@@ -33,52 +135,7 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
       auto m = cat.LoadManifest(opened->backup_id);
       if (!m.ok()) return Fail(m.status());
       if (flags->format == "json" || flags->format == "yaml") {
-        nlohmann::json topics = nlohmann::json::array();
-        for (const auto& t : m->topics) {
-          nlohmann::json parts = nlohmann::json::array();
-          for (const auto& p : t.partitions) {
-            nlohmann::json part{{"partition", p.partition},
-                                {"start_offset", p.start_offset},
-                                {"end_offset", p.end_offset},
-                                {"records", p.record_count},
-                                {"bytes", p.bytes},
-                                {"segments", p.segments.size()},
-                                {"min_timestamp", OptionalTime(p.min_timestamp)},
-                                {"max_timestamp", OptionalTime(p.max_timestamp)}};
-            if (!p.gaps.empty()) part["gaps"] = format::GapsToJson(p.gaps);
-            if (p.held_back > 0) part["held_back"] = p.held_back;
-            parts.push_back(std::move(part));
-          }
-          topics.push_back({{"name", t.name},
-                            {"partition_count", t.partition_count},
-                            {"replication_factor", t.replication_factor},
-                            {"configs", t.configs},
-                            {"records", t.RecordCount()},
-                            {"bytes", t.Bytes()},
-                            {"partitions", parts}});
-          if (!t.topic_id.empty()) topics.back()["topic_id"] = t.topic_id;
-          for (const auto& e : t.events) {
-            topics.back()["events"].push_back(
-                {{"at", FormatTime(e.at_ms)}, {"event", e.event}, {"topic_id", e.topic_id}, {"detail", e.detail}});
-          }
-        }
-        nlohmann::json j{{"backup_id", m->backup_id},
-                         {"state", m->committed() ? "committed" : m->state},
-                         {"created_at", FormatTime(m->created_at_ms)},
-                         {"completed_at", FormatTime(m->completed_at_ms)},
-                         {"source_cluster_id", m->source_cluster_id},
-                         {"kafka_cluster_id", m->kafka_cluster_id},
-                         {"compression", m->compression},
-                         {"records", m->RecordCount()},
-                         {"bytes", m->Bytes()},
-                         {"stored_bytes", m->StoredBytes()},
-                         {"own_stored_bytes", m->OwnStoredBytes()},
-                         {"topics", topics}};
-        if (!m->parent_backup_id.empty()) j["parent_backup_id"] = m->parent_backup_id;
-        if (!m->missing_topics.empty()) j["missing_topics"] = m->missing_topics;
-        if (m->encryption) {
-          j["encryption"] = {{"algorithm", m->encryption->algorithm}, {"key_id", m->encryption->key_id}};
-        }
+        nlohmann::json j = DescribeJson(*m);
         if (flags->format == "yaml") {
           fmt::print("{}", JsonToYaml(j));
         } else {
@@ -86,55 +143,7 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
         }
         return static_cast<int>(kExitOk);
       }
-      fmt::print("backup:          {}\n", m->backup_id);
-      fmt::print("created:         {}\n", FormatTime(m->created_at_ms));
-      if (m->committed()) {
-        fmt::print("completed:       {}\n", FormatTime(m->completed_at_ms));
-      } else {
-        fmt::print("state:           {} (no manifest yet: what its last checkpoint, at {}, says is stored)\n",
-                   m->state == "continuous" ? "continuous backup" : "partial: running or interrupted",
-                   FormatTime(m->completed_at_ms));
-      }
-      fmt::print("source cluster:  {} (Kafka cluster id {})\n", m->source_cluster_id, m->kafka_cluster_id);
-      fmt::print("compression:     {}\n", m->compression);
-      if (m->encryption) {
-        fmt::print("encryption:      {} (key id {})\n", m->encryption->algorithm, m->encryption->key_id);
-      }
-      fmt::print("records:         {} ({}, {} stored)\n", m->RecordCount(),
-                 Progress::HumanBytes(static_cast<double>(m->Bytes())),
-                 Progress::HumanBytes(static_cast<double>(m->StoredBytes())));
-      if (!m->parent_backup_id.empty()) {
-        uint64_t segments = 0;
-        for (const auto& t : m->topics)
-          for (const auto& p : t.partitions) segments += p.segments.size();
-        fmt::print("incremental:     parent {}; this run stored {} of {} segments ({}), the rest are inherited\n",
-                   m->parent_backup_id, m->OwnSegments(), segments,
-                   Progress::HumanBytes(static_cast<double>(m->OwnStoredBytes())));
-      }
-      if (!m->missing_topics.empty()) {
-        fmt::print("missing topics:  {} (named in source.topics.include, absent from the source; on_missing: warn)\n",
-                   fmt::join(m->missing_topics, ", "));
-      }
-      for (const auto& t : m->topics) {
-        fmt::print("\ntopic {} ({} partitions, replication factor {}, {} records{})\n", t.name, t.partition_count,
-                   t.replication_factor, t.RecordCount(), t.topic_id.empty() ? "" : ", topic id " + t.topic_id);
-        for (const auto& e : t.events) fmt::print("  {} at {}: {}\n", e.event, FormatTime(e.at_ms), e.detail);
-        for (const auto& [k, v] : t.configs) fmt::print("  config {}={}\n", k, v);
-        for (const auto& p : t.partitions) {
-          fmt::print("  partition {:>4}: offsets [{}, {})  {} records  {}  {} .. {}\n", p.partition, p.start_offset,
-                     p.end_offset, p.record_count, Progress::HumanBytes(static_cast<double>(p.bytes)),
-                     FormatTime(p.min_timestamp.value_or(0)), FormatTime(p.max_timestamp.value_or(0)));
-          for (const auto& g : p.gaps) {
-            fmt::print("    gap: offsets {}..{} not in the backup: {}\n", g.first_offset, g.last_offset, g.reason);
-          }
-          if (p.held_back > 0) {
-            fmt::print(
-                "    held back: offsets {}..{} were in a transaction still open at the cut; the next backup "
-                "takes them\n",
-                p.end_offset, p.end_offset + p.held_back - 1);
-          }
-        }
-      }
+      PrintDescription(*m);
       return static_cast<int>(kExitOk);
     };
   });
