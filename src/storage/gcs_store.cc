@@ -123,9 +123,10 @@ Result<std::string> GcsStore::Token() {
   std::lock_guard<std::mutex> lock(token_mu_);
   if (!token_.empty() && std::chrono::steady_clock::now() < token_expiry_) return token_;
   if (!options_.metadata_host.empty()) {
-    KB_ASSIGN_OR_RETURN(auto token, MetadataToken());
-    token_ = std::move(token.first);
-    token_expiry_ = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(token.second - 60, 10));
+    KB_ASSIGN_OR_RETURN(OAuthToken token, MetadataToken());
+    token_ = std::move(token.access_token);
+    token_expiry_ =
+        std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(token.expires_in_secs - 60, 10));
     return token_;
   }
   const ServiceAccountKey& key = *options_.service_account;
@@ -142,35 +143,25 @@ Result<std::string> GcsStore::Token() {
   return token_;
 }
 
-Result<std::pair<std::string, int64_t>> GcsStore::MetadataToken() {
-  HttpRequest req;
+Result<OAuthToken> GcsStore::MetadataToken() {
+  OAuthTokenRequest req;
+  req.method = "GET";
   req.url = fmt::format("http://{}/computeMetadata/v1/instance/service-accounts/default/token", options_.metadata_host);
   req.headers = {{"Metadata-Flavor", "Google"}};
-  const std::string where = fmt::format("the metadata server at {}", options_.metadata_host);
-  Result<HttpResponse> r = metadata_http_.Send(req);
-  if (!r.ok()) {
-    if (options_.metadata_host_defaulted) {
-      return Status::Auth(fmt::format(
-          "no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, "
-          "GOOGLE_OAUTH_ACCESS_TOKEN, or GCS_HMAC_ACCESS_ID and GCS_HMAC_SECRET (or STORAGE_EMULATOR_HOST for an "
-          "emulator); on GCE or GKE (workload identity) {} gives them, but it did not answer: {}",
-          where, r.status().message()));
-    }
-    return Status::Unavailable(fmt::format("GCE_METADATA_HOST: {} did not answer: {}", where, r.status().message()));
-  }
-  json j = json::parse(r->body, nullptr, false);
-  if (r->status != 200 || !j.is_object() || !j.contains("access_token") || !j["access_token"].is_string()) {
-    if (TransientHttpStatus(r->status)) {
-      return Status::Unavailable(fmt::format("{}: HTTP {} for a token", where, r->status));
-    }
+  req.who = fmt::format("the metadata server at {}", options_.metadata_host);
+  req.hint =
+      "on GKE, check that the pod's Kubernetes service account is bound to a Google service account (workload "
+      "identity) that may use the bucket";
+  Result<OAuthToken> token = RequestOAuthToken(metadata_http_, req);
+  if (!token.ok() && token.status().code() == Status::Code::kUnavailable && options_.metadata_host_defaulted) {
+    // Off GCP the default host does not resolve: say what else gives credentials.
     return Status::Auth(fmt::format(
-        "{} gave no token: HTTP {}; on GKE, check that the pod's Kubernetes service account is bound to a Google "
-        "service account (workload identity) that may use the bucket",
-        where, r->status));
+        "no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, "
+        "GOOGLE_OAUTH_ACCESS_TOKEN, or GCS_HMAC_ACCESS_ID and GCS_HMAC_SECRET (or STORAGE_EMULATOR_HOST for an "
+        "emulator); on GCE or GKE (workload identity) the metadata server gives them, but: {}",
+        token.status().message()));
   }
-  int64_t expires =
-      j.contains("expires_in") && j["expires_in"].is_number_integer() ? j["expires_in"].get<int64_t>() : 300;
-  return std::make_pair(j["access_token"].get<std::string>(), expires);
+  return token;
 }
 
 Result<HttpResponse> GcsStore::Send(HttpRequest request) {

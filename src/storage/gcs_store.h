@@ -19,9 +19,9 @@
 #include <chrono>
 #include <mutex>
 #include <string>
-#include <utility>
 
 #include "storage/http.h"
+#include "storage/oauth.h"
 #include "storage/object_store.h"
 
 namespace kafka_backup::storage {
@@ -81,7 +81,7 @@ class GcsStore : public ObjectStore {
   Status Upload(std::string_view key, std::string_view data, bool only_if_absent);
 
   GcsOptions options_;
-  Result<std::pair<std::string, int64_t>> MetadataToken();
+  Result<OAuthToken> MetadataToken();
 
   HttpClient http_;
   HttpClient metadata_http_{HttpOptions{2, 10, 1}};  // quick to give up off GCP

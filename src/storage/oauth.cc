@@ -13,9 +13,11 @@ using json = nlohmann::json;
 
 Result<OAuthToken> RequestOAuthToken(HttpClient& http, const OAuthTokenRequest& request) {
   HttpRequest req;
-  req.method = "POST";
+  req.method = request.method;
   req.url = request.url;
-  req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
+  req.headers = request.headers;
+  req.headers.emplace_back("Accept", "application/json");
+  if (request.method == "POST") req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
   if (!request.basic_user.empty()) {
     std::string pair = util::UriEncode(request.basic_user) + ":" + util::UriEncode(request.basic_password);
     req.headers.emplace_back("Authorization", "Basic " + util::Base64Encode(pair));

@@ -1,8 +1,9 @@
 // The client side of an OAuth 2.0 token endpoint (RFC 6749 section 5): POST a
 // form, read {"access_token", "expires_in"} or {"error", "error_description"}.
 // One rule for every caller that trades credentials for a bearer token: GCS
-// (a service account's signed assertion, RFC 7523) and Kafka's OAUTHBEARER
-// over OIDC (the client credentials grant, section 4.4).
+// (a service account's signed assertion, RFC 7523, or the metadata server's
+// GET, which answers the same way) and Azure AD (the client credentials
+// grant, section 4.4).
 #pragma once
 
 #include <cstdint>
@@ -14,8 +15,10 @@
 namespace kafka_backup::storage {
 
 struct OAuthTokenRequest {
-  std::string url;   // the token endpoint
-  std::string form;  // application/x-www-form-urlencoded body, already encoded
+  std::string method = "POST";
+  std::string url;      // the token endpoint
+  std::string form;     // application/x-www-form-urlencoded body, already encoded (POST)
+  HttpHeaders headers;  // sent as well (the metadata server's Metadata-Flavor)
   // HTTP Basic client authentication (RFC 6749 section 2.3.1) when set: the
   // id and secret are form-encoded, then joined with ':'.
   std::string basic_user;
