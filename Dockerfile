@@ -44,6 +44,7 @@ RUN apt-get update \
         libssl3 \
         libstdc++6 \
         libtinyxml2-9 \
+        libxxhash0 \
         libyaml-cpp0.7 \
         libzstd1 \
         zlib1g \

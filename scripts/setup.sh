@@ -75,7 +75,7 @@ if ((SHOW_HELP)); then usage; exit 0; fi
 # What scripts/build.sh needs (pkg-config: CMake's find_package(PkgConfig); a fresh
 # Debian 12 lacks it, and no -dev package here depends on it).
 APT_BUILD_PACKAGES=(
-  libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libssl-dev libcurl4-openssl-dev libtinyxml2-dev
+  libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libxxhash-dev libssl-dev libcurl4-openssl-dev libtinyxml2-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev prometheus-cpp-dev
   ninja-build cmake g++ pkg-config curl ca-certificates patch ccache
@@ -96,7 +96,8 @@ APT_PACKAGES=("${APT_BUILD_PACKAGES[@]}")
 # What the integration tests import, as module:Debian package:PyPI package
 # (xdist runs independent test files side by side).
 PYTHON_MODULES=(pytest:python3-pytest:pytest jsonschema:python3-jsonschema:jsonschema
-  yaml:python3-yaml:PyYAML xdist:python3-pytest-xdist:pytest-xdist)
+  yaml:python3-yaml:PyYAML xdist:python3-pytest-xdist:pytest-xdist
+  xxhash:python3-xxhash:xxhash)
 ((BUILD_ONLY)) && PYTHON_MODULES=()
 have_python_module() { command -v python3 >/dev/null && python3 -c "import $1" >/dev/null 2>&1; }
 

@@ -23,6 +23,7 @@
 #include "catalog/catalog.h"
 #include "catalog/keys.h"
 #include "format/checkpoint.h"
+#include "format/digest.h"
 #include "format/manifest.h"
 #include "format/run_status.h"
 #include "format/segment.h"
@@ -105,6 +106,7 @@ struct PartitionState {
   std::string segment_key;
   int64_t segment_from = 0;  // the position when it was opened
   format::SegmentSummary summary;
+  format::ContentDigest digest;  // of the open segment's records
   format::BlockBuilder block;
   // Segments sealed, in order, until they are stored and every one before
   // them is: only then do they count as durable.
@@ -290,6 +292,7 @@ Status BackupRun::Append(PartitionState& p, const format::RecordView& r) {
     p.segment_from = p.read_upto;
     p.segment = pipeline_->Open(p.segment_key, p.topic, p.partition);
     p.summary = {};
+    p.digest.Reset();
   }
   report_.records++;
   report_.bytes += r.PayloadBytes();
@@ -298,6 +301,7 @@ Status BackupRun::Append(PartitionState& p, const format::RecordView& r) {
   size_t before = p.block.size();
   p.block.Append(r);
   format::AddToSummary(r, &p.summary);
+  p.digest.Add(r);
   raw_bytes_ += p.block.size() - before;
   bool flushed = p.block.size() >= config_.backup.block_size_bytes;
   if (flushed) KB_RETURN_IF_ERROR(FlushBlock(p));
@@ -319,6 +323,7 @@ Status BackupRun::FlushBlock(PartitionState& p) {
 Status BackupRun::SealSegment(PartitionState& p) {
   if (!p.segment) return Status::Ok();
   KB_RETURN_IF_ERROR(FlushBlock(p));
+  p.summary.digest = p.digest.Value();
   KB_RETURN_IF_ERROR(pipeline_->Seal(p.segment, p.summary));
   p.read_upto = p.summary.last_offset + 1;
   PartitionState::Sealed sealed;

@@ -93,6 +93,7 @@ Status SegmentPipeline::Seal(const std::shared_ptr<Segment>& segment, const form
                    out.ref.min_timestamp = summary.min_timestamp;
                    out.ref.max_timestamp = summary.max_timestamp;
                    out.ref.bytes = summary.payload_bytes;
+                   out.ref.digest = summary.digest;
                    std::lock_guard<std::mutex> lock(mu_);
                    sealed_.push_back(std::move(out));
                    return Status::Ok();

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "format/digest.h"
 #include "format/json_fields.h"
 
 namespace kafka_backup::format {
@@ -23,6 +24,8 @@ json PartitionToJson(const PartitionManifest& p) {
   if (p.max_timestamp) j["max_timestamp"] = *p.max_timestamp;
   j["segments"] = json::array();
   for (const auto& s : p.segments) j["segments"].push_back(SegmentRefToJson(s));
+  // Derived from the segments as they are written, so it cannot go stale.
+  if (std::optional<std::string> digest = PartitionDigest(p.segments)) j["digest"] = *digest;
   if (!p.gaps.empty()) j["gaps"] = GapsToJson(p.gaps);
   if (p.held_back > 0) j["held_back"] = p.held_back;
   return j;
@@ -58,6 +61,7 @@ json SegmentRefToJson(const SegmentRef& s) {
          {"min_timestamp", s.min_timestamp},
          {"max_timestamp", s.max_timestamp}};
   if (s.bytes > 0) j["bytes"] = s.bytes;
+  if (!s.digest.empty()) j["digest"] = s.digest;
   return j;
 }
 
@@ -71,6 +75,7 @@ SegmentRef SegmentRefFromJson(const json& sj, const std::string& path) {
   s.min_timestamp = Field<int64_t>(sj, "min_timestamp", path);
   s.max_timestamp = Field<int64_t>(sj, "max_timestamp", path);
   s.bytes = OptionalField<uint64_t>(sj, "bytes", path).value_or(0);
+  s.digest = OptionalField<std::string>(sj, "digest", path).value_or("");
   return s;
 }
 
@@ -256,6 +261,7 @@ Result<Manifest> ParseManifest(std::string_view text) {
         for (const auto& sj : Field<json>(pj, "segments", pp)) {
           p.segments.push_back(SegmentRefFromJson(sj, pp + "segments[]."));
         }
+        p.digest = OptionalField<std::string>(pj, "digest", pp).value_or("");
         if (pj.contains("gaps")) p.gaps = GapsFromJson(pj["gaps"], pp);
         p.held_back = OptionalField<int64_t>(pj, "held_back", pp).value_or(0);
         if (p.held_back < 0) throw std::runtime_error(fmt::format("field '{}held_back' is negative", pp));

@@ -26,6 +26,9 @@ struct SegmentRef {
   int64_t min_timestamp = 0;
   int64_t max_timestamp = 0;
   uint64_t bytes = 0;  // record payload; 0 in manifests written before it was recorded
+  // The content digest of its records (format/digest.h); empty in manifests
+  // written before digests existed.
+  std::string digest{};
 };
 
 // Offsets of a partition that are not in the backup although they were
@@ -46,6 +49,10 @@ struct PartitionManifest {
   std::optional<int64_t> min_timestamp;
   std::optional<int64_t> max_timestamp;
   std::vector<SegmentRef> segments;
+  // The digest the manifest stores (format/digest.h): written as
+  // PartitionDigest(segments), absent when a segment has none. Read back as
+  // stored, so a reader can check it against the segments.
+  std::string digest{};
   std::vector<OffsetGap> gaps;  // in offset order; absent from the JSON when empty
   // Offsets from end_offset on that a transaction still open at the cut held
   // back: the high watermark then was end_offset + held_back. They are not in

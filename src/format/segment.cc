@@ -85,6 +85,14 @@ void BlockBuilder::AppendRecord(const R& record) {
   info.max_timestamp = std::max(info.max_timestamp, record.timestamp);
 }
 
+void EncodeRecordAlone(const Record& record, std::string* dst) {
+  EncodeRecord(record, record.offset, 0, dst);
+}
+
+void EncodeRecordAlone(const RecordView& record, std::string* dst) {
+  EncodeRecord(record, record.offset, 0, dst);
+}
+
 void BlockBuilder::Append(const Record& record) {
   AppendRecord(record);
 }

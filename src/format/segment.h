@@ -51,6 +51,7 @@ struct SegmentSummary {
   int64_t last_offset = -1;
   int64_t min_timestamp = 0;
   int64_t max_timestamp = 0;
+  std::string digest{};  // the records' content digest (format/digest.h), when the writer kept one
 };
 
 // The raw (uncompressed) records of one block and their ranges.
@@ -58,6 +59,12 @@ struct RawBlock {
   std::string bytes;
   BlockInfo info;  // position and size are set when the block is encoded
 };
+
+// Appends `record` encoded as the first record of a block that starts at its
+// own offset (offset delta 0, timestamp delta from 0): its bytes without its
+// position, which is what content digests hash (docs/format/digest.md).
+void EncodeRecordAlone(const Record& record, std::string* dst);
+void EncodeRecordAlone(const RecordView& record, std::string* dst);
 
 // Encodes records into raw blocks; the cheap half of writing a segment, done
 // by the thread that reads Kafka. Not thread-safe.

@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/keys.h"
+#include "format/digest.h"
 #include "metrics/metrics.h"
 #include "storage/object_store.h"
 #include "util/progress.h"
@@ -98,6 +99,9 @@ Status Validation::CheckPartition(const std::string& topic, const format::Partit
     Issue(c, "manifest",
           fmt::format("segments hold {} records, the partition records {}", seg_records, p.record_count));
   }
+  if (!p.digest.empty() && format::PartitionDigest(p.segments) != p.digest) {
+    Issue(c, "manifest", fmt::format("the partition's digest {} is not the fold of its segments' digests", p.digest));
+  }
   return Status::Ok();
 }
 
@@ -123,6 +127,8 @@ Status Validation::CheckRecords(PartitionCheck& c, const format::SegmentRef& seg
   int64_t min_ts = INT64_MAX;
   int64_t max_ts = INT64_MIN;
   bool damaged = false;
+  std::optional<format::ContentDigest> digest;
+  if (!seg.digest.empty()) digest.emplace();
   catalog::ReadStats stats;
   Status s = catalog::ReadSegmentViews(
       store_, seg, {},
@@ -135,6 +141,7 @@ Status Validation::CheckRecords(PartitionCheck& c, const format::SegmentRef& seg
         payload_ += r.PayloadBytes();
         min_ts = std::min(min_ts, r.timestamp);
         max_ts = std::max(max_ts, r.timestamp);
+        if (digest) digest->Add(r);
         return Status::Ok();
       },
       &stats,
@@ -163,6 +170,11 @@ Status Validation::CheckRecords(PartitionCheck& c, const format::SegmentRef& seg
                       "(records {}, last offset {}, timestamps {}..{})",
                       count, prev, min_ts, max_ts, seg.record_count, seg.last_offset, seg.min_timestamp,
                       seg.max_timestamp));
+  } else if (!damaged && digest && digest->Value() != seg.digest) {
+    Issue(c, seg.key,
+          fmt::format("the records' content digest is {}, the manifest says {}: a record's key, value, headers or "
+                      "timestamp differs from what was backed up",
+                      digest->Value(), seg.digest));
   }
   return Status::Ok();
 }
