@@ -43,9 +43,16 @@ class ContentDigest {
   std::string Value() const;
 
  private:
+  template <typename R>
+  void AddRecord(const R& record);
+
   std::unique_ptr<XXH3_state_s, void (*)(XXH3_state_s*)> state_;
-  std::string scratch_;  // one record's encoding
+  std::string scratch_;  // bytes of the record not hashed yet
 };
+
+// The digest of `bytes` themselves (what ContentDigest gives for records
+// whose encodings, concatenated, are `bytes`).
+std::string DigestOf(std::string_view bytes);
 
 // The 16 bytes of a digest written by ContentDigest::Value or PartitionDigest;
 // nullopt when it is malformed or names another algorithm.
