@@ -83,8 +83,9 @@ TEST(DigestTest, MatchesTheDocumentedGoldenValues) {
 TEST(DigestTest, HashesExactlyTheEncodedRecords) {
   std::vector<Record> records;
   for (size_t size : {0, 1, 63, 64, 65, 200, 5000}) {
-    Record r{static_cast<int64_t>(size), -static_cast<int64_t>(size), TimestampType::kCreateTime,
-             std::string(size, 'k'), std::string(size * 2, 'v'), {{"h", std::string(size, 'x')}, {"n", std::nullopt}}};
+    Record r{static_cast<int64_t>(size), -static_cast<int64_t>(size),
+             TimestampType::kCreateTime, std::string(size, 'k'),
+             std::string(size * 2, 'v'), {{"h", std::string(size, 'x')}, {"n", std::nullopt}}};
     records.push_back(r);
     r.key = std::nullopt;
     r.value = std::nullopt;
