@@ -54,8 +54,9 @@ LOG="$BASE/azurite.log"
 DEBUG_LOG="$BASE/debug.log"
 DATA="$BASE/data"
 
-say() { printf '[azurite] %s\n' "$*"; }
-die() { printf '[azurite] ERROR: %s\n' "$*" >&2; exit 1; }
+SERVICE=azurite
+# shellcheck source=lib/service.sh
+source "$ROOT/scripts/lib/service.sh"
 
 usage() {
   sed -n 's/^#   *\(scripts\/azurite.sh.*\)/\1/p; s/^# usage: //p' "${BASH_SOURCE[0]}" >&2
@@ -71,14 +72,7 @@ require_cache() {
 }
 
 # Prints the server pid if it is running (pid file + live Azurite blob process).
-pid_of() {
-  local pid
-  [[ -f "$PIDFILE" ]] || return 1
-  pid="$(cat "$PIDFILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'azurite/dist/src/blob/main\.js' || return 1
-  echo "$pid"
-}
+pid_of() { service_pid 'azurite/dist/src/blob/main\.js'; }
 
 # Port of the running server (its --blobPort argument), else the requested one.
 running_port() {
@@ -88,8 +82,6 @@ running_port() {
   fi
   echo "${p:-$PORT}"
 }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # True when a blob service answers on the port: an anonymous List Containers
 # must be refused with 403 (authentication is on).  Plain bash, no curl needed.
@@ -167,20 +159,8 @@ launch() {
 
 # Waits until the server answers; on timeout/crash prints the log tail and fails.
 wait_ready() {
-  local t0="$1" deadline=$(($1 + START_TIMEOUT))
-  until answers "$PORT"; do
-    # (grace period: the pid file is written by the launched process itself)
-    if ! pid_of >/dev/null && ((SECONDS > t0 + 3)); then
-      tail -n 40 "$LOG" >&2 || true
-      die "azurite exited during startup (log: $LOG)"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 40 "$LOG" >&2 || true
-      die "not answering at $(endpoint "$PORT") after ${START_TIMEOUT}s (log: $LOG;" \
-        "process left running for inspection: scripts/azurite.sh stop)"
-    fi
-    sleep 0.2
-  done
+  local t0="$1"
+  service_wait_ready "$t0" azurite
   check_auth "$PORT" ||
     die "answers at $(endpoint "$PORT") but SharedKey auth for $ACCOUNT is not as expected" \
       "(log: $LOG; an old .cache/azurite? run scripts/setup.sh; left running: scripts/azurite.sh stop)"
@@ -217,34 +197,6 @@ cmd_start() {
   wait_ready "$t0"
 }
 
-# SIGTERM, wait, SIGKILL.
-cmd_stop() {
-  local pid i
-  if pid="$(pid_of)"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "still running after ${STOP_TIMEOUT}s, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    fi
-    say "stopped (pid $pid)"
-  else
-    say "not running"
-    port_open "$(running_port)" &&
-      say "WARNING: port $(running_port) is in use by a process without our pid file"
-  fi
-  rm -f "$PIDFILE"
-  if ((CLEAN)); then
-    rm -rf "$BASE"
-    say "removed $BASE"
-  fi
-  return 0
-}
-
 cmd_status() {
   local pid port
   pid="$(pid_of || echo none)"
@@ -266,24 +218,4 @@ cmd_env() {
     "KB_AZURE_KEY=$ACCOUNT_KEY"
 }
 
-main() {
-  local cmd="${1:-}" a
-  [[ $# -gt 0 ]] && shift
-  FRESH=0 CLEAN=0
-  for a in "$@"; do
-    case "$cmd:$a" in
-      start:--fresh) FRESH=1 ;;
-      stop:--clean) CLEAN=1 ;;
-      *) usage ;;
-    esac
-  done
-  case "$cmd" in
-    start) cmd_start ;;
-    stop) cmd_stop ;;
-    status) cmd_status ;;
-    env) cmd_env ;;
-    *) usage ;;
-  esac
-}
-
-main "$@"
+service_main "$@"

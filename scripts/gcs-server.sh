@@ -58,15 +58,14 @@ PIDFILE="$BASE/gcs.pid"
 LOG="$BASE/gcs.log"
 DATA="$BASE/data"
 
-say() { printf '[gcs-server] %s\n' "$*"; }
-die() { printf '[gcs-server] ERROR: %s\n' "$*" >&2; exit 1; }
+SERVICE=gcs-server
+# shellcheck source=lib/service.sh
+source "$ROOT/scripts/lib/service.sh"
 
 usage() {
   sed -n 's/^#   *\(scripts\/gcs-server.sh.*\)/\1/p; s/^# usage: //p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
-
-endpoint() { echo "http://127.0.0.1:$1"; }
 
 require_cache() {
   [[ -f "$GCS_DIR/.resolved" && -x "$SERVER_BIN" ]] ||
@@ -74,14 +73,7 @@ require_cache() {
 }
 
 # Prints the server pid if it is running (pid file + live fake-gcs-server process).
-pid_of() {
-  local pid
-  [[ -f "$PIDFILE" ]] || return 1
-  pid="$(cat "$PIDFILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 1 | grep -q 'fake-gcs-server$' || return 1
-  echo "$pid"
-}
+pid_of() { service_pid '^[^ ]*fake-gcs-server '; }
 
 # Port of the running server (its -port argument), else the requested one.
 running_port() {
@@ -98,8 +90,6 @@ running_backend() {
   pid="$(pid_of)" || { echo '?'; return; }
   tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n '/^-backend$/{n;p;q}'
 }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # True when a GCS JSON API answers on the port: List Buckets must give 200 with
 # "kind": "storage#buckets".  Plain bash, no curl needed.
@@ -139,20 +129,8 @@ launch() {
 
 # Waits until the server answers; on timeout/crash prints the log tail and fails.
 wait_ready() {
-  local t0="$1" deadline=$(($1 + START_TIMEOUT))
-  until answers "$PORT"; do
-    # (grace period: the pid file is written by the launched process itself)
-    if ! pid_of >/dev/null && ((SECONDS > t0 + 3)); then
-      tail -n 40 "$LOG" >&2 || true
-      die "fake-gcs-server exited during startup (log: $LOG)"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 40 "$LOG" >&2 || true
-      die "not answering at $(endpoint "$PORT") after ${START_TIMEOUT}s (log: $LOG;" \
-        "process left running for inspection: scripts/gcs-server.sh stop)"
-    fi
-    sleep 0.2
-  done
+  local t0="$1"
+  service_wait_ready "$t0" fake-gcs-server
   say "up at $(endpoint "$PORT") (pid $(pid_of), $BACKEND backend, $((SECONDS - t0))s)"
 }
 
@@ -189,34 +167,6 @@ cmd_start() {
   wait_ready "$t0"
 }
 
-# SIGTERM, wait, SIGKILL.
-cmd_stop() {
-  local pid i
-  if pid="$(pid_of)"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "still running after ${STOP_TIMEOUT}s, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    fi
-    say "stopped (pid $pid)"
-  else
-    say "not running"
-    port_open "$(running_port)" &&
-      say "WARNING: port $(running_port) is in use by a process without our pid file"
-  fi
-  rm -f "$PIDFILE"
-  if ((CLEAN)); then
-    rm -rf "$BASE"
-    say "removed $BASE"
-  fi
-  return 0
-}
-
 cmd_status() {
   local pid port
   pid="$(pid_of || echo none)"
@@ -233,24 +183,4 @@ cmd_env() {
   echo "export KB_GCS_ENDPOINT=$(endpoint "$(running_port)")"
 }
 
-main() {
-  local cmd="${1:-}" a
-  [[ $# -gt 0 ]] && shift
-  FRESH=0 CLEAN=0
-  for a in "$@"; do
-    case "$cmd:$a" in
-      start:--fresh) FRESH=1 ;;
-      stop:--clean) CLEAN=1 ;;
-      *) usage ;;
-    esac
-  done
-  case "$cmd" in
-    start) cmd_start ;;
-    stop) cmd_stop ;;
-    status) cmd_status ;;
-    env) cmd_env ;;
-    *) usage ;;
-  esac
-}
-
-main "$@"
+service_main "$@"

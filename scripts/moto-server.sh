@@ -7,13 +7,13 @@
 #
 #   endpoint  http://127.0.0.1:19100 (path-style; KB_MOTO_PORT to change)
 #
-# usage: scripts/moto-server.sh start
-#        scripts/moto-server.sh stop
+# usage: scripts/moto-server.sh start [--fresh]
+#        scripts/moto-server.sh stop [--clean]
 #        scripts/moto-server.sh status
 #        scripts/moto-server.sh env                 (eval "$(... env)")
 #
 # moto keeps everything in memory: a restart starts empty (new user, key and
-# KMS key). Runs .cache/moto/venv (made by scripts/setup.sh). State: pid file,
+# KMS key); start --fresh restarts a running one. Runs .cache/moto/venv (made by scripts/setup.sh). State: pid file,
 # log and credentials.env under ${KB_MOTO_DIR:-/tmp/kafka-backup-moto}/.
 set -euo pipefail
 
@@ -25,25 +25,29 @@ PIDFILE="$BASE/moto.pid"
 LOG="$BASE/moto.log"
 CREDS="$BASE/credentials.env"
 
-say() { printf '[moto-server] %s\n' "$*"; }
-die() { printf '[moto-server] ERROR: %s\n' "$*" >&2; exit 1; }
+START_TIMEOUT=30
+STOP_TIMEOUT=5
 
-pid_of() {
-  local pid
-  [[ -f "$PIDFILE" ]] || return 1
-  pid="$(cat "$PIDFILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  grep -q moto_server "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
+SERVICE=moto-server
+# shellcheck source=lib/service.sh
+source "$ROOT/scripts/lib/service.sh"
+
+usage() {
+  sed -n 's/^# usage: //p; s/^#        \(scripts\/moto-server.sh.*\)/\1/p' "${BASH_SOURCE[0]}" >&2
+  exit 2
 }
+
+pid_of() { service_pid moto_server; }
+answers() { port_open "$1"; }
 
 cmd_start() {
   [[ -x "$VENV/bin/moto_server" ]] || die "moto not found in $VENV -- run scripts/setup.sh first"
+  local pid
   if pid="$(pid_of)"; then
-    [[ -f "$CREDS" ]] && { say "already running (pid $pid) at http://127.0.0.1:$PORT"; return 0; }
+    ((FRESH)) || [[ ! -f "$CREDS" ]] || { say "already running (pid $pid) at http://127.0.0.1:$PORT"; return 0; }
     cmd_stop
   fi
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && die "port $PORT is in use -- free it or set KB_MOTO_PORT"
+  port_open "$PORT" && die "port $PORT is in use -- free it or set KB_MOTO_PORT"
   mkdir -p "$BASE"
   rm -f "$CREDS"
   # The first three requests (the IAM bootstrap below) are unauthenticated;
@@ -52,10 +56,7 @@ cmd_start() {
   INITIAL_NO_AUTH_ACTION_COUNT=3 setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDFILE" \
     "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 </dev/null &
   local t0=$SECONDS
-  until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
-    ((SECONDS - t0 < 30)) || { tail -n 20 "$LOG" >&2; die "moto did not listen on $PORT within 30s (log: $LOG)"; }
-    sleep 0.2
-  done
+  service_wait_ready "$t0" moto
   "$VENV/bin/python" - "http://127.0.0.1:$PORT" "$CREDS" <<'PY'
 import json, sys
 import boto3
@@ -77,25 +78,18 @@ PY
 }
 
 cmd_stop() {
-  local pid i
-  if pid="$(pid_of)"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    say "stopped (pid $pid)"
-  else
-    say "not running"
-  fi
-  rm -f "$PIDFILE" "$CREDS"
+  service_stop
+  rm -f "$CREDS"
 }
 
-case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status)
-    if pid="$(pid_of)"; then say "answering at http://127.0.0.1:$PORT (pid $pid)"; else say "not running"; exit 1; fi ;;
-  env)
-    [[ -f "$CREDS" ]] || die "not running: scripts/moto-server.sh start"
-    cat "$CREDS" ;;
-  *) sed -n 's/^# usage: //p; s/^#        \(scripts\/moto-server.sh.*\)/\1/p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
-esac
+cmd_status() {
+  local pid
+  if pid="$(pid_of)"; then say "answering at http://127.0.0.1:$PORT (pid $pid)"; else say "not running"; return 1; fi
+}
+
+cmd_env() {
+  [[ -f "$CREDS" ]] || die "not running: scripts/moto-server.sh start"
+  cat "$CREDS"
+}
+
+service_main "$@"

@@ -47,15 +47,14 @@ LOG="$BASE/s3proxy.log"
 PROPS="$BASE/s3proxy.properties"
 DATA="$BASE/data"
 
-say() { printf '[s3-server] %s\n' "$*"; }
-die() { printf '[s3-server] ERROR: %s\n' "$*" >&2; exit 1; }
+SERVICE=s3-server
+# shellcheck source=lib/service.sh
+source "$ROOT/scripts/lib/service.sh"
 
 usage() {
   sed -n 's/^#   *\(scripts\/s3-server.sh.*\)/\1/p; s/^# usage: //p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
-
-endpoint() { echo "http://127.0.0.1:$1"; }
 
 require_cache() {
   { [[ -f "$LIBS/.resolved" ]] && compgen -G "$LIBS/s3proxy-*.jar" >/dev/null; } ||
@@ -91,14 +90,7 @@ pick_java() {
 }
 
 # Prints the server pid if it is running (pid file + live s3proxy process).
-pid_of() {
-  local pid
-  [[ -f "$PIDFILE" ]] || return 1
-  pid="$(cat "$PIDFILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'org\.gaul\.s3proxy\.Main' || return 1
-  echo "$pid"
-}
+pid_of() { service_pid 'org\.gaul\.s3proxy\.Main'; }
 
 # Port of the running server (from its properties), else the requested one.
 running_port() {
@@ -106,8 +98,6 @@ running_port() {
   pid_of >/dev/null && [[ -f "$PROPS" ]] && p="$(sed -n 's|^s3proxy.endpoint=http://127.0.0.1:\([0-9]*\)$|\1|p' "$PROPS")"
   echo "${p:-$PORT}"
 }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # True when an S3 server answers on the port: an anonymous GET / (ListBuckets)
 # must be refused with 403 (authorization is on).  Plain bash, no curl needed.
@@ -155,20 +145,8 @@ launch() {
 
 # Waits until the server answers; on timeout/crash prints the log tail and fails.
 wait_ready() {
-  local t0="$1" deadline=$(($1 + START_TIMEOUT))
-  until answers "$PORT"; do
-    # (grace period: the pid file is written by the launched process itself)
-    if ! pid_of >/dev/null && ((SECONDS > t0 + 3)); then
-      tail -n 40 "$LOG" >&2 || true
-      die "s3proxy exited during startup (log: $LOG)"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 40 "$LOG" >&2 || true
-      die "not answering at $(endpoint "$PORT") after ${START_TIMEOUT}s (log: $LOG;" \
-        "process left running for inspection: scripts/s3-server.sh stop)"
-    fi
-    sleep 0.2
-  done
+  local t0="$1"
+  service_wait_ready "$t0" s3proxy
   say "up at $(endpoint "$PORT") (pid $(pid_of), $BLOBSTORE blobstore, $((SECONDS - t0))s)"
 }
 
@@ -206,34 +184,6 @@ cmd_start() {
   wait_ready "$t0"
 }
 
-# SIGTERM, wait, SIGKILL.
-cmd_stop() {
-  local pid i
-  if pid="$(pid_of)"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "still running after ${STOP_TIMEOUT}s, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    fi
-    say "stopped (pid $pid)"
-  else
-    say "not running"
-    port_open "$(running_port)" &&
-      say "WARNING: port $(running_port) is in use by a process without our pid file"
-  fi
-  rm -f "$PIDFILE"
-  if ((CLEAN)); then
-    rm -rf "$BASE"
-    say "removed $BASE"
-  fi
-  return 0
-}
-
 cmd_status() {
   local pid port
   pid="$(pid_of || echo none)"
@@ -252,24 +202,4 @@ cmd_env() {
     "KB_S3_SECRET_KEY=$SECRET_KEY KB_S3_REGION=$REGION"
 }
 
-main() {
-  local cmd="${1:-}" a
-  [[ $# -gt 0 ]] && shift
-  FRESH=0 CLEAN=0
-  for a in "$@"; do
-    case "$cmd:$a" in
-      start:--fresh) FRESH=1 ;;
-      stop:--clean) CLEAN=1 ;;
-      *) usage ;;
-    esac
-  done
-  case "$cmd" in
-    start) cmd_start ;;
-    stop) cmd_stop ;;
-    status) cmd_status ;;
-    env) cmd_env ;;
-    *) usage ;;
-  esac
-}
-
-main "$@"
+service_main "$@"
