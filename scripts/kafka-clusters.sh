@@ -61,6 +61,8 @@ STOP_TIMEOUT=30
 ALL=(source target)
 # shellcheck source=lib/identity-providers.sh
 source "$ROOT/scripts/lib/identity-providers.sh"
+# shellcheck source=lib/service.sh
+source "$ROOT/scripts/lib/service.sh"  # (terminate; this script's own say, die and pid_of win)
 
 # Test-only credentials of the secure cluster (printed by `env secure`).
 PLAIN_USER=carol PLAIN_PASSWORD=carol-plain-pw-4b1e
@@ -112,7 +114,6 @@ pid_of() {
   echo "$pid"
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # True when the broker answers a metadata request and lists itself (and, for
 # the secure cluster, all its listeners accept connections).
@@ -373,19 +374,10 @@ cmd_start() {
 
 # cmd_stop_one NAME CLEAN(0|1): SIGTERM, wait, SIGKILL.
 cmd_stop_one() {
-  local name="$1" clean="$2" pid d i
+  local name="$1" clean="$2" pid d
   d="$(dir "$name")"
   if pid="$(pid_of "$name")"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT * 4; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.25
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "$name: still running after ${STOP_TIMEOUT}s, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    fi
+    terminate "$pid" "$STOP_TIMEOUT" "$name"
     say "$name: stopped (pid $pid)"
   else
     say "$name: not running"

@@ -158,18 +158,7 @@ cmd_start() {
   esac
   [[ "$PORT" =~ ^[0-9]+$ ]] || die "KB_S3_PORT=$PORT is not a port number"
   require_cache
-  if pid="$(pid_of)"; then
-    if ((FRESH)); then
-      cmd_stop
-    else
-      local rp
-      rp="$(running_port)"
-      say "already running (pid $pid) at $(endpoint "$rp")"
-      [[ "$rp" == "$PORT" ]] ||
-        say "WARNING: it listens on $rp, not KB_S3_PORT=$PORT -- scripts/s3-server.sh stop, then start"
-      return 0
-    fi
-  fi
+  service_reuse KB_S3_PORT && return 0
   if ((FRESH)); then
     rm -rf "$DATA"
     say "wiped $DATA"

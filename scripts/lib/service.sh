@@ -49,20 +49,44 @@ service_wait_ready() {
   done
 }
 
-# SIGTERM, up to STOP_TIMEOUT seconds, then SIGKILL; with CLEAN=1 the state directory goes too.
+# terminate PID SECONDS [WHAT]: SIGTERM, up to SECONDS for it to exit, then SIGKILL; returns
+# once it is gone.
+terminate() {
+  local pid="$1" seconds="$2" what="${3:+$3: }" i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < seconds * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "${what}still running after ${seconds}s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  fi
+}
+
+# service_reuse PORT_VARIABLE: true when the server already runs (said, with a warning when it
+# listens on another port than $PORT, which PORT_VARIABLE sets); with FRESH=1 it is stopped
+# instead, and false.
+service_reuse() {
+  local pid rp
+  pid="$(pid_of)" || return 1
+  if ((FRESH)); then
+    cmd_stop
+    return 1
+  fi
+  rp="$(running_port)"
+  say "already running (pid $pid) at $(endpoint "$rp")"
+  [[ "$rp" == "$PORT" ]] ||
+    say "WARNING: it listens on $rp, not $1=$PORT -- scripts/$SERVICE.sh stop, then start"
+  return 0
+}
+
+# Stops the server (terminate, STOP_TIMEOUT); with CLEAN=1 the state directory goes too.
 service_stop() {
-  local pid i
+  local pid
   if pid="$(pid_of)"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "still running after ${STOP_TIMEOUT}s, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    fi
+    terminate "$pid" "$STOP_TIMEOUT"
     say "stopped (pid $pid)"
   else
     say "not running"
