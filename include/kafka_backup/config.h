@@ -169,6 +169,18 @@ struct RestoreConfig {
   std::optional<int> producers;
 };
 
+// A restore drill (docs/drills.md): the backup restored into scratch topics,
+// read back and checked against its manifest.
+struct DrillConfig {
+  // Source topic names or globs to drill; empty: every topic of the backup.
+  std::vector<std::string> topics;
+  // Scratch topics (and restored consumer groups) are named prefix + name;
+  // default "drill-<drill id>-". Topics already there are refused.
+  std::string topic_prefix;
+  bool keep = false;              // leave the scratch topics and groups after the drill
+  std::string validate = "deep";  // deep | shallow | none: the validation before the restore
+};
+
 // Prometheus metrics served while a command runs (docs/metrics.md). The
 // command line's --metrics-port / --metrics-bind win over these.
 struct MetricsConfig {
@@ -216,7 +228,7 @@ struct EncryptionConfig {
 
 struct Config {
   std::string source_file;  // where it was loaded from, for messages
-  std::string mode;         // backup | restore
+  std::string mode;         // backup | restore | drill
   std::string backup_id;
   KafkaConfig source;
   KafkaConfig target;
@@ -228,6 +240,7 @@ struct Config {
   MetricsConfig metrics;
   EncryptionConfig encryption;
   RetentionConfig retention;
+  DrillConfig drill;
 };
 
 // Reads and validates a YAML file.

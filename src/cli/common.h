@@ -131,5 +131,6 @@ void AddDescribeCommand(CLI::App& app, Action* action);
 void AddValidateCommand(CLI::App& app, Action* action);
 void AddStatusCommand(CLI::App& app, Action* action);
 void AddPruneCommand(CLI::App& app, Action* action);
+void AddDrillCommand(CLI::App& app, Action* action);
 
 }  // namespace kafka_backup::cli

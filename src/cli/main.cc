@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   AddValidateCommand(app, &action);
   AddStatusCommand(app, &action);
   AddPruneCommand(app, &action);
+  AddDrillCommand(app, &action);
   AddValidateRestoreCommand(app, &action);
   AddThreePhaseRestoreCommand(app, &action);
   AddShowOffsetMappingCommand(app, &action);

@@ -656,6 +656,22 @@ void ReadRetention(MapReader& r, RetentionConfig* o) {
   r.CheckNoUnknownKeys();
 }
 
+void ReadDrill(MapReader& r, DrillConfig* o) {
+  if (auto v = r.StringList("topics")) o->topics = *v;
+  if (auto v = r.String("topic_prefix")) {
+    o->topic_prefix = *v;
+    if (o->topic_prefix.empty()) r.FailKey(r.Get("topic_prefix"), "topic_prefix", "must not be empty");
+  }
+  if (auto v = r.Bool("keep")) o->keep = *v;
+  if (auto v = r.String("validate")) {
+    o->validate = *v;
+    if (*v != "deep" && *v != "shallow" && *v != "none") {
+      r.FailKey(r.Get("validate"), "validate", fmt::format("expected deep, shallow or none, got '{}'", *v));
+    }
+  }
+  r.CheckNoUnknownKeys();
+}
+
 // yaml-cpp keeps every pair of a map with a key given twice and looks the
 // first one up, so a repeated key would be ignored without a word: refused
 // here, anywhere in the file, with both lines.
@@ -825,8 +841,8 @@ Result<Config> ParseConfig(const std::string& text, const std::string& name) {
     MapReader top(root, "", name);
     if (auto v = top.String("mode")) {
       c.mode = *v;
-      if (c.mode != "backup" && c.mode != "restore") {
-        top.FailKey(top.Get("mode"), "mode", fmt::format("expected backup or restore, got '{}'", *v));
+      if (c.mode != "backup" && c.mode != "restore" && c.mode != "drill") {
+        top.FailKey(top.Get("mode"), "mode", fmt::format("expected backup, restore or drill, got '{}'", *v));
       }
     }
     if (auto v = top.String("backup_id")) c.backup_id = *v;
@@ -844,6 +860,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& name) {
     if (auto m = top.Map("metrics")) ReadMetrics(*m, &c.metrics);
     if (auto m = top.Map("encryption")) ReadEncryption(*m, top.Get("encryption"), &c.encryption);
     if (auto m = top.Map("retention")) ReadRetention(*m, &c.retention);
+    if (auto m = top.Map("drill")) ReadDrill(*m, &c.drill);
     top.CheckNoUnknownKeys();
   } catch (const ConfigError& e) {
     return Status::InvalidArgument(e.message);

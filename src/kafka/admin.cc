@@ -184,6 +184,45 @@ Status Admin::CreateTopic(const std::string& topic, int32_t partitions, int32_t 
   return Status::Ok();
 }
 
+Status Admin::DeleteTopic(const std::string& topic) {
+  rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(topic.c_str());
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms_);
+  rd_kafka_DeleteTopics(rk_, &dt, 1, call.options, call.queue);
+  rd_kafka_DeleteTopic_destroy(dt);
+  std::string what = fmt::format("cannot delete topic '{}'", topic);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+  size_t count = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(call.event), &count);
+  for (size_t i = 0; i < count; ++i) {
+    rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+    if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) continue;  // gone already
+    if (err) {
+      const char* detail = rd_kafka_topic_result_error_string(results[i]);
+      return ErrorStatus(err, fmt::format("{}: {}", what, detail ? detail : ""));
+    }
+  }
+  return Status::Ok();
+}
+
+Status Admin::DeleteGroup(const std::string& group) {
+  rd_kafka_DeleteGroup_t* dg = rd_kafka_DeleteGroup_new(group.c_str());
+  AdminCall call(rk_, RD_KAFKA_ADMIN_OP_DELETEGROUPS, timeout_ms_);
+  rd_kafka_DeleteGroups(rk_, &dg, 1, call.options, call.queue);
+  rd_kafka_DeleteGroup_destroy(dg);
+  std::string what = fmt::format("cannot delete consumer group '{}'", group);
+  KB_RETURN_IF_ERROR(call.Wait(*this, timeout_ms_, what));
+  size_t count = 0;
+  const rd_kafka_group_result_t** results =
+      rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(call.event), &count);
+  for (size_t i = 0; i < count; ++i) {
+    const rd_kafka_error_t* e = rd_kafka_group_result_error(results[i]);
+    if (!e || rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) continue;
+    return ErrorStatus(rd_kafka_error_code(e), fmt::format("{}: {}", what, rd_kafka_error_string(e)));
+  }
+  return Status::Ok();
+}
+
 Status Admin::SetTopicConfigs(const std::string& topic, const std::map<std::string, std::string>& configs) {
   AdminCall call(rk_, RD_KAFKA_ADMIN_OP_ALTERCONFIGS, timeout_ms_);
   rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());

@@ -116,6 +116,11 @@ class Admin : public Client {
   Result<std::map<std::string, std::string>> TopicIds(const std::vector<std::string>& topics);
   Status CreateTopic(const std::string& topic, int32_t partitions, int32_t replication_factor,
                      const std::map<std::string, std::string>& configs);
+  // Deletes the topic (DeleteTopics); one that does not exist is no error.
+  Status DeleteTopic(const std::string& topic);
+  // Deletes the group and its committed offsets (DeleteGroups); the broker
+  // refuses a group with members. One it does not know is no error.
+  Status DeleteGroup(const std::string& group);
   // Replaces the topic's dynamic configs with `configs` (AlterConfigs).
   Status SetTopicConfigs(const std::string& topic, const std::map<std::string, std::string>& configs);
   Result<Watermarks> QueryWatermarks(const std::string& topic, int32_t partition);

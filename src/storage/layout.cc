@@ -24,6 +24,14 @@ std::string OffsetMapKey(std::string_view backup_id, std::string_view restore_id
   return fmt::format("restores/{}/{}/offset-map.json", backup_id, restore_id);
 }
 
+std::string DrillReportKey(std::string_view backup_id, std::string_view drill_id) {
+  return fmt::format("{}{}/{}.json", kDrillPrefix, backup_id, drill_id);
+}
+
+std::string DrillPendingKey(std::string_view backup_id, std::string_view drill_id) {
+  return fmt::format("{}{}/{}{}", kDrillPrefix, backup_id, drill_id, kDrillPendingSuffix);
+}
+
 std::string RunStatusKey(std::string_view backup_id) {
   return fmt::format("status/{}.json", backup_id);
 }

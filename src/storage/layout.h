@@ -59,6 +59,14 @@ std::string LeaseKey(std::string_view backup_id, uint64_t generation);
 // The generation of a key under LeasePrefix, or nullopt if the key is not one.
 std::optional<uint64_t> ParseLeaseGeneration(std::string_view backup_id, std::string_view key);
 
+// Restore drills (docs/drills.md): their evidence, and the marker of a drill
+// still running (its scratch topics and groups), so the next drill removes
+// what a killed one left. Owned by no backup: prune leaves them.
+inline constexpr std::string_view kDrillPrefix = "drills/";
+std::string DrillReportKey(std::string_view backup_id, std::string_view drill_id);
+std::string DrillPendingKey(std::string_view backup_id, std::string_view drill_id);
+inline constexpr std::string_view kDrillPendingSuffix = ".pending.json";
+
 inline constexpr std::string_view kDataPrefix = "data/";
 inline constexpr std::string_view kRunStatusPrefix = "status/";
 inline constexpr std::string_view kRestorePrefix = "restores/";

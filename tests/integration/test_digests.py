@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from conftest import (EXIT_CORRUPT, backup_config, cli_ok, create_topic, dump, manifest_path, produce, rec,
-                      restore_config, run_backup, run_cli, run_restore, unique, write_config, TARGET)
+                      restore_config, run_backup, run_cli, run_restore, unique, TARGET)
 from helpers.digests import EMPTY, expected
 from helpers.segments import Segment
 

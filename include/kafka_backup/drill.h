@@ -1,0 +1,108 @@
+// Restore drills (docs/drills.md): a backup validated, restored into scratch
+// topics, read back and checked against its manifest record by record (counts
+// and content digests, docs/format/digest.md), with the restore's time (RTO)
+// and the backup's age (RPO) measured; then the scratch topics are deleted.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kafka_backup/config.h"
+#include "kafka_backup/restore.h"
+#include "kafka_backup/run_options.h"
+#include "kafka_backup/status.h"
+#include "kafka_backup/validate.h"
+
+namespace kafka_backup {
+
+// One partition restored and read back.
+struct DrillPartition {
+  std::string topic;          // in the backup
+  std::string scratch_topic;  // where it was restored
+  int32_t partition = 0;
+  uint64_t expected_records = 0;  // the manifest's
+  uint64_t records = 0;           // read back
+  // The offsets the restored records have on the target (unset: none).
+  std::optional<int64_t> first_offset;
+  std::optional<int64_t> last_offset;
+  // "match", "differs" or "unavailable" (a segment of the backup has no
+  // digest: it was written before digests existed).
+  std::string digest;
+  // The first segment whose records differ, when the digest differs.
+  std::string first_difference;
+  bool ok = false;
+  std::string problem;  // what failed, when !ok
+};
+
+// A consumer group position the restore computed, against what the target
+// holds after the restore committed it.
+struct DrillGroupCheck {
+  std::string group_id;  // on the target (the scratch prefix applied)
+  std::string topic;     // scratch topic
+  int32_t partition = 0;
+  int64_t expected = 0;
+  std::optional<int64_t> committed;  // unset: nothing committed
+  bool ok = false;
+};
+
+struct DrillTopic {
+  std::string name;
+  std::string scratch_topic;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+};
+
+struct DrillReport {
+  std::string drill_id;
+  std::string backup_id;
+  std::string backup_state;  // "" (committed), "continuous" or "partial"
+  std::string tool_version;
+  int64_t started_at_ms = 0;
+  int64_t finished_at_ms = 0;
+  std::string target_bootstrap;
+  std::string topic_prefix;
+  bool kept = false;  // drill.keep: the scratch topics were left
+  // Scratch topics and groups a killed drill left, deleted before this one.
+  std::vector<std::string> cleaned_up;
+
+  std::string validation;  // "deep", "shallow" or "none"
+  std::optional<ValidateReport> validate;
+
+  // A restore that stopped on data it could not read (Corruption): what it
+  // said; the drill then fails. Empty when the restore ran to its end.
+  std::string restore_error;
+  // RTO: the restore's wall time and rates.
+  double restore_seconds = 0;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  std::vector<DrillTopic> topics;
+  // RPO: now minus the newest record's timestamp in the backup (unset when it
+  // holds none), and for a continuous backup the age of its last checkpoint.
+  std::optional<double> rpo_seconds;
+  std::optional<int64_t> newest_record_ms;
+  std::optional<double> checkpoint_age_seconds;
+
+  std::vector<DrillPartition> partitions;
+  std::vector<DrillGroupCheck> groups;
+  std::string evidence_key;  // where the report was stored beside the backup
+  // Checks not made, and why ("digest: 2 partitions have segments without one").
+  std::vector<std::string> not_checked;
+
+  bool ok() const;
+  // "orders[3]: ..." for each failed check.
+  std::vector<std::string> Failures() const;
+};
+
+// Runs the drill `config` describes (mode: drill; storage, target, drill and
+// restore sections). Status errors are for a drill that could not run
+// (storage or target unreachable, bad config, scratch topics already there);
+// a drill that ran but found a problem returns its report with ok() false.
+Result<DrillReport> RunDrill(const Config& config, const RunOptions& options = {});
+
+// The report as stored in the evidence object and printed by --format json
+// (docs/schemas/drill.schema.json).
+std::string DrillReportJson(const DrillReport& report);
+
+}  // namespace kafka_backup

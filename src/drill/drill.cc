@@ -1,0 +1,469 @@
+#include "kafka_backup/drill.h"
+
+#include <map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "drill/read_back.h"
+#include "kafka/client.h"
+#include "storage/layout.h"
+#include "storage/object_store.h"
+#include "util/clock.h"
+#include "util/glob.h"
+#include "util/version.h"
+
+namespace kafka_backup {
+namespace {
+
+namespace layout = storage::layout;
+using nlohmann::json;
+
+// The read back gives up when no partition moved for this long.
+constexpr int64_t kReadBackStallMs = 60000;
+
+// The scratch topics and groups of one drill, as its pending marker records
+// them (drills/<backup>/<drill>.pending.json) until they are deleted.
+struct Scratch {
+  std::string drill_id;
+  std::string backup_id;
+  std::string cluster_id;
+  std::vector<std::string> topics;
+  std::vector<std::string> groups;
+};
+
+std::string ScratchJson(const Scratch& s) {
+  return json{{"drill_id", s.drill_id},
+              {"backup_id", s.backup_id},
+              {"cluster_id", s.cluster_id},
+              {"topics", s.topics},
+              {"groups", s.groups}}
+      .dump();
+}
+
+std::optional<Scratch> ParseScratch(const std::string& text) {
+  try {
+    json j = json::parse(text);
+    return Scratch{j.at("drill_id").get<std::string>(), j.at("backup_id").get<std::string>(),
+                   j.at("cluster_id").get<std::string>(), j.at("topics").get<std::vector<std::string>>(),
+                   j.at("groups").get<std::vector<std::string>>()};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+Status DeleteScratch(kafka::Admin& admin, const Scratch& s) {
+  for (const auto& g : s.groups) KB_RETURN_IF_ERROR(admin.DeleteGroup(g));
+  for (const auto& t : s.topics) KB_RETURN_IF_ERROR(admin.DeleteTopic(t));
+  return Status::Ok();
+}
+
+// What a drill killed before its clean-up left on this cluster: deleted, and
+// its marker with it. Markers of other clusters are left for their drills.
+Status CleanUpLeftovers(storage::ObjectStore& store, kafka::Admin& admin, const std::string& cluster_id,
+                        DrillReport* report) {
+  KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(store, layout::kDrillPrefix));
+  for (const auto& o : objects) {
+    if (!o.key.ends_with(layout::kDrillPendingSuffix)) continue;
+    KB_ASSIGN_OR_RETURN(std::string text, store.Get(o.key));
+    std::optional<Scratch> s = ParseScratch(text);
+    if (!s) {
+      spdlog::warn("drill: {} is not a drill's marker; left in place", o.key);
+      continue;
+    }
+    if (s->cluster_id != cluster_id) continue;
+    spdlog::info("drill: deleting what drill {} left: topics {}, groups {}", s->drill_id, fmt::join(s->topics, ", "),
+                 fmt::join(s->groups, ", "));
+    KB_RETURN_IF_ERROR(DeleteScratch(admin, *s));
+    for (const auto& t : s->topics) report->cleaned_up.push_back(t);
+    for (const auto& g : s->groups) report->cleaned_up.push_back("group " + g);
+    KB_RETURN_IF_ERROR(store.Delete(o.key));
+  }
+  return Status::Ok();
+}
+
+// A drill under way: the steps of RunDrill, in order.
+class Drill {
+ public:
+  Drill(const Config& config, const RunOptions& options) : config_(config), options_(options) {}
+
+  Result<DrillReport> Run();
+
+ private:
+  Status Prepare();
+  Status SelectTopics();
+  Status Validate();
+  Status Restore();
+  Status ReadBack();
+  Status CheckGroups();
+  Status CleanUp();
+  void MeasureRpo();
+  Status StoreEvidence();
+
+  const Config& config_;
+  const RunOptions& options_;
+  DrillReport report_;
+  std::unique_ptr<storage::ObjectStore> store_;
+  std::unique_ptr<kafka::Admin> admin_;
+  format::Manifest manifest_;
+  std::vector<const format::TopicManifest*> topics_;
+  Scratch scratch_;
+  bool marker_stored_ = false;
+};
+
+Status Drill::Prepare() {
+  if (!config_.mode.empty() && config_.mode != "drill" && config_.mode != "restore") {
+    return Status::InvalidArgument(fmt::format("{} is a {} configuration; a drill takes mode: drill (or a restore's)",
+                                               config_.source_file, config_.mode));
+  }
+  if (!config_.has_target) {
+    return Status::InvalidArgument(
+        "a drill restores into a target cluster: add a target section (bootstrap_servers, ...) to the config");
+  }
+  std::string url = config_.storage.Url();
+  if (url.empty()) return Status::InvalidArgument("no storage location: add a storage section to the config");
+  KB_ASSIGN_OR_RETURN(store_, storage::OpenStore(url));
+  catalog::Catalog catalog(*store_);
+  KB_ASSIGN_OR_RETURN(report_.backup_id, catalog.Resolve(config_.backup_id.empty() ? "latest" : config_.backup_id));
+  KB_ASSIGN_OR_RETURN(manifest_, catalog.LoadManifest(report_.backup_id));
+  report_.backup_state = manifest_.state;
+  KB_ASSIGN_OR_RETURN(admin_, kafka::Admin::Connect(config_.target));
+  KB_ASSIGN_OR_RETURN(kafka::ClusterInfo cluster, admin_->Describe());
+  scratch_.cluster_id = cluster.cluster_id;
+  report_.target_bootstrap = admin_->bootstrap();
+  KB_RETURN_IF_ERROR(CleanUpLeftovers(*store_, *admin_, cluster.cluster_id, &report_));
+  report_.topic_prefix = config_.drill.topic_prefix.empty() ? report_.drill_id + "-" : config_.drill.topic_prefix;
+  return Status::Ok();
+}
+
+Status Drill::SelectTopics() {
+  const std::vector<std::string>& patterns = config_.drill.topics;
+  for (const auto& t : manifest_.topics) {
+    if (patterns.empty() || MatchesAny(patterns, t.name)) topics_.push_back(&t);
+  }
+  if (topics_.empty()) {
+    std::vector<std::string> names;
+    for (const auto& t : manifest_.topics) names.push_back(t.name);
+    return Status::InvalidArgument(fmt::format("drill.topics [{}] names no topic of backup {} (it holds: {})",
+                                               fmt::join(patterns, ", "), report_.backup_id, fmt::join(names, ", ")));
+  }
+  KB_ASSIGN_OR_RETURN(kafka::ClusterInfo cluster, admin_->Describe());
+  for (const auto* t : topics_) {
+    std::string scratch = report_.topic_prefix + t->name;
+    if (cluster.Find(scratch)) {
+      return Status::Conflict(
+          fmt::format("scratch topic {} already exists on {}: a drill restores only into new topics (delete it, or set "
+                      "drill.topic_prefix)",
+                      scratch, report_.target_bootstrap));
+    }
+    scratch_.topics.push_back(scratch);
+  }
+  return Status::Ok();
+}
+
+Status Drill::Validate() {
+  report_.validation = config_.drill.validate;
+  if (config_.drill.validate == "none") {
+    report_.not_checked.push_back("validation: drill.validate is none");
+    return Status::Ok();
+  }
+  KB_ASSIGN_OR_RETURN(ValidateReport v, RunValidate(config_.storage.Url(), report_.backup_id,
+                                                    config_.drill.validate == "deep", options_, config_.encryption));
+  report_.validate = std::move(v);
+  return Status::Ok();
+}
+
+Status Drill::Restore() {
+  Config rc = config_;
+  rc.mode = "restore";
+  rc.backup_id = report_.backup_id;
+  RestoreConfig& r = rc.restore;
+  r.restore_id = report_.drill_id;
+  r.topics.clear();
+  r.topic_mapping.clear();
+  for (const auto* t : topics_) {
+    r.topics.push_back(t->name);
+    r.topic_mapping[t->name] = report_.topic_prefix + t->name;
+  }
+  // The whole of each partition, to the same partition, as it was backed up.
+  r.time_window_start.reset();
+  r.time_window_end.reset();
+  r.source_partitions.clear();
+  r.partition_mapping.clear();
+  r.repartitioning.clear();
+  r.include_offset_headers = false;
+  r.on_existing_data = "fail";
+  r.on_corruption = "fail";
+  r.create_topics = true;
+  r.dry_run = false;
+  r.group_mapping.clear();
+  if (r.consumer_group_strategy != "skip") {
+    r.reset_consumer_offsets = true;
+    for (const auto& g : manifest_.consumer_groups) {
+      if (!r.consumer_groups.empty() && !MatchesAny(r.consumer_groups, g.group_id)) continue;
+      r.group_mapping[g.group_id] = report_.topic_prefix + g.group_id;
+      scratch_.groups.push_back(report_.topic_prefix + g.group_id);
+    }
+  }
+  // Stored before anything is created: a drill killed from here on leaves
+  // a marker the next drill finds.
+  scratch_.drill_id = report_.drill_id;
+  scratch_.backup_id = report_.backup_id;
+  KB_RETURN_IF_ERROR(store_->Put(layout::DrillPendingKey(report_.backup_id, report_.drill_id), ScratchJson(scratch_)));
+  marker_stored_ = true;
+  KB_ASSIGN_OR_RETURN(RestoreReport restored, RunRestore(rc, options_));
+  report_.restore_seconds = restored.seconds;
+  report_.records = restored.records;
+  report_.bytes = restored.bytes;
+  for (const auto& t : restored.topics) report_.topics.push_back({t.source_name, t.name, t.records, t.bytes});
+  for (const auto& g : restored.group_positions) {
+    report_.groups.push_back({g.group_id, g.topic, g.partition, g.offset, std::nullopt, false});
+  }
+  return Status::Ok();
+}
+
+Status Drill::ReadBack() {
+  KB_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Connect(config_.target));
+  std::vector<kafka::Consumer::Start> starts;
+  std::map<std::pair<std::string, int32_t>, std::unique_ptr<drill::PartitionCheck>> checks;
+  size_t total = 0;
+  for (const auto* t : topics_) total += t->partitions.size();
+  report_.partitions.reserve(total);  // the checks point into it
+  for (const auto* t : topics_) {
+    std::string scratch = report_.topic_prefix + t->name;
+    for (const auto& p : t->partitions) {
+      DrillPartition& out = report_.partitions.emplace_back();
+      out.topic = t->name;
+      out.scratch_topic = scratch;
+      out.partition = p.partition;
+      checks[{scratch, p.partition}] = std::make_unique<drill::PartitionCheck>(*t, p, &out);
+      starts.push_back({scratch, p.partition, 0});
+    }
+  }
+  KB_RETURN_IF_ERROR(consumer->Assign(starts));
+  size_t open = checks.size();
+  int64_t last_progress = NowMs();
+  while (open > 0) {
+    KB_ASSIGN_OR_RETURN(kafka::ConsumedItem item, consumer->Poll(500));
+    auto it = checks.find({item.topic, item.partition});
+    if (item.kind == kafka::ConsumedItem::Kind::kRecord && it != checks.end()) {
+      it->second->Add(item.record);
+      last_progress = NowMs();
+    } else if (item.kind == kafka::ConsumedItem::Kind::kPartitionEnd && it != checks.end()) {
+      it->second->Finish();
+      checks.erase(it);
+      KB_RETURN_IF_ERROR(consumer->Unassign(item.topic, item.partition));
+      --open;
+      last_progress = NowMs();
+    } else if (NowMs() - last_progress > kReadBackStallMs) {
+      return Status::Unavailable(fmt::format("reading the scratch topics back from {} made no progress for {} s",
+                                             report_.target_bootstrap, kReadBackStallMs / 1000));
+    }
+  }
+  size_t without = 0;
+  for (const auto& p : report_.partitions) without += p.digest == "unavailable" ? 1 : 0;
+  if (without > 0) {
+    report_.not_checked.push_back(fmt::format(
+        "digest: {} of {} partitions have segments written before content digests existed; their counts were "
+        "checked, not their content",
+        without, report_.partitions.size()));
+  }
+  return Status::Ok();
+}
+
+Status Drill::CheckGroups() {
+  std::map<std::string, std::vector<kafka::TopicPartitionOffset>> committed;
+  for (auto& g : report_.groups) {
+    auto it = committed.find(g.group_id);
+    if (it == committed.end()) {
+      KB_ASSIGN_OR_RETURN(auto offsets, admin_->GroupOffsets(g.group_id, false));
+      it = committed.emplace(g.group_id, std::move(offsets)).first;
+    }
+    for (const auto& o : it->second) {
+      if (o.topic == g.topic && o.partition == g.partition) g.committed = o.offset;
+    }
+    g.ok = g.committed == g.expected;
+  }
+  return Status::Ok();
+}
+
+Status Drill::CleanUp() {
+  if (config_.drill.keep) {
+    report_.kept = true;
+  } else {
+    KB_RETURN_IF_ERROR(DeleteScratch(*admin_, scratch_));
+  }
+  if (marker_stored_) {
+    KB_RETURN_IF_ERROR(store_->Delete(layout::DrillPendingKey(report_.backup_id, report_.drill_id)));
+  }
+  return Status::Ok();
+}
+
+void Drill::MeasureRpo() {
+  for (const auto* t : topics_) {
+    for (const auto& p : t->partitions) {
+      if (p.max_timestamp && (!report_.newest_record_ms || *p.max_timestamp > *report_.newest_record_ms)) {
+        report_.newest_record_ms = p.max_timestamp;
+      }
+    }
+  }
+  int64_t now = NowMs();
+  if (report_.newest_record_ms) report_.rpo_seconds = static_cast<double>(now - *report_.newest_record_ms) / 1000.0;
+  if (manifest_.state == "continuous") {
+    report_.checkpoint_age_seconds = static_cast<double>(now - manifest_.completed_at_ms) / 1000.0;
+  }
+}
+
+Status Drill::StoreEvidence() {
+  report_.evidence_key = layout::DrillReportKey(report_.backup_id, report_.drill_id);
+  return store_->Put(report_.evidence_key, DrillReportJson(report_));
+}
+
+Result<DrillReport> Drill::Run() {
+  report_.started_at_ms = NowMs();
+  report_.drill_id = "drill-" + ProcessTimestamp();
+  report_.tool_version = kVersion;
+  KB_RETURN_IF_ERROR(Prepare());
+  KB_RETURN_IF_ERROR(SelectTopics());
+  MeasureRpo();
+  KB_RETURN_IF_ERROR(Validate());
+  if (!report_.validate || report_.validate->ok()) {
+    Status run = Restore();
+    if (run.code() == Status::Code::kCorruption) {
+      // The restore found what validation did not (a segment whose index
+      // disagrees with the manifest): a failed drill, with its evidence.
+      report_.restore_error = run.message();
+      report_.not_checked.push_back("read back: the restore stopped on data it could not read");
+      run = Status::Ok();
+    } else if (run.ok()) {
+      run = ReadBack();
+    }
+    if (run.ok() && report_.restore_error.empty()) run = CheckGroups();
+    // The scratch topics go even when a step failed.
+    Status cleaned = marker_stored_ ? CleanUp() : Status::Ok();
+    KB_RETURN_IF_ERROR(run);
+    KB_RETURN_IF_ERROR(cleaned);
+  } else {
+    report_.not_checked.push_back("restore: the validation found problems, so nothing was restored");
+  }
+  report_.finished_at_ms = NowMs();
+  KB_RETURN_IF_ERROR(StoreEvidence());
+  return std::move(report_);
+}
+
+json OptionalJson(const std::optional<int64_t>& v) {
+  return v ? json(*v) : json();
+}
+json OptionalJson(const std::optional<double>& v) {
+  return v ? json(*v) : json();
+}
+
+}  // namespace
+
+bool DrillReport::ok() const {
+  return Failures().empty();
+}
+
+std::vector<std::string> DrillReport::Failures() const {
+  std::vector<std::string> out;
+  if (validate) {
+    for (const auto& i : validate->issues) {
+      out.push_back(fmt::format("{}[{}] {}: {}", i.topic, i.partition, i.object, i.message));
+    }
+  }
+  if (!restore_error.empty()) out.push_back("restore: " + restore_error);
+  for (const auto& p : partitions) {
+    if (!p.ok) out.push_back(fmt::format("{}[{}]: {}", p.topic, p.partition, p.problem));
+  }
+  for (const auto& g : groups) {
+    if (!g.ok) {
+      out.push_back(fmt::format("group {} {}[{}]: the restore computed {}, the target holds {}", g.group_id, g.topic,
+                                g.partition, g.expected,
+                                g.committed ? fmt::to_string(*g.committed) : std::string("no commit")));
+    }
+  }
+  return out;
+}
+
+std::string DrillReportJson(const DrillReport& r) {
+  json partitions = json::array();
+  for (const auto& p : r.partitions) {
+    partitions.push_back({{"topic", p.topic},
+                          {"scratch_topic", p.scratch_topic},
+                          {"partition", p.partition},
+                          {"expected_records", p.expected_records},
+                          {"records", p.records},
+                          {"first_offset", OptionalJson(p.first_offset)},
+                          {"last_offset", OptionalJson(p.last_offset)},
+                          {"digest", p.digest},
+                          {"first_difference", p.first_difference},
+                          {"ok", p.ok},
+                          {"problem", p.problem}});
+  }
+  json groups = json::array();
+  for (const auto& g : r.groups) {
+    groups.push_back({{"group_id", g.group_id},
+                      {"topic", g.topic},
+                      {"partition", g.partition},
+                      {"expected", g.expected},
+                      {"committed", OptionalJson(g.committed)},
+                      {"ok", g.ok}});
+  }
+  json topics = json::array();
+  for (const auto& t : r.topics) {
+    topics.push_back(
+        {{"name", t.name}, {"scratch_topic", t.scratch_topic}, {"records", t.records}, {"bytes", t.bytes}});
+  }
+  json validation = nullptr;
+  if (r.validate) {
+    validation = {{"deep", r.validate->deep},
+                  {"ok", r.validate->ok()},
+                  {"partitions", r.validate->partitions},
+                  {"segments", r.validate->segments},
+                  {"records_checked", r.validate->records_checked},
+                  {"issues", r.validate->issues.size()}};
+  }
+  double mb_per_sec = r.restore_seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / r.restore_seconds : 0;
+  double records_per_sec = r.restore_seconds > 0 ? static_cast<double>(r.records) / r.restore_seconds : 0;
+  json j{{"drill_id", r.drill_id},
+         {"backup_id", r.backup_id},
+         {"backup_state", r.backup_state.empty() ? "committed" : r.backup_state},
+         {"tool_version", r.tool_version},
+         {"started_at_ms", r.started_at_ms},
+         {"finished_at_ms", r.finished_at_ms},
+         {"ok", r.ok()},
+         {"failures", r.Failures()},
+         {"not_checked", r.not_checked},
+         {"target_bootstrap", r.target_bootstrap},
+         {"topic_prefix", r.topic_prefix},
+         {"kept", r.kept},
+         {"cleaned_up", r.cleaned_up},
+         {"validation", r.validation},
+         {"validate", validation},
+         {"restore_error", r.restore_error},
+         {"rto",
+          {{"restore_seconds", r.restore_seconds},
+           {"records", r.records},
+           {"bytes", r.bytes},
+           {"mb_per_sec", mb_per_sec},
+           {"records_per_sec", records_per_sec}}},
+         {"rpo",
+          {{"seconds", OptionalJson(r.rpo_seconds)},
+           {"newest_record_ms", OptionalJson(r.newest_record_ms)},
+           {"checkpoint_age_seconds", OptionalJson(r.checkpoint_age_seconds)}}},
+         {"topics", topics},
+         {"partitions", partitions},
+         {"groups", groups},
+         {"evidence_key", r.evidence_key}};
+  return j.dump();
+}
+
+Result<DrillReport> RunDrill(const Config& config, const RunOptions& options) {
+  Drill drill(config, options);
+  return drill.Run();
+}
+
+}  // namespace kafka_backup
