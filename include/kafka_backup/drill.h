@@ -101,6 +101,29 @@ struct DrillReport {
 // a drill that ran but found a problem returns its report with ok() false.
 Result<DrillReport> RunDrill(const Config& config, const RunOptions& options = {});
 
+// A stored drill report, summed up (kafka-backup drills, describe).
+struct DrillSummary {
+  std::string drill_id;
+  std::string backup_id;
+  std::string evidence_key;
+  bool ok = false;
+  int64_t finished_at_ms = 0;
+  double restore_seconds = 0;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  std::optional<double> rpo_seconds;
+  size_t failures = 0;
+};
+
+// Every drill report stored under `storage_url` (only `backup_id`'s, unless
+// empty), oldest first. A report that does not parse is skipped with a
+// warning naming it.
+Result<std::vector<DrillSummary>> ListDrills(const std::string& storage_url, const std::string& backup_id = "");
+
+// The restore time to expect for `bytes` of payload at the median rate the
+// passed drills among `drills` measured; nullopt when none measured one.
+std::optional<double> EstimateRestoreSeconds(const std::vector<DrillSummary>& drills, uint64_t bytes);
+
 // The report as stored in the evidence object and printed by --format json
 // (docs/schemas/drill.schema.json).
 std::string DrillReportJson(const DrillReport& report);

@@ -152,6 +152,14 @@ ordered_json Effective(const Config& c) {
   } else {
     j["restore"] = Restore(c.restore);
   }
+  if (c.mode == "drill") {
+    const DrillConfig& d = c.drill;
+    ordered_json drill{{"topics", d.topics},
+                       {"topic_prefix", d.topic_prefix.empty() ? "drill-<drill id>-" : d.topic_prefix},
+                       {"keep", d.keep},
+                       {"validate", d.validate}};
+    j["drill"] = drill;
+  }
   ordered_json metrics = ordered_json::object();
   if (c.metrics.port) metrics = {{"port", *c.metrics.port}, {"bind", c.metrics.bind}};
   if (!c.metrics.pushgateway_url.empty()) {

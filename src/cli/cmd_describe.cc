@@ -1,10 +1,12 @@
 // `kafka-backup describe --path URL --backup-id ID|latest [--format json|yaml]`
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
 #include "cli/common.h"
+#include "kafka_backup/drill.h"
 #include "storage/object_store.h"
 #include "util/progress.h"
 
@@ -15,7 +17,39 @@ nlohmann::json OptionalTime(const std::optional<int64_t>& t) {
   return t ? nlohmann::json(*t) : nlohmann::json(nullptr);
 }
 
-nlohmann::json DescribeJson(const format::Manifest& m) {
+// What the stored drills say about a backup: its last drill, and the restore
+// time the drills of this storage measured for its size.
+struct DrillFacts {
+  std::optional<DrillSummary> last;
+  std::optional<double> expected_restore_seconds;
+};
+
+DrillFacts LoadDrillFacts(const std::string& url, const format::Manifest& m) {
+  DrillFacts facts;
+  auto all = ListDrills(url);
+  if (!all.ok()) {
+    spdlog::warn("cannot read the drill reports: {}", all.status().ToString());
+    return facts;
+  }
+  for (const auto& d : *all) {
+    if (d.backup_id == m.backup_id) facts.last = d;
+  }
+  facts.expected_restore_seconds = EstimateRestoreSeconds(*all, m.Bytes());
+  return facts;
+}
+
+nlohmann::json DrillJson(const DrillFacts& facts) {
+  if (!facts.last) return nullptr;
+  const DrillSummary& d = *facts.last;
+  return {{"drill_id", d.drill_id},
+          {"ok", d.ok},
+          {"finished_at", FormatTime(d.finished_at_ms)},
+          {"restore_seconds", d.restore_seconds},
+          {"rpo_seconds", d.rpo_seconds ? nlohmann::json(*d.rpo_seconds) : nlohmann::json()},
+          {"evidence_key", d.evidence_key}};
+}
+
+nlohmann::json DescribeJson(const format::Manifest& m, const DrillFacts& drills) {
   nlohmann::json topics = nlohmann::json::array();
   for (const auto& t : m.topics) {
     nlohmann::json parts = nlohmann::json::array();
@@ -45,18 +79,22 @@ nlohmann::json DescribeJson(const format::Manifest& m) {
           {{"at", FormatTime(e.at_ms)}, {"event", e.event}, {"topic_id", e.topic_id}, {"detail", e.detail}});
     }
   }
-  nlohmann::json j{{"backup_id", m.backup_id},
-                   {"state", m.committed() ? "committed" : m.state},
-                   {"created_at", FormatTime(m.created_at_ms)},
-                   {"completed_at", FormatTime(m.completed_at_ms)},
-                   {"source_cluster_id", m.source_cluster_id},
-                   {"kafka_cluster_id", m.kafka_cluster_id},
-                   {"compression", m.compression},
-                   {"records", m.RecordCount()},
-                   {"bytes", m.Bytes()},
-                   {"stored_bytes", m.StoredBytes()},
-                   {"own_stored_bytes", m.OwnStoredBytes()},
-                   {"topics", topics}};
+  nlohmann::json j{
+      {"backup_id", m.backup_id},
+      {"state", m.committed() ? "committed" : m.state},
+      {"created_at", FormatTime(m.created_at_ms)},
+      {"completed_at", FormatTime(m.completed_at_ms)},
+      {"source_cluster_id", m.source_cluster_id},
+      {"kafka_cluster_id", m.kafka_cluster_id},
+      {"compression", m.compression},
+      {"records", m.RecordCount()},
+      {"bytes", m.Bytes()},
+      {"stored_bytes", m.StoredBytes()},
+      {"own_stored_bytes", m.OwnStoredBytes()},
+      {"last_drill", DrillJson(drills)},
+      {"expected_restore_seconds",
+       drills.expected_restore_seconds ? nlohmann::json(*drills.expected_restore_seconds) : nlohmann::json()},
+      {"topics", topics}};
   if (!m.parent_backup_id.empty()) j["parent_backup_id"] = m.parent_backup_id;
   if (!m.missing_topics.empty()) j["missing_topics"] = m.missing_topics;
   if (m.encryption) {
@@ -65,7 +103,7 @@ nlohmann::json DescribeJson(const format::Manifest& m) {
   return j;
 }
 
-void PrintDescription(const format::Manifest& m) {
+void PrintDescription(const format::Manifest& m, const DrillFacts& drills) {
   fmt::print("backup:          {}\n", m.backup_id);
   fmt::print("created:         {}\n", FormatTime(m.created_at_ms));
   if (m.committed()) {
@@ -94,6 +132,19 @@ void PrintDescription(const format::Manifest& m) {
   if (!m.missing_topics.empty()) {
     fmt::print("missing topics:  {} (named in source.topics.include, absent from the source; on_missing: warn)\n",
                fmt::join(m.missing_topics, ", "));
+  }
+  if (drills.last) {
+    const DrillSummary& d = *drills.last;
+    fmt::print("last drill:      {} {} at {} (restore {:.1f} s; evidence {})\n", d.drill_id, d.ok ? "passed" : "FAILED",
+               FormatTime(d.finished_at_ms), d.restore_seconds, d.evidence_key);
+  } else {
+    fmt::print("last drill:      none (kafka-backup drill proves it restores: docs/drills.md)\n");
+  }
+  if (drills.expected_restore_seconds) {
+    fmt::print("expected restore: {:.0f} s, at the median rate the drills of this storage measured\n",
+               *drills.expected_restore_seconds);
+  } else {
+    fmt::print("expected restore: unknown until a drill has measured a restore rate\n");
   }
   for (const auto& t : m.topics) {
     fmt::print("\ntopic {} ({} partitions, replication factor {}, {} records{})\n", t.name, t.partition_count,
@@ -134,8 +185,11 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
       catalog::Catalog cat(*opened->store);
       auto m = cat.LoadManifest(opened->backup_id);
       if (!m.ok()) return Fail(m.status());
+      auto url = StorageUrl(*flags);
+      if (!url.ok()) return Fail(url.status());
+      DrillFacts drills = LoadDrillFacts(*url, *m);
       if (flags->format == "json" || flags->format == "yaml") {
-        nlohmann::json j = DescribeJson(*m);
+        nlohmann::json j = DescribeJson(*m, drills);
         if (flags->format == "yaml") {
           fmt::print("{}", JsonToYaml(j));
         } else {
@@ -143,7 +197,7 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
         }
         return static_cast<int>(kExitOk);
       }
-      PrintDescription(*m);
+      PrintDescription(*m, drills);
       return static_cast<int>(kExitOk);
     };
   });

@@ -1,7 +1,9 @@
-// `kafka-backup drill --config FILE [--backup-id ID] [--keep] [--format json]`
+// `kafka-backup drill --config FILE [--backup-id ID] [--keep] [--format json]` and
+// `kafka-backup drills --path URL [--backup-id ID] [--format json]`
 #include <fmt/format.h>
 
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/common.h"
 #include "kafka_backup/drill.h"
@@ -41,7 +43,63 @@ void PrintDrill(const DrillReport& r) {
   fmt::print("  scratch topics ({}*) {}; evidence: {}\n", r.topic_prefix, r.kept ? "kept" : "deleted", r.evidence_key);
 }
 
+nlohmann::json SummaryJson(const DrillSummary& d) {
+  double rate = d.restore_seconds > 0 ? static_cast<double>(d.bytes) / 1e6 / d.restore_seconds : 0;
+  return {{"drill_id", d.drill_id},
+          {"backup_id", d.backup_id},
+          {"ok", d.ok},
+          {"finished_at_ms", d.finished_at_ms},
+          {"restore_seconds", d.restore_seconds},
+          {"records", d.records},
+          {"bytes", d.bytes},
+          {"mb_per_sec", rate},
+          {"rpo_seconds", d.rpo_seconds ? nlohmann::json(*d.rpo_seconds) : nlohmann::json()},
+          {"failures", d.failures},
+          {"evidence_key", d.evidence_key}};
+}
+
+void PrintDrills(const std::vector<DrillSummary>& drills) {
+  if (drills.empty()) {
+    fmt::print("no drill reports (kafka-backup drill stores one per drill: docs/drills.md)\n");
+    return;
+  }
+  fmt::print("{:<24} {:<32} {:<7} {:>10} {:>12} {:>12} {}\n", "DRILL", "BACKUP", "RESULT", "RTO", "RATE", "RPO",
+             "FINISHED");
+  for (const auto& d : drills) {
+    double rate = d.restore_seconds > 0 ? static_cast<double>(d.bytes) / d.restore_seconds : 0;
+    fmt::print("{:<24} {:<32} {:<7} {:>10} {:>12} {:>12} {}\n", d.drill_id, d.backup_id, d.ok ? "passed" : "FAILED",
+               fmt::format("{:.1f} s", d.restore_seconds), Progress::HumanBytes(rate) + "/s", Seconds(d.rpo_seconds),
+               FormatTime(d.finished_at_ms));
+  }
+}
+
 }  // namespace
+
+void AddDrillsCommand(CLI::App& app, Action* action) {
+  auto flags = std::make_shared<StorageFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "drills", "List the stored drill reports (kafka-backup drill), oldest first: result, RTO, restore rate, RPO");
+  cmd->add_option("--path", flags->path, "Storage location (directory or URL)");
+  cmd->add_option("-c,--config", flags->config, "Take the storage location from this configuration");
+  cmd->add_option("--backup-id", flags->backup_id, "Only the drills of this backup");
+  AddFormatFlag(cmd, &flags->format);
+  cmd->callback([action, flags] {
+    *action = [flags] {
+      auto url = StorageUrl(*flags);
+      if (!url.ok()) return Fail(url.status());
+      auto drills = ListDrills(*url, flags->backup_id);
+      if (!drills.ok()) return Fail(drills.status());
+      if (flags->format == "json") {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& d : *drills) list.push_back(SummaryJson(d));
+        fmt::print("{}\n", nlohmann::json{{"storage", *url}, {"drills", list}}.dump());
+      } else {
+        PrintDrills(*drills);
+      }
+      return static_cast<int>(kExitOk);
+    };
+  });
+}
 
 void AddDrillCommand(CLI::App& app, Action* action) {
   auto flags = std::make_shared<StorageFlags>();

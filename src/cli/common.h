@@ -132,5 +132,6 @@ void AddValidateCommand(CLI::App& app, Action* action);
 void AddStatusCommand(CLI::App& app, Action* action);
 void AddPruneCommand(CLI::App& app, Action* action);
 void AddDrillCommand(CLI::App& app, Action* action);
+void AddDrillsCommand(CLI::App& app, Action* action);
 
 }  // namespace kafka_backup::cli

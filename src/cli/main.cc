@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   AddStatusCommand(app, &action);
   AddPruneCommand(app, &action);
   AddDrillCommand(app, &action);
+  AddDrillsCommand(app, &action);
   AddValidateRestoreCommand(app, &action);
   AddThreePhaseRestoreCommand(app, &action);
   AddShowOffsetMappingCommand(app, &action);

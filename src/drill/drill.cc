@@ -1,6 +1,8 @@
 #include "kafka_backup/drill.h"
 
+#include <algorithm>
 #include <map>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +12,7 @@
 #include "catalog/catalog.h"
 #include "drill/read_back.h"
 #include "kafka/client.h"
+#include "metrics/metrics.h"
 #include "storage/layout.h"
 #include "storage/object_store.h"
 #include "util/clock.h"
@@ -351,6 +354,8 @@ Result<DrillReport> Drill::Run() {
   }
   report_.finished_at_ms = NowMs();
   KB_RETURN_IF_ERROR(StoreEvidence());
+  metrics::Metrics::Get().DrillResult(report_.ok(), report_.finished_at_ms, report_.restore_seconds,
+                                      report_.rpo_seconds);
   return std::move(report_);
 }
 
@@ -459,6 +464,51 @@ std::string DrillReportJson(const DrillReport& r) {
          {"groups", groups},
          {"evidence_key", r.evidence_key}};
   return j.dump();
+}
+
+Result<std::vector<DrillSummary>> ListDrills(const std::string& storage_url, const std::string& backup_id) {
+  KB_ASSIGN_OR_RETURN(auto store, storage::OpenStore(storage_url));
+  std::string prefix(layout::kDrillPrefix);
+  if (!backup_id.empty()) prefix += backup_id + "/";
+  KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(*store, prefix));
+  std::vector<DrillSummary> out;
+  for (const auto& o : objects) {
+    if (!o.key.ends_with(".json") || o.key.ends_with(layout::kDrillPendingSuffix)) continue;
+    KB_ASSIGN_OR_RETURN(std::string text, store->Get(o.key));
+    try {
+      json j = json::parse(text);
+      DrillSummary d;
+      d.drill_id = j.at("drill_id").get<std::string>();
+      d.backup_id = j.at("backup_id").get<std::string>();
+      d.evidence_key = o.key;
+      d.ok = j.at("ok").get<bool>();
+      d.finished_at_ms = j.at("finished_at_ms").get<int64_t>();
+      d.restore_seconds = j.at("rto").at("restore_seconds").get<double>();
+      d.records = j.at("rto").at("records").get<uint64_t>();
+      d.bytes = j.at("rto").at("bytes").get<uint64_t>();
+      if (!j.at("rpo").at("seconds").is_null()) d.rpo_seconds = j.at("rpo").at("seconds").get<double>();
+      d.failures = j.at("failures").size();
+      out.push_back(std::move(d));
+    } catch (const std::exception& e) {
+      spdlog::warn("{}: not a drill report ({}); left out", o.key, e.what());
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const DrillSummary& a, const DrillSummary& b) {
+    return std::tie(a.finished_at_ms, a.drill_id) < std::tie(b.finished_at_ms, b.drill_id);
+  });
+  return out;
+}
+
+std::optional<double> EstimateRestoreSeconds(const std::vector<DrillSummary>& drills, uint64_t bytes) {
+  std::vector<double> rates;  // payload bytes per second
+  for (const auto& d : drills) {
+    if (d.ok && d.restore_seconds > 0 && d.bytes > 0) rates.push_back(static_cast<double>(d.bytes) / d.restore_seconds);
+  }
+  if (rates.empty()) return std::nullopt;
+  std::sort(rates.begin(), rates.end());
+  double median =
+      rates.size() % 2 ? rates[rates.size() / 2] : (rates[rates.size() / 2 - 1] + rates[rates.size() / 2]) / 2;
+  return static_cast<double>(bytes) / median;
 }
 
 Result<DrillReport> RunDrill(const Config& config, const RunOptions& options) {

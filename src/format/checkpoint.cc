@@ -100,6 +100,9 @@ void ApplyDelta(const PartitionDelta& d, PartitionManifest* p) {
     }
     p->segments.push_back(s);
   }
+  // The stored digest was the fold of the segments before these; writers
+  // fold again when they write (manifest.cc), so it is dropped, not kept stale.
+  if (!d.segments.empty()) p->digest.clear();
   p->gaps.insert(p->gaps.end(), d.gaps.begin(), d.gaps.end());
   p->bytes += d.bytes;
   p->end_offset = std::max(p->end_offset, d.end_offset);

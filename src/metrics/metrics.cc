@@ -78,6 +78,18 @@ Metrics::Metrics()
                            .Name("kafka_backup_last_commit_timestamp_seconds")
                            .Help("Unix time of the last commit point (backup manifest, restore transaction)")
                            .Register(*registry_)),
+      drill_success_time_(prometheus::BuildGauge()
+                              .Name("kafka_backup_drill_last_success_timestamp_seconds")
+                              .Help("Unix time a restore drill last passed")
+                              .Register(*registry_)),
+      drill_rto_(prometheus::BuildGauge()
+                     .Name("kafka_backup_drill_rto_seconds")
+                     .Help("Wall time of the last drill's restore")
+                     .Register(*registry_)),
+      drill_rpo_(prometheus::BuildGauge()
+                     .Name("kafka_backup_drill_rpo_seconds")
+                     .Help("Age of the newest record of the backup the last drill restored")
+                     .Register(*registry_)),
       storage_requests_(prometheus::BuildCounter()
                             .Name("kafka_backup_storage_requests_total")
                             .Help("Storage requests by operation and outcome (each retry counts)")
@@ -136,6 +148,12 @@ prometheus::Gauge& Metrics::CompressionRatio() {
 }
 prometheus::Gauge& Metrics::CheckpointTime() {
   return checkpoint_time_.Add({});
+}
+
+void Metrics::DrillResult(bool passed, int64_t finished_at_ms, double rto_seconds, std::optional<double> rpo_seconds) {
+  if (passed) drill_success_time_.Add({}).Set(static_cast<double>(finished_at_ms) / 1000.0);
+  drill_rto_.Add({}).Set(rto_seconds);
+  if (rpo_seconds) drill_rpo_.Add({}).Set(*rpo_seconds);
 }
 
 RunGauges::RunGauges(std::string operation, uint64_t total_records)

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -53,6 +54,10 @@ class Metrics {
   prometheus::Gauge& PartitionLag(const std::string& topic, int32_t partition);
   prometheus::Gauge& CompressionRatio();  // stored / payload bytes of the backup
   prometheus::Gauge& CheckpointTime();    // unix seconds of the last commit point
+  // A drill's outcome (docs/drills.md): its RTO (restore seconds) and RPO
+  // (seconds, when the backup holds a record); the time of the last success
+  // is set only when it passed.
+  void DrillResult(bool passed, int64_t finished_at_ms, double rto_seconds, std::optional<double> rpo_seconds);
   // One storage request: its operation ("put", "get", ...), outcome
   // ("ok", "not_found", "unavailable", "auth", "corruption", "other") and duration.
   void StorageRequest(std::string_view operation, const Status& outcome, std::chrono::duration<double> took);
@@ -72,6 +77,9 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& partition_lag_;
   prometheus::Family<prometheus::Gauge>& compression_ratio_;
   prometheus::Family<prometheus::Gauge>& checkpoint_time_;
+  prometheus::Family<prometheus::Gauge>& drill_success_time_;
+  prometheus::Family<prometheus::Gauge>& drill_rto_;
+  prometheus::Family<prometheus::Gauge>& drill_rpo_;
   prometheus::Family<prometheus::Counter>& storage_requests_;
   prometheus::Family<prometheus::Histogram>& storage_duration_;
 };

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BINARY, EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_CORRUPT, TARGET, backup_config, commit_offsets, create_topic,
+from conftest import (BINARY, cli_ok, EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_CORRUPT, TARGET, backup_config, commit_offsets, create_topic,
                       describe_topic, manifest_path, produce, rec, run_backup, run_cli, unique, write_config)
 from helpers.digests import partition_digest
 from helpers.schemas import json_output
@@ -109,6 +109,18 @@ def test_a_drill_of_a_good_backup_passes_and_leaves_evidence(world, tmp_path):
     assert not list((storage / "drills").rglob("*.pending.json"))
     # Nothing of the drill is left on the target.
     assert scratch_topics_left(prefix, world["topics"]) == []
+    # `drills` lists it; `describe` shows it, and the restore time it predicts from its rate.
+    listed = json_output(cli_ok(["drills", "--path", str(storage), "--format", "json"]), "drills")["drills"]
+    mine = [d for d in listed if d["drill_id"] == report["drill_id"]]
+    assert mine and mine[0]["ok"] and mine[0]["restore_seconds"] == report["rto"]["restore_seconds"], listed
+    assert mine[0]["evidence_key"] == report["evidence_key"]
+    described = json_output(cli_ok(["describe", "--path", str(storage), "--backup-id", "good", "--format", "json"]),
+                            "describe")
+    assert described["last_drill"]["ok"] and described["last_drill"]["evidence_key"].startswith("drills/good/")
+    assert described["expected_restore_seconds"] > 0
+    text = cli_ok(["describe", "--path", str(storage), "--backup-id", "good"]).stdout
+    assert "last drill:" in text and "passed" in text and "expected restore:" in text, text
+    assert report["drill_id"] in cli_ok(["drills", "--path", str(storage)]).stdout
 
 
 def copy_of(world: dict, tmp_path: Path) -> tuple[Path, dict]:
@@ -244,3 +256,10 @@ def test_a_drill_needs_a_target(world, tmp_path):
     del cfg["target"]
     r = run_cli(["drill", "--config", write_config(tmp_path, cfg)])
     assert r.rc == EXIT_BAD_INPUT and "target" in r.stderr, r.describe()
+
+
+def test_config_check_shows_the_drill_section(world, tmp_path):
+    out = cli_ok(["config", "check", "--config",
+                  write_config(tmp_path, drill_config(world["storage"], "good", keep=True))]).stdout
+    assert "valid (drill configuration)" in out and "drill:" in out and "validate: deep" in out, out
+    assert "topic_prefix: drill-<drill id>-" in out and "keep: true" in out, out

@@ -13,8 +13,8 @@ import urllib.request
 
 import pytest
 
-from conftest import (EXIT_BAD_INPUT, EXIT_NOT_FOUND, ROOT, assert_error, backup_config, cli_ok, create_topic,
-                      produce, rec, run_cli, unique, write_config)
+from conftest import (EXIT_BAD_INPUT, EXIT_NOT_FOUND, ROOT, TARGET, assert_error, backup_config, cli_ok,
+                      create_topic, produce, rec, run_cli, unique, write_config)
 
 PUSHGATEWAY = ROOT / ".cache" / "pushgateway" / "bin" / "pushgateway"
 
@@ -90,6 +90,25 @@ def test_a_backup_pushes_its_metrics_and_outcome_and_a_failure_keeps_the_last_su
     assert one(gateway, "kafka_backup_last_run_exit_code", **group) == EXIT_NOT_FOUND
     assert one(gateway, "kafka_backup_last_success_timestamp_seconds", **group) == success
     assert one(gateway, "kafka_backup_last_run_timestamp_seconds", **group) >= success
+
+
+def test_a_drill_pushes_its_rto_rpo_and_last_success(tmp_path, gateway):
+    topic = unique("push-drill")
+    create_topic(topic, 1)
+    produce(topic, [rec(0, f"k{i}", f"v{i}", timestamp=1_700_000_000_000 + i) for i in range(30)])
+    storage = tmp_path / "store"
+    cli_ok(["backup", "--config", write_config(tmp_path, backup_config(storage, [topic], backup_id="drilled"))])
+    job = unique("job")
+    cfg = {"mode": "drill", "backup_id": "drilled", "storage": {"backend": "filesystem", "path": str(storage)},
+           "target": {"bootstrap_servers": [TARGET]}, "drill": {"validate": "shallow"},
+           "metrics": {"pushgateway_url": gateway, "pushgateway_job": job}}
+    before = time.time()
+    cli_ok(["drill", "--config", write_config(tmp_path, cfg, "drill.yaml")], timeout=300)
+    group = {"job": job, "command": "drill"}
+    assert before - 1 <= one(gateway, "kafka_backup_drill_last_success_timestamp_seconds", **group) <= time.time() + 1
+    assert one(gateway, "kafka_backup_drill_rto_seconds", **group) > 0
+    rpo = one(gateway, "kafka_backup_drill_rpo_seconds", **group)
+    assert abs(rpo - (before - 1_700_000_000.029)) < 120, rpo
 
 
 def test_an_unreachable_gateway_is_a_warning_without_secrets_and_bad_keys_are_exit_2(tmp_path):

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "format/checkpoint.h"
 #include "format/digest.h"
 #include "format/segment.h"
 #include "util/crypto.h"
@@ -181,6 +182,34 @@ TEST(DigestTest, ManifestCarriesSegmentAndPartitionDigests) {
   EXPECT_EQ(pp[0].digest, PartitionDigest(m.topics[0].partitions[0].segments));
   EXPECT_TRUE(pp[1].digest.empty());
   EXPECT_TRUE(pp[1].segments[0].digest.empty());
+}
+
+}  // namespace
+}  // namespace kafka_backup::format
+
+namespace kafka_backup::format {
+namespace {
+
+// A journal's base entry stores the fold of the segments it had; the deltas
+// applied after it add segments, so the stored digest must not survive them.
+TEST(DigestTest, ApplyingADeltaDropsTheStoredPartitionDigest) {
+  PartitionManifest p;
+  p.digest = *PartitionDigest({});
+  PartitionDelta d;
+  d.end_offset = 1;
+  ContentDigest digest;
+  digest.Add(Record{0, 1, TimestampType::kCreateTime, std::nullopt, std::string("a"), {}});
+  d.segments.push_back(Ref(1, digest.Value(), "data/b/t/0/x.kbseg"));
+  ApplyDelta(d, &p);
+  EXPECT_TRUE(p.digest.empty());
+  auto parsed = ParseManifest(SerializeManifest([&] {
+    Manifest m;
+    m.backup_id = "b";
+    m.topics.push_back(TopicManifest{"t", "", 1, 1, {}, {p}, {}});
+    return m;
+  }()));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->topics[0].partitions[0].digest, PartitionDigest(p.segments));
 }
 
 }  // namespace
