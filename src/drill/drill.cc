@@ -153,6 +153,7 @@ Status Drill::SelectTopics() {
     return Status::InvalidArgument(fmt::format("drill.topics [{}] names no topic of backup {} (it holds: {})",
                                                fmt::join(patterns, ", "), report_.backup_id, fmt::join(names, ", ")));
   }
+  // Described again: the clean-up in Prepare may have deleted a topic of this name.
   KB_ASSIGN_OR_RETURN(kafka::ClusterInfo cluster, admin_->Describe());
   for (const auto* t : topics_) {
     std::string scratch = report_.topic_prefix + t->name;

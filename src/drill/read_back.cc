@@ -10,6 +10,11 @@ bool IsLogAppendTime(const format::TopicManifest& t) {
   return it != t.configs.end() && it->second == "LogAppendTime";
 }
 
+// How a difference names the segment it starts in.
+std::string Where(const format::SegmentRef& s) {
+  return fmt::format("segment {} (offsets {}..{} in the backup)", s.key, s.first_offset, s.last_offset);
+}
+
 }  // namespace
 
 PartitionCheck::PartitionCheck(const format::TopicManifest& topic, const format::PartitionManifest& p,
@@ -44,8 +49,7 @@ void PartitionCheck::Finish() {
   DrillPartition& o = *out_;
   // A segment left part-read: its records are missing (or fewer came).
   if (segment_ < manifest_.segments.size() && first_difference_.empty()) {
-    const format::SegmentRef& s = manifest_.segments[segment_];
-    first_difference_ = fmt::format("segment {} (offsets {}..{} in the backup)", s.key, s.first_offset, s.last_offset);
+    first_difference_ = Where(manifest_.segments[segment_]);
   }
   if (!has_digests_) {
     o.digest = "unavailable";
@@ -64,9 +68,7 @@ void PartitionCheck::Finish() {
 
 void PartitionCheck::FinishSegment() {
   const format::SegmentRef& s = manifest_.segments[segment_];
-  if (first_difference_.empty() && digest_.Value() != s.digest) {
-    first_difference_ = fmt::format("segment {} (offsets {}..{} in the backup)", s.key, s.first_offset, s.last_offset);
-  }
+  if (first_difference_.empty() && digest_.Value() != s.digest) first_difference_ = Where(s);
   digest_.Reset();
   in_segment_ = 0;
   ++segment_;

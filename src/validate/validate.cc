@@ -170,11 +170,11 @@ Status Validation::CheckRecords(PartitionCheck& c, const format::SegmentRef& seg
                       "(records {}, last offset {}, timestamps {}..{})",
                       count, prev, min_ts, max_ts, seg.record_count, seg.last_offset, seg.min_timestamp,
                       seg.max_timestamp));
-  } else if (!damaged && digest && digest->Value() != seg.digest) {
+  } else if (std::string read = digest ? digest->Value() : seg.digest; !damaged && read != seg.digest) {
     Issue(c, seg.key,
           fmt::format("the records' content digest is {}, the manifest says {}: a record's key, value, headers or "
                       "timestamp differs from what was backed up",
-                      digest->Value(), seg.digest));
+                      read, seg.digest));
   }
   return Status::Ok();
 }
