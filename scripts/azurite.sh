@@ -153,7 +153,7 @@ launch() {
   cd "$BASE"
   # shellcheck disable=SC2016
   env -u AZURITE_DB AZURITE_ACCOUNTS="$ACCOUNT:$ACCOUNT_KEY" \
-    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDFILE" \
+    "${SERVICE_SPAWN[@]}" "$PIDFILE" \
     "$NODE" "${args[@]}" >>"$LOG" 2>&1 </dev/null &
 }
 

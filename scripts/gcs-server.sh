@@ -123,7 +123,7 @@ launch() {
   for v in $(compgen -e | grep '^FAKE_GCS_' || true); do unset_env+=(-u "$v"); done
   cd "$BASE"
   # shellcheck disable=SC2016
-  env "${unset_env[@]}" setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDFILE" \
+  env "${unset_env[@]}" "${SERVICE_SPAWN[@]}" "$PIDFILE" \
     "$SERVER_BIN" "${args[@]}" >>"$LOG" 2>&1 </dev/null &
 }
 

@@ -302,7 +302,7 @@ launch() {
   # setsid: own session, survives the calling shell; bash writes its own pid
   # and execs java, so the pid file holds the JVM's pid.
   # shellcheck disable=SC2086,SC2016
-  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$d/kafka.pid" \
+  "${SERVICE_SPAWN[@]}" "$d/kafka.pid" \
     java $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
     -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true $extra \
     -Dlog4j2.configurationFile="$d/log4j2.properties" \

@@ -53,7 +53,7 @@ cmd_start() {
   # The first three requests (the IAM bootstrap below) are unauthenticated;
   # every later one must be signed by a known key.
   # shellcheck disable=SC2016
-  INITIAL_NO_AUTH_ACTION_COUNT=3 setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDFILE" \
+  INITIAL_NO_AUTH_ACTION_COUNT=3 "${SERVICE_SPAWN[@]}" "$PIDFILE" \
     "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 </dev/null &
   local t0=$SECONDS
   service_wait_ready "$t0" moto

@@ -136,7 +136,7 @@ launch() {
   # setsid: own session, survives the calling shell; bash writes its own pid
   # and execs java, so the pid file holds the JVM's pid.
   # shellcheck disable=SC2086,SC2016
-  LOG_LEVEL="$LOG_LEVEL" setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDFILE" \
+  LOG_LEVEL="$LOG_LEVEL" "${SERVICE_SPAWN[@]}" "$PIDFILE" \
     "$java" $HEAP_OPTS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
     -Dlogback.statusListenerClass=ch.qos.logback.core.status.NopStatusListener \
     -cp "$LIBS/*" org.gaul.s3proxy.Main --properties "$PROPS" \

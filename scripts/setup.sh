@@ -83,13 +83,15 @@ APT_BUILD_PACKAGES=(
 # What tests, benchmarks and lints need on top (clang-14 and its runtimes, with
 # libFuzzer: scripts/fuzz.sh; help2man and dpkg-dev for the .deb of
 # scripts/package.sh, zsh to test its completion; the secure cluster's Kerberos
-# KDC, kinit and Cyrus SASL's GSSAPI plugin).
+# KDC, kinit and Cyrus SASL's GSSAPI plugin; headless Chromium and a font to
+# render the drill's HTML page in a test).
 APT_DEV_PACKAGES=(
   libbenchmark-dev kcat clang-format clang-tidy
   clang-14 libclang-rt-14-dev
   openjdk-17-jdk-headless maven python3-venv
   help2man dpkg-dev zsh
   krb5-kdc krb5-admin-server krb5-user libsasl2-modules-gssapi-mit
+  chromium fonts-dejavu-core
 )
 APT_PACKAGES=("${APT_BUILD_PACKAGES[@]}")
 ((BUILD_ONLY)) || APT_PACKAGES+=("${APT_DEV_PACKAGES[@]}")

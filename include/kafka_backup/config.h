@@ -179,6 +179,17 @@ struct DrillConfig {
   std::string topic_prefix;
   bool keep = false;              // leave the scratch topics and groups after the drill
   std::string validate = "deep";  // deep | shallow | none: the validation before the restore
+  // At most this many partitions of each topic, chosen at random by each
+  // drill (non-empty ones first); 0: every partition.
+  int32_t sample_partitions = 0;
+  // An Ed25519 private key (PEM) that signs the evidence; the environment's
+  // KAFKA_BACKUP_DRILL_SIGNING_KEY (the PEM text) wins. Neither: unsigned.
+  std::string signing_key_file;
+  // Run after the restore, before the read back, with the scratch topics
+  // named in its environment (docs/drills.md); a non-zero exit fails the
+  // drill. Empty: none.
+  std::vector<std::string> after_restore;
+  int64_t after_restore_timeout_secs = 600;
 };
 
 // Prometheus metrics served while a command runs (docs/metrics.md). The

@@ -27,6 +27,9 @@ struct DrillPartition {
   // The offsets the restored records have on the target (unset: none).
   std::optional<int64_t> first_offset;
   std::optional<int64_t> last_offset;
+  // Where the restore's offset map says it wrote them (unset: nothing).
+  std::optional<int64_t> expected_first_offset;
+  std::optional<int64_t> expected_last_offset;
   // "match", "differs" or "unavailable" (a segment of the backup has no
   // digest: it was written before digests existed).
   std::string digest;
@@ -50,8 +53,28 @@ struct DrillGroupCheck {
 struct DrillTopic {
   std::string name;
   std::string scratch_topic;
+  int32_t partitions = 0;          // the topic's, in the backup
+  int32_t drilled_partitions = 0;  // restored and read back (drill.sample_partitions)
   uint64_t records = 0;
   uint64_t bytes = 0;
+  // When the restore had written all of it, from the start of its data phase.
+  std::optional<double> restore_seconds;
+};
+
+// The restore's progress, one point per 200 ms or so.
+struct DrillSample {
+  double seconds = 0;  // from the start of the data phase
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+};
+
+// drill.after_restore: the command run between the restore and the read back.
+struct DrillHook {
+  std::vector<std::string> command;
+  int exit_code = 0;  // -1: it did not finish (killed after drill.after_restore_timeout, or by a signal)
+  double seconds = 0;
+  std::string problem;  // why it failed, when it did
+  bool ok() const { return problem.empty(); }
 };
 
 struct DrillReport {
@@ -78,15 +101,24 @@ struct DrillReport {
   uint64_t records = 0;
   uint64_t bytes = 0;
   std::vector<DrillTopic> topics;
+  std::vector<DrillSample> throughput;
   // RPO: now minus the newest record's timestamp in the backup (unset when it
   // holds none), and for a continuous backup the age of its last checkpoint.
   std::optional<double> rpo_seconds;
   std::optional<int64_t> newest_record_ms;
   std::optional<double> checkpoint_age_seconds;
 
+  std::optional<DrillHook> after_restore;
   std::vector<DrillPartition> partitions;
   std::vector<DrillGroupCheck> groups;
   std::string evidence_key;  // where the report was stored beside the backup
+  std::string html_key;      // and its page (docs/drills.md)
+  // The key that signed the stored report ("sha256:<hex>" of its public
+  // key); empty: unsigned (no drill.signing_key_file).
+  std::string signing_key_id;
+  // The bytes stored as evidence (and printed by --format json): the JSON
+  // document, signed when a key was set (docs/drills.md "Signed evidence").
+  std::string stored_json;
   // Checks not made, and why ("digest: 2 partitions have segments without one").
   std::vector<std::string> not_checked;
 
@@ -125,7 +157,23 @@ Result<std::vector<DrillSummary>> ListDrills(const std::string& storage_url, con
 std::optional<double> EstimateRestoreSeconds(const std::vector<DrillSummary>& drills, uint64_t bytes);
 
 // The report as stored in the evidence object and printed by --format json
-// (docs/schemas/drill.schema.json).
+// (docs/schemas/drill.schema.json), unsigned.
 std::string DrillReportJson(const DrillReport& report);
+// The page a person reads: one self-contained HTML file, no network.
+std::string DrillReportHtml(const DrillReport& report);
+
+// `kafka-backup drill verify`: whether `report_json` (a stored or printed
+// report) is signed and unchanged since. With `public_key_pem` (a PEM
+// Ed25519 key, public or private) the signer must hold it; without, the
+// key the report names is taken at its word and `pinned` says so.
+struct DrillVerification {
+  bool ok = false;
+  bool pinned = false;  // checked against a key given, not only the report's own
+  std::string drill_id;
+  std::string backup_id;
+  std::string key_id;
+  std::string problem;  // why it does not verify
+};
+DrillVerification VerifyDrillReport(const std::string& report_json, const std::string& public_key_pem);
 
 }  // namespace kafka_backup

@@ -16,6 +16,15 @@ die() { printf '[%s] ERROR: %s\n' "$SERVICE" "$*" >&2; exit 1; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# "${SERVICE_SPAWN[@]}" PIDFILE CMD ARGS... >LOG 2>&1 </dev/null &
+# starts a server in its own session (setsid: it survives the calling shell). The bash in between
+# closes every descriptor but 0-2, which would otherwise stay open for the server's life (a
+# caller's lock, the pipe of a $(...) or of CI's log), writes its own pid and execs the server,
+# so PIDFILE holds the server's pid.
+# shellcheck disable=SC2016
+SERVICE_SPAWN=(setsid bash -c 'for fd in /proc/$$/fd/*; do n=${fd##*/}; ((n > 2)) && eval "exec $n>&-"; done
+echo $$ >"$1"; shift; exec "$@"' _)
+
 running_port() { echo "$PORT"; }
 endpoint() { echo "http://127.0.0.1:$1"; }
 

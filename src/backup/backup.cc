@@ -540,7 +540,7 @@ Status BackupRun::Drain() {
       ++open;
     }
   }
-  Progress progress("backup", total, options_.progress);
+  Progress progress("backup", total, options_);
   std::map<std::string, size_t> lines;  // topic -> its line in the display
   auto add_lines = [&] {
     std::map<std::string, uint64_t> totals;

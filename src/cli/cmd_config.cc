@@ -157,7 +157,11 @@ ordered_json Effective(const Config& c) {
     ordered_json drill{{"topics", d.topics},
                        {"topic_prefix", d.topic_prefix.empty() ? "drill-<drill id>-" : d.topic_prefix},
                        {"keep", d.keep},
-                       {"validate", d.validate}};
+                       {"validate", d.validate},
+                       {"sample_partitions", d.sample_partitions},
+                       {"signing_key_file", d.signing_key_file},
+                       {"after_restore", d.after_restore},
+                       {"after_restore_timeout_secs", d.after_restore_timeout_secs}};
     j["drill"] = drill;
   }
   ordered_json metrics = ordered_json::object();

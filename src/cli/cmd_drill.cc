@@ -1,5 +1,10 @@
-// `kafka-backup drill --config FILE [--backup-id ID] [--keep] [--format json]` and
+// `kafka-backup drill --config FILE [--backup-id ID] [--keep] [--html FILE] [--format json]`,
+// `kafka-backup drill verify REPORT [--public-key PEM]` and
 // `kafka-backup drills --path URL [--backup-id ID] [--format json]`
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
 #include <fmt/format.h>
 
 #include <spdlog/spdlog.h>
@@ -40,7 +45,71 @@ void PrintDrill(const DrillReport& r) {
   fmt::print(
       "  RPO: newest record {} ago{}\n", Seconds(r.rpo_seconds),
       r.checkpoint_age_seconds ? fmt::format(", last checkpoint {} ago", Seconds(r.checkpoint_age_seconds)) : "");
-  fmt::print("  scratch topics ({}*) {}; evidence: {}\n", r.topic_prefix, r.kept ? "kept" : "deleted", r.evidence_key);
+  fmt::print("  scratch topics ({}*) {}; evidence: {} ({}), page: {}\n", r.topic_prefix, r.kept ? "kept" : "deleted",
+             r.evidence_key,
+             r.signing_key_id.empty() ? "unsigned: no drill.signing_key_file" : "signed by " + r.signing_key_id,
+             r.html_key);
+}
+
+// A whole file, or stdin for "-"; false (and *error) when it cannot be read.
+bool ReadInput(const std::string& path, std::string* out, std::string* error) {
+  std::ostringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      *error = fmt::format("{}: cannot be read", path);
+      return false;
+    }
+    text << in.rdbuf();
+  }
+  *out = text.str();
+  return true;
+}
+
+void AddVerifyCommand(CLI::App* drill, Action* action) {
+  auto report = std::make_shared<std::string>();
+  auto key = std::make_shared<std::string>();
+  auto format = std::make_shared<std::string>("text");
+  CLI::App* cmd = drill->add_subcommand(
+      "verify",
+      "Check a drill report's Ed25519 signature: that it was signed (drill.signing_key_file) and not changed since. "
+      "With --public-key, also that the holder of that key signed it. Exit code 0 when it verifies, 4 when not");
+  cmd->add_option("report", *report,
+                  "The report: a file (drills/<backup>/<drill>.json, or drill --format json's "
+                  "output), or - for stdin")
+      ->required();
+  cmd->add_option("--public-key", *key, "PEM file of the signer's key (public, or the private key itself)");
+  AddFormatFlag(cmd, format.get());
+  cmd->callback([action, report, key, format] {
+    *action = [report, key, format] {
+      std::string text, pem, error;
+      if (!ReadInput(*report, &text, &error)) return Fail(Status::NotFound(error));
+      if (!key->empty() && !ReadInput(*key, &pem, &error)) {
+        return Fail(Status::InvalidArgument("--public-key " + error));
+      }
+      DrillVerification v = VerifyDrillReport(text, pem);
+      if (*format == "json") {
+        fmt::print("{}\n", nlohmann::json{{"report", *report},
+                                          {"ok", v.ok},
+                                          {"pinned", v.pinned},
+                                          {"drill_id", v.drill_id},
+                                          {"backup_id", v.backup_id},
+                                          {"key_id", v.key_id},
+                                          {"problem", v.problem}}
+                               .dump());
+      } else if (v.ok) {
+        fmt::print("verified: drill {} of backup {}, signed by key {}{}\n", v.drill_id, v.backup_id, v.key_id,
+                   v.pinned ? " (the key given)"
+                            : "; pass --public-key to check that it is your key, not only one that the report names");
+      } else {
+        fmt::print("NOT verified: {}: {}\n", *report, v.problem);
+      }
+      if (!v.ok) SetSummaryError("drill verify: " + v.problem);
+      return v.ok ? static_cast<int>(kExitOk) : static_cast<int>(kExitCorruption);
+    };
+  });
 }
 
 nlohmann::json SummaryJson(const DrillSummary& d) {
@@ -111,14 +180,23 @@ void AddDrillCommand(CLI::App& app, Action* action) {
       "digest against the manifest and the consumer-group positions the restore committed, measure RTO and "
       "RPO, delete the scratch topics and store the report beside the backup (drills/<backup>/<drill>.json). "
       "Exit code 4 if a check fails, naming the partitions.");
-  cmd->add_option("-c,--config", flags->config, "YAML configuration (mode: drill; storage, target, drill)")->required();
+  cmd->add_option("-c,--config", flags->config, "YAML configuration (mode: drill; storage, target, drill)");
   cmd->add_option("--path", flags->path, "Storage location, overrides storage in the config");
   cmd->add_option("--backup-id", flags->backup_id, "Backup id or 'latest', overrides backup_id in the config");
   cmd->add_flag("--keep", *keep, "Leave the scratch topics and groups (drill.keep: true)");
+  auto html = std::make_shared<std::string>();
+  cmd->add_option("--html", *html,
+                  "Also write the report's page (stored as drills/<backup>/<drill>.html) to this file");
   AddEncryptionKeyFlag(cmd, flags.get(), false);
   AddFormatFlag(cmd, &flags->format);
-  cmd->callback([action, flags, keep] {
-    *action = [flags, keep] {
+  AddVerifyCommand(cmd, action);
+  cmd->callback([cmd, action, flags, keep, html] {
+    if (cmd->got_subcommand("verify")) return;  // its own action
+    *action = [flags, keep, html] {
+      if (flags->config.empty()) {
+        return Fail(Status::InvalidArgument(
+            "drill needs --config FILE (mode: drill; docs/drills.md), or: drill verify REPORT"));
+      }
       auto config = LoadConfig(*flags, true);
       if (!config.ok()) return Fail(config.status());
       if (*keep) config->drill.keep = true;
@@ -136,8 +214,13 @@ void AddDrillCommand(CLI::App& app, Action* action) {
                                     failures.size(), failures.size() == 1 ? "" : "s", failures.front()));
         for (const auto& f : failures) spdlog::error("drill: {}", f);
       }
+      if (!html->empty()) {
+        std::ofstream out(*html, std::ios::binary);
+        out << DrillReportHtml(*report);
+        if (!out) spdlog::error("drill: cannot write the page to {}", *html);
+      }
       if (flags->format == "json") {
-        fmt::print("{}\n", DrillReportJson(*report));
+        fmt::print("{}\n", report->stored_json);
       } else {
         PrintDrill(*report);
       }

@@ -669,6 +669,22 @@ void ReadDrill(MapReader& r, DrillConfig* o) {
       r.FailKey(r.Get("validate"), "validate", fmt::format("expected deep, shallow or none, got '{}'", *v));
     }
   }
+  if (auto v = r.Int("sample_partitions", 0, INT32_MAX)) o->sample_partitions = static_cast<int32_t>(*v);
+  if (auto v = r.String("signing_key_file")) o->signing_key_file = *v;
+  // A string is a shell command; a list is the program and its arguments.
+  bool shell = r.Get("after_restore").IsScalar();
+  if (auto v = r.StringList("after_restore")) {
+    o->after_restore = shell ? std::vector<std::string>{"/bin/sh", "-c", v->front()} : *v;
+    if (o->after_restore.empty() || o->after_restore.front().empty()) {
+      r.FailKey(r.Get("after_restore"), "after_restore",
+                "expected a command: a string, or a list of program and arguments");
+    }
+  }
+  if (auto v = r.String("after_restore_timeout")) {
+    auto secs = ParseDurationSecs(*v);
+    if (!secs.ok()) r.FailKey(r.Get("after_restore_timeout"), "after_restore_timeout", secs.status().message());
+    o->after_restore_timeout_secs = *secs;
+  }
   r.CheckNoUnknownKeys();
 }
 

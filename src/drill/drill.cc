@@ -1,8 +1,9 @@
 #include "kafka_backup/drill.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
-#include <tuple>
+#include <random>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
+#include "drill/after_restore.h"
+#include "drill/evidence.h"
 #include "drill/read_back.h"
 #include "kafka/client.h"
 #include "metrics/metrics.h"
@@ -27,6 +30,8 @@ using nlohmann::json;
 
 // The read back gives up when no partition moved for this long.
 constexpr int64_t kReadBackStallMs = 60000;
+// The throughput chart keeps at most this many points (halved when full).
+constexpr size_t kMaxSamples = 600;
 
 // The scratch topics and groups of one drill, as its pending marker records
 // them (drills/<backup>/<drill>.pending.json) until they are deleted.
@@ -88,6 +93,48 @@ Status CleanUpLeftovers(storage::ObjectStore& store, kafka::Admin& admin, const 
   return Status::Ok();
 }
 
+// drill.sample_partitions of a topic's partitions, chosen afresh by each
+// drill (seeded by its id) so that drills over time cover them all; those
+// holding records first. In partition order.
+std::vector<const format::PartitionManifest*> Sample(const format::TopicManifest& t, int32_t n,
+                                                     const std::string& drill_id) {
+  std::vector<const format::PartitionManifest*> out;
+  for (const auto& p : t.partitions) out.push_back(&p);
+  if (n <= 0 || out.size() <= static_cast<size_t>(n)) return out;
+  std::mt19937_64 random(std::hash<std::string>{}(drill_id + "/" + t.name));
+  std::shuffle(out.begin(), out.end(), random);
+  std::stable_partition(out.begin(), out.end(), [](const auto* p) { return p->record_count > 0; });
+  out.resize(static_cast<size_t>(n));
+  std::sort(out.begin(), out.end(), [](const auto* a, const auto* b) { return a->partition < b->partition; });
+  return out;
+}
+
+// Keeps the restore's progress as the throughput chart's points, and when
+// each topic was done.
+class Recorder {
+ public:
+  explicit Recorder(DrillReport* report) : report_(report) {}
+  void operator()(const ProgressSnapshot& s) {
+    auto& points = report_->throughput;
+    if (points.size() >= kMaxSamples) {
+      for (size_t i = 1; i < points.size() / 2; ++i) points[i] = points[2 * i];
+      points.resize(points.size() / 2);
+    }
+    points.push_back({s.seconds, s.records, s.bytes});
+    for (const auto& t : s.topics) {
+      if (t.done_seconds) done_[t.name] = *t.done_seconds;
+    }
+  }
+  std::optional<double> Done(const std::string& target_topic) const {
+    auto it = done_.find(target_topic);
+    return it == done_.end() ? std::nullopt : std::optional<double>(it->second);
+  }
+
+ private:
+  DrillReport* report_;
+  std::map<std::string, double> done_;
+};
+
 // A drill under way: the steps of RunDrill, in order.
 class Drill {
  public:
@@ -98,8 +145,12 @@ class Drill {
  private:
   Status Prepare();
   Status SelectTopics();
+  std::vector<const format::PartitionManifest*> SamplePartitions(const format::TopicManifest& t) const {
+    return Sample(t, config_.drill.sample_partitions, report_.drill_id);
+  }
   Status Validate();
   Status Restore();
+  void AfterRestore();
   Status ReadBack();
   Status CheckGroups();
   Status CleanUp();
@@ -113,6 +164,9 @@ class Drill {
   std::unique_ptr<kafka::Admin> admin_;
   format::Manifest manifest_;
   std::vector<const format::TopicManifest*> topics_;
+  // Per topic of topics_, the partitions drilled (all, or drill.sample_partitions).
+  std::vector<std::vector<const format::PartitionManifest*>> drilled_;
+  std::string signing_key_;  // PEM; empty: the report is stored unsigned
   Scratch scratch_;
   bool marker_stored_ = false;
 };
@@ -126,6 +180,8 @@ Status Drill::Prepare() {
     return Status::InvalidArgument(
         "a drill restores into a target cluster: add a target section (bootstrap_servers, ...) to the config");
   }
+  // Read first: a key that cannot sign stops the drill before it restores.
+  KB_ASSIGN_OR_RETURN(signing_key_, drill::SigningKey(config_.drill));
   std::string url = config_.storage.Url();
   if (url.empty()) return Status::InvalidArgument("no storage location: add a storage section to the config");
   KB_ASSIGN_OR_RETURN(store_, storage::OpenStore(url));
@@ -153,6 +209,7 @@ Status Drill::SelectTopics() {
     return Status::InvalidArgument(fmt::format("drill.topics [{}] names no topic of backup {} (it holds: {})",
                                                fmt::join(patterns, ", "), report_.backup_id, fmt::join(names, ", ")));
   }
+  for (const auto* t : topics_) drilled_.push_back(SamplePartitions(*t));
   // Described again: the clean-up in Prepare may have deleted a topic of this name.
   KB_ASSIGN_OR_RETURN(kafka::ClusterInfo cluster, admin_->Describe());
   for (const auto* t : topics_) {
@@ -188,14 +245,26 @@ Status Drill::Restore() {
   r.restore_id = report_.drill_id;
   r.topics.clear();
   r.topic_mapping.clear();
-  for (const auto* t : topics_) {
+  r.source_partitions.clear();  // the drill's sample, if any, below
+  for (size_t i = 0; i < topics_.size(); ++i) {
+    const auto* t = topics_[i];
     r.topics.push_back(t->name);
     r.topic_mapping[t->name] = report_.topic_prefix + t->name;
+    // Every record kept until it is read back: the broker would compact a
+    // compacted topic's copy, and delete by time what an old backup holds.
+    auto& configs = r.topic_configs[t->name];
+    configs["cleanup.policy"] = "delete";
+    configs["retention.ms"] = "-1";
+    configs["retention.bytes"] = "-1";
+    if (drilled_[i].size() < t->partitions.size()) {
+      for (const auto* p : drilled_[i]) r.source_partitions[t->name].push_back(p->partition);
+      report_.not_checked.push_back(fmt::format("sample: {} of the {} partitions of {} were drilled",
+                                                drilled_[i].size(), t->partitions.size(), t->name));
+    }
   }
   // The whole of each partition, to the same partition, as it was backed up.
   r.time_window_start.reset();
   r.time_window_end.reset();
-  r.source_partitions.clear();
   r.partition_mapping.clear();
   r.repartitioning.clear();
   r.include_offset_headers = false;
@@ -218,33 +287,77 @@ Status Drill::Restore() {
   scratch_.backup_id = report_.backup_id;
   KB_RETURN_IF_ERROR(store_->Put(layout::DrillPendingKey(report_.backup_id, report_.drill_id), ScratchJson(scratch_)));
   marker_stored_ = true;
-  KB_ASSIGN_OR_RETURN(RestoreReport restored, RunRestore(rc, options_));
+  RunOptions options = options_;
+  auto recorder = std::make_shared<Recorder>(&report_);
+  options.on_progress = [recorder](const ProgressSnapshot& s) { (*recorder)(s); };
+  KB_ASSIGN_OR_RETURN(RestoreReport restored, RunRestore(rc, options));
   report_.restore_seconds = restored.seconds;
   report_.records = restored.records;
   report_.bytes = restored.bytes;
-  for (const auto& t : restored.topics) report_.topics.push_back({t.source_name, t.name, t.records, t.bytes});
+  for (const auto& t : restored.topics) {
+    DrillTopic& out = report_.topics.emplace_back();
+    out.name = t.source_name;
+    out.scratch_topic = t.name;
+    out.records = t.records;
+    out.bytes = t.bytes;
+    out.restore_seconds = recorder->Done(t.name);
+    for (size_t i = 0; i < topics_.size(); ++i) {
+      if (topics_[i]->name != t.source_name) continue;
+      out.partitions = static_cast<int32_t>(topics_[i]->partitions.size());
+      out.drilled_partitions = static_cast<int32_t>(drilled_[i].size());
+    }
+  }
   for (const auto& g : restored.group_positions) {
     report_.groups.push_back({g.group_id, g.topic, g.partition, g.offset, std::nullopt, false});
   }
   return Status::Ok();
 }
 
+void Drill::AfterRestore() {
+  if (config_.drill.after_restore.empty()) return;
+  std::vector<std::string> bootstrap = config_.target.bootstrap_servers;
+  report_.after_restore =
+      drill::RunAfterRestore(config_.drill.after_restore,
+                             {{"KAFKA_BACKUP_DRILL_ID", report_.drill_id},
+                              {"KAFKA_BACKUP_DRILL_BACKUP_ID", report_.backup_id},
+                              {"KAFKA_BACKUP_DRILL_TOPIC_PREFIX", report_.topic_prefix},
+                              {"KAFKA_BACKUP_DRILL_TOPICS", fmt::format("{}", fmt::join(scratch_.topics, ","))},
+                              {"KAFKA_BACKUP_DRILL_GROUPS", fmt::format("{}", fmt::join(scratch_.groups, ","))},
+                              {"KAFKA_BACKUP_DRILL_BOOTSTRAP_SERVERS", fmt::format("{}", fmt::join(bootstrap, ","))}},
+                             config_.drill.after_restore_timeout_secs);
+}
+
 Status Drill::ReadBack() {
   KB_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Connect(config_.target));
   std::vector<kafka::Consumer::Start> starts;
   std::map<std::pair<std::string, int32_t>, std::unique_ptr<drill::PartitionCheck>> checks;
+  auto loaded = catalog::LoadOffsetMap(*store_, report_.backup_id, report_.drill_id);
+  if (!loaded.ok() && loaded.status().code() != Status::Code::kNotFound) return loaded.status();
+  format::OffsetMap map = loaded.ok() ? std::move(*loaded) : format::OffsetMap{};
   size_t total = 0;
-  for (const auto* t : topics_) total += t->partitions.size();
+  for (const auto& d : drilled_) total += d.size();
   report_.partitions.reserve(total);  // the checks point into it
-  for (const auto* t : topics_) {
+  for (size_t i = 0; i < topics_.size(); ++i) {
+    const auto* t = topics_[i];
     std::string scratch = report_.topic_prefix + t->name;
-    for (const auto& p : t->partitions) {
+    const format::TopicOffsetMap* mapped = nullptr;
+    for (const auto& m : map.topics) mapped = m.source_topic == t->name ? &m : mapped;
+    for (const auto* p : drilled_[i]) {
       DrillPartition& out = report_.partitions.emplace_back();
       out.topic = t->name;
       out.scratch_topic = scratch;
-      out.partition = p.partition;
-      checks[{scratch, p.partition}] = std::make_unique<drill::PartitionCheck>(*t, p, &out);
-      starts.push_back({scratch, p.partition, 0});
+      out.partition = p->partition;
+      auto check = std::make_unique<drill::PartitionCheck>(*t, *p, &out);
+      const format::PartitionOffsetMap* runs = nullptr;
+      if (mapped) {
+        for (const auto& m : mapped->partitions) runs = m.source_partition == p->partition ? &m : runs;
+      }
+      check->ExpectOffsets(runs);
+      checks[{scratch, p->partition}] = std::move(check);
+      // From where the log starts: records deleted from its head show as
+      // offsets that disagree with the offset map.
+      KB_ASSIGN_OR_RETURN(kafka::Watermarks marks, admin_->QueryWatermarks(scratch, p->partition));
+      starts.push_back({scratch, p->partition, marks.low});
     }
   }
   KB_RETURN_IF_ERROR(consumer->Assign(starts));
@@ -321,9 +434,18 @@ void Drill::MeasureRpo() {
   }
 }
 
+// The page first, the JSON (the evidence, naming the page) last.
 Status Drill::StoreEvidence() {
   report_.evidence_key = layout::DrillReportKey(report_.backup_id, report_.drill_id);
-  return store_->Put(report_.evidence_key, DrillReportJson(report_));
+  report_.html_key = layout::DrillHtmlKey(report_.backup_id, report_.drill_id);
+  std::string json = DrillReportJson(report_);
+  if (!signing_key_.empty()) {
+    KB_ASSIGN_OR_RETURN(json, drill::SignReport(json, signing_key_, &report_.signing_key_id));
+  }
+  KB_RETURN_IF_ERROR(store_->Put(report_.html_key, DrillReportHtml(report_)));
+  KB_RETURN_IF_ERROR(store_->Put(report_.evidence_key, json));
+  report_.stored_json = std::move(json);
+  return Status::Ok();
 }
 
 Result<DrillReport> Drill::Run() {
@@ -343,6 +465,7 @@ Result<DrillReport> Drill::Run() {
       report_.not_checked.push_back("read back: the restore stopped on data it could not read");
       run = Status::Ok();
     } else if (run.ok()) {
+      AfterRestore();
       run = ReadBack();
     }
     if (run.ok() && report_.restore_error.empty()) run = CheckGroups();
@@ -360,13 +483,6 @@ Result<DrillReport> Drill::Run() {
   return std::move(report_);
 }
 
-json OptionalJson(const std::optional<int64_t>& v) {
-  return v ? json(*v) : json();
-}
-json OptionalJson(const std::optional<double>& v) {
-  return v ? json(*v) : json();
-}
-
 }  // namespace
 
 bool DrillReport::ok() const {
@@ -381,6 +497,7 @@ std::vector<std::string> DrillReport::Failures() const {
     }
   }
   if (!restore_error.empty()) out.push_back("restore: " + restore_error);
+  if (after_restore && !after_restore->ok()) out.push_back(after_restore->problem);
   for (const auto& p : partitions) {
     if (!p.ok) out.push_back(fmt::format("{}[{}]: {}", p.topic, p.partition, p.problem));
   }
@@ -392,124 +509,6 @@ std::vector<std::string> DrillReport::Failures() const {
     }
   }
   return out;
-}
-
-std::string DrillReportJson(const DrillReport& r) {
-  json partitions = json::array();
-  for (const auto& p : r.partitions) {
-    partitions.push_back({{"topic", p.topic},
-                          {"scratch_topic", p.scratch_topic},
-                          {"partition", p.partition},
-                          {"expected_records", p.expected_records},
-                          {"records", p.records},
-                          {"first_offset", OptionalJson(p.first_offset)},
-                          {"last_offset", OptionalJson(p.last_offset)},
-                          {"digest", p.digest},
-                          {"first_difference", p.first_difference},
-                          {"ok", p.ok},
-                          {"problem", p.problem}});
-  }
-  json groups = json::array();
-  for (const auto& g : r.groups) {
-    groups.push_back({{"group_id", g.group_id},
-                      {"topic", g.topic},
-                      {"partition", g.partition},
-                      {"expected", g.expected},
-                      {"committed", OptionalJson(g.committed)},
-                      {"ok", g.ok}});
-  }
-  json topics = json::array();
-  for (const auto& t : r.topics) {
-    topics.push_back(
-        {{"name", t.name}, {"scratch_topic", t.scratch_topic}, {"records", t.records}, {"bytes", t.bytes}});
-  }
-  json validation = nullptr;
-  if (r.validate) {
-    validation = {{"deep", r.validate->deep},
-                  {"ok", r.validate->ok()},
-                  {"partitions", r.validate->partitions},
-                  {"segments", r.validate->segments},
-                  {"records_checked", r.validate->records_checked},
-                  {"issues", r.validate->issues.size()}};
-  }
-  double mb_per_sec = r.restore_seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / r.restore_seconds : 0;
-  double records_per_sec = r.restore_seconds > 0 ? static_cast<double>(r.records) / r.restore_seconds : 0;
-  json j{{"drill_id", r.drill_id},
-         {"backup_id", r.backup_id},
-         {"backup_state", r.backup_state.empty() ? "committed" : r.backup_state},
-         {"tool_version", r.tool_version},
-         {"started_at_ms", r.started_at_ms},
-         {"finished_at_ms", r.finished_at_ms},
-         {"ok", r.ok()},
-         {"failures", r.Failures()},
-         {"not_checked", r.not_checked},
-         {"target_bootstrap", r.target_bootstrap},
-         {"topic_prefix", r.topic_prefix},
-         {"kept", r.kept},
-         {"cleaned_up", r.cleaned_up},
-         {"validation", r.validation},
-         {"validate", validation},
-         {"restore_error", r.restore_error},
-         {"rto",
-          {{"restore_seconds", r.restore_seconds},
-           {"records", r.records},
-           {"bytes", r.bytes},
-           {"mb_per_sec", mb_per_sec},
-           {"records_per_sec", records_per_sec}}},
-         {"rpo",
-          {{"seconds", OptionalJson(r.rpo_seconds)},
-           {"newest_record_ms", OptionalJson(r.newest_record_ms)},
-           {"checkpoint_age_seconds", OptionalJson(r.checkpoint_age_seconds)}}},
-         {"topics", topics},
-         {"partitions", partitions},
-         {"groups", groups},
-         {"evidence_key", r.evidence_key}};
-  return j.dump();
-}
-
-Result<std::vector<DrillSummary>> ListDrills(const std::string& storage_url, const std::string& backup_id) {
-  KB_ASSIGN_OR_RETURN(auto store, storage::OpenStore(storage_url));
-  std::string prefix(layout::kDrillPrefix);
-  if (!backup_id.empty()) prefix += backup_id + "/";
-  KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(*store, prefix));
-  std::vector<DrillSummary> out;
-  for (const auto& o : objects) {
-    if (!o.key.ends_with(".json") || o.key.ends_with(layout::kDrillPendingSuffix)) continue;
-    KB_ASSIGN_OR_RETURN(std::string text, store->Get(o.key));
-    try {
-      json j = json::parse(text);
-      DrillSummary d;
-      d.drill_id = j.at("drill_id").get<std::string>();
-      d.backup_id = j.at("backup_id").get<std::string>();
-      d.evidence_key = o.key;
-      d.ok = j.at("ok").get<bool>();
-      d.finished_at_ms = j.at("finished_at_ms").get<int64_t>();
-      d.restore_seconds = j.at("rto").at("restore_seconds").get<double>();
-      d.records = j.at("rto").at("records").get<uint64_t>();
-      d.bytes = j.at("rto").at("bytes").get<uint64_t>();
-      if (!j.at("rpo").at("seconds").is_null()) d.rpo_seconds = j.at("rpo").at("seconds").get<double>();
-      d.failures = j.at("failures").size();
-      out.push_back(std::move(d));
-    } catch (const std::exception& e) {
-      spdlog::warn("{}: not a drill report ({}); left out", o.key, e.what());
-    }
-  }
-  std::sort(out.begin(), out.end(), [](const DrillSummary& a, const DrillSummary& b) {
-    return std::tie(a.finished_at_ms, a.drill_id) < std::tie(b.finished_at_ms, b.drill_id);
-  });
-  return out;
-}
-
-std::optional<double> EstimateRestoreSeconds(const std::vector<DrillSummary>& drills, uint64_t bytes) {
-  std::vector<double> rates;  // payload bytes per second
-  for (const auto& d : drills) {
-    if (d.ok && d.restore_seconds > 0 && d.bytes > 0) rates.push_back(static_cast<double>(d.bytes) / d.restore_seconds);
-  }
-  if (rates.empty()) return std::nullopt;
-  std::sort(rates.begin(), rates.end());
-  double median =
-      rates.size() % 2 ? rates[rates.size() / 2] : (rates[rates.size() / 2 - 1] + rates[rates.size() / 2]) / 2;
-  return static_cast<double>(bytes) / median;
 }
 
 Result<DrillReport> RunDrill(const Config& config, const RunOptions& options) {

@@ -10,6 +10,10 @@ bool IsLogAppendTime(const format::TopicManifest& t) {
   return it != t.configs.end() && it->second == "LogAppendTime";
 }
 
+std::string Span(const std::optional<int64_t>& first, const std::optional<int64_t>& last) {
+  return first ? fmt::format("{}..{}", *first, last.value_or(*first)) : std::string("none");
+}
+
 // How a difference names the segment it starts in.
 std::string Where(const format::SegmentRef& s) {
   return fmt::format("segment {} (offsets {}..{} in the backup)", s.key, s.first_offset, s.last_offset);
@@ -45,6 +49,20 @@ void PartitionCheck::Add(format::RecordView r) {
   if (++in_segment_ == manifest_.segments[segment_].record_count) FinishSegment();
 }
 
+void PartitionCheck::ExpectOffsets(const format::PartitionOffsetMap* map) {
+  offsets_expected_ = true;
+  if (!map) return;
+  for (const auto& run : map->runs) {
+    if (run.count <= 0) continue;
+    int64_t last = run.target_offset + run.count - 1;
+    if (!out_->expected_first_offset || run.target_offset < *out_->expected_first_offset) {
+      out_->expected_first_offset = run.target_offset;
+    }
+    if (!out_->expected_last_offset || last > *out_->expected_last_offset) out_->expected_last_offset = last;
+    map_records_ += static_cast<uint64_t>(run.count);
+  }
+}
+
 void PartitionCheck::Finish() {
   DrillPartition& o = *out_;
   // A segment left part-read: its records are missing (or fewer came).
@@ -62,6 +80,17 @@ void PartitionCheck::Finish() {
     if (has_digests_) o.problem += fmt::format("; the first difference is in {}", first_difference_);
   } else if (o.digest == "differs") {
     o.problem = fmt::format("the records differ from the backup's, first in {}", first_difference_);
+  }
+  if (offsets_expected_) {
+    std::string offsets;
+    if (o.first_offset != o.expected_first_offset || o.last_offset != o.expected_last_offset) {
+      offsets = fmt::format("read back at offsets {}, the restore's offset map puts them at {}",
+                            Span(o.first_offset, o.last_offset), Span(o.expected_first_offset, o.expected_last_offset));
+    } else if (map_records_ != o.expected_records) {
+      offsets =
+          fmt::format("the restore's offset map holds {} records, the backup {}", map_records_, o.expected_records);
+    }
+    if (!offsets.empty()) o.problem += (o.problem.empty() ? "" : "; ") + offsets;
   }
   o.ok = o.problem.empty();
 }

@@ -9,6 +9,7 @@
 
 #include "format/digest.h"
 #include "format/manifest.h"
+#include "format/offset_map.h"
 #include "format/record.h"
 #include "kafka_backup/drill.h"
 
@@ -22,6 +23,10 @@ class PartitionCheck {
 
   // The next record read back, in offset order.
   void Add(format::RecordView record);
+  // Where the restore's offset map (its phase 2) says it wrote this
+  // partition's records; Finish then checks the offsets read back against it.
+  // Null: the map has no entry (nothing was written).
+  void ExpectOffsets(const format::PartitionOffsetMap* map);
   // The partition's end was reached: the verdict.
   void Finish();
 
@@ -37,6 +42,8 @@ class PartitionCheck {
   uint64_t in_segment_ = 0;
   format::ContentDigest digest_;
   std::string first_difference_;
+  bool offsets_expected_ = false;
+  uint64_t map_records_ = 0;
 };
 
 }  // namespace kafka_backup::drill

@@ -1050,7 +1050,7 @@ Status RestoreRun::RestoreData(const DataPhase& in, std::vector<int64_t>* next_o
   const bool offset_headers = in.offset_headers;
   const uint64_t total = in.total;
   for (auto& producer : producers_) KB_RETURN_IF_ERROR(producer->BeginTransaction());
-  Progress progress("restore", total, options_.progress);
+  Progress progress("restore", total, options_);
   std::vector<size_t> lanes_left(plans_.size(), 0);  // per plan: lanes not yet restored
   for (const auto& plan : plans_) {
     uint64_t records = 0;

@@ -28,6 +28,10 @@ std::string DrillReportKey(std::string_view backup_id, std::string_view drill_id
   return fmt::format("{}{}/{}.json", kDrillPrefix, backup_id, drill_id);
 }
 
+std::string DrillHtmlKey(std::string_view backup_id, std::string_view drill_id) {
+  return fmt::format("{}{}/{}.html", kDrillPrefix, backup_id, drill_id);
+}
+
 std::string DrillPendingKey(std::string_view backup_id, std::string_view drill_id) {
   return fmt::format("{}{}/{}{}", kDrillPrefix, backup_id, drill_id, kDrillPendingSuffix);
 }

@@ -65,6 +65,7 @@ std::optional<uint64_t> ParseLeaseGeneration(std::string_view backup_id, std::st
 inline constexpr std::string_view kDrillPrefix = "drills/";
 std::string DrillReportKey(std::string_view backup_id, std::string_view drill_id);
 std::string DrillPendingKey(std::string_view backup_id, std::string_view drill_id);
+std::string DrillHtmlKey(std::string_view backup_id, std::string_view drill_id);
 inline constexpr std::string_view kDrillPendingSuffix = ".pending.json";
 
 inline constexpr std::string_view kDataPrefix = "data/";

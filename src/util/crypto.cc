@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
@@ -126,6 +127,84 @@ bool VerifyRs256(std::string_view pem_public_key, std::string_view data, std::st
   return ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) == 1 &&
          EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
                           reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+}
+
+namespace {
+
+std::unique_ptr<EVP_PKEY, KeyDeleter> ReadEd25519Key(std::string_view pem, bool private_key, std::string* error) {
+  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  std::unique_ptr<EVP_PKEY, KeyDeleter> key;
+  if (bio) {
+    key.reset(private_key ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)
+                          : PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  }
+  if (!key) {
+    *error = std::string("cannot read the ") + (private_key ? "private" : "public") + " key (PEM)";
+    ERR_clear_error();
+    return nullptr;
+  }
+  if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) {
+    const char* type = OBJ_nid2sn(EVP_PKEY_get_id(key.get()));
+    *error = std::string("the key is ") + (type ? type : "of another type") + ", not Ed25519";
+    return nullptr;
+  }
+  return key;
+}
+
+bool RawPublicKey(EVP_PKEY* key, std::string* out) {
+  size_t len = 32;
+  out->assign(len, '\0');
+  if (EVP_PKEY_get_raw_public_key(key, reinterpret_cast<unsigned char*>(out->data()), &len) != 1 || len != 32) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool SignEd25519(std::string_view pem_private_key, std::string_view data, std::string* signature,
+                 std::string* public_key, std::string* error) {
+  auto key = ReadEd25519Key(pem_private_key, true, error);
+  if (!key) return false;
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  size_t len = 64;
+  signature->assign(len, '\0');
+  // Ed25519 hashes the message itself: no digest is named.
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature->data()), &len,
+                     reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+      !RawPublicKey(key.get(), public_key)) {
+    *error = "Ed25519 signing failed: " + OpenSslError();
+    return false;
+  }
+  signature->resize(len);
+  return true;
+}
+
+bool Ed25519PublicKey(std::string_view pem_key, std::string* public_key, std::string* error) {
+  bool is_private = pem_key.find("PRIVATE KEY-----") != std::string_view::npos;
+  auto key = ReadEd25519Key(pem_key, is_private, error);
+  if (!key) return false;
+  if (!RawPublicKey(key.get(), public_key)) {
+    *error = "cannot read the Ed25519 public key: " + OpenSslError();
+    return false;
+  }
+  return true;
+}
+
+bool VerifyEd25519(std::string_view public_key, std::string_view data, std::string_view signature) {
+  std::unique_ptr<EVP_PKEY, KeyDeleter> key(EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(public_key.data()), public_key.size()));
+  if (!key) {
+    ERR_clear_error();
+    return false;
+  }
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  bool ok = ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
+            EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                             reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+  ERR_clear_error();
+  return ok;
 }
 
 bool Base64Decode(std::string_view text, std::string* out) {

@@ -22,6 +22,14 @@ bool SignRs256(std::string_view pem_private_key, std::string_view data, std::str
 // Verifies an RS256 signature with a PEM public key (tests, and checking our
 // own JWTs).
 bool VerifyRs256(std::string_view pem_public_key, std::string_view data, std::string_view signature);
+// Ed25519 (RFC 8032) over OpenSSL. Sign takes a PEM private key and returns
+// the 64-byte signature and the 32-byte raw public key; false (and *error,
+// which never holds key material) when the key is not an Ed25519 private key.
+bool SignEd25519(std::string_view pem_private_key, std::string_view data, std::string* signature,
+                 std::string* public_key, std::string* error);
+// The 32-byte raw public key of a PEM key, public or private.
+bool Ed25519PublicKey(std::string_view pem_key, std::string* public_key, std::string* error);
+bool VerifyEd25519(std::string_view public_key, std::string_view data, std::string_view signature);
 // Empty optional-free form: returns false on malformed input.
 bool Base64Decode(std::string_view text, std::string* out);
 // Cryptographically strong random bytes (OpenSSL RAND_bytes); false if the

@@ -80,10 +80,13 @@ void Progress::UpdateTopic(size_t topic, uint64_t records, uint64_t bytes) {
   if (t.records == 0 && records > 0) t.first_seen = Clock::now();
   t.records = records;
   t.bytes = bytes;
+  if (!t.done_at && t.total > 0 && records >= t.total) t.done_at = Clock::now();
 }
 
 void Progress::FinishTopic(size_t topic) {
-  topics_[topic].finished = true;
+  Topic& t = topics_[topic];
+  t.finished = true;
+  if (!t.done_at) t.done_at = Clock::now();
 }
 
 bool Progress::Due() const {
@@ -95,6 +98,7 @@ bool Progress::Due() const {
 void Progress::Update(uint64_t records, uint64_t bytes) {
   records_ = records;
   bytes_ = bytes;
+  if (observer_ && Clock::now() - last_notified_ >= std::chrono::milliseconds(200)) Notify(false);
   if (!Due()) return;
   last_draw_ = Clock::now();
   Draw();
@@ -178,8 +182,28 @@ void Progress::Clear() {
   lines_drawn_ = 0;
 }
 
+void Progress::Notify(bool final) {
+  last_notified_ = Clock::now();
+  ProgressSnapshot s;
+  s.seconds = Seconds(last_notified_ - start_);
+  s.records = records_;
+  s.bytes = bytes_;
+  s.total_records = total_records_;
+  s.final = final;
+  for (const auto& t : topics_) {
+    std::optional<double> done;
+    if (t.done_at) done = Seconds(*t.done_at - start_);
+    s.topics.push_back({t.name, t.records, t.bytes, done});
+  }
+  observer_(s);
+}
+
 void Progress::Finish() {
   Clear();
+  if (observer_ && !notified_final_) {
+    notified_final_ = true;
+    Notify(true);
+  }
 }
 
 }  // namespace kafka_backup

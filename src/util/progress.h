@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,10 +25,17 @@ class Progress {
 
   // `total_records` may be 0 when unknown (no bar or ETA then).
   Progress(std::string label, uint64_t total_records, ProgressDisplay display);
+  // Drawn as options.progress says, and handed to options.on_progress.
+  Progress(std::string label, uint64_t total_records, const RunOptions& options)
+      : Progress(std::move(label), total_records, options.progress) {
+    observer_ = options.on_progress;
+  }
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
+  // Also hands the figures to `observer` (RunOptions::on_progress), when set.
+  void Observe(std::function<void(const ProgressSnapshot&)> observer) { observer_ = std::move(observer); }
   // Declares a topic line; returns its index for UpdateTopic.
   size_t AddTopic(std::string name, uint64_t total_records);
   // Per-topic counts; cheap (stores them), drawn at the next Update that is due.
@@ -54,11 +63,13 @@ class Progress {
     uint64_t records = 0;
     uint64_t bytes = 0;
     Clock::time_point first_seen{};  // when its first record was counted
+    std::optional<Clock::time_point> done_at{};
     bool finished = false;
     bool Done() const { return finished || records >= total; }
   };
   void Draw();
   void Clear();
+  void Notify(bool final);
 
   std::string label_;
   std::string note_;
@@ -70,6 +81,9 @@ class Progress {
   size_t lines_drawn_ = 0;
   Clock::time_point start_;
   Clock::time_point last_draw_;
+  std::function<void(const ProgressSnapshot&)> observer_;
+  Clock::time_point last_notified_;
+  bool notified_final_ = false;
 };
 
 }  // namespace kafka_backup

@@ -233,7 +233,7 @@ Result<ValidateReport> RunValidate(const std::string& storage_url, const std::st
   for (const auto& t : manifest->topics) {
     for (const auto& p : t.partitions) total += work(p);
   }
-  Progress progress("validate", total, options.progress);
+  Progress progress("validate", total, options);
   for (const auto& t : manifest->topics) {
     uint64_t records = 0;
     for (const auto& p : t.partitions) records += work(p);

@@ -10,16 +10,20 @@ and says what it could not check."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
+import struct
 import subprocess
 import time
+import zlib
 from pathlib import Path
 
 import pytest
 
-from conftest import (BINARY, cli_ok, EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_CORRUPT, TARGET, backup_config, commit_offsets, create_topic,
-                      describe_topic, manifest_path, produce, rec, run_backup, run_cli, unique, write_config)
+from conftest import (BINARY, PEER, cli_ok, EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_CORRUPT, TARGET, backup_config, commit_offsets,
+                      create_topic, describe_topic, manifest_path, produce, rec, run_backup, run_cli, unique,
+                      write_config)
 from helpers.digests import partition_digest
 from helpers.schemas import json_output
 from helpers.segments import Segment
@@ -70,7 +74,7 @@ def world(tmp_path_factory) -> dict:
     topics = [plain, compacted, txn, lat]
     run_backup(tmp, backup_config(storage, topics, backup_id="good", segment_max_records=100,
                                   consumer_groups=[group]))
-    return {"tmp": tmp, "storage": storage, "topics": topics, "group": group, "plain": plain}
+    return {"tmp": tmp, "storage": storage, "topics": topics, "group": group, "plain": plain, "txn": txn}
 
 
 def test_a_drill_of_a_good_backup_passes_and_leaves_evidence(world, tmp_path):
@@ -263,3 +267,202 @@ def test_config_check_shows_the_drill_section(world, tmp_path):
                   write_config(tmp_path, drill_config(world["storage"], "good", keep=True))]).stdout
     assert "valid (drill configuration)" in out and "drill:" in out and "validate: deep" in out, out
     assert "topic_prefix: drill-<drill id>-" in out and "keep: true" in out, out
+
+
+# ------------------------------------------------------------ signed evidence
+
+def make_key(tmp_path: Path, name: str = "drill-key.pem") -> Path:
+    key = tmp_path / name
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True,
+                   capture_output=True)
+    return key
+
+
+def verify(report: Path, key: Path | None = None, fmt: str = "text"):
+    args = ["drill", "verify", str(report), "--format", fmt]
+    return run_cli(args + (["--public-key", str(key)] if key else []))
+
+
+def test_signed_evidence_verifies_and_any_changed_byte_fails(world, tmp_path):
+    storage, key = world["storage"], make_key(tmp_path)
+    cfg = drill_config(storage, "good", topics=[world["plain"]], validate="shallow", signing_key_file=str(key))
+    r = run_cli(["drill", "--config", write_config(tmp_path, cfg), "--format", "json"], timeout=300)
+    report = json_output(r, "drill")
+    assert report["ok"] and report["signature"]["algorithm"] == "ed25519", report
+    secret = key.read_text().splitlines()[1]
+    assert secret not in r.stdout + r.stderr
+    stored = storage / report["evidence_key"]
+    assert stored.read_text() == r.stdout.rstrip("\n")  # the stored bytes are the printed ones
+    ok = cli_ok(["drill", "verify", str(stored), "--public-key", str(key)])
+    assert "verified" in ok.stdout and report["signature"]["key_id"] in ok.stdout and "NOT" not in ok.stdout
+    public = tmp_path / "public.pem"
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(public)], check=True)
+    printed = tmp_path / "printed.json"
+    printed.write_text(r.stdout)
+    v = json_output(verify(printed, public, "json"), "drill-verify")
+    assert v["ok"] and v["pinned"] and v["drill_id"] == report["drill_id"] and v["key_id"].startswith("sha256:")
+    # Without a key the report's own is taken, and the output says it was not pinned.
+    unpinned = verify(stored)
+    assert unpinned.rc == 0 and "--public-key" in unpinned.stdout, unpinned.describe()
+    # One byte changed anywhere (a figure, a name, the signature, its last brace) fails.
+    data = stored.read_bytes()
+    positions = sorted({*range(0, len(data), max(1, len(data) // 23)), data.index(b'"records":') + 10, len(data) - 1,
+                        data.index(b'"value":"') + 12})
+    for pos in positions:
+        changed = bytearray(data)
+        changed[pos] ^= 0x01
+        tampered = tmp_path / f"tampered-{pos}.json"
+        tampered.write_bytes(bytes(changed))
+        bad = verify(tampered, public)
+        assert bad.rc == EXIT_CORRUPT and "NOT verified" in bad.stdout, (pos, bad.describe())
+    # Another key did not sign it; an unsigned report is not evidence of anything.
+    bad = verify(stored, make_key(tmp_path, "other.pem"))
+    assert bad.rc == EXIT_CORRUPT and "not by the key given" in bad.stdout, bad.describe()
+    unsigned = next(p for p in (storage / "drills" / "good").glob("*.json")
+                    if not p.name.endswith(".pending.json") and '"signature"' not in p.read_text())
+    bad = verify(unsigned, public)
+    assert bad.rc == EXIT_CORRUPT and "not signed" in bad.stdout, bad.describe()
+    # The key from the environment (the PEM text) signs as well; a key that is not Ed25519 stops
+    # the drill before it restores anything, without quoting the key.
+    env_cfg = drill_config(storage, "good", topics=[world["txn"]], validate="none")
+    r = run_cli(["drill", "--config", write_config(tmp_path, env_cfg, "env.yaml"), "--format", "json"],
+                env={"KAFKA_BACKUP_DRILL_SIGNING_KEY": key.read_text()}, timeout=300)
+    assert json_output(r, "drill")["signature"]["key_id"] == report["signature"]["key_id"]
+    rsa = tmp_path / "rsa.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(rsa)],
+                   check=True, capture_output=True)
+    bad_cfg = dict(env_cfg, drill={"signing_key_file": str(rsa), "validate": "none"})
+    r = run_cli(["drill", "--config", write_config(tmp_path, bad_cfg, "rsa.yaml")], timeout=120)
+    assert r.rc == EXIT_BAD_INPUT and "not Ed25519" in r.stderr and "openssl genpkey" in r.stderr, r.describe()
+    assert rsa.read_text().splitlines()[1] not in r.stdout + r.stderr
+
+
+# ------------------------------------------------------------------- the page
+
+def png_pixels(path: Path) -> tuple[int, int, bytes]:
+    """Width, height and the inflated scanlines of a PNG (the test reads no more of it)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, width, height = 8, b"", 0, 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", body[:8])
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    return width, height, zlib.decompress(idat)
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess:
+    browser = shutil.which("chromium")
+    if not browser:
+        pytest.fail("chromium is not installed: scripts/setup.sh installs Debian's package")
+    return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           "--no-first-run", *args], capture_output=True, text=True, timeout=180)
+
+
+def test_the_page_renders_in_a_browser_and_agrees_with_the_report(world, tmp_path):
+    storage = world["storage"]
+    cfg = drill_config(storage, "good", topics=[world["plain"], world["txn"]], validate="shallow")
+    cfg["restore"]["max_records_per_sec"] = 400  # about 2 s, so the chart has points to draw
+    local = tmp_path / "page.html"
+    r = run_cli(["drill", "--config", write_config(tmp_path, cfg), "--html", str(local), "--format", "json"],
+                timeout=300)
+    report = json_output(r, "drill")
+    page = storage / report["html_key"]
+    html = page.read_text()
+    assert local.read_text() == html
+    assert not re.search(r"""(src|href)\s*=|<script|@import|url\(""", html), "the page must not load anything"
+    # RTO per topic and the throughput agree with the restore's figures.
+    points = report["rto"]["throughput"]
+    assert len(points) >= 3, points
+    assert points[-1]["records"] == report["rto"]["records"] and points[-1]["bytes"] == report["rto"]["bytes"]
+    assert all(a["seconds"] <= b["seconds"] and a["records"] <= b["records"] for a, b in zip(points, points[1:]))
+    for t in report["topics"]:
+        assert 0 < t["restore_seconds"] <= report["rto"]["restore_seconds"], t
+        assert t["drilled_partitions"] == t["partitions"]
+    shot = tmp_path / "page.png"
+    p = chromium(f"--screenshot={shot}", "--window-size=1280,1600", page.as_uri())
+    assert shot.exists(), p.stderr[-3000:]
+    width, height, pixels = png_pixels(shot)
+    assert (width, height) == (1280, 1600)
+    assert len(set(pixels)) > 40, "the screenshot is blank"
+    dom = chromium("--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-3000:]
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", dom.stdout, flags=re.S))
+    text = re.sub(r"\s+", " ", text)
+    for expected in ("Restore drill passed", f"backup {report['backup_id']}", "RTO (restore time)", "RPO (data age)",
+                     "Restore throughput", world["plain"], world["txn"], report["drill_id"],
+                     f"{report['rto']['records']} records in 2 topics"):
+        assert expected in text, (expected, text[:3000])
+    assert "<polyline" in dom.stdout
+
+
+# ------------------------------------------------- after_restore and sampling
+
+def test_damage_between_the_restore_and_the_read_back_is_found(world, tmp_path):
+    """drill.after_restore runs between the restore and the read back; here it damages the scratch
+    copy as a broker or a person could: the first record of plain[0] deleted, plain[1] rewritten
+    with one value changed, the group's position on plain[0] moved. Each is found and named."""
+    plain, group = world["plain"], world["group"]
+    rewritten = records(1, 300)
+    rewritten[150] = rec(1, "k1-30", "changed", timestamp=BASE_TS + 150)  # as records() made it, but the value
+    lines = tmp_path / "rewritten.jsonl"
+    lines.write_text("".join(json.dumps(x) + "\n" for x in rewritten))
+    hook = tmp_path / "damage.sh"
+    hook.write_text(f"""#!/bin/sh
+set -eu
+b="$KAFKA_BACKUP_DRILL_BOOTSTRAP_SERVERS"
+t="${{KAFKA_BACKUP_DRILL_TOPIC_PREFIX}}{plain}"
+{PEER} delete-records --bootstrap "$b" --topic "$t" --offset 0:1 --offset 1:-1
+{PEER} produce --bootstrap "$b" --topic "$t" < {lines}
+{PEER} commit-offsets --bootstrap "$b" --group "${{KAFKA_BACKUP_DRILL_TOPIC_PREFIX}}{group}" --topic "$t" --offset 0:5
+""")
+    hook.chmod(0o755)
+    cfg = drill_config(world["storage"], "good", topics=[plain], validate="shallow", after_restore=[str(hook)])
+    r = run_cli(["drill", "--config", write_config(tmp_path, cfg), "--format", "json"], timeout=300)
+    report = json_output(r, "drill", rc=EXIT_CORRUPT)
+    assert report["after_restore"]["ok"] and report["after_restore"]["exit_code"] == 0, report["after_restore"]
+    parts = {p["partition"]: p for p in report["partitions"]}
+    missing, changed = parts[0], parts[1]
+    assert missing["records"] == 299 and missing["first_offset"] == missing["expected_first_offset"] + 1, missing
+    assert "offset map" in missing["problem"] and "299 records read back" in missing["problem"], missing
+    assert changed["records"] == 300 and changed["digest"] == "differs", changed
+    assert "offsets 100..199" in changed["first_difference"], changed  # record 150 lies in the second segment
+    assert parts[2]["ok"]
+    failures = report["failures"]
+    assert any(f.startswith(f"{plain}[0]: ") for f in failures), failures
+    assert any(f.startswith(f"{plain}[1]: the records differ") for f in failures), failures
+    moved = [g for g in report["groups"] if not g["ok"]]
+    assert [(g["partition"], g["committed"], g["expected"]) for g in moved] == [(0, 5, 120)], report["groups"]
+    assert any(f.startswith(f"group {report['topic_prefix']}{group} ") for f in failures), failures
+    assert scratch_topics_left(report["topic_prefix"], [plain]) == []
+
+
+def test_after_restore_failing_and_a_sample_of_partitions(world, tmp_path):
+    """The command's exit code counts, its output stays off stdout, it sees the scratch topics
+    in its environment and never the signing key; a sample drills some partitions of each topic."""
+    seen = tmp_path / "env.txt"
+    key = make_key(tmp_path)
+    cfg = drill_config(world["storage"], "good", topics=[world["plain"]], validate="none", sample_partitions=1,
+                       after_restore=f"echo noise; env > {seen}; exit 3")
+    r = run_cli(["drill", "--config", write_config(tmp_path, cfg), "--format", "json"],
+                env={"KAFKA_BACKUP_DRILL_SIGNING_KEY": key.read_text()}, timeout=300)
+    report = json_output(r, "drill", rc=EXIT_CORRUPT)
+    hook = report["after_restore"]
+    assert hook["exit_code"] == 3 and not hook["ok"] and hook["command"][:2] == ["/bin/sh", "-c"], hook
+    assert "drill.after_restore exited 3" in report["failures"], report["failures"]
+    env = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+    prefix = report["topic_prefix"]
+    assert env["KAFKA_BACKUP_DRILL_TOPICS"] == prefix + world["plain"]
+    assert env["KAFKA_BACKUP_DRILL_ID"] == report["drill_id"] and env["KAFKA_BACKUP_DRILL_BACKUP_ID"] == "good"
+    assert env["KAFKA_BACKUP_DRILL_BOOTSTRAP_SERVERS"] == TARGET
+    assert "KAFKA_BACKUP_DRILL_SIGNING_KEY" not in env
+    # One of plain's three partitions, one that holds records (partition 2 is empty).
+    assert [p["partition"] for p in report["partitions"]] in ([0], [1]) and report["partitions"][0]["ok"]
+    topic = report["topics"][0]
+    assert (topic["partitions"], topic["drilled_partitions"]) == (3, 1), topic
+    assert any(n.startswith("sample: 1 of the 3 partitions") for n in report["not_checked"]), report["not_checked"]
+    assert report["rto"]["records"] == 300

@@ -22,6 +22,7 @@
 //   kafka-peer create-topic --bootstrap B --topic T --partitions N
 //              [--replication-factor R] [--config k=v ...] [--if-not-exists]
 //   kafka-peer delete-topic --bootstrap B --topic T
+//   kafka-peer delete-records --bootstrap B --topic T --offset P:O [--offset P:O ...]   (records before O)
 //   kafka-peer describe-topic --bootstrap B --topic T [--all-configs]
 //   kafka-peer end-offsets --bootstrap B --topic T
 //   kafka-peer group-offsets --bootstrap B --group G
@@ -43,6 +44,7 @@ import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
@@ -156,6 +158,7 @@ public final class KafkaPeer {
         "  partition-for  --partitions N --key BASE64",
         "  create-topic   --bootstrap B --topic T --partitions N [--replication-factor R] [--config k=v]... [--if-not-exists]",
         "  delete-topic   --bootstrap B --topic T",
+        "  delete-records --bootstrap B --topic T --offset P:O [--offset P:O ...]  (records before O)",
         "  describe-topic --bootstrap B --topic T [--all-configs]",
         "  end-offsets    --bootstrap B --topic T",
         "  group-offsets  --bootstrap B --group G",
@@ -226,6 +229,7 @@ public final class KafkaPeer {
             case "partition-for": return partitionFor();
             case "create-topic": return createTopic();
             case "delete-topic": return deleteTopic();
+            case "delete-records": return deleteRecords();
             case "describe-topic": return describeTopic();
             case "end-offsets": return endOffsets();
             case "group-offsets": return groupOffsets();
@@ -637,6 +641,28 @@ public final class KafkaPeer {
             admin.alterConsumerGroupOffsets(group, offsets).all().get();
         }
         System.err.println("committed " + offsets.size() + " offsets for group " + group);
+        return 0;
+    }
+
+    /** Deletes the records of each --offset PARTITION:OFFSET partition before OFFSET (DeleteRecords). */
+    private int deleteRecords() throws Exception {
+        String topic = req("topic");
+        Map<TopicPartition, RecordsToDelete> before = new HashMap<>();
+        if (list("offset").isEmpty()) throw new UsageException("at least one --offset PARTITION:OFFSET is required");
+        for (String po : list("offset")) {
+            String[] parts = po.split(":", 2);
+            if (parts.length != 2) throw new UsageException("--offset expects PARTITION:OFFSET, got: " + po);
+            try {
+                before.put(new TopicPartition(topic, Integer.parseInt(parts[0])),
+                           RecordsToDelete.beforeOffset(Long.parseLong(parts[1])));
+            } catch (NumberFormatException e) {
+                throw new UsageException("--offset expects PARTITION:OFFSET, got: " + po);
+            }
+        }
+        try (Admin admin = admin()) {
+            admin.deleteRecords(before).all().get();
+        }
+        System.err.println("deleted records of " + before.size() + " partitions of " + topic);
         return 0;
     }
 }

@@ -54,11 +54,13 @@ format::RecordView View(const Record& r) {
   return v;
 }
 
-// Reads `back` (views with headers of their own) through a check of `p`.
+// Reads `back` (views with headers of their own) through a check of `p`,
+// against the offset map `map` when given.
 DrillPartition Check(const format::TopicManifest& topic, const format::PartitionManifest& p,
-                     const std::vector<Record>& back) {
+                     const std::vector<Record>& back, const format::PartitionOffsetMap* map = nullptr) {
   DrillPartition out;
   PartitionCheck check(topic, p, &out);
+  if (map) check.ExpectOffsets(map);
   for (const Record& r : back) {
     std::vector<format::HeaderView> headers;
     for (const auto& h : r.headers) {
@@ -155,6 +157,66 @@ TEST(DrillReadBackTest, AnEmptyPartitionMatchesNothing) {
   EXPECT_EQ(out.digest, "match");
   EXPECT_FALSE(out.first_offset.has_value());
   EXPECT_FALSE(Check({}, empty, Records(1)).ok);
+}
+
+// The map of a restore that wrote source offsets 0.. at 1000.., in runs of
+// `per_run` with a transaction marker between them.
+format::PartitionOffsetMap Map(int64_t records, int64_t per_run) {
+  format::PartitionOffsetMap m;
+  int64_t target = 1000;
+  for (int64_t at = 0; at < records; at += per_run) {
+    int64_t n = std::min(per_run, records - at);
+    m.runs.push_back({at, 0, target, n});
+    target += n + 1;
+  }
+  return m;
+}
+
+TEST(DrillReadBackTest, OffsetsReadBackMatchTheOffsetMap) {
+  auto records = Records(10);
+  auto p = Partition(records, 4);
+  format::PartitionOffsetMap dense = Map(10, 10);
+  DrillPartition out = Check({}, p, records, &dense);
+  EXPECT_TRUE(out.ok) << out.problem;
+  EXPECT_EQ(out.expected_first_offset, 1000);
+  EXPECT_EQ(out.expected_last_offset, 1009);
+  // The map says the restore left a gap (a marker) the records read back do not show.
+  format::PartitionOffsetMap gapped = Map(10, 5);
+  out = Check({}, p, records, &gapped);
+  EXPECT_FALSE(out.ok);
+  EXPECT_EQ(out.problem, "read back at offsets 1000..1009, the restore's offset map puts them at 1000..1010");
+}
+
+TEST(DrillReadBackTest, RecordsDeletedFromTheHeadShowInCountAndOffsets) {
+  auto records = Records(10);
+  auto p = Partition(records, 4);
+  format::PartitionOffsetMap map = Map(10, 10);
+  auto back = records;
+  back.erase(back.begin());
+  DrillPartition out = Check({}, p, back, &map);
+  EXPECT_FALSE(out.ok);
+  EXPECT_NE(out.problem.find("9 records read back"), std::string::npos) << out.problem;
+  EXPECT_NE(out.problem.find("read back at offsets 1001..1009, the restore's offset map puts them at 1000..1009"),
+            std::string::npos)
+      << out.problem;
+}
+
+TEST(DrillReadBackTest, AnOffsetMapThatMissesRecordsFails) {
+  auto records = Records(4);
+  format::PartitionOffsetMap map = Map(4, 4);
+  map.runs[0].count = 3;
+  map.runs.push_back({3, 0, 1003, 1});  // the same span, but a record counted twice below
+  map.runs.push_back({3, 0, 1003, 1});
+  DrillPartition out = Check({}, Partition(records, 2), records, &map);
+  EXPECT_FALSE(out.ok);
+  EXPECT_EQ(out.problem, "the restore's offset map holds 5 records, the backup 4");
+  // An empty partition has no entry in the map: nothing expected, nothing read.
+  format::PartitionManifest empty;
+  DrillPartition nothing;
+  PartitionCheck check({}, empty, &nothing);
+  check.ExpectOffsets(nullptr);
+  check.Finish();
+  EXPECT_TRUE(nothing.ok) << nothing.problem;
 }
 
 }  // namespace

@@ -44,6 +44,37 @@ TEST(ProgressTest, FinishedTopicIsDoneEvenBelowItsTotal) {
   EXPECT_EQ(lines[1], "  windowed [############] 100%  done  10 records  100 B");
 }
 
+TEST(ProgressTest, AnObserverGetsSnapshotsAndOneFinalWithEachTopicsEnd) {
+  std::vector<ProgressSnapshot> seen;
+  {
+    Progress p("restore", 30, ProgressDisplay::kNone);
+    p.Observe([&seen](const ProgressSnapshot& s) { seen.push_back(s); });
+    size_t a = p.AddTopic("a", 10);
+    size_t b = p.AddTopic("b", 20);
+    p.UpdateTopic(a, 10, 100);  // done by its count
+    p.Update(10, 100);          // the first snapshot is due at once
+    p.Update(11, 110);          // within 200 ms of it: none
+    p.FinishTopic(b);
+    p.Update(30, 300);
+    p.Finish();
+  }  // the destructor's Finish sends no second final snapshot
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_FALSE(seen[0].final);
+  EXPECT_EQ(seen[0].records, 10u);
+  EXPECT_TRUE(seen[0].topics[0].done_seconds.has_value());
+  EXPECT_FALSE(seen[0].topics[1].done_seconds.has_value());
+  const ProgressSnapshot& last = seen.back();
+  EXPECT_TRUE(last.final);
+  EXPECT_EQ(last.records, 30u);
+  EXPECT_EQ(last.bytes, 300u);
+  EXPECT_EQ(last.total_records, 30u);
+  ASSERT_EQ(last.topics.size(), 2u);
+  EXPECT_EQ(last.topics[1].name, "b");
+  ASSERT_TRUE(last.topics[1].done_seconds.has_value());
+  EXPECT_LE(*last.topics[0].done_seconds, *last.topics[1].done_seconds);
+  EXPECT_LE(*last.topics[1].done_seconds, last.seconds);
+}
+
 TEST(ProgressTest, ManyTopicsShowUnfinishedFirstAndCountTheRest) {
   Progress p("backup", 2000, ProgressDisplay::kNone);
   for (int i = 0; i < 20; ++i) {
