@@ -312,6 +312,9 @@ type RunResult struct {
 	Message string `json:"message,omitempty"`
 	// +optional
 	BackupID string `json:"backupId,omitempty"`
+	// A drill's id: its report is drills/<backupId>/<drillId>.json beside the backup.
+	// +optional
+	DrillID string `json:"drillId,omitempty"`
 	// +optional
 	Records *int64 `json:"records,omitempty"`
 	// +optional

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -28,8 +29,9 @@ import (
 const KindValidation = "KafkaBackupValidation"
 
 // KafkaBackupValidationReconciler runs `kafka-backup validate` on a schedule
-// against a KafkaBackup's storage (the seed's "Step 4": daily validation), as
-// a CronJob, and reports each run.
+// against a KafkaBackup's storage (the seed's "Step 4": daily validation), or
+// with spec.drill `kafka-backup drill` (docs/drills.md), as a CronJob, and
+// reports each run.
 type KafkaBackupValidationReconciler struct {
 	client.Client
 	Scheme   *runtime.Scheme
@@ -57,7 +59,7 @@ func (r *KafkaBackupValidationReconciler) Reconcile(ctx context.Context, req ctr
 		map[bool]string{true: "Suspended", false: "Scheduled"}[kv.Spec.Suspend],
 		map[bool]string{true: "spec.suspend is true: no new runs start", false: "new runs start on schedule"}[kv.Spec.Suspend])
 
-	newest, _, err := newestRuns(ctx, r.Client, kv.Namespace, KindValidation, kv.Name, "validate")
+	newest, _, err := newestRuns(ctx, r.Client, kv.Namespace, KindValidation, kv.Name, "validate", "drill")
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -99,7 +101,8 @@ func (r *KafkaBackupValidationReconciler) apply(ctx context.Context, kv *v1.Kafk
 	if backupID == "" {
 		backupID = "latest"
 	}
-	text, err := render.ValidationConfig(&kb, backupID).Marshal()
+	cfg, step, what := validationRun(kv, &kb, backupID)
+	text, err := cfg.Marshal()
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -111,35 +114,50 @@ func (r *KafkaBackupValidationReconciler) apply(ctx context.Context, kv *v1.Kafk
 	}); err != nil {
 		return ctrl.Result{}, err
 	}
-	args := []string{"validate", "--config", render.ConfigDir + "/" + render.ConfigFile, "--backup-id", backupID}
-	if kv.Spec.Deep {
-		args = append(args, "--deep")
-	}
-	labels := render.Labels(KindValidation, kv.Name, "validate")
-	pod := render.Pod(&render.PodInput{Image: r.Image, ConfigMapName: cmName, Labels: labels,
+	labels := render.Labels(KindValidation, kv.Name, step.Name)
+	in := &render.PodInput{Image: r.Image, ConfigMapName: cmName, Labels: labels,
 		Storage: &kb.Spec.Storage, Encryption: kb.Spec.Encryption, Run: &kv.Spec.RunTemplate,
-		RestartPolicy: corev1.RestartPolicyNever}, render.Step{Name: "validate", Args: args})
+		RestartPolicy: corev1.RestartPolicyNever}
+	if d := kv.Spec.Drill; d != nil {
+		in.Cluster, in.DrillSigningKey = &d.Target, d.SigningKeySecretRef
+	}
+	pod := render.Pod(in, step)
 	tz := DefaultTimeZone
 	if kv.Spec.TimeZone != nil {
 		tz = *kv.Spec.TimeZone
 	}
 	cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: kv.Name, Namespace: kv.Namespace}}
 	if err := own(ctx, r.Client, r.Scheme, kv, cj, func() {
-		// A validation that fails says so; retrying it would only say so again.
+		// A validation or drill that fails says so; retrying it would only say so again.
 		scheduled(cj, labels, kv.Spec.Schedule, tz, kv.Spec.Suspend, ptr.To[int32](0), nil, pod)
 	}); err != nil {
 		return ctrl.Result{}, err
 	}
 	status.CronJobName = cj.Name
 	status.LastScheduleTime = cj.Status.LastScheduleTime
-	depth := "validate"
-	if kv.Spec.Deep {
-		depth = "validate --deep"
-	}
 	setCondition(&status.Conditions, kv.Generation, v1.ConditionReady, true, "Scheduled",
-		fmt.Sprintf("CronJob %s runs %s of %s's backup %s on %q (%s)", cj.Name, depth, kb.Name, backupID,
-			kv.Spec.Schedule, tz))
+		fmt.Sprintf("CronJob %s runs %s on %q (%s)", cj.Name, what, kv.Spec.Schedule, tz))
 	return ctrl.Result{}, nil
+}
+
+// validationRun is what a validation's pods run: the config, the step and the
+// run in words. `validate` of the backup or, with spec.drill, `drill`, whose
+// report (--format json) goes to the pod's log.
+func validationRun(kv *v1.KafkaBackupValidation, kb *v1.KafkaBackup, backupID string) (*render.Config, render.Step, string) {
+	config := render.ConfigDir + "/" + render.ConfigFile
+	of := fmt.Sprintf("of %s's backup %s", kb.Name, backupID)
+	if d := kv.Spec.Drill; d != nil {
+		return render.DrillConfig(kb, backupID, d),
+			render.Step{Name: "drill", Args: []string{"drill", "--config", config, "--format", "json"}},
+			"drill " + of + " into " + strings.Join(d.Target.BootstrapServers, ",")
+	}
+	step := render.Step{Name: "validate", Args: []string{"validate", "--config", config, "--backup-id", backupID}}
+	what := "validate " + of
+	if kv.Spec.Deep {
+		step.Args = append(step.Args, "--deep")
+		what = "validate --deep " + of
+	}
+	return render.ValidationConfig(kb, backupID), step, what
 }
 
 // SetupWithManager watches validations, what they own, their Jobs, and the

@@ -12,6 +12,9 @@ package controller_test
 // written to a directory (paths under the mount point are mapped to it), and
 // /dev/termination-log a file of its own; nothing of the test's environment
 // but PATH, and what the caller gives as the node's identity (identityEnv).
+//
+// exitJobPod runs nothing: it reports the exit code and termination message
+// it is given, for an outcome the local servers cannot be made to produce.
 
 import (
 	"bytes"
@@ -82,6 +85,35 @@ func jobFromCronJob(t *testing.T, cj *batchv1.CronJob, name string) *batchv1.Job
 // here, the local S3 server's address and keys.
 func runJobPod(t *testing.T, job *batchv1.Job, identityEnv ...string) []ranContainer {
 	t.Helper()
+	pod := pendingPod(t, job)
+	return runPod(t, &pod, identityEnv)
+}
+
+// exitJobPod ends the pod the Job controller makes for job as a kubelet would
+// report a pod whose one container exited with code after writing message to
+// its termination log: a run whose outcome the local servers cannot be made
+// to produce on demand (a drill whose read-back differs).
+func exitJobPod(t *testing.T, job *batchv1.Job, code int32, message string) {
+	t.Helper()
+	pod := pendingPod(t, job)
+	if len(pod.Spec.InitContainers) != 0 || len(pod.Spec.Containers) != 1 {
+		t.Fatalf("pod %s: want one container", pod.Name)
+	}
+	c := pod.Spec.Containers[0]
+	now := metav1.Now()
+	status := pod.Status.DeepCopy()
+	status.StartTime = &now
+	status.ContainerStatuses = []corev1.ContainerStatus{{Name: c.Name, Image: c.Image, ImageID: "local://exit",
+		ContainerID: "local://" + pod.Name + "/0",
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Message: message,
+			StartedAt: now, FinishedAt: now, Reason: map[bool]string{true: "Completed", false: "Error"}[code == 0]}}}}
+	status.Phase = map[bool]corev1.PodPhase{true: corev1.PodSucceeded, false: corev1.PodFailed}[code == 0]
+	writePodStatus(t, &pod, status)
+}
+
+// pendingPod is the pod the Job controller made for job, once there, not yet run.
+func pendingPod(t *testing.T, job *batchv1.Job) corev1.Pod {
+	t.Helper()
 	var pod corev1.Pod
 	eventually(t, 60*time.Second, "the Job controller's pod of Job "+job.Name, func() error {
 		var pods corev1.PodList
@@ -97,7 +129,7 @@ func runJobPod(t *testing.T, job *batchv1.Job, identityEnv ...string) []ranConta
 		}
 		return fmt.Errorf("%d pods, none pending", len(pods.Items))
 	})
-	return runPod(t, &pod, identityEnv)
+	return pod
 }
 
 func runPod(t *testing.T, pod *corev1.Pod, identityEnv []string) []ranContainer {
@@ -164,6 +196,13 @@ func runPod(t *testing.T, pod *corev1.Pod, identityEnv []string) []ranContainer 
 	if failed {
 		status.Phase = corev1.PodFailed
 	}
+	writePodStatus(t, pod, status)
+	return ran
+}
+
+// writePodStatus writes a pod's status, as its kubelet does.
+func writePodStatus(t *testing.T, pod *corev1.Pod, status *corev1.PodStatus) {
+	t.Helper()
 	var fresh corev1.Pod
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), &fresh); err != nil {
 		t.Fatal(err)
@@ -172,7 +211,6 @@ func runPod(t *testing.T, pod *corev1.Pod, identityEnv []string) []ranContainer 
 	if err := k8s.Status().Update(ctx, &fresh); err != nil {
 		t.Fatalf("writing the status of pod %s: %v", pod.Name, err)
 	}
-	return ran
 }
 
 // runContainer runs one container's command as a local process.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -58,6 +59,7 @@ type summary struct {
 	ExitCode *int32   `json:"exit_code"`
 	Error    string   `json:"error"`
 	BackupID string   `json:"backup_id"`
+	DrillID  string   `json:"drill_id"`
 	Records  *int64   `json:"records"`
 	Bytes    *int64   `json:"bytes"`
 	Seconds  *float64 `json:"seconds"`
@@ -98,9 +100,9 @@ func ownedJobs(ctx context.Context, c client.Client, ns, kind, name string) ([]b
 }
 
 // RunOf is the result of a finished Job: the summary in the termination message
-// of the step that ended it (the first that failed, else step), else what the
-// container status says.
-func RunOf(ctx context.Context, c client.Client, job *batchv1.Job, step string) (*v1.RunResult, error) {
+// of the step that ended it (the first that failed, else the one of steps its
+// pod runs), else what the container status says.
+func RunOf(ctx context.Context, c client.Client, job *batchv1.Job, steps ...string) (*v1.RunResult, error) {
 	_, ok := finished(job)
 	run := &v1.RunResult{JobName: job.Name, Result: "Failed", StartTime: job.Status.StartTime,
 		CompletionTime: job.Status.CompletionTime}
@@ -118,7 +120,7 @@ func RunOf(ctx context.Context, c client.Client, job *batchv1.Job, step string) 
 		return tj.Before(&ti)
 	})
 	for i := range pods.Items {
-		state := terminatedStep(&pods.Items[i], step, ok)
+		state := terminatedStep(&pods.Items[i], steps, ok)
 		if state == nil {
 			continue
 		}
@@ -137,8 +139,8 @@ func RunOf(ctx context.Context, c client.Client, job *batchv1.Job, step string) 
 }
 
 // terminatedStep is the state of the container that ended a pod's run: the
-// first one that failed, else the one named step.
-func terminatedStep(pod *corev1.Pod, step string, succeeded bool) *corev1.ContainerStateTerminated {
+// first one that failed, else the first one named in steps.
+func terminatedStep(pod *corev1.Pod, steps []string, succeeded bool) *corev1.ContainerStateTerminated {
 	all := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...),
 		pod.Status.ContainerStatuses...)
 	if !succeeded {
@@ -149,7 +151,7 @@ func terminatedStep(pod *corev1.Pod, step string, succeeded bool) *corev1.Contai
 		}
 	}
 	for i := range all {
-		if t := all[i].State.Terminated; t != nil && all[i].Name == step {
+		if t := all[i].State.Terminated; t != nil && slices.Contains(steps, all[i].Name) {
 			return t
 		}
 	}
@@ -173,8 +175,13 @@ func fill(run *v1.RunResult, t *corev1.ContainerStateTerminated) {
 		run.ExitCode = s.ExitCode
 		run.Reason = ExitReason(*s.ExitCode)
 	}
+	if s.Command == "drill" && *run.ExitCode == 4 {
+		// A drill's 4: what it read back, or the validation before it, failed a check.
+		run.Reason = "DrillCheckFailed"
+	}
 	run.Message = s.Error
 	run.BackupID = s.BackupID
+	run.DrillID = s.DrillID
 	run.Records = s.Records
 	run.Bytes = s.Bytes
 	if s.Seconds != nil {
@@ -210,6 +217,9 @@ func describe(run *v1.RunResult) string {
 	if run.BackupID != "" {
 		fmt.Fprintf(&b, ": backup %s", run.BackupID)
 	}
+	if run.DrillID != "" {
+		fmt.Fprintf(&b, ", drill %s", run.DrillID)
+	}
 	if run.Records != nil {
 		fmt.Fprintf(&b, ", %d records", *run.Records)
 	}
@@ -229,9 +239,10 @@ func describe(run *v1.RunResult) string {
 }
 
 // newestRuns is the newest finished Job's run of a resource, and the newest
-// successful one (nil when none is left). step names the container whose
-// summary is the run's.
-func newestRuns(ctx context.Context, c client.Client, ns, kind, name, step string) (newest, newestOK *v1.RunResult, err error) {
+// successful one (nil when none is left). steps name the containers whose
+// summary is the run's, one in each pod (a resource whose spec changed may
+// have run another).
+func newestRuns(ctx context.Context, c client.Client, ns, kind, name string, steps ...string) (newest, newestOK *v1.RunResult, err error) {
 	jobs, err := ownedJobs(ctx, c, ns, kind, name)
 	if err != nil {
 		return nil, nil, err
@@ -241,7 +252,7 @@ func newestRuns(ctx context.Context, c client.Client, ns, kind, name, step strin
 		if !done {
 			continue
 		}
-		run, err := RunOf(ctx, c, &jobs[i], step)
+		run, err := RunOf(ctx, c, &jobs[i], steps...)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -6,7 +6,10 @@ package controller_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -296,6 +299,89 @@ spec:
 	if kv.Status.LastRun == nil || kv.Status.LastRun.BackupID != backupID || kv.Status.LastRun.Records == nil ||
 		*kv.Status.LastRun.Records != *last.Records {
 		t.Errorf("validation lastRun %+v", kv.Status.LastRun)
+	}
+
+	// The weekly restore test (docs/drills.md, "Schedules"): a drill of the
+	// same backup's topic into the target cluster, its report signed with a
+	// key from a Secret.
+	drillOf(t, s, ns, topic, backupID, identity)
+}
+
+// drillOf runs a KafkaBackupValidation's drill of topic of KafkaBackup
+// dr-backup's newest backup (backupID) into the target cluster, and checks
+// what it reports.
+func drillOf(t *testing.T, s servers, ns, topic, backupID string, identity []string) {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "drill-signing", Namespace: ns},
+		Data: map[string][]byte{"ed25519.pem": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})}}); err != nil {
+		t.Fatal(err)
+	}
+	drill := fmt.Sprintf(`apiVersion: kafka.oso.sh/v1alpha1
+kind: KafkaBackupValidation
+metadata:
+  name: weekly-drill
+spec:
+  schedule: "0 4 * * 0"
+  backupRef:
+    name: dr-backup
+  drill:
+    target:
+      bootstrapServers: [%s]
+    topics: [%s]
+    signingKeySecretRef:
+      name: drill-signing
+      key: ed25519.pem
+`, s.target, topic)
+	if err := apply(ns, drill); err != nil {
+		t.Fatal(err)
+	}
+	ran := runJobPod(t, jobFromCronJob(t, cronJob(t, ns, "weekly-drill"), "weekly-drill-manual-1"), identity...)
+	if len(ran) != 1 || ran[0].Name != "drill" || ran[0].ExitCode != 0 {
+		t.Fatalf("the drill pod: %+v", ran)
+	}
+	// --format json: the report is the line of stdout among the log's lines.
+	var report struct {
+		DrillID     string `json:"drill_id"`
+		BackupID    string `json:"backup_id"`
+		OK          bool   `json:"ok"`
+		TopicPrefix string `json:"topic_prefix"`
+		Partitions  []struct {
+			Topic string `json:"topic"`
+		} `json:"partitions"`
+	}
+	for _, line := range strings.Split(ran[0].Output, "\n") {
+		if strings.HasPrefix(line, "{") && strings.Contains(line, `"evidence_key":`) {
+			if err := json.Unmarshal([]byte(line), &report); err != nil {
+				t.Fatalf("the drill's report: %v\n%s", err, line)
+			}
+		}
+	}
+	if !report.OK || report.BackupID != backupID || len(report.Partitions) != 3 {
+		t.Errorf("report %+v", report)
+	}
+	var kv v1.KafkaBackupValidation
+	waitCondition(t, "KafkaBackupValidation weekly-drill", func() []metav1.Condition {
+		_ = k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "weekly-drill"}, &kv)
+		return kv.Status.Conditions
+	}, v1.ConditionValidationSucceeded)
+	run := kv.Status.LastRun
+	if run == nil || run.DrillID == "" || run.DrillID != report.DrillID || run.BackupID != backupID ||
+		run.Records == nil || *run.Records != 100 {
+		t.Errorf("drill lastRun %+v, report's drill %s", run, report.DrillID)
+	}
+	expectEvent(t, ns, "weekly-drill", v1.ConditionValidationSucceeded, "drill "+report.DrillID)
+	// The scratch topics are gone (keep: false).
+	topics := sh(t, "", nil, "kafka-topics", "--bootstrap-server", s.target, "--list")
+	if report.TopicPrefix == "" || strings.Contains(topics, report.TopicPrefix) {
+		t.Errorf("scratch topics %s* on the target after the drill:\n%s", report.TopicPrefix, topics)
 	}
 }
 

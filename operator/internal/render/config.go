@@ -22,6 +22,8 @@ const (
 	EnvSSLKeyPassword = "KAFKA_SSL_KEY_PASSWORD"
 	EnvEncryptionKey  = "KAFKA_BACKUP_ENCRYPTION_KEY"
 	EnvOAuthSecret    = "KAFKA_OAUTH_CLIENT_SECRET"
+	// The binary reads the drill's signing key (PEM) from it; no config names it.
+	EnvDrillSigningKey = "KAFKA_BACKUP_DRILL_SIGNING_KEY"
 )
 
 // Where the pod mounts the config, the TLS material and a PVC.
@@ -44,6 +46,7 @@ type Config struct {
 	Restore    *RestoreOptions `json:"restore,omitempty"`
 	Encryption *Encryption     `json:"encryption,omitempty"`
 	Retention  *Retention      `json:"retention,omitempty"`
+	Drill      *DrillOptions   `json:"drill,omitempty"`
 }
 
 // Cluster is `source` or `target`.
@@ -143,6 +146,14 @@ type Retention struct {
 	BackupPrefix string `json:"backup_prefix,omitempty"`
 }
 
+// DrillOptions is the `drill` section.
+type DrillOptions struct {
+	Topics      []string `json:"topics,omitempty"`
+	TopicPrefix string   `json:"topic_prefix,omitempty"`
+	Keep        bool     `json:"keep,omitempty"`
+	Validate    string   `json:"validate,omitempty"`
+}
+
 // Marshal is the config as the YAML file the pod mounts.
 func (c *Config) Marshal() (string, error) {
 	out, err := yaml.Marshal(c)
@@ -235,6 +246,19 @@ func RestoreConfig(kr *v1.KafkaRestore, storageSpec *v1.StorageSpec, enc *v1.Enc
 // the key of a KafkaBackup.
 func ValidationConfig(kb *v1.KafkaBackup, backupID string) *Config {
 	return &Config{BackupID: backupID, Storage: storage(&kb.Spec.Storage), Encryption: encryption(kb.Spec.Encryption)}
+}
+
+// DrillConfig is the `mode: drill` config `drill --config` reads: the storage
+// and the key of a KafkaBackup, the cluster to restore into, and the drill's options.
+func DrillConfig(kb *v1.KafkaBackup, backupID string, d *v1.ValidationDrill) *Config {
+	c := ValidationConfig(kb, backupID)
+	c.Mode = "drill"
+	c.Target = cluster(&d.Target)
+	if d.ConsumerGroupStrategy != "" {
+		c.Restore = &RestoreOptions{ConsumerGroupStrategy: d.ConsumerGroupStrategy}
+	}
+	c.Drill = &DrillOptions{Topics: d.Topics, TopicPrefix: d.TopicPrefix, Keep: d.Keep, Validate: d.Validate}
+	return c
 }
 
 // EpochMillis reads a point in time: epoch milliseconds, or RFC 3339. Empty is nil.

@@ -63,6 +63,8 @@ type PodInput struct {
 	Encryption    *v1.EncryptionSpec
 	Run           *v1.RunTemplate
 	Metrics       *v1.MetricsSpec
+	// The key that signs a drill's report (EnvDrillSigningKey).
+	DrillSigningKey *v1.SecretKeyRef
 	// RestartPolicy is Never for Jobs, Always for a Deployment.
 	RestartPolicy corev1.RestartPolicy
 }
@@ -293,6 +295,7 @@ func secretEnv(in *PodInput) []corev1.EnvVar {
 	if in.Encryption != nil {
 		add(EnvEncryptionKey, &in.Encryption.KeySecretRef)
 	}
+	add(EnvDrillSigningKey, in.DrillSigningKey)
 	return env
 }
 

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -254,5 +255,97 @@ func TestKerberosMountsTheKeytabAndKrb5Conf(t *testing.T) {
 	want := "secret kb-keytab:kafka-backup.keytab->client.keytab configmap krb5:krb5.conf->krb5.conf"
 	if !mounted || strings.Join(files, " ") != want {
 		t.Errorf("mounted %v, files %q, want %q", mounted, strings.Join(files, " "), want)
+	}
+}
+
+// drill is a drill of secured()'s backup into a SASL/TLS cluster, every option set.
+func drill() *v1.ValidationDrill {
+	return &v1.ValidationDrill{
+		Target: v1.KafkaClusterSpec{BootstrapServers: []string{"drill-kafka:9093"},
+			Security: &v1.KafkaSecuritySpec{SecurityProtocol: "SASL_SSL", SaslMechanism: "SCRAM-SHA-512",
+				SaslUsername: "drill", SaslPasswordSecretRef: &v1.SecretKeyRef{Name: "drill-kafka", Key: "password"},
+				TLS: &v1.KafkaTLSSpec{CASecretRef: &v1.SecretKeyRef{Name: "drill-tls", Key: "ca.crt"}}}},
+		Topics: []string{"orders", "payments-*"}, TopicPrefix: "drill-", Keep: true, Validate: "shallow",
+		ConsumerGroupStrategy: "exact",
+		SigningKeySecretRef:   &v1.SecretKeyRef{Name: "drill-signing", Key: "ed25519.pem"},
+	}
+}
+
+func TestDrillConfigIsTheBackupsStorageAndKeyWithTheTargetAndOptions(t *testing.T) {
+	text, err := DrillConfig(secured(), "latest", drill()).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"mode":      "drill",
+		"backup_id": "latest",
+		"storage":   map[string]any{"backend": "filesystem", "path": PVCDir, "prefix": "kafka"},
+		"target": map[string]any{"bootstrap_servers": []any{"drill-kafka:9093"},
+			"security": map[string]any{"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
+				"sasl_username": "drill", "sasl_password": "${" + EnvSASLPassword + "}",
+				"ssl_ca_location": TLSDir + "/ca.crt"}},
+		"restore":    map[string]any{"consumer_group_strategy": "exact"},
+		"encryption": map[string]any{"key_env": EnvEncryptionKey},
+		"drill": map[string]any{"topics": []any{"orders", "payments-*"}, "topic_prefix": "drill-", "keep": true,
+			"validate": "shallow"},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("rendered:\n%s\nwant %v", text, want)
+	}
+	// The signing key is the pod's environment only: no key of the config names it.
+	if strings.Contains(text, "signing") {
+		t.Errorf("the config names the signing key:\n%s", text)
+	}
+}
+
+func TestDrillConfigLeavesUnsetOptionsToTheBinary(t *testing.T) {
+	d := &v1.ValidationDrill{Target: v1.KafkaClusterSpec{BootstrapServers: []string{"drill-kafka:9092"}}}
+	c := DrillConfig(secured(), "b-1", d)
+	if c.Restore != nil || c.Source != nil || c.Backup != nil || c.Retention != nil {
+		t.Errorf("sections a drill does not set: restore %+v source %+v backup %+v retention %+v", c.Restore,
+			c.Source, c.Backup, c.Retention)
+	}
+	if !reflect.DeepEqual(*c.Drill, DrillOptions{}) {
+		t.Errorf("drill options %+v, want none (every topic, drill-<id>-, not kept, deep)", *c.Drill)
+	}
+}
+
+func TestDrillPodTakesTheSigningKeyAndTheTargetsSecrets(t *testing.T) {
+	kb, d := secured(), drill()
+	pod := Pod(&PodInput{Image: "img", ConfigMapName: "c", Cluster: &d.Target, Storage: &kb.Spec.Storage,
+		Encryption: kb.Spec.Encryption, DrillSigningKey: d.SigningKeySecretRef, RestartPolicy: corev1.RestartPolicyNever},
+		Step{Name: "drill", Args: []string{"drill"}})
+	c := pod.Spec.Containers[0]
+	env := map[string]string{}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil || e.Value != "" {
+			t.Errorf("env %s is not from a Secret: %+v", e.Name, e)
+			continue
+		}
+		env[e.Name] = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+	}
+	want := map[string]string{EnvDrillSigningKey: "drill-signing/ed25519.pem", EnvSASLPassword: "drill-kafka/password",
+		EnvEncryptionKey: "key/k"}
+	if !reflect.DeepEqual(env, want) {
+		t.Errorf("env %v, want %v", env, want)
+	}
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.MountPath] = m.Name
+	}
+	if mounts[TLSDir] != "tls" || mounts[PVCDir] != "backups" {
+		t.Errorf("mounts %v: want the target's TLS files and the backup's PVC", mounts)
+	}
+	// Without a drill, no variable of it.
+	pod = Pod(&PodInput{Image: "img", ConfigMapName: "c", Storage: &kb.Spec.Storage,
+		RestartPolicy: corev1.RestartPolicyNever}, Step{Name: "validate", Args: []string{"validate"}})
+	for _, e := range pod.Spec.Containers[0].Env {
+		if e.Name == EnvDrillSigningKey {
+			t.Errorf("a validation's pod has %s", e.Name)
+		}
 	}
 }
