@@ -249,6 +249,10 @@ def test_keep_leaves_the_scratch_topics(world, tmp_path):
     ({"validate": "sometimes"}, "expected deep, shallow or none"),
     ({"topics": ["no-such-topic-*"]}, "names no topic of backup"),
     ({"colour": "red"}, "unknown key 'drill.colour'"),
+    ({"sample_partitions": -1}, "out of range"),
+    ({"after_restore": []}, "expected a command"),
+    ({"after_restore_timeout": "soon"}, "after_restore_timeout"),
+    ({"signing_key_file": "/nonexistent/drill-key.pem"}, "drill.signing_key_file /nonexistent/drill-key.pem"),
 ])
 def test_bad_drill_configs_are_refused(world, tmp_path, drill, message):
     r = run_cli(["drill", "--config", write_config(tmp_path, drill_config(world["storage"], "good", **drill))])
