@@ -10,30 +10,29 @@
 
 namespace kafka_backup {
 
-enum class ProgressDisplay {
-  kNone,      // nothing
-  kLog,       // a plain log line every 30 s (stdout or stderr is not a terminal)
-  kTerminal,  // a redrawn display on stderr: a total bar and one line per topic
-};
-
 // Where a run's data phase stands, as RunOptions::on_progress receives it.
 struct ProgressSnapshot {
+  std::string label;   // "backup", "restore", "validate"
+  std::string note;    // a few words on what it is doing ("storing the last segments"), or empty
   double seconds = 0;  // since the data phase started
   uint64_t records = 0;
   uint64_t bytes = 0;
   uint64_t total_records = 0;  // 0: not known
   struct Topic {
     std::string name;
+    uint64_t total = 0;  // records to go through
     uint64_t records = 0;
     uint64_t bytes = 0;
-    std::optional<double> done_seconds;  // when it finished, if it did
+    bool finished = false;                  // declared done, whatever its count
+    std::optional<double> started_seconds;  // when its first record was counted
+    std::optional<double> done_seconds;     // when it finished, if it did
+    bool Done() const { return finished || records >= total; }
   };
   std::vector<Topic> topics;
   bool final = false;  // the last snapshot of the phase
 };
 
 struct RunOptions {
-  ProgressDisplay progress = ProgressDisplay::kLog;
   // When set (by a SIGTERM/SIGINT handler), a backup stores what it holds,
   // writes a checkpoint and returns.
   const std::atomic<bool>* stop = nullptr;
@@ -42,8 +41,10 @@ struct RunOptions {
   // (Conflict) before anything is deleted. Unset: go on, the configuration
   // asked for it.
   std::function<bool(const std::string& what)> confirm;
-  // Called from the run's thread at most every 200 ms while data moves, and
-  // once at the end of the data phase (final), whatever `progress` says.
+  // Where a run stands, called from the run's thread at most every 200 ms
+  // while data moves, and once at the end of its data phase (final). The
+  // library draws nothing itself; kafka-backup draws these on a terminal, or
+  // logs a line every 30 s. Unset: no progress at all.
   std::function<void(const ProgressSnapshot&)> on_progress;
 };
 

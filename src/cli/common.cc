@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include "cli/progress_display.h"
+
 #include "catalog/catalog.h"
 
 #include <unistd.h>
@@ -277,13 +279,13 @@ bool ConfirmOnTerminal(const std::string& what) {
 
 RunOptions EngineOptions() {
   RunOptions options;
+  ProgressDisplay display = ProgressDisplay::kLog;
   if (!progress_wanted) {
-    options.progress = ProgressDisplay::kNone;
+    display = ProgressDisplay::kNone;
   } else if (::isatty(STDOUT_FILENO) == 1 && ::isatty(STDERR_FILENO) == 1 && !JsonLogs()) {
-    options.progress = ProgressDisplay::kTerminal;
-  } else {
-    options.progress = ProgressDisplay::kLog;
+    display = ProgressDisplay::kTerminal;
   }
+  options.on_progress = ProgressDrawer(display);
   return options;
 }
 

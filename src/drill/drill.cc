@@ -289,7 +289,10 @@ Status Drill::Restore() {
   marker_stored_ = true;
   RunOptions options = options_;
   auto recorder = std::make_shared<Recorder>(&report_);
-  options.on_progress = [recorder](const ProgressSnapshot& s) { (*recorder)(s); };
+  options.on_progress = [recorder, shown = options_.on_progress](const ProgressSnapshot& s) {
+    (*recorder)(s);
+    if (shown) shown(s);  // the caller's display too
+  };
   KB_ASSIGN_OR_RETURN(RestoreReport restored, RunRestore(rc, options));
   report_.restore_seconds = restored.seconds;
   report_.records = restored.records;

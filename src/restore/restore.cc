@@ -1348,8 +1348,7 @@ Result<PreflightReport> RunPreflight(const Config& config) {
   Config dry = config;
   dry.restore.dry_run = true;
   dry.backup_id = *id;
-  RunOptions quiet;
-  quiet.progress = ProgressDisplay::kNone;
+  RunOptions quiet;  // no on_progress: a dry run shows nothing
   RestoreRun run(dry, quiet);
   auto planned = run.Run();
   if (planned.ok()) {

@@ -53,14 +53,13 @@ def subcommands(path: list[str]) -> list[str]:
 
 
 def json_commands() -> set[str]:
-    """Every (sub)command whose --help offers `--format ...json...`, e.g. "offset-reset plan"."""
+    """Every (sub)command whose --help offers `--format ...json...`, e.g. "offset-reset plan";
+    a command with subcommands may run itself too ("drill", "drill verify")."""
     out = set()
     pending = [[c] for c in subcommands([])]
     while pending:
         path = pending.pop(0)
-        if children := subcommands(path):
-            pending += [path + [c] for c in children]
-            continue
+        pending += [path + [c] for c in subcommands(path)]
         m = re.search(r"--format TEXT:\{([^}]*)\}", cli_ok([*path, "--help"]).stdout)
         if m and "json" in m.group(1).split(","):
             out.add(" ".join(path))
