@@ -89,6 +89,15 @@ class MapReader {
     return v;
   }
 
+  // A duration (ParseDurationSecs: "30s", "10m", "7d"), in seconds.
+  std::optional<int64_t> DurationSecs(const std::string& key) {
+    std::optional<std::string> s = String(key);
+    if (!s) return std::nullopt;
+    auto secs = ParseDurationSecs(*s);
+    if (!secs.ok()) FailKey(node_[key], key, secs.status().message());
+    return *secs;
+  }
+
   std::optional<bool> Bool(const std::string& key) {
     std::optional<std::string> s = String(key);
     if (!s) return std::nullopt;
@@ -647,11 +656,7 @@ void ReadRetention(MapReader& r, RetentionConfig* o) {
   count("keep_weekly", &o->keep_weekly);
   count("keep_monthly", &o->keep_monthly);
   count("min_keep", &o->min_keep);
-  if (auto v = r.String("max_age")) {
-    auto secs = ParseDurationSecs(*v);
-    if (!secs.ok()) r.FailKey(r.Get("max_age"), "max_age", secs.status().message());
-    o->max_age_secs = *secs;
-  }
+  if (auto v = r.DurationSecs("max_age")) o->max_age_secs = *v;
   if (auto v = r.String("backup_prefix")) o->backup_prefix = *v;
   r.CheckNoUnknownKeys();
 }
@@ -675,16 +680,12 @@ void ReadDrill(MapReader& r, DrillConfig* o) {
   bool shell = r.Get("after_restore").IsScalar();
   if (auto v = r.StringList("after_restore")) {
     o->after_restore = shell ? std::vector<std::string>{"/bin/sh", "-c", v->front()} : *v;
-    if (o->after_restore.empty() || o->after_restore.front().empty()) {
+    if (o->after_restore.empty() || o->after_restore.front().empty() || (shell && v->front().empty())) {
       r.FailKey(r.Get("after_restore"), "after_restore",
                 "expected a command: a string, or a list of program and arguments");
     }
   }
-  if (auto v = r.String("after_restore_timeout")) {
-    auto secs = ParseDurationSecs(*v);
-    if (!secs.ok()) r.FailKey(r.Get("after_restore_timeout"), "after_restore_timeout", secs.status().message());
-    o->after_restore_timeout_secs = *secs;
-  }
+  if (auto v = r.DurationSecs("after_restore_timeout")) o->after_restore_timeout_secs = *v;
   r.CheckNoUnknownKeys();
 }
 

@@ -345,6 +345,10 @@ Status Drill::ReadBack() {
     std::string scratch = report_.topic_prefix + t->name;
     const format::TopicOffsetMap* mapped = nullptr;
     for (const auto& m : map.topics) mapped = m.source_topic == t->name ? &m : mapped;
+    // From where each log starts: records deleted from its head show as
+    // offsets that disagree with the offset map.
+    KB_ASSIGN_OR_RETURN(std::vector<int64_t> low,
+                        admin_->LowWatermarks(scratch, static_cast<int32_t>(t->partitions.size())));
     for (const auto* p : drilled_[i]) {
       DrillPartition& out = report_.partitions.emplace_back();
       out.topic = t->name;
@@ -357,10 +361,7 @@ Status Drill::ReadBack() {
       }
       check->ExpectOffsets(runs);
       checks[{scratch, p->partition}] = std::move(check);
-      // From where the log starts: records deleted from its head show as
-      // offsets that disagree with the offset map.
-      KB_ASSIGN_OR_RETURN(kafka::Watermarks marks, admin_->QueryWatermarks(scratch, p->partition));
-      starts.push_back({scratch, p->partition, marks.low});
+      starts.push_back({scratch, p->partition, low.at(static_cast<size_t>(p->partition))});
     }
   }
   KB_RETURN_IF_ERROR(consumer->Assign(starts));

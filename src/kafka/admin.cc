@@ -267,6 +267,11 @@ Result<std::vector<int64_t>> Admin::HighWatermarks(const std::string& topic, int
                      fmt::format("cannot read the high watermarks of topic {}", topic));
 }
 
+Result<std::vector<int64_t>> Admin::LowWatermarks(const std::string& topic, int32_t partitions) {
+  return ListOffsets(topic, partitions, RD_KAFKA_OFFSET_SPEC_EARLIEST, false,
+                     fmt::format("cannot read the log start offsets of topic {}", topic));
+}
+
 Result<std::vector<int64_t>> Admin::OffsetsForTime(const std::string& topic, int32_t partitions, int64_t timestamp_ms) {
   return ListOffsets(topic, partitions, timestamp_ms, true,
                      fmt::format("cannot look up the offsets of topic {} at time {}", topic, timestamp_ms));

@@ -127,6 +127,8 @@ class Admin : public Client {
   // Each partition's high watermark, the next offset to be written, past any
   // open transaction (ListOffsets, read_uncommitted).
   Result<std::vector<int64_t>> HighWatermarks(const std::string& topic, int32_t partitions);
+  // Each partition's log start offset (ListOffsets, earliest).
+  Result<std::vector<int64_t>> LowWatermarks(const std::string& topic, int32_t partitions);
   // Each partition's first offset whose record's timestamp is at or after
   // `timestamp_ms` (ListOffsets by time, read_committed), -1 where no record is.
   Result<std::vector<int64_t>> OffsetsForTime(const std::string& topic, int32_t partitions, int64_t timestamp_ms);

@@ -251,6 +251,7 @@ def test_keep_leaves_the_scratch_topics(world, tmp_path):
     ({"colour": "red"}, "unknown key 'drill.colour'"),
     ({"sample_partitions": -1}, "out of range"),
     ({"after_restore": []}, "expected a command"),
+    ({"after_restore": ""}, "expected a command"),
     ({"after_restore_timeout": "soon"}, "after_restore_timeout"),
     ({"signing_key_file": "/nonexistent/drill-key.pem"}, "drill.signing_key_file /nonexistent/drill-key.pem"),
 ])

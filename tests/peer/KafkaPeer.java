@@ -626,17 +626,7 @@ public final class KafkaPeer {
         String group = req("group");
         String topic = req("topic");
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-        if (list("offset").isEmpty()) throw new UsageException("at least one --offset PARTITION:OFFSET is required");
-        for (String po : list("offset")) {
-            String[] parts = po.split(":", 2);
-            if (parts.length != 2) throw new UsageException("--offset expects PARTITION:OFFSET, got: " + po);
-            try {
-                offsets.put(new TopicPartition(topic, Integer.parseInt(parts[0])),
-                            new OffsetAndMetadata(Long.parseLong(parts[1])));
-            } catch (NumberFormatException e) {
-                throw new UsageException("--offset expects PARTITION:OFFSET, got: " + po);
-            }
-        }
+        partitionOffsets(topic).forEach((tp, o) -> offsets.put(tp, new OffsetAndMetadata(o)));
         try (Admin admin = admin()) {
             admin.alterConsumerGroupOffsets(group, offsets).all().get();
         }
@@ -648,21 +638,27 @@ public final class KafkaPeer {
     private int deleteRecords() throws Exception {
         String topic = req("topic");
         Map<TopicPartition, RecordsToDelete> before = new HashMap<>();
-        if (list("offset").isEmpty()) throw new UsageException("at least one --offset PARTITION:OFFSET is required");
-        for (String po : list("offset")) {
-            String[] parts = po.split(":", 2);
-            if (parts.length != 2) throw new UsageException("--offset expects PARTITION:OFFSET, got: " + po);
-            try {
-                before.put(new TopicPartition(topic, Integer.parseInt(parts[0])),
-                           RecordsToDelete.beforeOffset(Long.parseLong(parts[1])));
-            } catch (NumberFormatException e) {
-                throw new UsageException("--offset expects PARTITION:OFFSET, got: " + po);
-            }
-        }
+        partitionOffsets(topic).forEach((tp, o) -> before.put(tp, RecordsToDelete.beforeOffset(o)));
         try (Admin admin = admin()) {
             admin.deleteRecords(before).all().get();
         }
         System.err.println("deleted records of " + before.size() + " partitions of " + topic);
         return 0;
+    }
+
+    /** The --offset PARTITION:OFFSET options (at least one) of `topic`. */
+    private Map<TopicPartition, Long> partitionOffsets(String topic) {
+        Map<TopicPartition, Long> out = new HashMap<>();
+        if (list("offset").isEmpty()) throw new UsageException("at least one --offset PARTITION:OFFSET is required");
+        for (String po : list("offset")) {
+            String[] parts = po.split(":", 2);
+            if (parts.length != 2) throw new UsageException("--offset expects PARTITION:OFFSET, got: " + po);
+            try {
+                out.put(new TopicPartition(topic, Integer.parseInt(parts[0])), Long.parseLong(parts[1]));
+            } catch (NumberFormatException e) {
+                throw new UsageException("--offset expects PARTITION:OFFSET, got: " + po);
+            }
+        }
+        return out;
     }
 }
