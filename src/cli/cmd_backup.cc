@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/common.h"
+#include "common.h"
 #include "kafka_backup/backup.h"
-#include "util/progress.h"
+#include "kafka_backup/text.h"
 
 namespace kafka_backup::cli {
 namespace {
@@ -71,8 +71,8 @@ nlohmann::json BackupJson(const BackupReport& r) {
 void PrintBackupReport(const BackupReport& r) {
   fmt::print("backup {} {} {}: {} topics, {} partitions, {} records, {} ({} stored in {} segments) in {:.1f}s{}\n",
              r.backup_id, r.committed ? "committed to" : "stopped (continuous; checkpointed) in", r.storage_url,
-             r.topics, r.partitions, r.records, Progress::HumanBytes(static_cast<double>(r.bytes)),
-             Progress::HumanBytes(static_cast<double>(r.stored_bytes)), r.segments, r.seconds,
+             r.topics, r.partitions, r.records, HumanBytes(static_cast<double>(r.bytes)),
+             HumanBytes(static_cast<double>(r.stored_bytes)), r.segments, r.seconds,
              r.resumed_from_checkpoint >= 0 ? fmt::format(", resumed from checkpoint {}", r.resumed_from_checkpoint)
                                             : std::string());
   if (!r.parent_backup_id.empty()) {

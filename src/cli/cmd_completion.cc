@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/common.h"
+#include "common.h"
 
 namespace kafka_backup::cli {
 namespace {

@@ -8,9 +8,9 @@
 
 #include <regex>
 
-#include "cli/common.h"
+#include "common.h"
 #include "kafka_backup/config.h"
-#include "util/strings.h"
+#include "kafka_backup/text.h"
 
 namespace kafka_backup::cli {
 namespace {
@@ -167,7 +167,7 @@ ordered_json Effective(const Config& c) {
   ordered_json metrics = ordered_json::object();
   if (c.metrics.port) metrics = {{"port", *c.metrics.port}, {"bind", c.metrics.bind}};
   if (!c.metrics.pushgateway_url.empty()) {
-    metrics["pushgateway_url"] = util::WithoutUserinfo(c.metrics.pushgateway_url);
+    metrics["pushgateway_url"] = WithoutUserinfo(c.metrics.pushgateway_url);
     metrics["pushgateway_job"] = c.metrics.pushgateway_job;
     if (!c.metrics.pushgateway_labels.empty()) metrics["pushgateway_labels"] = c.metrics.pushgateway_labels;
   }

@@ -4,14 +4,20 @@
 
 #include <nlohmann/json.hpp>
 
-#include "catalog/catalog.h"
-#include "cli/common.h"
+#include "common.h"
 #include "kafka_backup/drill.h"
-#include "storage/object_store.h"
-#include "util/progress.h"
+#include "kafka_backup/text.h"
 
 namespace kafka_backup::cli {
 namespace {
+
+nlohmann::json GapsJson(const std::vector<BackupGap>& gaps) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& g : gaps) {
+    arr.push_back({{"first_offset", g.first_offset}, {"last_offset", g.last_offset}, {"reason", g.reason}});
+  }
+  return arr;
+}
 
 nlohmann::json OptionalTime(const std::optional<int64_t>& t) {
   return t ? nlohmann::json(*t) : nlohmann::json(nullptr);
@@ -24,7 +30,7 @@ struct DrillFacts {
   std::optional<double> expected_restore_seconds;
 };
 
-DrillFacts LoadDrillFacts(const std::string& url, const format::Manifest& m) {
+DrillFacts LoadDrillFacts(const std::string& url, const BackupInfo& m) {
   DrillFacts facts;
   auto all = ListDrills(url);
   if (!all.ok()) {
@@ -34,7 +40,7 @@ DrillFacts LoadDrillFacts(const std::string& url, const format::Manifest& m) {
   for (const auto& d : *all) {
     if (d.backup_id == m.backup_id) facts.last = d;
   }
-  facts.expected_restore_seconds = EstimateRestoreSeconds(*all, m.Bytes());
+  facts.expected_restore_seconds = EstimateRestoreSeconds(*all, m.bytes);
   return facts;
 }
 
@@ -49,7 +55,7 @@ nlohmann::json DrillJson(const DrillFacts& facts) {
           {"evidence_key", d.evidence_key}};
 }
 
-nlohmann::json DescribeJson(const format::Manifest& m, const DrillFacts& drills) {
+nlohmann::json DescribeJson(const BackupInfo& m, const DrillFacts& drills) {
   nlohmann::json topics = nlohmann::json::array();
   for (const auto& t : m.topics) {
     nlohmann::json parts = nlohmann::json::array();
@@ -57,12 +63,12 @@ nlohmann::json DescribeJson(const format::Manifest& m, const DrillFacts& drills)
       nlohmann::json part{{"partition", p.partition},
                           {"start_offset", p.start_offset},
                           {"end_offset", p.end_offset},
-                          {"records", p.record_count},
+                          {"records", p.records},
                           {"bytes", p.bytes},
-                          {"segments", p.segments.size()},
+                          {"segments", p.segments},
                           {"min_timestamp", OptionalTime(p.min_timestamp)},
                           {"max_timestamp", OptionalTime(p.max_timestamp)}};
-      if (!p.gaps.empty()) part["gaps"] = format::GapsToJson(p.gaps);
+      if (!p.gaps.empty()) part["gaps"] = GapsJson(p.gaps);
       if (p.held_back > 0) part["held_back"] = p.held_back;
       parts.push_back(std::move(part));
     }
@@ -70,8 +76,8 @@ nlohmann::json DescribeJson(const format::Manifest& m, const DrillFacts& drills)
                       {"partition_count", t.partition_count},
                       {"replication_factor", t.replication_factor},
                       {"configs", t.configs},
-                      {"records", t.RecordCount()},
-                      {"bytes", t.Bytes()},
+                      {"records", t.records},
+                      {"bytes", t.bytes},
                       {"partitions", parts}});
     if (!t.topic_id.empty()) topics.back()["topic_id"] = t.topic_id;
     for (const auto& e : t.events) {
@@ -81,16 +87,16 @@ nlohmann::json DescribeJson(const format::Manifest& m, const DrillFacts& drills)
   }
   nlohmann::json j{
       {"backup_id", m.backup_id},
-      {"state", m.committed() ? "committed" : m.state},
+      {"state", m.state},
       {"created_at", FormatTime(m.created_at_ms)},
       {"completed_at", FormatTime(m.completed_at_ms)},
       {"source_cluster_id", m.source_cluster_id},
       {"kafka_cluster_id", m.kafka_cluster_id},
       {"compression", m.compression},
-      {"records", m.RecordCount()},
-      {"bytes", m.Bytes()},
-      {"stored_bytes", m.StoredBytes()},
-      {"own_stored_bytes", m.OwnStoredBytes()},
+      {"records", m.records},
+      {"bytes", m.bytes},
+      {"stored_bytes", m.stored_bytes},
+      {"own_stored_bytes", m.own_stored_bytes},
       {"last_drill", DrillJson(drills)},
       {"expected_restore_seconds",
        drills.expected_restore_seconds ? nlohmann::json(*drills.expected_restore_seconds) : nlohmann::json()},
@@ -103,7 +109,7 @@ nlohmann::json DescribeJson(const format::Manifest& m, const DrillFacts& drills)
   return j;
 }
 
-void PrintDescription(const format::Manifest& m, const DrillFacts& drills) {
+void PrintDescription(const BackupInfo& m, const DrillFacts& drills) {
   fmt::print("backup:          {}\n", m.backup_id);
   fmt::print("created:         {}\n", FormatTime(m.created_at_ms));
   if (m.committed()) {
@@ -118,16 +124,11 @@ void PrintDescription(const format::Manifest& m, const DrillFacts& drills) {
   if (m.encryption) {
     fmt::print("encryption:      {} (key id {})\n", m.encryption->algorithm, m.encryption->key_id);
   }
-  fmt::print("records:         {} ({}, {} stored)\n", m.RecordCount(),
-             Progress::HumanBytes(static_cast<double>(m.Bytes())),
-             Progress::HumanBytes(static_cast<double>(m.StoredBytes())));
+  fmt::print("records:         {} ({}, {} stored)\n", m.records, HumanBytes(static_cast<double>(m.bytes)),
+             HumanBytes(static_cast<double>(m.stored_bytes)));
   if (!m.parent_backup_id.empty()) {
-    uint64_t segments = 0;
-    for (const auto& t : m.topics)
-      for (const auto& p : t.partitions) segments += p.segments.size();
     fmt::print("incremental:     parent {}; this run stored {} of {} segments ({}), the rest are inherited\n",
-               m.parent_backup_id, m.OwnSegments(), segments,
-               Progress::HumanBytes(static_cast<double>(m.OwnStoredBytes())));
+               m.parent_backup_id, m.own_segments, m.segments, HumanBytes(static_cast<double>(m.own_stored_bytes)));
   }
   if (!m.missing_topics.empty()) {
     fmt::print("missing topics:  {} (named in source.topics.include, absent from the source; on_missing: warn)\n",
@@ -148,12 +149,12 @@ void PrintDescription(const format::Manifest& m, const DrillFacts& drills) {
   }
   for (const auto& t : m.topics) {
     fmt::print("\ntopic {} ({} partitions, replication factor {}, {} records{})\n", t.name, t.partition_count,
-               t.replication_factor, t.RecordCount(), t.topic_id.empty() ? "" : ", topic id " + t.topic_id);
+               t.replication_factor, t.records, t.topic_id.empty() ? "" : ", topic id " + t.topic_id);
     for (const auto& e : t.events) fmt::print("  {} at {}: {}\n", e.event, FormatTime(e.at_ms), e.detail);
     for (const auto& [k, v] : t.configs) fmt::print("  config {}={}\n", k, v);
     for (const auto& p : t.partitions) {
       fmt::print("  partition {:>4}: offsets [{}, {})  {} records  {}  {} .. {}\n", p.partition, p.start_offset,
-                 p.end_offset, p.record_count, Progress::HumanBytes(static_cast<double>(p.bytes)),
+                 p.end_offset, p.records, HumanBytes(static_cast<double>(p.bytes)),
                  FormatTime(p.min_timestamp.value_or(0)), FormatTime(p.max_timestamp.value_or(0)));
       for (const auto& g : p.gaps) {
         fmt::print("    gap: offsets {}..{} not in the backup: {}\n", g.first_offset, g.last_offset, g.reason);
@@ -180,10 +181,9 @@ void AddDescribeCommand(CLI::App& app, Action* action) {
   AddFormatFlagWithYaml(cmd, &flags->format);
   cmd->callback([action, flags] {
     *action = [flags] {
-      auto opened = OpenBackup(*flags);
-      if (!opened.ok()) return Fail(opened.status());
-      catalog::Catalog cat(*opened->store);
-      auto m = cat.LoadManifest(opened->backup_id);
+      auto catalog = OpenCatalog(*flags);
+      if (!catalog.ok()) return Fail(catalog.status());
+      auto m = (*catalog)->Describe(flags->backup_id);
       if (!m.ok()) return Fail(m.status());
       auto url = StorageUrl(*flags);
       if (!url.ok()) return Fail(url.status());

@@ -10,9 +10,9 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/common.h"
+#include "common.h"
 #include "kafka_backup/drill.h"
-#include "util/progress.h"
+#include "kafka_backup/text.h"
 
 namespace kafka_backup::cli {
 
@@ -41,7 +41,7 @@ void PrintDrill(const DrillReport& r) {
   fmt::print("{} drill {} of backup {}: {} partitions read back ({} digests match), {} groups checked\n",
              r.ok() ? "passed:" : "FAILED:", r.drill_id, r.backup_id, r.partitions.size(), matched, r.groups.size());
   fmt::print("  RTO: restore {:.1f} s for {} records, {} ({}/s)\n", r.restore_seconds, r.records,
-             Progress::HumanBytes(static_cast<double>(r.bytes)), Progress::HumanBytes(rate));
+             HumanBytes(static_cast<double>(r.bytes)), HumanBytes(rate));
   fmt::print(
       "  RPO: newest record {} ago{}\n", Seconds(r.rpo_seconds),
       r.checkpoint_age_seconds ? fmt::format(", last checkpoint {} ago", Seconds(r.checkpoint_age_seconds)) : "");
@@ -137,7 +137,7 @@ void PrintDrills(const std::vector<DrillSummary>& drills) {
   for (const auto& d : drills) {
     double rate = d.restore_seconds > 0 ? static_cast<double>(d.bytes) / d.restore_seconds : 0;
     fmt::print("{:<24} {:<32} {:<7} {:>10} {:>12} {:>12} {}\n", d.drill_id, d.backup_id, d.ok ? "passed" : "FAILED",
-               fmt::format("{:.1f} s", d.restore_seconds), Progress::HumanBytes(rate) + "/s", Seconds(d.rpo_seconds),
+               fmt::format("{:.1f} s", d.restore_seconds), HumanBytes(rate) + "/s", Seconds(d.rpo_seconds),
                FormatTime(d.finished_at_ms));
   }
 }

@@ -4,10 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
-#include "catalog/catalog.h"
-#include "cli/common.h"
-#include "storage/object_store.h"
-#include "util/progress.h"
+#include "common.h"
+#include "kafka_backup/text.h"
 
 namespace kafka_backup::cli {
 
@@ -19,14 +17,11 @@ void AddListCommand(CLI::App& app, Action* action) {
   AddFormatFlag(cmd, &flags->format);
   cmd->callback([action, flags] {
     *action = [flags] {
-      auto store = OpenStorage(*flags);
-      if (!store.ok()) return Fail(store.status());
-      catalog::Catalog cat(**store);
-      auto listing = cat.LoadAll();
+      auto catalog = OpenCatalog(*flags);
+      if (!catalog.ok()) return Fail(catalog.status());
+      auto listing = (*catalog)->List();
       if (!listing.ok()) return Fail(listing.status());
-      auto* all = &listing->backups;
-      std::sort(all->begin(), all->end(),
-                [](const auto& a, const auto& b) { return a.completed_at_ms < b.completed_at_ms; });
+      const auto* all = &listing->backups;
       // A damaged backup is listed (last: its times are unknown) and warned
       // of; the others are listed as usual.
       const auto& damaged = listing->damaged;
@@ -38,25 +33,25 @@ void AddListCommand(CLI::App& app, Action* action) {
         nlohmann::json arr = nlohmann::json::array();
         for (const auto& m : *all) {
           arr.push_back({{"backup_id", m.backup_id},
-                         {"state", m.committed() ? "committed" : m.state},
+                         {"state", m.state},
                          {"created_at", FormatTime(m.created_at_ms)},
                          {"completed_at", FormatTime(m.completed_at_ms)},
                          {"source_cluster_id", m.source_cluster_id},
                          {"topics", m.topics.size()},
-                         {"records", m.RecordCount()},
-                         {"bytes", m.Bytes()},
-                         {"stored_bytes", m.StoredBytes()},
-                         {"own_stored_bytes", m.OwnStoredBytes()}});
+                         {"records", m.records},
+                         {"bytes", m.bytes},
+                         {"stored_bytes", m.stored_bytes},
+                         {"own_stored_bytes", m.own_stored_bytes}});
           if (!m.parent_backup_id.empty()) arr.back()["parent_backup_id"] = m.parent_backup_id;
         }
         for (const auto& d : damaged) {
           arr.push_back({{"backup_id", d.backup_id}, {"state", "damaged"}, {"error", d.reason.ToString()}});
         }
-        fmt::print("{}\n", nlohmann::json{{"storage", (*store)->Url()}, {"backups", arr}}.dump());
+        fmt::print("{}\n", nlohmann::json{{"storage", listing->storage_url}, {"backups", arr}}.dump());
         return static_cast<int>(kExitOk);
       }
       if (all->empty() && damaged.empty()) {
-        fmt::print("no backups in {}\n", (*store)->Url());
+        fmt::print("no backups in {}\n", listing->storage_url);
         return static_cast<int>(kExitOk);
       }
       // SIZE: every segment the backup lists; NEW: those its own run stored
@@ -64,10 +59,9 @@ void AddListCommand(CLI::App& app, Action* action) {
       fmt::print("{:<40} {:<11} {:<25} {:<20} {:>6} {:>14} {:>10} {:>10}  {}\n", "BACKUP ID", "STATE", "CREATED",
                  "SOURCE CLUSTER", "TOPICS", "RECORDS", "SIZE", "NEW", "PARENT");
       for (const auto& m : *all) {
-        fmt::print("{:<40} {:<11} {:<25} {:<20} {:>6} {:>14} {:>10} {:>10}  {}\n", m.backup_id,
-                   m.committed() ? "committed" : m.state, FormatTime(m.created_at_ms), m.source_cluster_id,
-                   m.topics.size(), m.RecordCount(), Progress::HumanBytes(static_cast<double>(m.StoredBytes())),
-                   Progress::HumanBytes(static_cast<double>(m.OwnStoredBytes())),
+        fmt::print("{:<40} {:<11} {:<25} {:<20} {:>6} {:>14} {:>10} {:>10}  {}\n", m.backup_id, m.state,
+                   FormatTime(m.created_at_ms), m.source_cluster_id, m.topics.size(), m.records,
+                   HumanBytes(static_cast<double>(m.stored_bytes)), HumanBytes(static_cast<double>(m.own_stored_bytes)),
                    m.parent_backup_id.empty() ? "-" : m.parent_backup_id);
       }
       for (const auto& d : damaged) {

@@ -5,10 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/common.h"
+#include "common.h"
+#include "kafka_backup/clock.h"
 #include "kafka_backup/offsets.h"
-#include "util/clock.h"
-#include "util/time_point.h"
+#include "kafka_backup/time_point.h"
 
 namespace kafka_backup::cli {
 namespace {
@@ -70,7 +70,7 @@ struct ResetToFlags {
       to.value = *offset;
     }
     if (!datetime.empty()) {
-      auto t = util::ParseTimePoint(datetime, NowMs());
+      auto t = ParseTimePoint(datetime, NowMs());
       if (!t.ok()) return Status::InvalidArgument(fmt::format("--to-datetime: {}", t.status().message()));
       to.kind = ResetTo::Kind::kTime;
       to.value = *t;

@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/common.h"
+#include "common.h"
 #include "kafka_backup/prune.h"
-#include "util/progress.h"
+#include "kafka_backup/text.h"
 
 namespace kafka_backup::cli {
 
@@ -21,7 +21,7 @@ struct PruneFlags {
 };
 
 std::string Human(uint64_t bytes) {
-  return Progress::HumanBytes(static_cast<double>(bytes));
+  return HumanBytes(static_cast<double>(bytes));
 }
 
 void PrintJson(const PruneReport& r, const RetentionConfig& policy) {

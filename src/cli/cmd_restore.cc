@@ -2,7 +2,7 @@
 // [--skip-corrupt] [--encryption-key-file PATH]`
 #include <fmt/format.h>
 
-#include "cli/common.h"
+#include "common.h"
 #include "kafka_backup/restore.h"
 
 namespace kafka_backup::cli {

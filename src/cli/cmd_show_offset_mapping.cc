@@ -3,11 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "catalog/catalog.h"
-#include "cli/common.h"
-#include "format/offset_map.h"
-#include "storage/layout.h"
-#include "storage/object_store.h"
+#include "common.h"
 
 namespace kafka_backup::cli {
 void AddShowOffsetMappingCommand(CLI::App& app, Action* action) {
@@ -26,12 +22,12 @@ void AddShowOffsetMappingCommand(CLI::App& app, Action* action) {
       ->capture_default_str();
   cmd->callback([action, flags, restore_id] {
     *action = [flags, restore_id] {
-      auto opened = OpenBackup(*flags);
-      if (!opened.ok()) return Fail(opened.status());
-      auto map = catalog::LoadOffsetMap(*opened->store, opened->backup_id, *restore_id);
+      auto catalog = OpenCatalog(*flags);
+      if (!catalog.ok()) return Fail(catalog.status());
+      auto map = (*catalog)->ReadOffsetMapping(flags->backup_id, *restore_id);
       if (!map.ok()) return Fail(map.status());
       if (flags->format == "json") {
-        fmt::print("{}", format::SerializeOffsetMap(*map));
+        fmt::print("{}", map->json);
         return static_cast<int>(kExitOk);
       }
       if (flags->format == "csv") {

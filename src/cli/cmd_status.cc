@@ -10,19 +10,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "catalog/catalog.h"
-#include "cli/common.h"
-#include "util/clock.h"
-#include "util/progress.h"
+#include "common.h"
+#include "kafka_backup/clock.h"
+#include "kafka_backup/text.h"
 
 namespace kafka_backup::cli {
 namespace {
-
-// A running backup rewrites its status every interval; one silent for much
-// longer has probably died (it was killed, or its machine went away).
-bool IsStale(const format::RunStatus& s, int64_t now_ms) {
-  return s.state == "running" && !format::RunningAndFresh(s, now_ms);
-}
 
 std::string Ago(int64_t ms) {
   int64_t secs = std::max<int64_t>(0, ms / 1000);
@@ -35,7 +28,7 @@ nlohmann::json TimeOrNull(int64_t ms) {
   return ms > 0 ? nlohmann::json(FormatTime(ms)) : nlohmann::json(nullptr);
 }
 
-void PrintJson(const format::RunStatus& s, const std::string& url, bool from_manifest, int64_t now) {
+void PrintJson(const RunStatus& s, const std::string& url, bool from_manifest, int64_t now) {
   nlohmann::json topics = nlohmann::json::array();
   for (const auto& t : s.topics) {
     topics.push_back(
@@ -45,7 +38,7 @@ void PrintJson(const format::RunStatus& s, const std::string& url, bool from_man
                    {"from", from_manifest ? "manifest" : "run-status"},
                    {"backup_id", s.backup_id},
                    {"state", s.state},
-                   {"stale", IsStale(s, now)},
+                   {"stale", RunIsStale(s, now)},
                    {"host", s.host},
                    {"pid", s.pid},
                    {"tool_version", s.tool_version},
@@ -64,12 +57,12 @@ void PrintJson(const format::RunStatus& s, const std::string& url, bool from_man
   fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-void PrintText(const format::RunStatus& s, bool from_manifest, int64_t now) {
+void PrintText(const RunStatus& s, bool from_manifest, int64_t now) {
   std::string where = s.host.empty() ? "" : fmt::format(" on {} (pid {})", s.host, s.pid);
   if (s.state == "running") {
     fmt::print("backup {}: running{}, started {}, last update {} ({})\n", s.backup_id, where,
                FormatTime(s.started_at_ms), FormatTime(s.updated_at_ms), Ago(now - s.updated_at_ms));
-    if (IsStale(s, now)) {
+    if (RunIsStale(s, now)) {
       fmt::print(
           "  STALE: no update for much longer than its interval ({}s): the process may have died; a new run "
           "with the same backup id starts over\n",
@@ -90,50 +83,50 @@ void PrintText(const format::RunStatus& s, bool from_manifest, int64_t now) {
   std::string checkpoint = s.last_checkpoint_ms > 0 ? FormatTime(s.last_checkpoint_ms)
                                                     : "none yet (a one-shot backup commits once, at its end)";
   fmt::print("  {} records, {} read; {} segments, {} stored; last checkpoint: {}\n", s.records,
-             Progress::HumanBytes(static_cast<double>(s.bytes)), s.segments,
-             Progress::HumanBytes(static_cast<double>(s.stored_bytes)), checkpoint);
+             HumanBytes(static_cast<double>(s.bytes)), s.segments, HumanBytes(static_cast<double>(s.stored_bytes)),
+             checkpoint);
   fmt::print("{:<40} {:>10} {:>14} {:>10} {:>12}\n", "TOPIC", "PARTITIONS", "RECORDS", "BYTES", "LAG");
   for (const auto& t : s.topics) {
     fmt::print("{:<40} {:>10} {:>14} {:>10} {:>12}\n", t.name, t.partitions, t.records,
-               Progress::HumanBytes(static_cast<double>(t.bytes)), t.lag);
+               HumanBytes(static_cast<double>(t.bytes)), t.lag);
   }
 }
 
 // One line of `status --watch` when not on a terminal.
-void PrintLine(const format::RunStatus& s, int64_t now) {
+void PrintLine(const RunStatus& s, int64_t now) {
   int64_t lag = 0;
   for (const auto& t : s.topics) lag += t.lag;
   fmt::print("{} backup {}: {}{}, {} records, {} read, {} segments, lag {}, last checkpoint {}\n", FormatTime(now),
-             s.backup_id, s.state, IsStale(s, now) ? " (STALE)" : "", s.records,
-             Progress::HumanBytes(static_cast<double>(s.bytes)), s.segments, lag,
+             s.backup_id, s.state, RunIsStale(s, now) ? " (STALE)" : "", s.records,
+             HumanBytes(static_cast<double>(s.bytes)), s.segments, lag,
              s.last_checkpoint_ms > 0 ? FormatTime(s.last_checkpoint_ms) : "none yet");
 }
 
 // Shows the status every `interval_secs` until the run is no longer running:
 // redrawn in place on a terminal, a line (text) or a JSON document (json) per
 // interval otherwise.
-int Watch(const StorageFlags& flags, storage::ObjectStore& store, int interval_secs) {
+int Watch(const StorageFlags& flags, BackupCatalog& catalog, int interval_secs) {
   bool redraw = flags.format == "text" && ::isatty(STDOUT_FILENO) == 1;
   for (;;) {
-    bool from_manifest = false;
-    auto status = catalog::LoadRunStatus(store, flags.backup_id, &from_manifest);
+    auto reading = catalog.ReadRunStatus(flags.backup_id);
     int64_t now = NowMs();
-    if (status.ok()) {
+    if (reading.ok()) {
+      const RunStatus& status = reading->status;
       if (flags.format == "json") {
-        PrintJson(*status, store.Url(), from_manifest, now);
+        PrintJson(status, catalog.url(), reading->from_manifest, now);
       } else if (redraw) {
         fmt::print("\x1b[H\x1b[2J");  // home, clear
-        PrintText(*status, from_manifest, now);
+        PrintText(status, reading->from_manifest, now);
         fmt::print("\n(every {}s until the run ends; Ctrl-C to stop watching)\n", interval_secs);
       } else {
-        PrintLine(*status, now);
+        PrintLine(status, now);
       }
       std::fflush(stdout);
-      if (status->state != "running") return static_cast<int>(kExitOk);
+      if (status.state != "running") return static_cast<int>(kExitOk);
     } else {
       // The backup goes on whatever we read; a failed read is tried again.
       spdlog::warn("cannot read the status of backup '{}': {}; trying again in {}s", flags.backup_id,
-                   status.status().ToString(), interval_secs);
+                   reading.status().ToString(), interval_secs);
     }
     std::this_thread::sleep_for(std::chrono::seconds(interval_secs));
   }
@@ -165,23 +158,21 @@ void AddStatusCommand(CLI::App& app, Action* action) {
       ->capture_default_str();
   cmd->callback([action, flags, watch, interval] {
     *action = [flags, watch, interval] {
-      auto store = OpenStorage(*flags);
-      if (!store.ok()) return Fail(store.status());
+      auto catalog = OpenCatalog(*flags);
+      if (!catalog.ok()) return Fail(catalog.status());
       if (*watch) {
         // The first look must work: a wrong path or id is an error, not a wait.
-        bool first_from_manifest = false;
-        auto first = catalog::LoadRunStatus(**store, flags->backup_id, &first_from_manifest);
+        auto first = (*catalog)->ReadRunStatus(flags->backup_id);
         if (!first.ok()) return Fail(first.status());
-        return Watch(*flags, **store, *interval);
+        return Watch(*flags, **catalog, *interval);
       }
-      bool from_manifest = false;
-      auto status = catalog::LoadRunStatus(**store, flags->backup_id, &from_manifest);
-      if (!status.ok()) return Fail(status.status());
+      auto reading = (*catalog)->ReadRunStatus(flags->backup_id);
+      if (!reading.ok()) return Fail(reading.status());
       int64_t now = NowMs();
       if (flags->format == "json") {
-        PrintJson(*status, (*store)->Url(), from_manifest, now);
+        PrintJson(reading->status, (*catalog)->url(), reading->from_manifest, now);
       } else {
-        PrintText(*status, from_manifest, now);
+        PrintText(reading->status, reading->from_manifest, now);
       }
       return static_cast<int>(kExitOk);
     };

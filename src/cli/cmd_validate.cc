@@ -5,9 +5,9 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/common.h"
+#include "common.h"
+#include "kafka_backup/text.h"
 #include "kafka_backup/validate.h"
-#include "util/progress.h"
 
 namespace kafka_backup::cli {
 
@@ -91,7 +91,7 @@ void PrintText(const ValidateReport& r, bool verbose) {
              r.ok() ? "passed:" : "FAILED:", r.deep ? "deep" : "shallow", r.backup_id, r.topics, r.partitions,
              r.segments,
              r.deep ? fmt::format(", {} records checked ({} read)", r.records_checked,
-                                  Progress::HumanBytes(static_cast<double>(r.bytes_read)))
+                                  HumanBytes(static_cast<double>(r.bytes_read)))
                     : "");
   if (!r.ok()) {
     uint64_t unreadable = 0;

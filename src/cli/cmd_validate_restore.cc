@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/common.h"
+#include "common.h"
 #include "kafka_backup/restore.h"
 
 namespace kafka_backup::cli {

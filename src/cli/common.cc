@@ -1,8 +1,6 @@
-#include "cli/common.h"
+#include "common.h"
 
-#include "cli/progress_display.h"
-
-#include "catalog/catalog.h"
+#include "progress_display.h"
 
 #include <unistd.h>
 
@@ -19,8 +17,8 @@
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
-#include "cli/logging.h"
-#include "metrics/metrics.h"
+#include "kafka_backup/metrics.h"
+#include "logging.h"
 
 namespace kafka_backup::cli {
 
@@ -107,13 +105,6 @@ void WriteSummary(int exit_code) {
   if (!ok) spdlog::warn("cannot write the summary to {}: {}", s.path, std::strerror(errno));
 }
 
-Status ServeMetrics(int port, const std::string& bind) {
-  auto& metrics = metrics::Metrics::Get();
-  KB_RETURN_IF_ERROR(metrics.Serve(fmt::format("{}:{}", bind, port)));
-  spdlog::info("metrics on http://{}:{}/metrics", bind, metrics.port());
-  return Status::Ok();
-}
-
 Result<Config> LoadConfig(const StorageFlags& flags, bool config_required) {
   Config config;
   if (!flags.config.empty()) {
@@ -123,7 +114,7 @@ Result<Config> LoadConfig(const StorageFlags& flags, bool config_required) {
   }
   SetPushTarget(config.metrics);
   // The config's metrics section, unless --metrics-port already serves them.
-  if (config.metrics.port && metrics::Metrics::Get().port() == 0) {
+  if (config.metrics.port && MetricsPort() == 0) {
     KB_RETURN_IF_ERROR(ServeMetrics(*config.metrics.port, config.metrics.bind));
   }
   if (!flags.path.empty()) {
@@ -147,17 +138,9 @@ Result<std::string> StorageUrl(const StorageFlags& flags) {
   return url;
 }
 
-Result<std::unique_ptr<storage::ObjectStore>> OpenStorage(const StorageFlags& flags) {
+Result<std::unique_ptr<BackupCatalog>> OpenCatalog(const StorageFlags& flags) {
   KB_ASSIGN_OR_RETURN(std::string url, StorageUrl(flags));
-  return storage::OpenStore(url);
-}
-
-Result<OpenedBackup> OpenBackup(const StorageFlags& flags) {
-  OpenedBackup out;
-  KB_ASSIGN_OR_RETURN(out.store, OpenStorage(flags));
-  catalog::Catalog cat(*out.store);
-  KB_ASSIGN_OR_RETURN(out.backup_id, cat.Resolve(flags.backup_id));
-  return out;
+  return BackupCatalog::Open(url);
 }
 
 void AddFormatFlag(CLI::App* cmd, std::string* format) {

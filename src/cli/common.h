@@ -10,10 +10,10 @@
 #include <functional>
 #include <string>
 
+#include "kafka_backup/catalog.h"
 #include "kafka_backup/config.h"
 #include "kafka_backup/restore.h"
 #include "kafka_backup/status.h"
-#include "storage/object_store.h"
 
 namespace kafka_backup::cli {
 
@@ -73,10 +73,6 @@ struct StorageFlags {
   std::string format = "text";
 };
 
-// Serves Prometheus metrics on bind:port (port 0: any free port) for the rest
-// of the process.
-Status ServeMetrics(int port, const std::string& bind);
-
 // Loads --config (if given) and applies --path / --backup-id over it; starts
 // the metrics server its metrics section asks for.
 Result<Config> LoadConfig(const StorageFlags& flags, bool config_required);
@@ -101,14 +97,9 @@ struct TimeWindowFlags {
 };
 void AddTimeWindowFlags(CLI::App* cmd, TimeWindowFlags* flags);
 
-// The store named by --path or the config, and the backup id resolved in it
-// (for commands that read one backup).
-struct OpenedBackup {
-  std::unique_ptr<storage::ObjectStore> store;
-  std::string backup_id;
-};
-Result<std::unique_ptr<storage::ObjectStore>> OpenStorage(const StorageFlags& flags);
-Result<OpenedBackup> OpenBackup(const StorageFlags& flags);
+// The storage location named by --path or the config, for the commands that
+// read it (list, describe, status, show-offset-mapping).
+Result<std::unique_ptr<BackupCatalog>> OpenCatalog(const StorageFlags& flags);
 
 std::string FormatTime(int64_t epoch_ms);  // "2026-11-25T10:55:38.000Z", or "-" for 0
 // How engines show progress: a redrawn display when stdout and stderr are

@@ -1,6 +1,6 @@
-#include "cli/logging.h"
+#include "logging.h"
 
-#include "cli/common.h"
+#include "common.h"
 
 #include <chrono>
 #include <cstdio>

@@ -4,10 +4,10 @@
 
 #include <fmt/format.h>
 
-#include "cli/common.h"
-#include "cli/logging.h"
-#include "metrics/metrics.h"
-#include "util/version.h"
+#include "common.h"
+#include "kafka_backup/metrics.h"
+#include "kafka_backup/version.h"
+#include "logging.h"
 
 namespace {
 
@@ -15,7 +15,7 @@ namespace {
 int Run(const kafka_backup::cli::Action& action, int metrics_port, const std::string& metrics_bind) {
   using namespace kafka_backup::cli;
   if (metrics_port >= 0) {
-    kafka_backup::Status s = ServeMetrics(metrics_port, metrics_bind);
+    kafka_backup::Status s = kafka_backup::ServeMetrics(metrics_port, metrics_bind);
     if (!s.ok()) return Fail(s);
   }
   try {

@@ -1,4 +1,4 @@
-#include "cli/progress_display.h"
+#include "progress_display.h"
 
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "util/progress.h"
+#include "kafka_backup/text.h"
 
 namespace kafka_backup::cli {
 namespace {
@@ -20,10 +20,6 @@ constexpr size_t kMaxNameWidth = 32;
 constexpr auto kLogInterval = std::chrono::seconds(30);
 
 using Topic = ProgressSnapshot::Topic;
-
-std::string HumanBytes(double bytes) {
-  return Progress::HumanBytes(bytes);
-}
 
 std::string Bar(uint64_t done, uint64_t total, size_t width) {
   size_t filled = total == 0 ? 0 : static_cast<size_t>(static_cast<double>(std::min(done, total)) / total * width);

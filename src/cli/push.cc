@@ -1,20 +1,12 @@
-// metrics.pushgateway_url: the metrics of a command pushed to a Prometheus
-// Pushgateway when it ends (docs/metrics.md, "Pushgateway"), so that a
-// CronJob run's figures and its outcome outlive the pod. A push that fails is
-// a warning: the command's own exit code stands.
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
-#include <algorithm>
+// metrics.pushgateway_url for the CLI: which config and command a run pushes
+// for, kept from LoadConfig and main until the command ends; the push itself
+// is the library's (kafka_backup/metrics.h).
 #include <chrono>
 #include <mutex>
 #include <string>
 
-#include "cli/common.h"
-#include "metrics/metrics.h"
-#include "storage/http.h"
-#include "util/crypto.h"
-#include "util/strings.h"
+#include "common.h"
+#include "kafka_backup/metrics.h"
 
 namespace kafka_backup::cli {
 namespace {
@@ -29,20 +21,6 @@ struct PushTarget {
 PushTarget& Target() {
   static PushTarget* target = new PushTarget();
   return *target;
-}
-
-// One path element of the grouping key: name/value, or name@base64/value
-// when the value holds anything a URL path element would mangle.
-std::string Grouping(const std::string& name, const std::string& value) {
-  bool plain = std::all_of(value.begin(), value.end(),
-                           [](unsigned char c) { return std::isalnum(c) != 0 || c == '_' || c == '-' || c == '.'; });
-  if (plain) return fmt::format("/{}/{}", name, value);
-  std::string b64 = util::Base64UrlEncode(value);
-  return fmt::format("/{}@base64/{}", name, b64.empty() ? "=" : b64);
-}
-
-double Seconds(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
 }  // namespace
@@ -60,51 +38,7 @@ void SetPushCommand(std::string command) {
 void PushMetrics(int exit_code) {
   PushTarget& t = Target();
   std::lock_guard lock(t.mu);
-  if (t.config.pushgateway_url.empty()) return;
-  auto now = std::chrono::system_clock::now();
-  std::string base = t.config.pushgateway_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  std::string url = base + "/metrics" + Grouping("job", t.config.pushgateway_job) +
-                    Grouping("command", t.command.empty() ? "none" : t.command);
-  for (const auto& [name, value] : t.config.pushgateway_labels) url += Grouping(name, value);
-  // POST replaces the metrics of these names in the group and keeps the
-  // others: a failed run leaves the last success's timestamp in place.
-  std::string body = metrics::Metrics::Get().Text();
-  body += fmt::format(
-      "# HELP kafka_backup_last_run_exit_code The exit code of the last run (docs/exit-codes.md)\n"
-      "# TYPE kafka_backup_last_run_exit_code gauge\nkafka_backup_last_run_exit_code {}\n"
-      "# HELP kafka_backup_last_run_timestamp_seconds When the last run ended (unix time)\n"
-      "# TYPE kafka_backup_last_run_timestamp_seconds gauge\nkafka_backup_last_run_timestamp_seconds {:.3f}\n"
-      "# HELP kafka_backup_last_run_duration_seconds How long the last run took\n"
-      "# TYPE kafka_backup_last_run_duration_seconds gauge\nkafka_backup_last_run_duration_seconds {:.3f}\n",
-      exit_code, Seconds(now), std::chrono::duration<double>(now - t.started).count());
-  if (exit_code == 0) {
-    body += fmt::format(
-        "# HELP kafka_backup_last_success_timestamp_seconds When the last run that exited 0 ended (unix time)\n"
-        "# TYPE kafka_backup_last_success_timestamp_seconds gauge\n"
-        "kafka_backup_last_success_timestamp_seconds {:.3f}\n",
-        Seconds(now));
-  }
-  storage::HttpOptions options;
-  options.connect_timeout_secs = 5;
-  options.stall_timeout_secs = 15;
-  storage::HttpClient http(options);
-  storage::HttpRequest request;
-  request.method = "POST";
-  request.url = url;
-  request.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
-  request.body = body;
-  auto response = http.Send(request);
-  std::string shown = util::WithoutUserinfo(url);
-  if (!response.ok()) {
-    spdlog::warn("cannot push the metrics to the Pushgateway at {}: {}", shown, response.status().message());
-  } else if (response->status / 100 != 2) {
-    std::string said = response->body.substr(0, 300);
-    spdlog::warn("the Pushgateway at {} refused the metrics: HTTP {}{}", shown, response->status,
-                 said.empty() ? "" : ": " + util::Trim(said));
-  } else {
-    spdlog::info("metrics pushed to {}", shown);
-  }
+  ::kafka_backup::PushMetrics(t.config, t.command, exit_code, t.started);
 }
 
 }  // namespace kafka_backup::cli

@@ -3,8 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/common.h"
-#include "util/progress.h"
+#include "common.h"
+#include "kafka_backup/text.h"
 
 namespace kafka_backup::cli {
 
@@ -65,7 +65,7 @@ void PrintRestoreReport(const RestoreReport& r, const std::string& format, bool 
   }
   if (phases) fmt::print("phase 1 (data):\n");
   fmt::print("{} backup {}: {} records, {} in {:.1f}s\n", r.dry_run ? "would restore" : "restored", r.backup_id,
-             r.records, Progress::HumanBytes(static_cast<double>(r.bytes)), r.seconds);
+             r.records, HumanBytes(static_cast<double>(r.bytes)), r.seconds);
   for (const auto& t : r.topics) {
     std::string name = t.source_name == t.name ? t.name : t.source_name + " -> " + t.name;
     const char* created = !t.created ? "" : t.dry_run ? "  (topic would be created)" : "  (topic created)";

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "kafka_backup/text.h"
+
 namespace kafka_backup {
 namespace {
 
@@ -21,6 +23,10 @@ Progress::~Progress() {
 }
 
 std::string Progress::HumanBytes(double bytes) {
+  return ::kafka_backup::HumanBytes(bytes);
+}
+
+std::string HumanBytes(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;
   while (bytes >= 1024 && u < 4) {

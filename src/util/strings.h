@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "kafka_backup/text.h"
+
 namespace kafka_backup::util {
 
 // The value of the environment variable `name`, or "" when it is unset.
@@ -19,14 +21,7 @@ inline std::string Env(const char* name) {
 }
 
 // ASCII lower case.
-// The URL with any user:password@ taken out, for messages and logs.
-inline std::string WithoutUserinfo(const std::string& url) {
-  size_t scheme = url.find("://");
-  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
-  size_t at = url.find('@', start);
-  if (at == std::string::npos || at > url.find('/', start)) return url;
-  return url.substr(0, start) + "***@" + url.substr(at + 1);
-}
+using ::kafka_backup::WithoutUserinfo;  // kafka_backup/text.h
 
 inline std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

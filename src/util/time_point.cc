@@ -10,7 +10,10 @@
 
 #include "util/strings.h"
 
-namespace kafka_backup::util {
+namespace kafka_backup {
+using util::Lower;
+using util::ParseDecimal;
+using util::Trim;
 namespace {
 
 constexpr int64_t kMaxMs = std::numeric_limits<int64_t>::max();
@@ -168,4 +171,4 @@ std::string FormatRfc3339(int64_t epoch_ms) {
   return out + "Z";
 }
 
-}  // namespace kafka_backup::util
+}  // namespace kafka_backup
