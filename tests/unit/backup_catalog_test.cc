@@ -6,10 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include "catalog/catalog.h"
 #include "format/manifest.h"
 #include "format/offset_map.h"
 #include "format/run_status.h"
 #include "kafka_backup/catalog.h"
+#include "memory_store.h"
 #include "storage/layout.h"
 #include "storage/object_store.h"
 
@@ -215,6 +217,32 @@ TEST_F(BackupCatalogTest, TheOffsetMappingOfTheNewestRestoreUnlessOneIsNamed) {
   auto stored = store_->Get(storage::layout::OffsetMapKey("b", "r1"));
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(named->json, *stored) << "the map as stored";
+}
+
+// The catalog under BackupCatalog, over a store in memory whose List pages
+// hold one object: damage is listed per backup, a storage failure fails the
+// listing (a backup must never be reported damaged because storage hiccuped).
+TEST(CatalogOverMemory, DamageIsListedAndAStorageFaultFailsTheListing) {
+  test::MemoryStore store(/*page_size=*/1);
+  for (const auto* id : {"a", "b", "c"}) {
+    ASSERT_TRUE(store.Put(storage::layout::ManifestKey(id), format::SerializeManifest(Backup(id, 2'000'000))).ok());
+  }
+  ASSERT_TRUE(store.Put(storage::layout::ManifestKey("d"), "truncated {").ok());
+  auto listing = catalog::Catalog(store).LoadAll();
+  ASSERT_TRUE(listing.ok()) << listing.status().ToString();
+  EXPECT_EQ(listing->backups.size(), 3u) << "every page followed";
+  ASSERT_EQ(listing->damaged.size(), 1u);
+  EXPECT_EQ(listing->damaged[0].backup_id, "d");
+
+  test::FaultyStore faulty(store, [](std::string_view op, std::string_view key) {
+    return op == "get" && key == storage::layout::ManifestKey("b") ? Status::Unavailable("connection reset")
+                                                                   : Status::Ok();
+  });
+  // Without the index the manifests are read one by one.
+  store.objects().erase(storage::layout::CatalogIndexKey());
+  auto failed = catalog::Catalog(faulty).LoadAll();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), Status::Code::kUnavailable) << failed.status().ToString();
 }
 
 }  // namespace

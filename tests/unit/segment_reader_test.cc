@@ -10,6 +10,7 @@
 #include "catalog/catalog.h"
 #include "format/crc32c.h"
 #include "format/segment.h"
+#include "memory_store.h"
 #include "storage/filesystem_store.h"
 
 namespace kafka_backup::catalog {
@@ -19,7 +20,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kKey = "data/b/t/0/00000000000000000100.kbseg";
 constexpr int64_t kFirst = 100;
-constexpr int kRecords = 200;
+constexpr int64_t kRecords = 200;
 
 class SegmentReaderTest : public ::testing::Test {
  protected:
@@ -30,7 +31,7 @@ class SegmentReaderTest : public ::testing::Test {
     store_ = std::make_unique<storage::FilesystemStore>(root_);
     // Offsets 100, 102, 104, ...: gaps, as compaction leaves them.
     format::SegmentWriter writer("t", 0, format::Codec::kZstd, 1, 512);
-    for (int i = 0; i < kRecords; ++i) {
+    for (int64_t i = 0; i < kRecords; ++i) {
       format::Record r;
       r.offset = kFirst + 2 * i;
       r.timestamp = 1000 + i;
@@ -83,7 +84,7 @@ class SegmentReaderTest : public ::testing::Test {
   // The offsets of the backup's records outside [first, last].
   static std::vector<int64_t> AllBut(int64_t first, int64_t last) {
     std::vector<int64_t> out;
-    for (int i = 0; i < kRecords; ++i) {
+    for (int64_t i = 0; i < kRecords; ++i) {
       int64_t o = kFirst + 2 * i;
       if (o < first || o > last) out.push_back(o);
     }
@@ -260,6 +261,55 @@ TEST_F(SegmentReaderTest, FilteredOutBlocksAreNotReportedEvenIfDamaged) {
       });
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_TRUE(damage.empty());
+}
+
+// A storage failure is not damage: with a handler too, a GET that is refused
+// or fails as a transient fault would stops the read with that status, and
+// nothing is reported lost (a retry later reads the segment whole). Both the
+// first read (the tail) and the scan of a segment whose trailer is damaged.
+TEST_F(SegmentReaderTest, AStorageFaultIsReturnedNotReportedAsDamage) {
+  for (bool trailer_damaged : {false, true}) {
+    if (trailer_damaged) Flip(bytes_.size() - 1);
+    for (const Status& fault : {Status::Unavailable("503 Slow Down"), Status::Auth("403 AccessDenied")}) {
+      int gets = 0;
+      // The tail holds this whole segment: one GET, then the scan's GETs.
+      const int fail_at = trailer_damaged ? 2 : 1;
+      test::FaultyStore faulty(*store_, [&](std::string_view op, std::string_view) {
+        return op == "get" && ++gets == fail_at ? fault : Status::Ok();
+      });
+      std::vector<SegmentDamage> damage;
+      Status s = ReadSegment(
+          faulty, ref_, {}, [](format::Record&&) { return Status::Ok(); }, nullptr,
+          [&](const SegmentDamage& d) {
+            damage.push_back(d);
+            return Status::Ok();
+          });
+      EXPECT_EQ(s.code(), fault.code()) << trailer_damaged << " " << s.ToString();
+      EXPECT_NE(s.message().find(fault.message()), std::string::npos) << s.message();
+      EXPECT_TRUE(damage.empty()) << damage.front().status.ToString();
+      EXPECT_EQ(gets, fail_at);
+    }
+  }
+}
+
+// A segment the store no longer has, met while scanning because its trailer
+// was unreadable, costs all its records, reported once.
+TEST_F(SegmentReaderTest, ASegmentGoneBetweenTheTailAndTheScanIsOneDamage) {
+  Flip(bytes_.size() - 1);  // the trailer fails its checks: the reader scans
+  test::FaultyStore faulty(*store_, [](std::string_view op, std::string_view) {
+    return op == "head" ? Status::NotFound("gone") : Status::Ok();
+  });
+  std::vector<SegmentDamage> damage;
+  Status s = ReadSegment(
+      faulty, ref_, {}, [](format::Record&&) { return Status::Ok(); }, nullptr,
+      [&](const SegmentDamage& d) {
+        damage.push_back(d);
+        return Status::Ok();
+      });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(damage.size(), 1u);
+  EXPECT_EQ(damage[0].records, static_cast<uint64_t>(kRecords));
+  EXPECT_NE(damage[0].status.message().find("is missing"), std::string::npos) << damage[0].status.message();
 }
 
 }  // namespace
