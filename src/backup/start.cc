@@ -163,7 +163,7 @@ Status BackupRun::FindParent(const kafka::ClusterInfo& cluster) {
   }
   if (parent_) {
     spdlog::info("backup {}: incremental, continuing from backup '{}' ({} records in {} segments)", config_.backup_id,
-                 parent_->backup_id, parent_->RecordCount(), parent_->OwnSegments());
+                 parent_->backup_id, parent_->RecordCount(), catalog::OwnSegments(*parent_));
     report_.parent_backup_id = parent_->backup_id;
   } else {
     spdlog::info("backup {}: incremental, but no committed backup of source '{}' is in {}: a full backup",

@@ -58,8 +58,8 @@ BackupInfo PublicBackup(const format::Manifest& m) {
   out.records = m.RecordCount();
   out.bytes = m.Bytes();
   out.stored_bytes = m.StoredBytes();
-  out.own_segments = m.OwnSegments();
-  out.own_stored_bytes = m.OwnStoredBytes();
+  out.own_segments = catalog::OwnSegments(m);
+  out.own_stored_bytes = catalog::OwnStoredBytes(m);
   for (const auto& t : m.topics) {
     out.topics.push_back(PublicTopic(t));
     for (const auto& p : t.partitions) out.segments += p.segments.size();

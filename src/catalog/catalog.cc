@@ -70,6 +70,22 @@ Result<CommittedBackups> Catalog::LoadCommitted() {
   return out;
 }
 
+uint64_t OwnSegments(const format::Manifest& manifest) {
+  uint64_t n = 0;
+  for (const auto& t : manifest.topics)
+    for (const auto& p : t.partitions)
+      for (const auto& s : p.segments) n += storage::layout::IsOwnSegment(manifest.backup_id, s.key) ? 1 : 0;
+  return n;
+}
+
+uint64_t OwnStoredBytes(const format::Manifest& manifest) {
+  uint64_t n = 0;
+  for (const auto& t : manifest.topics)
+    for (const auto& p : t.partitions)
+      for (const auto& s : p.segments) n += storage::layout::IsOwnSegment(manifest.backup_id, s.key) ? s.size : 0;
+  return n;
+}
+
 void RecordCommitted(storage::ObjectStore& store, const format::Manifest& manifest, uint64_t manifest_size) {
   std::vector<format::IndexEntry> entries = ReadIndex(store);
   std::erase_if(entries, [&](const auto& e) { return e.backup_id == manifest.backup_id; });
@@ -281,7 +297,7 @@ Result<format::OffsetMap> LoadOffsetMap(storage::ObjectStore& store, const std::
   KB_ASSIGN_OR_RETURN(auto objects, storage::ListAll(store, storage::layout::RestorePrefix(backup_id)));
   std::optional<format::OffsetMap> newest;
   for (const auto& o : objects) {
-    if (!o.key.ends_with("/offset-map.json")) continue;
+    if (!storage::layout::IsOffsetMapKey(o.key)) continue;
     KB_ASSIGN_OR_RETURN(std::string text, store.Get(o.key));
     KB_ASSIGN_OR_RETURN(format::OffsetMap m, format::ParseOffsetMap(text));
     if (!newest || m.created_at_ms > newest->created_at_ms) newest = std::move(m);

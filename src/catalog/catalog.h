@@ -70,6 +70,12 @@ class Catalog {
   storage::ObjectStore& store_;
 };
 
+// The segments a backup's own run stored (storage::layout::IsOwnSegment), and
+// their bytes; the rest of what its manifest lists is inherited from earlier
+// backups (an incremental one).
+uint64_t OwnSegments(const format::Manifest& manifest);
+uint64_t OwnStoredBytes(const format::Manifest& manifest);
+
 // Adds a manifest just committed to the catalog index (best effort: the next
 // reader adds what is missing).
 void RecordCommitted(storage::ObjectStore& store, const format::Manifest& manifest, uint64_t manifest_size);

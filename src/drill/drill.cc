@@ -14,6 +14,7 @@
 #include "drill/after_restore.h"
 #include "drill/evidence.h"
 #include "drill/read_back.h"
+#include "format/topic_partition.h"
 #include "kafka/client.h"
 #include "metrics/metrics.h"
 #include "storage/layout.h"
@@ -333,7 +334,7 @@ void Drill::AfterRestore() {
 Status Drill::ReadBack() {
   KB_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Connect(config_.target));
   std::vector<kafka::Consumer::Start> starts;
-  std::map<std::pair<std::string, int32_t>, std::unique_ptr<drill::PartitionCheck>> checks;
+  std::map<format::TopicPartition, std::unique_ptr<drill::PartitionCheck>> checks;
   auto loaded = catalog::LoadOffsetMap(*store_, report_.backup_id, report_.drill_id);
   if (!loaded.ok() && loaded.status().code() != Status::Code::kNotFound) return loaded.status();
   format::OffsetMap map = loaded.ok() ? std::move(*loaded) : format::OffsetMap{};

@@ -133,22 +133,6 @@ uint64_t Manifest::StoredBytes() const {
       for (const auto& s : p.segments) n += s.size;
   return n;
 }
-uint64_t Manifest::OwnSegments() const {
-  std::string own = "data/" + backup_id + "/";
-  uint64_t n = 0;
-  for (const auto& t : topics)
-    for (const auto& p : t.partitions)
-      for (const auto& s : p.segments) n += s.key.starts_with(own) ? 1 : 0;
-  return n;
-}
-uint64_t Manifest::OwnStoredBytes() const {
-  std::string own = "data/" + backup_id + "/";
-  uint64_t n = 0;
-  for (const auto& t : topics)
-    for (const auto& p : t.partitions)
-      for (const auto& s : p.segments) n += s.key.starts_with(own) ? s.size : 0;
-  return n;
-}
 const TopicManifest* Manifest::FindTopic(std::string_view name) const {
   for (const auto& t : topics)
     if (t.name == name) return &t;

@@ -138,10 +138,6 @@ struct Manifest {
   uint64_t RecordCount() const;
   uint64_t Bytes() const;
   uint64_t StoredBytes() const;  // sum of segment object sizes
-  // Segments this backup's own run stored (under data/<backup_id>/), and
-  // their bytes; the rest are inherited from earlier backups.
-  uint64_t OwnSegments() const;
-  uint64_t OwnStoredBytes() const;
   const TopicManifest* FindTopic(std::string_view name) const;
 };
 

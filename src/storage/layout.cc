@@ -3,6 +3,12 @@
 #include <fmt/format.h>
 
 namespace kafka_backup::storage::layout {
+namespace {
+
+// The name of a complete offset map, beside its parts (docs/format/offset-map.md).
+constexpr std::string_view kOffsetMapName = "offset-map.json";
+
+}  // namespace
 
 std::string ManifestKey(std::string_view backup_id) {
   return fmt::format("{}{}{}", kManifestPrefix, backup_id, kManifestSuffix);
@@ -12,8 +18,13 @@ std::string DataPrefix(std::string_view backup_id) {
   return fmt::format("{}{}/", kDataPrefix, backup_id);
 }
 
+bool IsOwnSegment(std::string_view backup_id, std::string_view key) {
+  return key.starts_with(kDataPrefix) && key.substr(kDataPrefix.size()).starts_with(backup_id) &&
+         key.substr(kDataPrefix.size() + backup_id.size()).starts_with('/');
+}
+
 std::string SegmentKey(std::string_view backup_id, std::string_view topic, int32_t partition, int64_t first_offset) {
-  return fmt::format("data/{}/{}/{}/{:020}.kbseg", backup_id, topic, partition, first_offset);
+  return fmt::format("{}{}/{}/{}/{:020}.kbseg", kDataPrefix, backup_id, topic, partition, first_offset);
 }
 
 std::string RestorePrefix(std::string_view backup_id) {
@@ -21,7 +32,16 @@ std::string RestorePrefix(std::string_view backup_id) {
 }
 
 std::string OffsetMapKey(std::string_view backup_id, std::string_view restore_id) {
-  return fmt::format("restores/{}/{}/offset-map.json", backup_id, restore_id);
+  return fmt::format("{}{}/{}/{}", kRestorePrefix, backup_id, restore_id, kOffsetMapName);
+}
+
+bool IsOffsetMapKey(std::string_view key) {
+  if (!key.starts_with(kRestorePrefix) || !key.ends_with(kOffsetMapName)) return false;
+  std::string_view rest = key.substr(kRestorePrefix.size(), key.size() - kRestorePrefix.size() - kOffsetMapName.size());
+  // "<backup>/<restore>/": two names, each ending in '/'.
+  size_t slash = rest.find('/');
+  return slash != std::string_view::npos && slash > 0 && slash + 1 < rest.size() - 1 &&
+         rest.find('/', slash + 1) == rest.size() - 1;
 }
 
 std::string DrillReportKey(std::string_view backup_id, std::string_view drill_id) {

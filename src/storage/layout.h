@@ -19,12 +19,17 @@ inline constexpr std::string_view kManifestSuffix = ".json";
 std::string ManifestKey(std::string_view backup_id);
 // "data/production-20261125T105538Z/" — every segment of a backup is under it.
 std::string DataPrefix(std::string_view backup_id);
+// True for a segment key a backup's own run stored (under its DataPrefix);
+// an incremental backup's manifest also lists segments of its ancestors.
+bool IsOwnSegment(std::string_view backup_id, std::string_view key);
 // "data/production-20261125T105538Z/orders/3/00000000000000001000.kbseg"
 std::string SegmentKey(std::string_view backup_id, std::string_view topic, int32_t partition, int64_t first_offset);
 // "restores/production-20261125T105538Z/" — every restore of that backup is under it.
 std::string RestorePrefix(std::string_view backup_id);
 // "restores/production-20261125T105538Z/dr-20261125T120000Z/offset-map.json"
 std::string OffsetMapKey(std::string_view backup_id, std::string_view restore_id);
+// True for a key OffsetMapKey builds (not the parts or snapshots beside it).
+bool IsOffsetMapKey(std::string_view key);
 
 // "restores/<backup_id>/<restore_id>/parts/" — offset-map parts of transactions in progress.
 std::string OffsetMapPartsPrefix(std::string_view backup_id, std::string_view restore_id);

@@ -3,6 +3,7 @@
 // partition is corruption.
 #include <gtest/gtest.h>
 
+#include "catalog/catalog.h"
 #include "format/checkpoint.h"
 #include "storage/layout.h"
 
@@ -158,8 +159,8 @@ TEST(Checkpoint, IncrementalFieldsRoundTripThroughTheManifest) {
   EXPECT_EQ(back.topics[0].partitions[0].segments[0].bytes, 640u);
   EXPECT_EQ(back.topics[0].partitions[0].segments[1].bytes, 0u) << "absent: unknown";
   // Only what the backup's own run stored counts as its own.
-  EXPECT_EQ(back.OwnSegments(), 1u);
-  EXPECT_EQ(back.OwnStoredBytes(), 100u);
+  EXPECT_EQ(catalog::OwnSegments(back), 1u);
+  EXPECT_EQ(catalog::OwnStoredBytes(back), 100u);
   EXPECT_EQ(back.StoredBytes(), 200u);
 }
 

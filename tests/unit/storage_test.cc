@@ -132,6 +132,22 @@ TEST(OpenStoreTest, FileUrlAndPlainPathAreTheSameStore) {
   EXPECT_EQ((*a)->Url(), "file:///var/backups/kafka");
 }
 
+TEST(LayoutTest, OwnSegmentsAreThoseUnderTheBackupsDataPrefixOnly) {
+  EXPECT_TRUE(layout::IsOwnSegment("b1", layout::SegmentKey("b1", "orders", 0, 0)));
+  EXPECT_FALSE(layout::IsOwnSegment("b1", layout::SegmentKey("b10", "orders", 0, 0))) << "b10 is another backup";
+  EXPECT_FALSE(layout::IsOwnSegment("b1", layout::SegmentKey("b0", "orders", 0, 0))) << "the parent's";
+  EXPECT_FALSE(layout::IsOwnSegment("b1", "manifests/b1.json"));
+  EXPECT_FALSE(layout::IsOwnSegment("b1", "data/b1"));
+}
+
+TEST(LayoutTest, OffsetMapKeysAreKnownFromTheirPartsAndSnapshots) {
+  EXPECT_TRUE(layout::IsOffsetMapKey(layout::OffsetMapKey("b1", "r1")));
+  EXPECT_FALSE(layout::IsOffsetMapKey(layout::OffsetMapPartKey("b1", "r1", 3)));
+  EXPECT_FALSE(layout::IsOffsetMapKey(layout::OffsetSnapshotKey("b1", "r1", "s1")));
+  EXPECT_FALSE(layout::IsOffsetMapKey("restores/b1/offset-map.json"));
+  EXPECT_FALSE(layout::IsOffsetMapKey("restores/b1/r1/x/offset-map.json"));
+}
+
 TEST(LayoutTest, KeysMatchTheDocumentedExamples) {
   EXPECT_EQ(layout::ManifestKey("production-20261125T105538Z"), "manifests/production-20261125T105538Z.json");
   EXPECT_EQ(layout::SegmentKey("production-20261125T105538Z", "orders", 3, 1000),
