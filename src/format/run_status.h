@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kafka_backup/catalog.h"
+#include "kafka_backup/run_status.h"
 #include "kafka_backup/status.h"
 
 namespace kafka_backup::format {
@@ -18,7 +18,7 @@ namespace kafka_backup::format {
 inline constexpr std::string_view kRunStatusFormatName = "kafka-backup-run-status";
 inline constexpr int kRunStatusFormatVersion = 1;
 
-// The document's content is the public RunStatus (kafka_backup/catalog.h),
+// The document's content is the public RunStatus (kafka_backup/run_status.h),
 // with the liveness rule beside it.
 using RunStatus = ::kafka_backup::RunStatus;
 using TopicRunStatus = RunStatus::Topic;

@@ -1,8 +1,11 @@
 #include "metrics/metrics.h"
 
+#include "kafka_backup/metrics.h"
+
 #include <fmt/format.h>
 #include <prometheus/exposer.h>
 #include <prometheus/text_serializer.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <exception>
@@ -185,3 +188,18 @@ void Metrics::StorageRequest(std::string_view operation, const Status& outcome, 
 }
 
 }  // namespace kafka_backup::metrics
+
+namespace kafka_backup {
+
+Status ServeMetrics(int port, const std::string& bind) {
+  auto& metrics = metrics::Metrics::Get();
+  KB_RETURN_IF_ERROR(metrics.Serve(fmt::format("{}:{}", bind, port)));
+  spdlog::info("metrics on http://{}:{}/metrics", bind, metrics.port());
+  return Status::Ok();
+}
+
+int MetricsPort() {
+  return metrics::Metrics::Get().port();
+}
+
+}  // namespace kafka_backup

@@ -1,6 +1,6 @@
-// kafka_backup/metrics.h: the metrics served over HTTP, or pushed to a
-// Prometheus Pushgateway when a command ends (docs/metrics.md, "Pushgateway"),
-// so that a CronJob run's figures and its outcome outlive the pod.
+// PushMetrics (kafka_backup/metrics.h): the metrics pushed to a Prometheus
+// Pushgateway when a command ends (docs/metrics.md, "Pushgateway"), so that a
+// CronJob run's figures and its outcome outlive the pod.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -32,17 +32,6 @@ double Seconds(std::chrono::system_clock::time_point t) {
 }
 
 }  // namespace
-
-Status ServeMetrics(int port, const std::string& bind) {
-  auto& metrics = metrics::Metrics::Get();
-  KB_RETURN_IF_ERROR(metrics.Serve(fmt::format("{}:{}", bind, port)));
-  spdlog::info("metrics on http://{}:{}/metrics", bind, metrics.port());
-  return Status::Ok();
-}
-
-int MetricsPort() {
-  return metrics::Metrics::Get().port();
-}
 
 void PushMetrics(const MetricsConfig& config, const std::string& command, int exit_code,
                  std::chrono::system_clock::time_point started) {
